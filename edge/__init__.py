@@ -1,0 +1,1 @@
+"""Edge agent for Raspberry Pi: wire protocol, MQTT publishing (paho-mqtt and stdlib only)."""

@@ -1,0 +1,1 @@
+"""Message sources (one module per protocol boundary)."""

@@ -1,0 +1,1 @@
+"""Stores for readings (one module per storage backend)."""

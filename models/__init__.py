@@ -1,0 +1,1 @@
+"""Models: anomaly detection and forecasts (numpy, scikit-learn)."""

@@ -1,0 +1,1 @@
+"""Simulated devices, farms, forests and factories that stand in for hardware."""
