@@ -1,0 +1,345 @@
+"""Wire protocol between devices and the platform: topics, batch payloads, sensor catalogue.
+
+The agent defines what it speaks; ingest and the simulators import this module. Standard library
+only, so that it runs on a Raspberry Pi Zero. The format is documented in docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+SCHEMA_VERSION = 1
+TOPIC_ROOT = "shinshu/v1"
+DEAD_LETTER_ROOT = "shinshu/deadletter"
+MAX_MESSAGE_BYTES = 256 * 1024
+MAX_READINGS_PER_BATCH = 5_000
+MAX_ID_CHARS = 128
+# A reading may be spooled for a long outage, but not for years; and never sampled after sending.
+MAX_READING_AGE_MS = 366 * 24 * 3600 * 1000
+MAX_READING_LEAD_MS = 60 * 1000
+# Absolute bounds on stored timestamps: 2000-01-01 to 2100-01-01 UTC.
+MIN_TIMESTAMP_MS = 946_684_800_000
+MAX_TIMESTAMP_MS = 4_102_444_800_000
+_FORBIDDEN_ID_CHARS = frozenset("/+#")
+
+
+class ProtocolError(ValueError):
+    """A message or reading breaks the wire protocol; the text is the reason given back."""
+
+
+class Channel(StrEnum):
+    """The last topic level: what a message on a device's topic is for."""
+
+    UP = "up"
+    STATUS = "status"
+    CONFIG = "config"
+
+
+class Domain(StrEnum):
+    """The industries the platform serves."""
+
+    FOREST = "forest"
+    FARM = "farm"
+    FACTORY = "factory"
+
+
+class Unit(StrEnum):
+    """Canonical units: a reading's value is always in its kind's unit."""
+
+    CELSIUS = "°C"
+    PERCENT_RH = "%RH"
+    PERCENT_VOL = "% vol"
+    PERCENT = "%"
+    MILLIMETRE = "mm"
+    METRE_PER_SECOND = "m/s"
+    DEGREE = "°"
+    MICROMETRE = "µm"
+    WATT_PER_M2 = "W/m²"
+    KILOGRAM = "kg"
+    ITEMS = "items"
+
+
+@dataclass(frozen=True, slots=True)
+class KindSpec:
+    """Unit, plausible physical range and domains of one sensor kind."""
+
+    unit: Unit
+    low: float
+    high: float
+    domains: frozenset[Domain]
+    description: str
+
+
+_F, _A, _I = Domain.FOREST, Domain.FARM, Domain.FACTORY
+
+
+class SensorKind(StrEnum):
+    """The fixed sensor catalogue; the value is the measurement name in the store."""
+
+    AIR_TEMPERATURE = "air_temperature"
+    SOIL_TEMPERATURE = "soil_temperature"
+    RELATIVE_HUMIDITY = "relative_humidity"
+    SOIL_MOISTURE = "soil_moisture"
+    RAINFALL = "rainfall"
+    WIND_SPEED = "wind_speed"
+    WIND_DIRECTION = "wind_direction"
+    STEM_RADIUS = "stem_radius"
+    SOLAR_RADIATION = "solar_radiation"
+    LEAF_WETNESS = "leaf_wetness"
+    BIN_WEIGHT = "bin_weight"
+    ITEM_COUNT = "item_count"
+
+    @property
+    def spec(self) -> KindSpec:
+        """Unit, range and domains of this kind."""
+        return CATALOGUE[self]
+
+    @property
+    def unit(self) -> Unit:
+        """The canonical unit of this kind."""
+        return CATALOGUE[self].unit
+
+
+CATALOGUE: dict[SensorKind, KindSpec] = {
+    SensorKind.AIR_TEMPERATURE: KindSpec(
+        Unit.CELSIUS, -60, 70, frozenset({_F, _A, _I}), "air temperature"
+    ),
+    SensorKind.SOIL_TEMPERATURE: KindSpec(
+        Unit.CELSIUS, -40, 70, frozenset({_F, _A}), "soil temperature"
+    ),
+    SensorKind.RELATIVE_HUMIDITY: KindSpec(
+        Unit.PERCENT_RH, 0, 100, frozenset({_F, _A, _I}), "relative humidity of air"
+    ),
+    SensorKind.SOIL_MOISTURE: KindSpec(
+        Unit.PERCENT_VOL, 0, 100, frozenset({_F, _A}), "volumetric soil water content"
+    ),
+    SensorKind.RAINFALL: KindSpec(
+        Unit.MILLIMETRE, 0, 500, frozenset({_F, _A}), "rain since the previous reading"
+    ),
+    SensorKind.WIND_SPEED: KindSpec(
+        Unit.METRE_PER_SECOND, 0, 100, frozenset({_F, _A}), "mean wind speed"
+    ),
+    SensorKind.WIND_DIRECTION: KindSpec(
+        Unit.DEGREE, 0, 360, frozenset({_F, _A}), "wind direction, clockwise from north"
+    ),
+    SensorKind.STEM_RADIUS: KindSpec(
+        Unit.MICROMETRE, -1e6, 1e6, frozenset({_F}), "stem dendrometer: radius change"
+    ),
+    SensorKind.SOLAR_RADIATION: KindSpec(
+        Unit.WATT_PER_M2, 0, 2000, frozenset({_A, _F}), "global solar irradiance"
+    ),
+    SensorKind.LEAF_WETNESS: KindSpec(
+        Unit.PERCENT, 0, 100, frozenset({_A}), "share of the leaf sensor that is wet"
+    ),
+    SensorKind.BIN_WEIGHT: KindSpec(
+        Unit.KILOGRAM, -50, 100_000, frozenset({_I}), "net weight on a bin's load cell"
+    ),
+    SensorKind.ITEM_COUNT: KindSpec(
+        Unit.ITEMS, 0, 10_000_000, frozenset({_I}), "items counted in a bin or shelf"
+    ),
+}
+_KINDS: dict[str, SensorKind] = {kind.value: kind for kind in SensorKind}
+
+
+def check_id(value: object, what: str) -> str:
+    """Return `value` if it can be a topic level and a store tag, else raise with the reason."""
+    if not isinstance(value, str):
+        raise ProtocolError(f"{what} must be a string")
+    if not value:
+        raise ProtocolError(f"{what} is empty")
+    if len(value) > MAX_ID_CHARS:
+        raise ProtocolError(f"{what} is longer than {MAX_ID_CHARS} characters")
+    for char in value:
+        if char in _FORBIDDEN_ID_CHARS:
+            raise ProtocolError(f"{what} contains {char!r}, which MQTT topics reserve")
+        if ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0:
+            raise ProtocolError(f"{what} contains the control character U+{ord(char):04X}")
+    if value.endswith("\\"):
+        # Line protocol would read the backslash as escaping the separator after it.
+        raise ProtocolError(f"{what} ends with a backslash")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceTopic:
+    """The tenant, site and device a topic belongs to."""
+
+    tenant: str
+    site: str
+    device: str
+
+    def topic(self, channel: Channel) -> str:
+        """The full topic of this device for `channel`."""
+        return f"{TOPIC_ROOT}/{self.tenant}/{self.site}/{self.device}/{channel.value}"
+
+    def validate(self) -> DeviceTopic:
+        """Return self if every level is a valid id, else raise with the reason."""
+        check_id(self.tenant, "tenant")
+        check_id(self.site, "site")
+        check_id(self.device, "device")
+        return self
+
+
+def parse_topic(topic: str) -> tuple[DeviceTopic, Channel]:
+    """Split `shinshu/v1/{tenant}/{site}/{device}/{channel}` or raise with the reason."""
+    parts = topic.split("/")
+    if len(parts) != 6 or f"{parts[0]}/{parts[1]}" != TOPIC_ROOT:
+        raise ProtocolError(
+            f"topic {topic!r} is not of the form {TOPIC_ROOT}/tenant/site/device/channel"
+        )
+    try:
+        channel = Channel(parts[5])
+    except ValueError:
+        raise ProtocolError(f"unknown channel {parts[5]!r} in topic {topic!r}") from None
+    return DeviceTopic(parts[2], parts[3], parts[4]).validate(), channel
+
+
+def dead_letter_topic(tenant: str | None) -> str:
+    """Where rejected input of a tenant (or of an unknown one) is published."""
+    return f"{DEAD_LETTER_ROOT}/{tenant or '_unknown'}"
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One measurement: sensor channel, kind, device time in ms since the epoch (UTC), value."""
+
+    sensor: str
+    kind: SensorKind
+    ts_ms: int
+    value: float
+
+    def to_wire(self) -> dict[str, Any]:
+        """The reading as it appears in a batch payload."""
+        item: dict[str, Any] = {"t": self.ts_ms, "k": self.kind.value, "v": self.value}
+        if self.sensor != self.kind.value:
+            item["s"] = self.sensor
+        return item
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One uplink message: a device's numbered batch of readings and its send time."""
+
+    device: str
+    seq: int
+    sent_ms: int
+    readings: tuple[Any, ...]
+    clock_synced: bool = True
+    version: int = SCHEMA_VERSION
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A reading refused by validation, with its position in the batch and the reason."""
+
+    index: int
+    item: Any
+    reason: str
+
+
+def encode_batch(
+    device: str, seq: int, sent_ms: int, readings: list[Reading], *, clock_synced: bool = True
+) -> bytes:
+    """Serialise a batch to its JSON payload (UTF-8, no NaN)."""
+    doc: dict[str, Any] = {
+        "v": SCHEMA_VERSION,
+        "device": device,
+        "seq": seq,
+        "sent": sent_ms,
+        "readings": [reading.to_wire() for reading in readings],
+    }
+    if not clock_synced:
+        doc["clock"] = "unsynced"
+    return json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+def _nonfinite(name: str) -> float:
+    """Let NaN and Infinity through the parser so that only the reading holding one is refused."""
+    return float(name)
+
+
+def _int_field(doc: dict[str, Any], key: str) -> int:
+    value = doc.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ProtocolError(f"field {key!r} must be a non-negative integer")
+    return value
+
+
+def decode_batch(payload: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Batch:
+    """Parse a batch payload; raise ProtocolError for anything wrong with the message as a whole."""
+    if len(payload) > max_bytes:
+        raise ProtocolError(f"message of {len(payload)} bytes exceeds the limit of {max_bytes}")
+    try:
+        doc = json.loads(payload, parse_constant=_nonfinite)
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(f"payload is not UTF-8: {exc.reason}") from exc
+    except json.JSONDecodeError as exc:
+        raise ProtocolError(f"payload is not JSON: {exc.msg} at character {exc.pos}") from exc
+    if not isinstance(doc, dict):
+        raise ProtocolError("payload must be a JSON object")
+    if doc.get("v") != SCHEMA_VERSION:
+        raise ProtocolError(f"unsupported schema version {doc.get('v')!r}; expected 1")
+    device = check_id(doc.get("device"), "device")
+    seq = _int_field(doc, "seq")
+    sent = _int_field(doc, "sent")
+    clock = doc.get("clock", "synced")
+    if clock not in ("synced", "unsynced"):
+        raise ProtocolError("field 'clock' must be 'synced' or 'unsynced'")
+    readings = doc.get("readings")
+    if not isinstance(readings, list) or not readings:
+        raise ProtocolError("field 'readings' must be a non-empty list")
+    if len(readings) > MAX_READINGS_PER_BATCH:
+        raise ProtocolError(
+            f"{len(readings)} readings exceed the limit of {MAX_READINGS_PER_BATCH}"
+        )
+    return Batch(device, seq, sent, tuple(readings), clock_synced=clock == "synced")
+
+
+def _check_reading(item: Any, sent_ms: int, shift_ms: int) -> Reading:
+    """Turn one payload item into a Reading or raise with the reason."""
+    if not isinstance(item, dict):
+        raise ProtocolError("reading must be a JSON object")
+    kind = _KINDS.get(item.get("k"))  # type: ignore[arg-type]
+    if kind is None:
+        raise ProtocolError(f"unknown sensor kind {item.get('k')!r}")
+    ts = item.get("t")
+    if not isinstance(ts, int) or isinstance(ts, bool):
+        raise ProtocolError("timestamp 't' must be an integer of milliseconds")
+    if ts > sent_ms + MAX_READING_LEAD_MS:
+        raise ProtocolError(f"timestamp {ts} is later than the batch's send time {sent_ms}")
+    if ts < sent_ms - MAX_READING_AGE_MS:
+        raise ProtocolError(f"timestamp {ts} is over a year before the batch's send time {sent_ms}")
+    ts += shift_ms
+    if not MIN_TIMESTAMP_MS <= ts <= MAX_TIMESTAMP_MS:
+        raise ProtocolError(f"timestamp {ts} is outside the years 2000 to 2100")
+    value = item.get("v")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ProtocolError("value 'v' must be a number")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ProtocolError("value 'v' is not finite")
+    spec = CATALOGUE[kind]
+    if not spec.low <= value <= spec.high:
+        raise ProtocolError(
+            f"value {value} {spec.unit} is outside {spec.low}..{spec.high} for {kind.value}"
+        )
+    sensor = item.get("s", kind.value)
+    if sensor is not kind.value:
+        check_id(sensor, "sensor")
+    return Reading(sensor, kind, ts, value)
+
+
+def validate_readings(batch: Batch, shift_ms: int = 0) -> tuple[list[Reading], list[Rejected]]:
+    """Split a batch into valid readings (timestamps shifted by `shift_ms`) and rejected items."""
+    valid: list[Reading] = []
+    rejected: list[Rejected] = []
+    for index, item in enumerate(batch.readings):
+        try:
+            valid.append(_check_reading(item, batch.sent_ms, shift_ms))
+        except ProtocolError as exc:
+            rejected.append(Rejected(index, item, str(exc)))
+    return valid, rejected
