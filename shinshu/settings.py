@@ -1,0 +1,127 @@
+"""Typed settings, read once: defaults, then a TOML file, then `SHINSHU_*` variables, then flags.
+
+Standard library only, so that the edge agent can use it on a Raspberry Pi.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "SHINSHU_"
+
+
+class SettingsError(ValueError):
+    """A setting is missing, unknown or of the wrong type."""
+
+
+def _secret() -> Any:
+    return field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Configuration of every service; field `x` is also `SHINSHU_X` and `x` in the TOML file."""
+
+    mqtt_url: str = "mqtt://localhost:1883"
+    influx_url: str = "http://localhost:8086"
+    influx_db: str = "shinshu"
+    influx_token: str | None = _secret()
+    influx_user: str | None = None
+    influx_password: str | None = _secret()
+    influx_create_db: bool = True
+    influx_gzip: bool = False
+    data_dir: Path = Path("~/.local/share/shinshu")
+    log_level: str = "INFO"
+
+    ingest_client_id: str = "shinshu-ingest"
+    # With a group, workers share `$share/<group>/...` and split the load.
+    ingest_group: str | None = None
+    ingest_batch_points: int = 5_000
+    ingest_batch_ms: int = 200
+    # Unacknowledged messages the broker may push to one worker: bounds its memory.
+    ingest_receive_maximum: int = 1_000
+    ingest_session_expiry_s: int = 7 * 24 * 3600
+    ingest_metrics_port: int = 9101
+    ingest_skew_threshold_s: float = 300.0
+    ingest_retry_max_s: float = 5.0
+    ingest_shutdown_grace_s: float = 10.0
+
+    tenant: str = "demo"
+    site: str = "sim"
+
+    def __post_init__(self) -> None:
+        """Refuse combinations that cannot work."""
+        if self.influx_token and (self.influx_user or self.influx_password):
+            raise SettingsError("set either SHINSHU_INFLUX_TOKEN or user and password, not both")
+        if bool(self.influx_user) != bool(self.influx_password):
+            raise SettingsError("SHINSHU_INFLUX_USER and SHINSHU_INFLUX_PASSWORD go together")
+        for name in ("ingest_batch_points", "ingest_batch_ms", "ingest_receive_maximum"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{name} must be positive")
+
+    @property
+    def data_path(self) -> Path:
+        """The data folder with `~` expanded."""
+        return self.data_dir.expanduser()
+
+
+def _field_type(name: str) -> type:
+    hint = typing.get_type_hints(Settings)[name]
+    if isinstance(hint, types.UnionType):
+        return next(arg for arg in typing.get_args(hint) if arg is not type(None))
+    return hint  # type: ignore[no-any-return]
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    """Convert a raw value (string from the environment, or TOML value) to the field's type."""
+    kind = _field_type(name)
+    if isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
+        return raw
+    if not isinstance(raw, str):
+        raise SettingsError(f"{name} must be of type {kind.__name__}, not {type(raw).__name__}")
+    try:
+        if kind is bool:
+            lowered = raw.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        return kind(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}: cannot read {raw!r} as {kind.__name__}") from exc
+
+
+def load_settings(
+    config: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Merge defaults, the TOML file, the environment and flag overrides (later ones win)."""
+    names = {f.name for f in dataclasses.fields(Settings)}
+    values: dict[str, Any] = {}
+    if config is not None:
+        try:
+            document = tomllib.loads(config.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"cannot read {config}: {exc}") from exc
+        unknown = sorted(set(document) - names)
+        if unknown:
+            raise SettingsError(f"unknown settings in {config}: {', '.join(unknown)}")
+        values.update(document)
+    environment = os.environ if env is None else env
+    for key, raw in environment.items():
+        if key.startswith(ENV_PREFIX):
+            name = key[len(ENV_PREFIX) :].lower()
+            if name in names:
+                values[name] = raw
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return Settings(**{name: _coerce(name, raw) for name, raw in values.items()})
