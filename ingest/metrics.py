@@ -1,0 +1,66 @@
+"""Prometheus metrics of one ingest worker: every stored, refused and retried reading is counted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+
+class DropReason(StrEnum):
+    """Why readings went to the dead-letter topic instead of the store (a bounded label set)."""
+
+    INVALID_MESSAGE = "invalid_message"
+    INVALID_READING = "invalid_reading"
+    STORE_REJECTED = "store_rejected"
+
+
+@dataclass
+class IngestMetrics:
+    """The worker's counters and gauges in their own registry."""
+
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        """Create the metrics in this instance's registry."""
+        r = self.registry
+        self.messages = Counter("shinshu_ingest_messages", "MQTT messages received", registry=r)
+        self.stored = Counter(
+            "shinshu_ingest_readings_stored", "Readings the store accepted", registry=r
+        )
+        self.dead_lettered = Counter(
+            "shinshu_ingest_readings_dead_lettered",
+            "Readings (or whole messages) sent to the dead-letter topic",
+            ["reason"],
+            registry=r,
+        )
+        for reason in DropReason:
+            self.dead_lettered.labels(reason.value)
+        self.retries = Counter(
+            "shinshu_ingest_store_retries", "Store writes that failed and were retried", registry=r
+        )
+        self.shifted = Counter(
+            "shinshu_ingest_clock_shifted_batches",
+            "Batches whose timestamps were shifted to correct a device clock",
+            registry=r,
+        )
+        self.store_up = Gauge(
+            "shinshu_ingest_store_up", "1 while the last store write succeeded", registry=r
+        )
+        self.unacked = Gauge(
+            "shinshu_ingest_unacked_messages",
+            "Messages received and not yet acknowledged to the broker",
+            registry=r,
+        )
+        self.subscribed = Gauge(
+            "shinshu_ingest_subscribed", "1 once the subscription is in place", registry=r
+        )
+        self.write_seconds = Histogram(
+            "shinshu_ingest_write_seconds", "Duration of one store write", registry=r
+        )
+
+    def serve(self, port: int, host: str = "127.0.0.1") -> None:
+        """Expose /metrics on `port` (0 leaves it off)."""
+        if port:
+            start_http_server(port, addr=host, registry=self.registry)

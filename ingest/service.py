@@ -1,0 +1,79 @@
+"""`shinshu ingest`: build the worker from settings and run it until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from types import FrameType
+
+from edge.mqtt import MqttEndpoint
+from ingest.clock import SkewCorrector
+from ingest.metrics import IngestMetrics
+from ingest.sources.mqtt import make_source
+from ingest.stores.influx import StoreUnavailableError, make_store
+from ingest.worker import IngestWorker, WorkerOptions
+from shinshu.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def install_stop_handlers(stop: threading.Event) -> None:
+    """Turn SIGTERM and SIGINT into a clean stop."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s; finishing the current batch", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def run_ingest(settings: Settings, stop: threading.Event) -> None:
+    """Connect to the broker and the store and work until `stop` is set."""
+    metrics = IngestMetrics()
+    metrics.serve(settings.ingest_metrics_port)
+    store = make_store(settings)
+    if settings.influx_create_db:
+        try:
+            store.ensure_database()
+        except StoreUnavailableError as exc:
+            # Not fatal: the worker holds messages until the store is back.
+            log.warning("%s; will keep retrying", exc)
+    endpoint = MqttEndpoint.from_url(settings.mqtt_url)
+    source = make_source(
+        endpoint,
+        settings.ingest_client_id,
+        group=settings.ingest_group,
+        receive_maximum=settings.ingest_receive_maximum,
+        session_expiry_s=settings.ingest_session_expiry_s,
+    )
+    metrics.unacked.set_function(lambda: source.outstanding)
+    worker = IngestWorker(
+        source,
+        store,
+        metrics,
+        SkewCorrector(int(settings.ingest_skew_threshold_s * 1000), time.time),
+        WorkerOptions(
+            batch_points=settings.ingest_batch_points,
+            batch_seconds=settings.ingest_batch_ms / 1000,
+            retry_max_s=settings.ingest_retry_max_s,
+            shutdown_grace_s=settings.ingest_shutdown_grace_s,
+        ),
+    )
+    source.start()
+    source.subscribed.wait(10)
+    metrics.subscribed.set(1)
+    log.info(
+        "ingest %s: %s -> %s/%s",
+        settings.ingest_client_id,
+        endpoint,
+        settings.influx_url,
+        settings.influx_db,
+    )
+    try:
+        worker.run(stop)
+    finally:
+        source.stop()
+        log.info("ingest stopped")

@@ -1,0 +1,38 @@
+"""InfluxDB line protocol for readings: one measurement per sensor kind, tags sorted by key."""
+
+from __future__ import annotations
+
+from edge.protocol import DeviceTopic, Reading
+
+_TAG_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "})
+# Flags a point whose timestamp ingest moved to correct a device clock.
+SHIFT_FIELD = "clock_shift_ms"
+
+
+def escape_tag(value: str) -> str:
+    """Escape a tag value; backslashes stay as written, which InfluxDB 1.x reads back unchanged."""
+    return value.translate(_TAG_ESCAPES)
+
+
+def _tag_parts(topic: DeviceTopic) -> tuple[str, str]:
+    """The tags before and after the sensor tag, shared by every reading of one device."""
+    return (
+        f"device={escape_tag(topic.device)},sensor=",
+        f",site={escape_tag(topic.site)},tenant={escape_tag(topic.tenant)}",
+    )
+
+
+def reading_lines(topic: DeviceTopic, readings: list[Reading], shift_ms: int = 0) -> list[str]:
+    """Line protocol for one device's readings; `shift_ms` != 0 is stored as a flag field."""
+    head, tail = _tag_parts(topic)
+    extra = f",{SHIFT_FIELD}={shift_ms}i" if shift_ms else ""
+    sensors: dict[str, str] = {}
+    lines = []
+    for reading in readings:
+        sensor_tags = sensors.get(reading.sensor)
+        if sensor_tags is None:
+            sensor_tags = sensors[reading.sensor] = head + escape_tag(reading.sensor) + tail
+        lines.append(
+            f"{reading.kind.value},{sensor_tags} value={reading.value!r}{extra} {reading.ts_ms}"
+        )
+    return lines

@@ -1,0 +1,221 @@
+"""The ingest loop: validate messages, write readings in batches, acknowledge only what is safe."""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from edge.protocol import (
+    Batch,
+    Channel,
+    DeviceTopic,
+    ProtocolError,
+    Reading,
+    Rejected,
+    decode_batch,
+    parse_topic,
+    validate_readings,
+)
+from ingest.clock import SkewCorrector
+from ingest.deadletter import DeadLetters
+from ingest.metrics import DropReason, IngestMetrics
+from ingest.sources.mqtt import InMessage, MessageSource
+from ingest.stores.influx import InfluxStore, StoreUnavailableError
+from ingest.stores.lineprotocol import reading_lines
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    """Batching, retry and shutdown limits of a worker."""
+
+    batch_points: int = 5_000
+    batch_seconds: float = 0.2
+    retry_initial_s: float = 0.05
+    retry_max_s: float = 5.0
+    shutdown_grace_s: float = 10.0
+    max_message_bytes: int = 256 * 1024
+
+
+@dataclass(slots=True)
+class _Span:
+    """Where one message's readings sit in the pending batch of lines."""
+
+    start: int
+    message: InMessage
+    topic: DeviceTopic
+    batch: Batch
+    readings: list[Reading]
+
+
+@dataclass(slots=True)
+class _Pending:
+    """Messages received since the last flush, and the lines they produced."""
+
+    messages: list[InMessage] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    spans: list[_Span] = field(default_factory=list)
+    started: float = 0.0
+
+
+class IngestWorker:
+    """Pulls messages from a source and stores their readings; one instance per thread."""
+
+    def __init__(
+        self,
+        source: MessageSource,
+        store: InfluxStore,
+        metrics: IngestMetrics,
+        skew: SkewCorrector,
+        options: WorkerOptions,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] = time.sleep,
+    ) -> None:
+        """Wire the worker to its source, store and metrics; clocks are injectable for tests."""
+        self._source = source
+        self._store = store
+        self._metrics = metrics
+        self._skew = skew
+        self._options = options
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._dead = DeadLetters(source, metrics)
+        self._pending = _Pending()
+
+    def run(self, stop: threading.Event) -> None:
+        """Work until `stop` is set; then flush what was received, or leave it unacknowledged."""
+        options = self._options
+        while not stop.is_set():
+            pending = self._pending
+            wait = 0.1
+            if pending.messages:
+                wait = max(0.0, pending.started + options.batch_seconds - self._monotonic())
+            message = self._source.get(wait)
+            if message is not None:
+                if not pending.messages:
+                    pending.started = self._monotonic()
+                self.accept(message)
+            full = len(pending.lines) >= options.batch_points
+            due = pending.messages and (
+                self._monotonic() >= pending.started + options.batch_seconds
+            )
+            if full or due:
+                self.flush(stop)
+        if self._pending.messages:
+            self.flush(None, deadline=self._monotonic() + options.shutdown_grace_s)
+
+    def accept(self, message: InMessage) -> None:
+        """Validate one message and add its readings to the pending batch."""
+        self._metrics.messages.inc()
+        self._pending.messages.append(message)
+        try:
+            topic, channel = parse_topic(message.topic)
+        except ProtocolError as exc:
+            self._dead.reject_message(message, _tenant_of(message.topic), str(exc))
+            return
+        if channel is not Channel.UP:
+            return  # device status and configuration are not readings
+        try:
+            batch = decode_batch(message.payload, max_bytes=self._options.max_message_bytes)
+            if batch.device != topic.device:
+                raise ProtocolError(
+                    f"device {batch.device!r} in the payload differs from {topic.device!r} "
+                    "in the topic"
+                )
+        except ProtocolError as exc:
+            self._dead.reject_message(message, topic.tenant, str(exc))
+            return
+        key = (topic.tenant, topic.site, topic.device)
+        shift = self._skew.shift_for(key, batch)
+        if shift:
+            self._metrics.shifted.inc()
+            log.info("shifted batch %d of %s by %d ms (device clock)", batch.seq, key, shift)
+        readings, rejected = validate_readings(batch, shift)
+        if rejected:
+            self._dead.reject_readings(
+                message, topic.tenant, rejected, DropReason.INVALID_READING, _context(batch)
+            )
+        if readings:
+            pending = self._pending
+            pending.spans.append(_Span(len(pending.lines), message, topic, batch, readings))
+            pending.lines.extend(reading_lines(topic, readings, shift))
+
+    def flush(self, stop: threading.Event | None, deadline: float | None = None) -> bool:
+        """Store the pending batch, retrying while the store is down, then acknowledge it.
+
+        Gives up without acknowledging when `stop` is set or `deadline` passes: the broker then
+        redelivers those messages to the next session.
+        """
+        pending = self._pending
+        delay = self._options.retry_initial_s
+        while True:
+            started = self._monotonic()
+            try:
+                refused = self._store.write_lines(pending.lines)
+                break
+            except StoreUnavailableError as exc:
+                self._metrics.store_up.set(0)
+                self._metrics.retries.inc()
+                log.warning("store unavailable (%s); retrying in %.2f s", exc, delay)
+            if (stop is not None and stop.is_set()) or (
+                deadline is not None and self._monotonic() + delay > deadline
+            ):
+                log.warning("leaving %d messages unacknowledged", len(pending.messages))
+                return False
+            self._sleep(delay * random.uniform(0.5, 1.0))
+            delay = min(delay * 2, self._options.retry_max_s)
+        self._metrics.write_seconds.observe(self._monotonic() - started)
+        self._metrics.store_up.set(1)
+        self._metrics.stored.inc(len(pending.lines) - len(refused))
+        if refused:
+            self._dead_letter_refused(refused)
+        if not self._dead.wait(timeout=30.0):
+            log.warning("dead letters not yet acknowledged; holding the batch")
+            return False
+        for message in pending.messages:
+            self._source.ack(message)
+        self._pending = _Pending()
+        return True
+
+    def _dead_letter_refused(self, refused: list) -> None:  # type: ignore[type-arg]
+        """Send lines the store refused to the dead-letter topic, grouped by message."""
+        spans = self._pending.spans
+        starts = [span.start for span in spans]
+        by_span: dict[int, list[Rejected]] = {}
+        for line in refused:
+            index = bisect.bisect_right(starts, line.index) - 1
+            span = spans[index]
+            reading = span.readings[line.index - span.start]
+            by_span.setdefault(index, []).append(
+                Rejected(
+                    line.index - span.start, reading.to_wire(), f"store refused: {line.reason}"
+                )
+            )
+        for index, rejected in by_span.items():
+            span = spans[index]
+            self._dead.reject_readings(
+                span.message,
+                span.topic.tenant,
+                rejected,
+                DropReason.STORE_REJECTED,
+                _context(span.batch),
+            )
+
+
+def _context(batch: Batch) -> dict[str, object]:
+    return {"device": batch.device, "seq": batch.seq, "sent": batch.sent_ms}
+
+
+def _tenant_of(topic: str) -> str | None:
+    """The tenant level of a malformed topic, when it has one, so its owner sees the letter."""
+    parts = topic.split("/")
+    if len(parts) > 2 and parts[0] == "shinshu" and parts[1] == "v1" and parts[2]:
+        return parts[2].replace("+", "_").replace("#", "_")
+    return None
