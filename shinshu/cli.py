@@ -1,0 +1,140 @@
+"""The `shinshu` command: one entry point, a subcommand per service."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from shinshu.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("shinshu")
+
+
+def _ingest(settings: Settings, _args: argparse.Namespace) -> int:
+    from ingest.service import install_stop_handlers, run_ingest
+
+    stop = threading.Event()
+    install_stop_handlers(stop)
+    run_ingest(settings, stop)
+    return 0
+
+
+def _simulate(settings: Settings, args: argparse.Namespace) -> int:
+    from edge.mqtt import MqttEndpoint
+    from ingest.service import install_stop_handlers
+    from simulators.fleet import FleetPlan, run_fleet
+
+    stop = threading.Event()
+    install_stop_handlers(stop)
+    plan = FleetPlan(
+        tenant=settings.tenant,
+        site=settings.site,
+        devices=args.devices,
+        readings=args.readings,
+        batch_size=args.batch_size,
+        interval_ms=args.interval_ms,
+        rate=args.rate,
+        seed=args.seed,
+    )
+    endpoint = MqttEndpoint.from_url(settings.mqtt_url)
+    print(f"simulating {plan.devices} devices x {plan.readings} readings -> {endpoint}", flush=True)
+    report = run_fleet(plan, endpoint, stop)
+    print(
+        f"published {report.readings} readings in {report.messages} messages, all acknowledged, "
+        f"in {report.seconds:.1f} s",
+        flush=True,
+    )
+    return 0 if not stop.is_set() else 130
+
+
+def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    from shinshu.demo import run_demo
+
+    return run_demo(settings, duration=args.duration, devices=args.devices)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive whole number")
+    return value
+
+
+Handler = Callable[[Settings, argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="shinshu",
+        description="Shinshu IoT platform: edge agents, ingest, simulators.",
+        epilog="Settings come from SHINSHU_* variables, --config FILE.toml and flags, in that "
+        "order of increasing priority.",
+    )
+    parser.add_argument("--config", type=Path, help="TOML file with settings")
+    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ingest = sub.add_parser("ingest", help="store device messages from MQTT in InfluxDB")
+    ingest.add_argument("--client-id", dest="ingest_client_id", help="fixed MQTT client id")
+    ingest.add_argument("--group", dest="ingest_group", help="shared subscription group")
+    ingest.add_argument(
+        "--metrics-port", dest="ingest_metrics_port", type=int, help="Prometheus port, 0 = off"
+    )
+    ingest.set_defaults(handler=_ingest)
+
+    simulate = sub.add_parser("simulate", help="run a fleet of simulated devices")
+    simulate.add_argument("--devices", type=_positive, default=5)
+    simulate.add_argument("--readings", type=_positive, default=1000, help="per device")
+    simulate.add_argument("--batch-size", type=_positive, default=100, help="readings/message")
+    simulate.add_argument("--interval-ms", type=_positive, default=1000, help="between readings")
+    simulate.add_argument("--rate", type=float, default=0.0, help="messages/s/device, 0 = max")
+    simulate.add_argument("--seed", type=int, default=1)
+    simulate.add_argument("--tenant", dest="tenant")
+    simulate.add_argument("--site", dest="site")
+    simulate.set_defaults(handler=_simulate)
+
+    demo = sub.add_parser(
+        "demo", help="local broker, database, ingest and a simulated fleet, all in one"
+    )
+    demo.add_argument("--duration", type=float, default=0.0, help="seconds; 0 runs until Ctrl-C")
+    demo.add_argument("--devices", type=_positive, default=6)
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+_SETTING_FLAGS = ("ingest_client_id", "ingest_group", "ingest_metrics_port", "tenant", "site")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line, load settings once and run the subcommand."""
+    args = build_parser().parse_args(argv)
+    overrides: dict[str, Any] = {k: getattr(args, k, None) for k in _SETTING_FLAGS}
+    overrides["log_level"] = args.log_level
+    try:
+        settings = load_settings(args.config, overrides=overrides)
+    except SettingsError as exc:
+        print(f"shinshu: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # One line per HTTP request to the store would drown everything else.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    handler: Handler = args.handler
+    try:
+        return handler(settings, args)
+    except Exception as exc:  # the command line reports, it does not dump a trace
+        log.debug("failed", exc_info=True)
+        print(f"shinshu {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
