@@ -1,0 +1,166 @@
+"""End to end: `shinshu simulate` -> Mosquitto -> `shinshu ingest` -> InfluxDB, real processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+from conftest import (
+    IngestFactory,
+    Services,
+    count_points,
+    make_influx,
+    service_env,
+    wait_until,
+)
+
+from ingest.stores.influx import InfluxStore
+from simulators.fleet import device_kind, device_name, simple_readings
+
+pytestmark = pytest.mark.integration
+
+DEVICES = 5
+READINGS = 2_000
+TOTAL = DEVICES * READINGS
+
+
+def assert_exactly_the_simulated_points(store: InfluxStore, tenant: str, site: str) -> None:
+    """Every device's points carry the right tags and equal the readings the fleet generated."""
+    assert count_points(store) == TOTAL
+    for index in range(DEVICES):
+        kind = device_kind(index)
+        where = f"\"device\" = '{device_name(index)}'"
+        results = store.query(f'SELECT "value" FROM "{kind.value}" WHERE {where} GROUP BY *')
+        (series,) = results[0]["series"]
+        assert series["tags"] == {
+            "device": device_name(index),
+            "sensor": kind.value,
+            "site": site,
+            "tenant": tenant,
+        }
+        stored = [(int(t), v) for t, v in series["values"]]
+        start_ms = stored[0][0]
+        expected = simple_readings(index, READINGS, start_ms, 1_000, seed=1)
+        assert stored == [(r.ts_ms, r.value) for r in expected]
+
+
+def start_simulate(
+    services: Services, database: str, *args: str, **extra: str
+) -> subprocess.Popen[str]:
+    """`shinshu simulate` in the background."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "shinshu.cli", "simulate", *args],
+        env=service_env(services, database, **extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def finish(proc: subprocess.Popen[str]) -> str:
+    """Wait for a background command and insist it succeeded."""
+    output, _ = proc.communicate(timeout=240)
+    assert proc.returncode == 0, output
+    return output
+
+
+def wait_for_total(store: InfluxStore, timeout: float = 90) -> None:
+    """Wait until all points arrived, then make sure no more come."""
+    wait_until(lambda: count_points(store) >= TOTAL, timeout, f"{TOTAL} points")
+    time.sleep(1.5)
+    assert count_points(store) == TOTAL
+
+
+def test_simulated_fleet_is_stored_exactly_once(
+    services: Services, database: str, ingest_factory: IngestFactory
+) -> None:
+    """5 devices x 2,000 readings end up as exactly 10,000 points with tags, values and times."""
+    ingest_factory(services, database)
+    tenant, site = "shinshu-test", "川上村"
+    proc = start_simulate(
+        services, database, "--devices", "5", "--readings", "2000", tenant=tenant, site=site
+    )
+    output = finish(proc)
+    assert "published 10000 readings" in output
+    store = make_influx(services.influx, database)
+    wait_for_total(store)
+    assert_exactly_the_simulated_points(store, tenant, site)
+
+
+def test_ingest_killed_mid_stream_loses_nothing(
+    services: Services, database: str, ingest_factory: IngestFactory
+) -> None:
+    """kill -9 of the worker in mid-stream, then a restart: still exactly 10,000 points."""
+    worker = ingest_factory(services, database)
+    store = make_influx(services.influx, database)
+    proc = start_simulate(
+        services,
+        database,
+        "--devices",
+        "5",
+        "--readings",
+        "2000",
+        "--rate",
+        "5",
+        tenant="t-kill",
+        site="s",
+    )
+    wait_until(lambda: count_points(store) > 0, 30, "the first points")
+    worker.kill()
+    stored_at_kill = count_points(store)
+    assert 0 < stored_at_kill < TOTAL
+    time.sleep(1.0)
+    worker.start()
+    finish(proc)
+    wait_for_total(store)
+    assert_exactly_the_simulated_points(store, "t-kill", "s")
+
+
+def test_store_outage_holds_backlog_in_broker_with_bounded_memory(
+    own_services: Services, database: str, ingest_factory: IngestFactory
+) -> None:
+    """InfluxDB down for 30 s in mid-stream: exactly 10,000 points, worker memory stays bounded."""
+    services = own_services
+    receive_maximum = 20
+    worker = ingest_factory(
+        services, database, ingest_receive_maximum=str(receive_maximum), ingest_retry_max_s="2"
+    )
+    store = make_influx(services.influx, database)
+    proc = start_simulate(
+        services,
+        database,
+        "--devices",
+        "5",
+        "--readings",
+        "2000",
+        "--rate",
+        "0.5",
+        tenant="t-outage",
+        site="s",
+    )
+    wait_until(lambda: count_points(store) > 0, 30, "the first points")
+    assert worker.proc is not None
+    process = psutil.Process(worker.proc.pid)
+    services.influx.stop()
+    rss_start = process.memory_info().rss
+    rss_peak, unacked_peak = rss_start, 0.0
+    outage_end = time.monotonic() + 30
+    while time.monotonic() < outage_end:
+        rss_peak = max(rss_peak, process.memory_info().rss)
+        unacked_peak = max(unacked_peak, worker.metrics()["shinshu_ingest_unacked_messages"])
+        time.sleep(0.5)
+    metrics = worker.metrics()
+    assert metrics["shinshu_ingest_store_up"] == 0.0
+    assert metrics["shinshu_ingest_store_retries_total"] > 0
+    assert unacked_peak == receive_maximum  # the worker filled its window and then waited
+    assert rss_peak - rss_start < 20 * 2**20, (
+        f"RSS grew by {(rss_peak - rss_start) / 2**20:.1f} MiB"
+    )
+    services.influx.start()
+    finish(proc)
+    wait_for_total(store)
+    assert_exactly_the_simulated_points(store, "t-outage", "s")
+    assert worker.proc.poll() is None
