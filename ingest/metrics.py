@@ -25,7 +25,9 @@ class IngestMetrics:
     def __post_init__(self) -> None:
         """Create the metrics in this instance's registry."""
         r = self.registry
-        self.messages = Counter("shinshu_ingest_messages", "MQTT messages received", registry=r)
+        self.messages = Counter(
+            "shinshu_ingest_messages", "MQTT messages dealt with and acknowledged", registry=r
+        )
         self.stored = Counter(
             "shinshu_ingest_readings_stored", "Readings the store accepted", registry=r
         )

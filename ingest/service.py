@@ -58,6 +58,7 @@ def run_ingest(settings: Settings, stop: threading.Event) -> None:
         WorkerOptions(
             batch_points=settings.ingest_batch_points,
             batch_seconds=settings.ingest_batch_ms / 1000,
+            batch_messages=max(1, settings.ingest_receive_maximum // 2),
             retry_max_s=settings.ingest_retry_max_s,
             shutdown_grace_s=settings.ingest_shutdown_grace_s,
         ),

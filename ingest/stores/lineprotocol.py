@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from edge.protocol import DeviceTopic, Reading
 
 _TAG_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "})
@@ -14,6 +16,7 @@ def escape_tag(value: str) -> str:
     return value.translate(_TAG_ESCAPES)
 
 
+@functools.lru_cache(maxsize=65_536)
 def _tag_parts(topic: DeviceTopic) -> tuple[str, str]:
     """The tags before and after the sensor tag, shared by every reading of one device."""
     return (
@@ -32,7 +35,5 @@ def reading_lines(topic: DeviceTopic, readings: list[Reading], shift_ms: int = 0
         sensor_tags = sensors.get(reading.sensor)
         if sensor_tags is None:
             sensor_tags = sensors[reading.sensor] = head + escape_tag(reading.sensor) + tail
-        lines.append(
-            f"{reading.kind.value},{sensor_tags} value={reading.value!r}{extra} {reading.ts_ms}"
-        )
+        lines.append(f"{reading.kind},{sensor_tags} value={reading.value!r}{extra} {reading.ts_ms}")
     return lines
