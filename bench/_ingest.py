@@ -1,0 +1,314 @@
+"""Ingest throughput against real Mosquitto and InfluxDB, with reference rates from the same run.
+
+(a) Backlog drain: N single-reading messages wait in the broker for the ingest session; the
+    worker is started and timed until InfluxDB holds every reading. Reference: a bare paho
+    subscriber draining the same backlog without storing anything. Target ratio >= 0.6.
+(b) Live stream: publishers send 100-reading messages while the worker runs; readings/s stored.
+    Reference: InfluxDB's own ceiling for pre-built line-protocol bodies. Target >= 150,000/s.
+
+Usage: python bench/ingest.py [--backlog 100000] [--stream-readings 3000000] [--workers 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import paho.mqtt.client as paho
+
+from edge.mqtt import MqttEndpoint, Publisher, connect, connect_properties, make_client
+from edge.protocol import Channel, DeviceTopic, Reading, SensorKind, encode_batch
+from ingest.stores.influx import InfluxStore
+from ingest.stores.lineprotocol import reading_lines
+from shinshu.localservices import LocalInfluxDB, LocalMosquitto, free_port, start_pair
+
+RECEIVE_MAXIMUM = 1_000
+# Readings one millisecond apart, ending before now: inside the protocol's time window.
+T0_MS = int(time.time() * 1000) - 86_400_000
+SESSION_S = 3600
+
+
+def payloads(device: str, messages: int, per_message: int, start_ms: int) -> list[bytes]:
+    """Pre-encoded batches, so the publisher spends its time publishing."""
+    kind = SensorKind.SOIL_MOISTURE
+    out = []
+    sent = int(time.time() * 1000)
+    for seq in range(messages):
+        base = start_ms + seq * per_message
+        readings = [Reading(kind.value, kind, base + i, 20.0 + (i % 7)) for i in range(per_message)]
+        out.append(encode_batch(device, seq, sent, readings))
+    return out
+
+
+def publish_all(url: str, topic: str, bodies: list[bytes], window: int = 2_000) -> None:
+    """Publish every body at QoS 1 and wait for the PUBACKs."""
+    endpoint = MqttEndpoint.from_url(url)
+    client = make_client(endpoint, f"bench-pub-{os.getpid()}-{time.monotonic_ns()}")
+    publisher = Publisher(client, window=window)
+    connect(client, endpoint)
+    for body in bodies:
+        publisher.publish(topic, body)
+    publisher.flush()
+    client.disconnect()
+    client.loop_stop()
+
+
+def _publisher_process(
+    url: str, topic: str, device: str, messages: int, ready: Any, go: Any
+) -> None:
+    bodies = payloads(device, messages, 100, T0_MS)
+    ready.release()
+    go.wait()
+    publish_all(url, topic, bodies)
+
+
+def bare_drain(broker: LocalMosquitto, messages: int, per_message: int) -> float:
+    """Messages/s of a subscriber that only receives and acknowledges."""
+    endpoint = MqttEndpoint.from_url(broker.url)
+    props = connect_properties(session_expiry_s=SESSION_S, receive_maximum=RECEIVE_MAXIMUM)
+    client = make_client(endpoint, "bench-bare")
+    connect(client, endpoint, clean_start=False, properties=props)
+    done = threading.Event()
+    subscribed = threading.Event()
+    client.on_subscribe = lambda *_a: subscribed.set()
+    client.subscribe("bench/bare/#", qos=1)
+    subscribed.wait(5)
+    client.disconnect()
+    client.loop_stop()
+    topic = "bench/bare/x"
+    publish_all(broker.url, topic, payloads("bare", messages, per_message, T0_MS))
+    received = [0]
+    started = [0.0]
+
+    def on_message(_c: paho.Client, _u: object, _m: paho.MQTTMessage) -> None:
+        if not received[0]:
+            started[0] = time.perf_counter()
+        received[0] += 1
+        if received[0] == messages:
+            done.set()
+
+    client = make_client(endpoint, "bench-bare")
+    client.on_message = on_message
+    began = time.perf_counter()
+    connect(client, endpoint, clean_start=False, properties=props)
+    done.wait(600)
+    elapsed = time.perf_counter() - began
+    client.disconnect()
+    client.loop_stop()
+    return messages / elapsed
+
+
+def start_ingest(
+    broker: LocalMosquitto,
+    influx: LocalInfluxDB,
+    *,
+    db: str,
+    client_id: str,
+    log: Path,
+    group: str | None = None,
+) -> tuple[subprocess.Popen[bytes], int, float]:
+    """Run `shinshu ingest` until it subscribed: the process, its metrics port, when it was up.
+
+    "Up" is when its metrics first answered, just before it connects to the broker: Python's
+    start-up is not part of the drain.
+    """
+    port = free_port()
+    env = {
+        **os.environ,
+        "SHINSHU_MQTT_URL": broker.url,
+        "SHINSHU_INFLUX_URL": influx.url,
+        "SHINSHU_INFLUX_DB": db,
+        "SHINSHU_INGEST_CLIENT_ID": client_id,
+        "SHINSHU_INGEST_METRICS_PORT": str(port),
+        "SHINSHU_INGEST_RECEIVE_MAXIMUM": str(RECEIVE_MAXIMUM),
+        "SHINSHU_LOG_LEVEL": "WARNING",
+    }
+    if group:
+        env["SHINSHU_INGEST_GROUP"] = group
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shinshu.cli", "ingest"],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    up = 0.0
+    while time.monotonic() < deadline:
+        try:
+            subscribed = stored_metric(port, "shinshu_ingest_subscribed")
+            up = up or time.perf_counter()
+            if subscribed == 1.0:
+                return proc, port, up
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.01)
+    raise RuntimeError(f"ingest did not start; see {log}")
+
+
+def stored_metric(port: int, name: str = "shinshu_ingest_readings_stored_total") -> float:
+    """One sample of a worker's metrics."""
+    for line in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def count(store: InfluxStore) -> int:
+    """Points stored in the database."""
+    results = store.query('SELECT count("value") FROM /.*/')
+    return sum(int(s["values"][0][1]) for s in results[0].get("series", []))
+
+
+def wait_stored(ports: list[int], total: int, timeout: float = 900) -> float:
+    """Wait until the workers report `total` stored readings; return the time it took."""
+    began = time.perf_counter()
+    while time.perf_counter() - began < timeout:
+        if sum(stored_metric(p) for p in ports) >= total:
+            return time.perf_counter() - began
+        time.sleep(0.05)
+    raise RuntimeError("timed out")
+
+
+def backlog(broker: LocalMosquitto, influx: LocalInfluxDB, messages: int, tmp: Path) -> None:
+    """(a) drain a broker backlog of single-reading messages."""
+    bare = bare_drain(broker, messages, 1)
+    print(f"(a) backlog of {messages:,} single-reading messages")
+    print(f"    bare paho subscriber (receive + ack only): {bare:10,.0f} msg/s", flush=True)
+    proc, _, _ = start_ingest(
+        broker, influx, db="bench_backlog", client_id="bench-backlog", log=tmp / "a.log"
+    )
+    proc.terminate()
+    proc.wait()
+    topic = DeviceTopic("bench", "backlog", "dev").topic(Channel.UP)
+    publish_all(broker.url, topic, payloads("dev", messages, 1, T0_MS))
+    proc, port, up = start_ingest(
+        broker, influx, db="bench_backlog", client_id="bench-backlog", log=tmp / "a.log"
+    )
+    wait_stored([port], messages)
+    elapsed = time.perf_counter() - up
+    proc.terminate()
+    proc.wait()
+    store = InfluxStore(httpx.Client(base_url=influx.url, timeout=60), "bench_backlog")
+    stored = count(store)
+    rate = messages / elapsed
+    print(f"(a) backlog of {messages:,} single-reading messages")
+    print(f"    bare paho subscriber (receive + ack only): {bare:10,.0f} msg/s")
+    print(
+        f"    shinshu ingest, into InfluxDB:             {rate:10,.0f} msg/s "
+        f"({stored:,} points stored)"
+    )
+    print(f"    ratio: {rate / bare:.2f}  (target >= 0.6)")
+
+
+def influx_ceiling(influx: LocalInfluxDB, bodies: int = 200, per_body: int = 5_000) -> float:
+    """Points/s InfluxDB takes for pre-built 5,000-line bodies from 2 concurrent writers."""
+    store = InfluxStore(httpx.Client(base_url=influx.url, timeout=60), "bench_ceiling")
+    store.ensure_database()
+    topic = DeviceTopic("bench", "ceiling", "dev")
+    blocks = []
+    for b in range(bodies):
+        kind = SensorKind.SOIL_MOISTURE
+        readings = [
+            Reading(f"s{i % 100}", kind, T0_MS + b * per_body + i, 1.0 + i % 9)
+            for i in range(per_body)
+        ]
+        blocks.append(reading_lines(topic, readings))
+    began = time.perf_counter()
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(store.write_lines, blocks))
+    return bodies * per_body / (time.perf_counter() - began)
+
+
+def stream(
+    broker: LocalMosquitto, influx: LocalInfluxDB, readings: int, workers: int, tmp: Path
+) -> None:
+    """(b) a live stream of 100-reading messages from several publisher processes."""
+    ceiling = influx_ceiling(influx)
+    group = "bench" if workers > 1 else None
+    procs = [
+        start_ingest(
+            broker,
+            influx,
+            db="bench_stream",
+            client_id=f"bench-stream-{i}",
+            log=tmp / f"b{i}.log",
+            group=group,
+        )
+        for i in range(workers)
+    ]
+    publishers = 4
+    per_publisher = readings // publishers // 100
+    ctx = multiprocessing.get_context("spawn")
+    ready, go = ctx.Semaphore(0), ctx.Event()
+    pubs = []
+    for i in range(publishers):
+        topic = DeviceTopic("bench", "stream", f"dev{i}").topic(Channel.UP)
+        pubs.append(
+            ctx.Process(
+                target=_publisher_process,
+                args=(broker.url, topic, f"dev{i}", per_publisher, ready, go),
+            )
+        )
+    for p in pubs:
+        p.start()
+    for _ in pubs:
+        ready.acquire()  # payloads are encoded before the clock starts
+    began = time.perf_counter()
+    go.set()
+    total = per_publisher * publishers * 100
+    wait_stored([port for _, port, _ in procs], total)
+    elapsed = time.perf_counter() - began
+    for p in pubs:
+        p.join()
+    for proc, _, _ in procs:
+        proc.terminate()
+        proc.wait()
+    store = InfluxStore(httpx.Client(base_url=influx.url, timeout=120), "bench_stream")
+    stored = count(store)
+    rate = total / elapsed
+    print(
+        f"(b) live stream: {total:,} readings in 100-reading messages, {workers} worker(s), "
+        f"{publishers} publisher processes"
+    )
+    print(f"    InfluxDB ceiling, pre-built 5,000-line bodies: {ceiling:10,.0f} points/s")
+    print(
+        f"    shinshu ingest, end to end:                    {rate:10,.0f} readings/s "
+        f"({stored:,} points stored)"
+    )
+    print(f"    ratio to ceiling: {rate / ceiling:.2f}; target >= 150,000 readings/s")
+
+
+def main() -> None:
+    """Run both benchmarks on private services."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backlog", type=int, default=100_000)
+    parser.add_argument("--stream-readings", type=int, default=3_000_000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--only", choices=["a", "b"])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        broker, influx = start_pair(tmp)
+        try:
+            print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
+            if args.only != "b":
+                backlog(broker, influx, args.backlog, tmp)
+            if args.only != "a":
+                stream(broker, influx, args.stream_readings, args.workers, tmp)
+        finally:
+            influx.stop()
+            broker.stop()
+
+
+if __name__ == "__main__":
+    main()
