@@ -58,6 +58,14 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
     return run_demo(settings, duration=args.duration, devices=args.devices)
 
 
+def _score_csv(_settings: Settings, args: argparse.Namespace) -> int:
+    from models.anomaly import score_csv
+
+    rows = score_csv(args.input, args.output)
+    print(f"scored {rows} rows -> {args.output}", flush=True)
+    return 0
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value <= 0:
@@ -98,6 +106,18 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--tenant", dest="tenant")
     simulate.add_argument("--site", dest="site")
     simulate.set_defaults(handler=_simulate)
+
+    models = sub.add_parser("models", help="anomaly scoring and forecasts")
+    models_sub = models.add_subparsers(dest="models_command", required=True, metavar="MODEL")
+    score = models_sub.add_parser(
+        "score-csv",
+        help="add a causal anomaly_score column to a timestamp,value CSV",
+        description="Reads IN (columns timestamp,value; others kept) and writes OUT with an "
+        "anomaly_score in [0, 1] per row, computed from earlier rows only.",
+    )
+    score.add_argument("input", type=Path, metavar="IN.csv")
+    score.add_argument("output", type=Path, metavar="OUT.csv")
+    score.set_defaults(handler=_score_csv)
 
     demo = sub.add_parser(
         "demo", help="local broker, database, ingest and a simulated fleet, all in one"
