@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 import paho.mqtt.client as paho
+import psutil
 
 from edge.mqtt import MqttEndpoint, Publisher, connect, connect_properties, make_client
 from edge.protocol import Channel, DeviceTopic, Reading, SensorKind, encode_batch
@@ -64,7 +65,7 @@ def publish_all(url: str, topic: str, bodies: list[bytes], window: int = 2_000) 
 
 
 def _publisher_process(
-    url: str, topic: str, device: str, messages: int, ready: Any, go: Any
+    url: str, topic: str, device: str, messages: int, *, ready: Any, go: Any
 ) -> None:
     bodies = payloads(device, messages, 100, T0_MS)
     ready.release()
@@ -201,8 +202,6 @@ def backlog(broker: LocalMosquitto, influx: LocalInfluxDB, messages: int, tmp: P
     store = InfluxStore(httpx.Client(base_url=influx.url, timeout=60), "bench_backlog")
     stored = count(store)
     rate = messages / elapsed
-    print(f"(a) backlog of {messages:,} single-reading messages")
-    print(f"    bare paho subscriber (receive + ack only): {bare:10,.0f} msg/s")
     print(
         f"    shinshu ingest, into InfluxDB:             {rate:10,.0f} msg/s "
         f"({stored:,} points stored)"
@@ -256,18 +255,28 @@ def stream(
         pubs.append(
             ctx.Process(
                 target=_publisher_process,
-                args=(broker.url, topic, f"dev{i}", per_publisher, ready, go),
+                args=(broker.url, topic, f"dev{i}", per_publisher),
+                kwargs={"ready": ready, "go": go},
             )
         )
     for p in pubs:
         p.start()
     for _ in pubs:
         ready.acquire()  # payloads are encoded before the clock starts
+    watched = {
+        "ingest": [psutil.Process(proc.pid) for proc, _, _ in procs],
+        "influxd": [psutil.Process(influx.proc.pid)] if influx.proc else [],
+        "mosquitto": [psutil.Process(broker.proc.pid)] if broker.proc else [],
+    }
+    cpu_before = {name: _cpu(ps) for name, ps in watched.items()}
+    machine_before = sum(psutil.cpu_times()[:3])
     began = time.perf_counter()
     go.set()
     total = per_publisher * publishers * 100
     wait_stored([port for _, port, _ in procs], total)
     elapsed = time.perf_counter() - began
+    cpu = {name: _cpu(ps) - cpu_before[name] for name, ps in watched.items()}
+    machine = sum(psutil.cpu_times()[:3]) - machine_before
     for p in pubs:
         p.join()
     for proc, _, _ in procs:
@@ -286,6 +295,20 @@ def stream(
         f"({stored:,} points stored)"
     )
     print(f"    ratio to ceiling: {rate / ceiling:.2f}; target >= 150,000 readings/s")
+    per_million = ", ".join(f"{name} {sec / total * 1e6:.1f}" for name, sec in cpu.items())
+    print(
+        f"    CPU seconds per million readings: {per_million}; whole machine "
+        f"{machine / total * 1e6:.1f} ({machine / elapsed:.2f} of {os.cpu_count()} cores busy)"
+    )
+
+
+def _cpu(processes: list[psutil.Process]) -> float:
+    """User + system CPU seconds of processes, children included."""
+    total = 0.0
+    for process in processes:
+        times = process.cpu_times()
+        total += times.user + times.system
+    return total
 
 
 def main() -> None:

@@ -37,17 +37,16 @@ def _payload_fields(payload: bytes) -> dict[str, str]:
 
 
 class DeadLetters:
-    """Publishes dead-letter records and lets the worker wait until the broker has them."""
+    """Publishes dead-letter records; the caller keeps each delivery to wait for it."""
 
     def __init__(self, source: MessageSource, metrics: IngestMetrics) -> None:
         """Publish through `source`; count in `metrics`."""
         self._source = source
         self._metrics = metrics
-        self._pending: list[Delivery] = []
 
-    def _send(self, tenant: str | None, record: dict[str, Any]) -> None:
+    def _send(self, tenant: str | None, record: dict[str, Any]) -> Delivery:
         body = json.dumps(_plain(record), ensure_ascii=False, allow_nan=False).encode()
-        self._pending.append(self._source.publish(dead_letter_topic(tenant), body))
+        return self._source.publish(dead_letter_topic(tenant), body)
 
     def _base(self, message: InMessage) -> dict[str, Any]:
         received = datetime.fromtimestamp(message.received, UTC)
@@ -56,11 +55,11 @@ class DeadLetters:
             "received": received.isoformat(timespec="milliseconds"),
         }
 
-    def reject_message(self, message: InMessage, tenant: str | None, reason: str) -> None:
+    def reject_message(self, message: InMessage, tenant: str | None, reason: str) -> Delivery:
         """The whole message is refused: publish it with the reason."""
         log.warning("dead letter: %s (topic %r)", reason, message.topic)
         self._metrics.dead_lettered.labels(DropReason.INVALID_MESSAGE.value).inc()
-        self._send(
+        return self._send(
             tenant, {**self._base(message), "reason": reason, **_payload_fields(message.payload)}
         )
 
@@ -71,7 +70,7 @@ class DeadLetters:
         rejected: Sequence[Rejected],
         why: DropReason,
         context: dict[str, Any],
-    ) -> None:
+    ) -> Delivery:
         """Some readings of a message are refused: publish each with its index and reason."""
         log.warning(
             "dead letter: %d reading(s) of %r, first: %s",
@@ -81,16 +80,17 @@ class DeadLetters:
         )
         self._metrics.dead_lettered.labels(why.value).inc(len(rejected))
         items = [{"index": r.index, "reading": r.item, "reason": r.reason} for r in rejected]
-        self._send(tenant, {**self._base(message), **context, "rejected": items})
+        return self._send(tenant, {**self._base(message), **context, "rejected": items})
 
-    def wait(self, timeout: float) -> bool:
-        """Wait until the broker acknowledged every record; False if some are still out."""
-        deadline = time.monotonic() + timeout
-        while True:
-            # Polled: paho's wait_for_publish raises while the connection is down.
-            self._pending = [d for d in self._pending if not d.is_published()]
-            if not self._pending:
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.005)
+
+def wait_delivered(deliveries: list[Delivery], timeout: float) -> bool:
+    """Wait until the broker acknowledged every delivery; False if some are still out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        # Polled: paho's wait_for_publish raises while the connection is down.
+        deliveries[:] = [d for d in deliveries if not d.is_published()]
+        if not deliveries:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.005)

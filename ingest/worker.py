@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import queue
 import random
 import threading
 import time
@@ -22,10 +23,10 @@ from edge.protocol import (
     validate_readings,
 )
 from ingest.clock import SkewCorrector
-from ingest.deadletter import DeadLetters
+from ingest.deadletter import DeadLetters, wait_delivered
 from ingest.metrics import DropReason, IngestMetrics
-from ingest.sources.mqtt import InMessage, MessageSource
-from ingest.stores.influx import InfluxStore, StoreUnavailableError
+from ingest.sources.mqtt import Delivery, InMessage, MessageSource
+from ingest.stores.influx import InfluxStore, LineRejected, StoreUnavailableError
 from ingest.stores.lineprotocol import reading_lines
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ class WorkerOptions:
     # that is pending, waiting for the batch to age only stalls the stream.
     batch_messages: int = 500
     poll_seconds: float = 0.002
+    # Batches parsed and waiting for the writer: one lets parsing overlap the write.
+    write_queue: int = 1
     retry_initial_s: float = 0.05
     retry_max_s: float = 5.0
     shutdown_grace_s: float = 10.0
@@ -60,16 +63,22 @@ class _Span:
 
 @dataclass(slots=True)
 class _Pending:
-    """Messages received since the last flush, and the lines they produced."""
+    """Messages received since the last hand-over, the lines they produced, their dead letters."""
 
     messages: list[InMessage] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
     spans: list[_Span] = field(default_factory=list)
+    dead_letters: list[Delivery] = field(default_factory=list)
     started: float = 0.0
 
 
 class IngestWorker:
-    """Pulls messages from a source and stores their readings; one instance per thread."""
+    """Parses messages on the calling thread and stores them on a writer thread, in order.
+
+    Parsing the next batch while the previous one is being written keeps one core busy
+    instead of waiting for InfluxDB. Batches are written and acknowledged strictly in the
+    order they were received.
+    """
 
     def __init__(
         self,
@@ -92,29 +101,37 @@ class IngestWorker:
         self._sleep = sleep
         self._dead = DeadLetters(source, metrics)
         self._pending = _Pending()
+        self._handoff: queue.Queue[_Pending | None] = queue.Queue(maxsize=options.write_queue)
+        self._stop_deadline: float | None = None
+        self._gave_up = False
 
     def run(self, stop: threading.Event) -> None:
-        """Work until `stop` is set; then flush what was received, or leave it unacknowledged."""
+        """Work until `stop` is set; then store what was received, or leave it unacknowledged."""
         options = self._options
-        while not stop.is_set():
-            pending = self._pending
-            if not pending.messages:
-                message = self._source.get(0.1)
-                if message is None:
-                    continue
-                pending.started = self._monotonic()
-                self.accept(message)
-            message = self._source.get(0)
-            if message is not None:
-                self.accept(message)
-            elif not self._batch_due():
-                # Waking up for every single message costs a thread switch each; a short nap
-                # lets a burst gather in the queue and be taken in one go.
-                self._sleep(options.poll_seconds)
-            if self._batch_full() or self._batch_due():
-                self.flush(stop)
-        if self._pending.messages:
-            self.flush(None, deadline=self._monotonic() + options.shutdown_grace_s)
+        writer = threading.Thread(target=self._write_loop, args=(stop,), name="ingest-writer")
+        writer.start()
+        try:
+            while not stop.is_set():
+                if not self._pending.messages:
+                    message = self._source.get(0.1)
+                    if message is None:
+                        continue
+                    self._pending.started = self._monotonic()
+                    self.accept(message)
+                message = self._source.get(0)
+                if message is not None:
+                    self.accept(message)
+                elif not self._batch_due():
+                    # Waking up for every single message costs a thread switch each; a short
+                    # nap lets a burst gather in the queue and be taken in one go.
+                    self._sleep(options.poll_seconds)
+                if self._batch_full() or self._batch_due():
+                    self._hand_over()
+        finally:
+            if self._pending.messages:
+                self._hand_over()
+            self._handoff.put(None)
+            writer.join()
 
     def _batch_full(self) -> bool:
         pending, options = self._pending, self._options
@@ -129,13 +146,25 @@ class IngestWorker:
             self._monotonic() >= pending.started + self._options.batch_seconds
         )
 
+    def _hand_over(self) -> None:
+        """Queue the pending batch for the writer; blocks while the writer is busy."""
+        self._handoff.put(self._pending)
+        self._pending = _Pending()
+
+    def _write_loop(self, stop: threading.Event) -> None:
+        """Writer thread: store and acknowledge batches in order until the sentinel arrives."""
+        while (batch := self._handoff.get()) is not None:
+            self._store_batch(batch, stop)
+
     def accept(self, message: InMessage) -> None:
         """Validate one message and add its readings to the pending batch."""
-        self._pending.messages.append(message)
+        pending = self._pending
+        pending.messages.append(message)
         try:
             topic, channel = parse_topic(message.topic)
         except ProtocolError as exc:
-            self._dead.reject_message(message, _tenant_of(message.topic), str(exc))
+            letter = self._dead.reject_message(message, _tenant_of(message.topic), str(exc))
+            pending.dead_letters.append(letter)
             return
         if channel is not Channel.UP:
             return  # device status and configuration are not readings
@@ -147,7 +176,7 @@ class IngestWorker:
                     "in the topic"
                 )
         except ProtocolError as exc:
-            self._dead.reject_message(message, topic.tenant, str(exc))
+            pending.dead_letters.append(self._dead.reject_message(message, topic.tenant, str(exc)))
             return
         key = (topic.tenant, topic.site, topic.device)
         shift = self._skew.shift_for(key, batch)
@@ -156,75 +185,92 @@ class IngestWorker:
             log.info("shifted batch %d of %s by %d ms (device clock)", batch.seq, key, shift)
         readings, rejected = validate_readings(batch, shift)
         if rejected:
-            self._dead.reject_readings(
+            letter = self._dead.reject_readings(
                 message, topic.tenant, rejected, DropReason.INVALID_READING, _context(batch)
             )
+            pending.dead_letters.append(letter)
         if readings:
-            pending = self._pending
             pending.spans.append(_Span(len(pending.lines), message, topic, batch, readings))
             pending.lines.extend(reading_lines(topic, readings, shift))
 
-    def flush(self, stop: threading.Event | None, deadline: float | None = None) -> bool:
-        """Store the pending batch, retrying while the store is down, then acknowledge it.
+    def flush(self, stop: threading.Event | None = None) -> bool:
+        """Store and acknowledge the pending batch on the calling thread (see _store_batch)."""
+        stored = self._store_batch(self._pending, stop or threading.Event())
+        if stored:
+            self._pending = _Pending()
+        return stored
 
-        Gives up without acknowledging when `stop` is set or `deadline` passes: the broker then
-        redelivers those messages to the next session.
+    def _give_up_at(self, stop: threading.Event) -> float | None:
+        """After a stop request, the moment by which the writer stops retrying."""
+        if stop.is_set() and self._stop_deadline is None:
+            self._stop_deadline = self._monotonic() + self._options.shutdown_grace_s
+        return self._stop_deadline
+
+    def _store_batch(self, batch: _Pending, stop: threading.Event) -> bool:
+        """Store a batch, retrying while the store is down, then acknowledge its messages.
+
+        After a stop request, retries only until the shutdown grace ends; a batch not stored
+        by then stays unacknowledged (and so do all later ones, keeping acks in order): the
+        broker redelivers them to the next session.
         """
-        pending = self._pending
+        if self._gave_up:
+            return False
         delay = self._options.retry_initial_s
         while True:
             started = self._monotonic()
             try:
-                refused = self._store.write_lines(pending.lines)
+                refused = self._store.write_lines(batch.lines)
                 break
             except StoreUnavailableError as exc:
                 self._metrics.store_up.set(0)
                 self._metrics.retries.inc()
                 log.warning("store unavailable (%s); retrying in %.2f s", exc, delay)
-            if (stop is not None and stop.is_set()) or (
-                deadline is not None and self._monotonic() + delay > deadline
-            ):
-                log.warning("leaving %d messages unacknowledged", len(pending.messages))
+            deadline = self._give_up_at(stop)
+            if deadline is not None and self._monotonic() + delay > deadline:
+                log.warning("leaving %d messages unacknowledged", len(batch.messages))
+                self._gave_up = True
                 return False
             self._sleep(delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, self._options.retry_max_s)
         self._metrics.write_seconds.observe(self._monotonic() - started)
         self._metrics.store_up.set(1)
-        self._metrics.stored.inc(len(pending.lines) - len(refused))
+        self._metrics.stored.inc(len(batch.lines) - len(refused))
         if refused:
-            self._dead_letter_refused(refused)
-        if not self._dead.wait(timeout=30.0):
-            log.warning("dead letters not yet acknowledged; holding the batch")
-            return False
-        for message in pending.messages:
+            self._dead_letter_refused(batch, refused)
+        while not wait_delivered(batch.dead_letters, timeout=5.0):
+            log.warning("dead letters not yet acknowledged by the broker; holding the batch")
+            deadline = self._give_up_at(stop)
+            if deadline is not None and self._monotonic() > deadline:
+                self._gave_up = True
+                return False
+        for message in batch.messages:
             self._source.ack(message)
-        self._metrics.messages.inc(len(pending.messages))
-        self._pending = _Pending()
+        self._metrics.messages.inc(len(batch.messages))
         return True
 
-    def _dead_letter_refused(self, refused: list) -> None:  # type: ignore[type-arg]
+    def _dead_letter_refused(self, batch: _Pending, refused: list[LineRejected]) -> None:
         """Send lines the store refused to the dead-letter topic, grouped by message."""
-        spans = self._pending.spans
-        starts = [span.start for span in spans]
+        starts = [span.start for span in batch.spans]
         by_span: dict[int, list[Rejected]] = {}
         for line in refused:
             index = bisect.bisect_right(starts, line.index) - 1
-            span = spans[index]
-            reading = span.readings[line.index - span.start]
+            span = batch.spans[index]
+            position = line.index - span.start
             by_span.setdefault(index, []).append(
                 Rejected(
-                    line.index - span.start, reading.to_wire(), f"store refused: {line.reason}"
+                    position, span.readings[position].to_wire(), f"store refused: {line.reason}"
                 )
             )
         for index, rejected in by_span.items():
-            span = spans[index]
-            self._dead.reject_readings(
+            span = batch.spans[index]
+            letter = self._dead.reject_readings(
                 span.message,
                 span.topic.tenant,
                 rejected,
                 DropReason.STORE_REJECTED,
                 _context(span.batch),
             )
+            batch.dead_letters.append(letter)
 
 
 def _context(batch: Batch) -> dict[str, object]:

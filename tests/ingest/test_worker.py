@@ -69,30 +69,51 @@ def worker_for(source: FakeSource, store: InfluxStore, metrics: IngestMetrics) -
         store,
         metrics,
         SkewCorrector(300_000, time.time),
-        WorkerOptions(batch_points=1_000, retry_initial_s=0.01, retry_max_s=0.05),
+        WorkerOptions(
+            batch_points=1_000, retry_initial_s=0.01, retry_max_s=0.05, shutdown_grace_s=0.5
+        ),
     )
 
 
-def test_nothing_is_acknowledged_while_the_store_is_unreachable(
-    services: Services, database: str
+def test_nothing_is_acknowledged_while_the_store_is_down(
+    own_services: Services, database: str
 ) -> None:
-    """Writes fail, retries are counted, and no message is acknowledged."""
-    dead_store = InfluxStore(httpx.Client(base_url=f"http://127.0.0.1:{free_port()}"), database)
+    """Writes fail and are retried, no message is acknowledged; once back, all is stored."""
+    store = make_influx(own_services.influx, database)
+    store.ensure_database()
+    own_services.influx.stop()
     source = FakeSource([message(1, SensorKind.AIR_TEMPERATURE, 10)])
     metrics = IngestMetrics()
-    worker = worker_for(source, dead_store, metrics)
+    worker = worker_for(source, store, metrics)
     worker.accept(source.get(0))  # type: ignore[arg-type]
-    stop = threading.Event()
-    threading.Timer(0.5, stop.set).start()
-    assert worker.flush(stop) is False
+    result: list[bool] = []
+    flushing = threading.Thread(target=lambda: result.append(worker.flush()))
+    flushing.start()
+    time.sleep(1.0)
     assert source.acked == []
     assert metrics.retries._value.get() >= 3
-    # The store comes back: the same batch is stored and then acknowledged.
-    worker._store = make_influx(services.influx, database)
-    worker._store.ensure_database()
-    assert worker.flush(None) is True
+    assert metrics.store_up._value.get() == 0
+    own_services.influx.start()
+    flushing.join(30)
+    assert result == [True]
     assert source.acked == [1]
-    assert count_points(worker._store) == 10
+    assert count_points(store) == 10
+
+
+def test_a_stop_during_an_outage_leaves_the_batch_unacknowledged(
+    database: str,
+) -> None:
+    """On shutdown the worker retries only for the grace period, then acknowledges nothing."""
+    dead_store = InfluxStore(httpx.Client(base_url=f"http://127.0.0.1:{free_port()}"), database)
+    source = FakeSource([message(1, SensorKind.AIR_TEMPERATURE, 10)])
+    worker = worker_for(source, dead_store, IngestMetrics())
+    stop = threading.Event()
+    stop.set()
+    began = time.monotonic()
+    worker.accept(source.get(0))  # type: ignore[arg-type]
+    assert worker.flush(stop) is False
+    assert time.monotonic() - began < 5
+    assert source.acked == []
 
 
 def test_lines_the_store_refuses_are_dead_lettered_and_the_rest_stored(

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import re
+import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -93,7 +97,7 @@ def test_simulated_fleet_is_stored_exactly_once(
 def test_ingest_killed_mid_stream_loses_nothing(
     services: Services, database: str, ingest_factory: IngestFactory
 ) -> None:
-    """kill -9 of the worker in mid-stream, then a restart: still exactly 10,000 points."""
+    """kill -9, later SIGTERM, of the worker in mid-stream, then restarts: exactly 10,000 points."""
     worker = ingest_factory(services, database)
     store = make_influx(services.influx, database)
     proc = start_simulate(
@@ -113,6 +117,11 @@ def test_ingest_killed_mid_stream_loses_nothing(
     stored_at_kill = count_points(store)
     assert 0 < stored_at_kill < TOTAL
     time.sleep(1.0)
+    worker.start()
+    # A clean stop in mid-stream as well: it exits 0 and the next session goes on.
+    wait_until(lambda: count_points(store) > stored_at_kill, 30, "more points")
+    assert worker.stop() == 0
+    assert count_points(store) < TOTAL
     worker.start()
     finish(proc)
     wait_for_total(store)
@@ -164,3 +173,29 @@ def test_store_outage_holds_backlog_in_broker_with_bounded_memory(
     wait_for_total(store)
     assert_exactly_the_simulated_points(store, "t-outage", "s")
     assert worker.proc.poll() is None
+
+
+def test_demo_runs_the_whole_path_and_stops_cleanly(tmp_path: Path) -> None:
+    """`shinshu demo` starts its own services, stores readings, and exits 0 when its time is up."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHINSHU_")}
+    env["SHINSHU_DATA_DIR"] = str(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "shinshu.cli", "demo", "--duration", "11", "--devices", "3"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    stored = [
+        int(line.split()[0]) for line in result.stdout.splitlines() if "stored so far" in line
+    ]
+    assert stored and stored[-1] > 0 and stored == sorted(stored), result.stdout
+    assert "curl -G" in result.stdout
+    # Its private broker and database stopped with it.
+    ports = re.findall(r"127\.0\.0\.1:(\d+)", result.stdout)
+    assert ports
+    for port in set(ports):
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", int(port))) != 0, f"port {port} still open"
