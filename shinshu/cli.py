@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import logging
 import sys
 import threading
@@ -24,7 +25,39 @@ def _ingest(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
+def _backfill(settings: Settings, args: argparse.Namespace) -> int:
+    from ingest.stores.influx import make_store
+    from simulators.backfill import backfill
+    from simulators.scenario import Scenario, Truth
+
+    start = datetime.datetime.combine(args.start, datetime.time(), datetime.UTC)
+    scenario = Scenario(
+        farms=args.farms,
+        forests=args.forests,
+        factories=args.factories,
+        start_ms=int(start.timestamp() * 1000),
+        duration_ms=int(args.days * 86_400_000),
+        step_ms=args.step_minutes * 60_000,
+        seed=args.seed,
+    )
+    store = make_store(settings, timeout=120.0)
+    if settings.influx_create_db:
+        store.ensure_database()
+    truth = Truth()
+    report = backfill(scenario, store, settings.tenant, truth, progress=print)
+    files = truth.write(args.truth_dir)
+    print(
+        f"backfilled {report.readings:,} readings of {report.sites} sites into "
+        f"{settings.influx_url}/{settings.influx_db} in {report.seconds:.1f} s; "
+        f"ground truth: {', '.join(str(f) for f in files)}",
+        flush=True,
+    )
+    return 0 if not report.refused else 1
+
+
 def _simulate(settings: Settings, args: argparse.Namespace) -> int:
+    if args.backfill:
+        return _backfill(settings, args)
     from edge.mqtt import MqttEndpoint
     from ingest.service import install_stop_handlers
     from simulators.fleet import FleetPlan, run_fleet
@@ -66,6 +99,13 @@ def _score_csv(_settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be zero or more")
+    return value
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value <= 0:
@@ -105,6 +145,22 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=1)
     simulate.add_argument("--tenant", dest="tenant")
     simulate.add_argument("--site", dest="site")
+    history = simulate.add_argument_group(
+        "backfill", "write simulated history of farms, forests and factories into the store"
+    )
+    history.add_argument("--backfill", action="store_true", help="backfill instead of live")
+    history.add_argument("--farms", type=_count, default=10)
+    history.add_argument("--forests", type=_count, default=5)
+    history.add_argument("--factories", type=_count, default=3)
+    history.add_argument("--days", type=float, default=365.0)
+    history.add_argument("--step-minutes", type=_positive, default=10)
+    history.add_argument(
+        "--start",
+        type=datetime.date.fromisoformat,
+        default=datetime.date(2025, 1, 1),
+        help="first day (UTC), YYYY-MM-DD",
+    )
+    history.add_argument("--truth-dir", type=Path, default=Path("truth"))
     simulate.set_defaults(handler=_simulate)
 
     models = sub.add_parser("models", help="anomaly scoring and forecasts")

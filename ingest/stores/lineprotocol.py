@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from edge.protocol import DeviceTopic, Reading
+from edge.protocol import DeviceTopic, Reading, SensorKind
 
 _TAG_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "})
 # Flags a point whose timestamp ingest moved to correct a device clock.
@@ -37,3 +37,12 @@ def reading_lines(topic: DeviceTopic, readings: list[Reading], shift_ms: int = 0
             sensor_tags = sensors[reading.sensor] = head + escape_tag(reading.sensor) + tail
         lines.append(f"{reading.kind},{sensor_tags} value={reading.value!r}{extra} {reading.ts_ms}")
     return lines
+
+
+def series_lines(
+    topic: DeviceTopic, sensor: str, kind: SensorKind, ts_ms: list[int], values: list[float]
+) -> list[str]:
+    """Line protocol for many readings of one sensor channel (backfills, benchmarks)."""
+    head, tail = _tag_parts(topic)
+    prefix = f"{kind},{head}{escape_tag(sensor)}{tail} value="
+    return [f"{prefix}{value!r} {ts}" for ts, value in zip(ts_ms, values, strict=True)]

@@ -1,0 +1,103 @@
+"""A scenario: which farms, forest stands and factories to simulate, over what time, with what seed.
+
+Sites beyond the built-in specifications reuse them under numbered names; every site gets its
+own child seed, so adding a factory never changes the farms' data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+
+from simulators.common import SensorSeries
+from simulators.factory import DEFAULT_FACTORIES, simulate_factory
+from simulators.farm import DEFAULT_FIELDS, simulate_farm
+from simulators.forest import DEFAULT_STANDS, simulate_forest
+from simulators.truth import AnomalyEvent, SeasonOutcome, StandYear, write_truth
+
+_Spec = TypeVar("_Spec")
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """Counts of each kind of site, the simulated period and the master seed."""
+
+    farms: int
+    forests: int
+    factories: int
+    start_ms: int
+    duration_ms: int
+    step_ms: int
+    seed: int
+
+    def __post_init__(self) -> None:
+        """Refuse a scenario that cannot be simulated."""
+        if min(self.farms, self.forests, self.factories) < 0:
+            raise ValueError("site counts cannot be negative")
+        if self.duration_ms <= 0 or self.step_ms <= 0:
+            raise ValueError("duration and sampling interval must be positive")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SiteData:
+    """One simulated site: its id, the device that carries its sensors, and their series."""
+
+    site: str
+    device: str
+    series: list[SensorSeries]
+
+    @property
+    def readings(self) -> int:
+        """How many readings the site's sensors took."""
+        return sum(len(s.ts_ms) for s in self.series)
+
+
+@dataclass(slots=True)
+class Truth:
+    """Everything the simulation knows that the sensors do not say."""
+
+    anomalies: list[AnomalyEvent] = field(default_factory=list)
+    seasons: list[SeasonOutcome] = field(default_factory=list)
+    stands: list[StandYear] = field(default_factory=list)
+
+    def write(self, directory: Path) -> list[Path]:
+        """One CSV file per kind of truth."""
+        directory.mkdir(parents=True, exist_ok=True)
+        return write_truth(directory, self.anomalies, self.seasons, self.stands)
+
+
+def _numbered(specs: Sequence[_Spec], count: int) -> list[_Spec]:
+    """`count` specifications: the built-in ones, then copies with numbered site ids."""
+    out = []
+    for i in range(count):
+        spec = specs[i % len(specs)]
+        if i >= len(specs):
+            spec = dataclasses.replace(spec, site=f"{spec.site}-{i // len(specs) + 1}")  # type: ignore[type-var]
+        out.append(spec)
+    return out
+
+
+def simulate_sites(scenario: Scenario, truth: Truth) -> Iterator[SiteData]:
+    """Simulate one site after another (so memory holds one site), collecting truth."""
+    farms = _numbered(DEFAULT_FIELDS, scenario.farms)
+    stands = _numbered(DEFAULT_STANDS, scenario.forests)
+    factories = _numbered(DEFAULT_FACTORIES, scenario.factories)
+    seeds = np.random.SeedSequence(scenario.seed).spawn(3)
+    period = (scenario.start_ms, scenario.duration_ms, scenario.step_ms)
+    for spec, seed in zip(farms, seeds[0].spawn(len(farms)), strict=True):
+        farm = simulate_farm(spec, *period, np.random.default_rng(seed))
+        truth.seasons.extend(farm.seasons)
+        yield SiteData(spec.site, spec.name, farm.series)
+    for stand_spec, seed in zip(stands, seeds[1].spawn(len(stands)), strict=True):
+        stand = simulate_forest(stand_spec, *period, np.random.default_rng(seed))
+        truth.stands.extend(stand.years)
+        yield SiteData(stand_spec.site, stand_spec.name, stand.series)
+    for factory_spec, seed in zip(factories, seeds[2].spawn(len(factories)), strict=True):
+        factory = simulate_factory(factory_spec, *period, np.random.default_rng(seed))
+        truth.anomalies.extend(factory.anomalies)
+        yield SiteData(factory_spec.site, "stock-gateway", factory.series)
