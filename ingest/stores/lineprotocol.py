@@ -29,13 +29,14 @@ def reading_lines(topic: DeviceTopic, readings: list[Reading], shift_ms: int = 0
     """Line protocol for one device's readings; `shift_ms` != 0 is stored as a flag field."""
     head, tail = _tag_parts(topic)
     extra = f",{SHIFT_FIELD}={shift_ms}i" if shift_ms else ""
-    sensors: dict[str, str] = {}
+    # Everything up to the value is the same for all readings of one sensor channel.
+    prefixes: dict[tuple[str, SensorKind], str] = {}
     lines = []
-    for reading in readings:
-        sensor_tags = sensors.get(reading.sensor)
-        if sensor_tags is None:
-            sensor_tags = sensors[reading.sensor] = head + escape_tag(reading.sensor) + tail
-        lines.append(f"{reading.kind},{sensor_tags} value={reading.value!r}{extra} {reading.ts_ms}")
+    for sensor, kind, ts, value in readings:
+        prefix = prefixes.get((sensor, kind))
+        if prefix is None:
+            prefix = prefixes[sensor, kind] = f"{kind},{head}{escape_tag(sensor)}{tail} value="
+        lines.append(f"{prefix}{value!r}{extra} {ts}")
     return lines
 
 
