@@ -64,6 +64,26 @@ def start_simulate(
     )
 
 
+def start_fleet_and_wait_for_points(
+    services: Services, database: str, store: InfluxStore, *, rate: str, tenant: str
+) -> subprocess.Popen[str]:
+    """Start the standard fleet (5 x 2,000 readings) at `rate` and wait for its first points."""
+    proc = start_simulate(
+        services,
+        database,
+        "--devices",
+        "5",
+        "--readings",
+        "2000",
+        "--rate",
+        rate,
+        tenant=tenant,
+        site="s",
+    )
+    wait_until(lambda: count_points(store) > 0, 30, "the first points")
+    return proc
+
+
 def finish(proc: subprocess.Popen[str]) -> str:
     """Wait for a background command and insist it succeeded."""
     output, _ = proc.communicate(timeout=240)
@@ -100,19 +120,7 @@ def test_ingest_killed_mid_stream_loses_nothing(
     """kill -9, later SIGTERM, of the worker in mid-stream, then restarts: exactly 10,000 points."""
     worker = ingest_factory(services, database)
     store = make_influx(services.influx, database)
-    proc = start_simulate(
-        services,
-        database,
-        "--devices",
-        "5",
-        "--readings",
-        "2000",
-        "--rate",
-        "5",
-        tenant="t-kill",
-        site="s",
-    )
-    wait_until(lambda: count_points(store) > 0, 30, "the first points")
+    proc = start_fleet_and_wait_for_points(services, database, store, rate="5", tenant="t-kill")
     worker.kill()
     stored_at_kill = count_points(store)
     assert 0 < stored_at_kill < TOTAL
@@ -138,19 +146,7 @@ def test_store_outage_holds_backlog_in_broker_with_bounded_memory(
         services, database, ingest_receive_maximum=str(receive_maximum), ingest_retry_max_s="2"
     )
     store = make_influx(services.influx, database)
-    proc = start_simulate(
-        services,
-        database,
-        "--devices",
-        "5",
-        "--readings",
-        "2000",
-        "--rate",
-        "0.5",
-        tenant="t-outage",
-        site="s",
-    )
-    wait_until(lambda: count_points(store) > 0, 30, "the first points")
+    proc = start_fleet_and_wait_for_points(services, database, store, rate="0.5", tenant="t-outage")
     assert worker.proc is not None
     process = psutil.Process(worker.proc.pid)
     services.influx.stop()
