@@ -64,5 +64,12 @@ class IngestMetrics:
 
     def serve(self, port: int, host: str = "127.0.0.1") -> None:
         """Expose /metrics on `port` (0 leaves it off)."""
-        if port:
+        if not port:
+            return
+        try:
             start_http_server(port, addr=host, registry=self.registry)
+        except OSError as exc:
+            raise OSError(
+                f"cannot serve metrics on {host}:{port} ({exc.strerror}); give each worker its "
+                "own SHINSHU_INGEST_METRICS_PORT, or 0 for none"
+            ) from exc
