@@ -99,6 +99,12 @@ def _score_csv(_settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _harvest(_settings: Settings, args: argparse.Namespace) -> int:
+    from models.harvest.cli import main as harvest_main
+
+    return harvest_main(args.harvest_args)
+
+
 def _count(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -174,6 +180,16 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("input", type=Path, metavar="IN.csv")
     score.add_argument("output", type=Path, metavar="OUT.csv")
     score.set_defaults(handler=_score_csv)
+    # Its options are defined next to the model and parsed there, so that building this
+    # parser never imports numpy (the Pi agent shares this command line).
+    harvest = models_sub.add_parser(
+        "harvest",
+        help="harvest timing and yield: `fit` from CSV files, `predict` per field",
+        description="`shinshu models harvest fit --help` and `... predict --help` list the "
+        "options; docs/models.md describes the files.",
+    )
+    harvest.add_argument("harvest_args", nargs=argparse.REMAINDER, metavar="fit|predict ...")
+    harvest.set_defaults(handler=_harvest)
 
     demo = sub.add_parser(
         "demo", help="local broker, database, ingest and a simulated fleet, all in one"

@@ -68,3 +68,21 @@ def test_bad_settings_are_reported_with_exit_status_2() -> None:
     )
     assert result.returncode == 2
     assert "ingest_batch_points" in result.stderr
+
+
+def test_harvest_commands_are_reachable_and_report_bad_files(tmp_path: Path) -> None:
+    """`shinshu models harvest fit` runs the model's command and names a missing file."""
+    result = run(
+        "models",
+        "harvest",
+        "fit",
+        "--weather",
+        str(tmp_path / "missing.csv"),
+        "--seasons",
+        str(tmp_path / "s.csv"),
+        "--out",
+        str(tmp_path / "model"),
+    )
+    assert result.returncode != 0
+    assert "missing.csv" in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,131 @@
+"""Held-out evaluation of the harvest forecaster on simulated farms, against both baselines."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from models.harvest.model import HarvestForecaster
+from models.harvest.predict import predict_all
+from models.harvest.types import (
+    FieldWeather,
+    HarvestPrediction,
+    PredictionStatus,
+    SeasonRecord,
+)
+
+EPOCH = dt.date(1970, 1, 1)
+SHARES = (0.5, 0.75)
+
+
+def simulate_dataset(
+    seed: int, first_year: int, years: int
+) -> tuple[dict[str, FieldWeather], list[SeasonRecord]]:
+    """Daily weather (with soil moisture) and season truth of the default simulated fields."""
+    from simulators.common import MS_PER_DAY, day_start_ms, jan1
+    from simulators.farm import DEFAULT_FIELDS, simulate_farm
+
+    start = int(day_start_ms(jan1(first_year)))
+    duration = (jan1(first_year + years) - jan1(first_year)) * MS_PER_DAY
+    weather: dict[str, FieldWeather] = {}
+    seasons: list[SeasonRecord] = []
+    for i, spec in enumerate(DEFAULT_FIELDS):
+        result = simulate_farm(spec, start, duration, MS_PER_DAY, seed * 100 + i)
+        daily = result.weather.daily
+        weather[spec.name] = FieldWeather(
+            spec.name,
+            int(daily.day[0]),
+            daily.tmin.copy(),
+            daily.tmax.copy(),
+            daily.radiation_mj.copy(),
+            daily.rain_mm.copy(),
+            result.soil_moisture_daily.copy(),
+        )
+        seasons += [
+            SeasonRecord(
+                field_id=spec.name,
+                crop=s.crop.value,
+                planting=(s.planted - EPOCH).days,
+                maturity=(s.maturity - EPOCH).days,
+                yield_value=s.yield_t_ha,
+            )
+            for s in result.seasons
+        ]
+    return weather, seasons
+
+
+@dataclass(frozen=True, slots=True)
+class HarvestScore:
+    """Errors at one share of the season known: model against the baselines."""
+
+    share: float
+    cases: int
+    maturity_mae: float
+    gdd_maturity_mae: float
+    clim_maturity_mae: float
+    maturity_coverage: float
+    yield_mae: float
+    clim_yield_mae: float
+    yield_coverage: float
+
+
+def as_of_share(seasons: list[SeasonRecord], share: float) -> list[SeasonRecord]:
+    """Seasons with as_of set to `share` of their true length after planting."""
+    out = []
+    for s in seasons:
+        assert s.maturity is not None
+        as_of = s.planting + round(share * (s.maturity - s.planting))
+        out.append(replace(s, as_of=as_of))
+    return out
+
+
+def score(
+    model: HarvestForecaster,
+    weather: dict[str, FieldWeather],
+    seasons: list[SeasonRecord],
+    share: float,
+) -> HarvestScore:
+    """Score the model on seasons with known truth, with weather up to `share` of each season."""
+    return summarize(predict_all(model, weather, as_of_share(seasons, share), None), share)
+
+
+def summarize(predictions: list[HarvestPrediction], share: float) -> HarvestScore:
+    """Errors and interval coverage of predictions whose seasons carry the truth."""
+    preds = [p for p in predictions if p.status is PredictionStatus.OK]
+    truth_m = np.array([p.season.maturity for p in preds], dtype=np.float64)
+    truth_y = np.array([p.season.yield_value for p in preds], dtype=np.float64)
+
+    def col(name: str) -> np.ndarray:
+        """One attribute of every prediction as an array."""
+        return np.array([getattr(p, name) for p in preds], dtype=np.float64)
+
+    return HarvestScore(
+        share=share,
+        cases=len(preds),
+        maturity_mae=float(np.mean(np.abs(col("maturity") - truth_m))),
+        gdd_maturity_mae=float(np.mean(np.abs(col("baseline_gdd_maturity") - truth_m))),
+        clim_maturity_mae=float(np.mean(np.abs(col("baseline_clim_maturity") - truth_m))),
+        maturity_coverage=float(
+            np.mean((col("maturity_low") <= truth_m) & (truth_m <= col("maturity_high")))
+        ),
+        yield_mae=float(np.mean(np.abs(col("yield_value") - truth_y))),
+        clim_yield_mae=float(np.mean(np.abs(col("baseline_clim_yield") - truth_y))),
+        yield_coverage=float(
+            np.mean((col("yield_low") <= truth_y) & (truth_y <= col("yield_high")))
+        ),
+    )
+
+
+def evaluate_harvest(
+    train_seed: int = 11,
+    test_seed: int = 97,
+    train_years: int = 10,
+    test_years: int = 5,
+) -> list[HarvestScore]:
+    """Train on one simulated decade, score on later held-out years of another seed."""
+    weather, seasons = simulate_dataset(train_seed, 2026, train_years)
+    model = HarvestForecaster().fit(weather, seasons)
+    test_weather, test_seasons = simulate_dataset(test_seed, 2026 + train_years, test_years)
+    return [score(model, test_weather, test_seasons, share) for share in SHARES]
