@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+from support import Ingest, IngestFactory, Services, service_env
 
-from ingest.stores.influx import InfluxStore
-from shinshu.localservices import LocalInfluxDB, LocalMosquitto, free_port, start_pair
-
-
-@dataclass
-class Services:
-    """A running broker and database."""
-
-    broker: LocalMosquitto
-    influx: LocalInfluxDB
+from shinshu.localservices import free_port, start_pair
 
 
 @pytest.fixture(scope="session")
@@ -51,104 +36,6 @@ def database() -> str:
     return f"test_{uuid.uuid4().hex[:12]}"
 
 
-def make_influx(influx: LocalInfluxDB, database: str) -> InfluxStore:
-    """A store client for `database` on `influx`."""
-    return InfluxStore(httpx.Client(base_url=influx.url, timeout=10), database)
-
-
-def count_points(store: InfluxStore) -> int:
-    """All points of every measurement in the store's database."""
-    results = store.query('SELECT count("value") FROM /.*/')
-    return sum(int(s["values"][0][1]) for s in results[0].get("series", []))
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll `check` until it holds or fail the test with `what`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-def scrape(port: int) -> dict[str, float]:
-    """A worker's Prometheus metrics as a flat dict (samples with labels keep them in the key)."""
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
-    values: dict[str, float] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            values[name] = float(value)
-    return values
-
-
-@dataclass
-class Ingest:
-    """`shinshu ingest` running as a real process."""
-
-    env: dict[str, str]
-    log: Path
-    metrics_port: int
-    proc: subprocess.Popen[bytes] | None = field(default=None)
-
-    def start(self) -> Ingest:
-        """Start the process and wait until it has subscribed."""
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "shinshu.cli", "ingest"],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        wait_until(self._subscribed, 30, f"ingest to subscribe (log: {self.log})")
-        return self
-
-    def _subscribed(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(f"ingest exited early:\n{self.log.read_text()}")
-        try:
-            return scrape(self.metrics_port).get("shinshu_ingest_subscribed") == 1.0
-        except httpx.HTTPError:
-            return False
-
-    def metrics(self) -> dict[str, float]:
-        """The worker's current metrics."""
-        return scrape(self.metrics_port)
-
-    def kill(self) -> None:
-        """SIGKILL: no chance to flush or acknowledge anything."""
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait()
-
-    def stop(self) -> int:
-        """SIGTERM and wait; returns the exit status."""
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else 0
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(30)
-
-
-def service_env(services: Services, database: str, **extra: str) -> dict[str, str]:
-    """The environment a `shinshu` process needs to use `services` and `database`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHINSHU_")}
-    env.update(
-        {
-            "SHINSHU_MQTT_URL": services.broker.url,
-            "SHINSHU_INFLUX_URL": services.influx.url,
-            "SHINSHU_INFLUX_DB": database,
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    env.update({f"SHINSHU_{k.upper()}": v for k, v in extra.items()})
-    return env
-
-
-IngestFactory = Callable[..., Ingest]
-
-
 @pytest.fixture
 def ingest_factory(tmp_path: Path) -> Iterator[IngestFactory]:
     """Start ingest workers for a test; all are stopped afterwards."""
@@ -165,17 +52,3 @@ def ingest_factory(tmp_path: Path) -> Iterator[IngestFactory]:
     yield start
     for worker in started:
         worker.stop()
-
-
-def run_simulate(services: Services, database: str, *args: str, **extra: str) -> str:
-    """Run `shinshu simulate` to completion and return its output."""
-    result = subprocess.run(
-        [sys.executable, "-m", "shinshu.cli", "simulate", *args],
-        env=service_env(services, database, **extra),
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout

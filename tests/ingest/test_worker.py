@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 import httpx
-from conftest import Services, count_points, make_influx
+from support import Services, count_points, make_influx
 
 from edge.protocol import Channel, DeviceTopic, Reading, SensorKind, encode_batch
 from ingest.clock import SkewCorrector

@@ -9,7 +9,7 @@ from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
-from conftest import (
+from support import (
     IngestFactory,
     Services,
     count_points,

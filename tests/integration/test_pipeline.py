@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import (
+from support import (
     IngestFactory,
     Services,
     count_points,

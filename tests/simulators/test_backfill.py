@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from conftest import Services, count_points, make_influx
+from support import Services, count_points, make_influx
 
 from simulators.backfill import backfill
 from simulators.scenario import Scenario, Truth, simulate_sites
