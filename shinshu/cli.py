@@ -191,6 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
     harvest.add_argument("harvest_args", nargs=argparse.REMAINDER, metavar="fit|predict ...")
     harvest.set_defaults(handler=_harvest)
 
+    from dashboard.cli import add_keys_command, add_serve_command
+
+    add_serve_command(sub)
+    add_keys_command(sub)
+
     demo = sub.add_parser(
         "demo", help="local broker, database, ingest and a simulated fleet, all in one"
     )

@@ -1,0 +1,98 @@
+"""The FastAPI application: `create_app(settings)` wires the store, keys, limits and routes."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from dashboard.auth import AuthenticationError, PermissionDeniedError
+from dashboard.deps import API_KEY_HEADER, AppContext
+from dashboard.keys import KeyStore, KeyStoreError
+from dashboard.metrics import AccessLogMiddleware, ApiMetrics
+from dashboard.queries import NotFoundError, QueryError, Reader, StoreDownError
+from dashboard.ratelimit import RateLimitedError, RateLimiter
+from dashboard.routes import api_routers, operations_router
+from dashboard.settings import ApiSettings, DashboardError
+from ingest.stores.influx import InfluxStore
+
+DESCRIPTION = f"""
+Readings, aggregates and research exports of the Shinshu IoT platform.
+
+Every `/api/v1` route needs an API key in the `{API_KEY_HEADER}` header (never in the URL).
+A key belongs to one tenant and has one role: **viewer** (read sites, devices, readings and
+aggregates), **operator** (viewer, plus alerts and device configuration when those exist),
+**admin** (operator, plus the tenant's keys) and **researcher** (exports of the sites shared
+with the key, nothing else). Times are ISO 8601 in UTC.
+"""
+
+# Each of our errors maps to one status; nothing below the web layer knows about HTTP.
+_STATUS: list[tuple[type[DashboardError], int]] = [
+    (AuthenticationError, 401),
+    (PermissionDeniedError, 403),
+    (NotFoundError, 404),
+    (RateLimitedError, 429),
+    (StoreDownError, 503),
+    (QueryError, 400),
+]
+
+
+def _error_response(_request: Request, exc: Exception) -> JSONResponse:
+    status = 400
+    for kind, code in _STATUS:
+        if isinstance(exc, kind):
+            status = code
+            break
+    if isinstance(exc, KeyStoreError) and str(exc).startswith("no key"):
+        status = 404
+    headers: dict[str, str] = {}
+    if isinstance(exc, AuthenticationError):
+        headers["WWW-Authenticate"] = f'APIKey header="{API_KEY_HEADER}"'
+    if isinstance(exc, RateLimitedError):
+        headers["Retry-After"] = str(exc.retry_after_s)
+    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+
+
+def build_context(settings: ApiSettings) -> AppContext:
+    """The shared objects of one application, built from settings."""
+    store_settings = settings.store
+    http = httpx.Client(
+        base_url=store_settings.influx_url,
+        timeout=60.0,
+        # Query answers are large JSON on a fast link: gzip would cost both sides more CPU
+        # than it saves (exports read hundreds of MB).
+        headers={"Accept-Encoding": "identity"},
+        limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+    )
+    store = InfluxStore(
+        http,
+        store_settings.influx_db,
+        token=store_settings.influx_token,
+        user=store_settings.influx_user,
+        password=store_settings.influx_password,
+    )
+    return AppContext(
+        settings=settings,
+        reader=Reader(store, settings.catalogue_ttl_s, settings.aggregate_ttl_s),
+        keys=KeyStore(settings.keys_path),
+        limiter=RateLimiter(settings.rate_per_s, settings.rate_burst),
+        metrics=ApiMetrics(),
+    )
+
+
+def create_app(settings: ApiSettings, context: AppContext | None = None) -> FastAPI:
+    """The application; `context` lets tests share or replace the objects it uses."""
+    context = context or build_context(settings)
+    app = FastAPI(
+        title="Shinshu IoT API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        license_info={"name": "MIT"},
+    )
+    app.state.context = context
+    app.include_router(operations_router)
+    for router in api_routers:
+        app.include_router(router)
+    app.add_exception_handler(DashboardError, _error_response)
+    app.add_middleware(AccessLogMiddleware, metrics=context.metrics)
+    return app

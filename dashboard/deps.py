@@ -1,0 +1,134 @@
+"""FastAPI dependencies as `Annotated` aliases, so that tests can override any of them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Request, Security
+from fastapi.security import APIKeyHeader
+
+from dashboard.auth import AuthenticationError, Permission, authorize
+from dashboard.keys import ApiKey, KeyStore
+from dashboard.metrics import ApiMetrics
+from dashboard.queries import NotFoundError, QueryError, Reader
+from dashboard.ratelimit import RateLimitedError, RateLimiter
+from dashboard.settings import ApiSettings
+from edge.protocol import ProtocolError, check_id
+
+API_KEY_HEADER = "X-API-Key"
+# Routers carry the prefix themselves, so that route templates (metrics labels) are full paths.
+API_PREFIX = "/api/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class AppContext:
+    """What every request shares: settings, the store reader, the key store, limits, metrics."""
+
+    settings: ApiSettings
+    reader: Reader
+    keys: KeyStore
+    limiter: RateLimiter
+    metrics: ApiMetrics
+
+
+# The dependencies below are `async` although they do not await: each sync dependency costs a
+# hop to the thread pool, and these are microseconds of work (one indexed SQLite lookup).
+async def get_context(request: Request) -> AppContext:
+    """The application's context, created once by `create_app`."""
+    context: AppContext = request.app.state.context
+    return context
+
+
+Context = Annotated[AppContext, Depends(get_context)]
+
+_api_key = APIKeyHeader(
+    name=API_KEY_HEADER,
+    auto_error=False,
+    description="An API key (`shk_…`) from `shinshu keys create`; never sent in the URL.",
+)
+
+
+async def get_key(
+    request: Request, context: Context, token: Annotated[str | None, Security(_api_key)]
+) -> ApiKey:
+    """The caller's key: 401 without a valid one, 429 once its rate budget is spent."""
+    if not token:
+        raise AuthenticationError(f"send an API key in the {API_KEY_HEADER} header")
+    key = context.keys.authenticate(token)
+    if key is None:
+        raise AuthenticationError("unknown or revoked API key")
+    request.state.key_id = key.id
+    request.state.tenant = key.tenant
+    try:
+        context.limiter.take(key.id)
+    except RateLimitedError:
+        context.metrics.rate_limited.inc()
+        raise
+    return key
+
+
+CurrentKey = Annotated[ApiKey, Depends(get_key)]
+TenantPath = Annotated[str, Path(description="tenant id; must be the key's own tenant")]
+
+
+def requires(permission: Permission) -> Callable[[str, ApiKey], Awaitable[ApiKey]]:
+    """A dependency that lets a request through only with `permission` in the path's tenant."""
+
+    async def dependency(tenant: TenantPath, key: CurrentKey) -> ApiKey:
+        authorize(key, tenant, permission)
+        return key
+
+    # Tests read this back from the route table to check every route against every role.
+    dependency.permission = permission  # type: ignore[attr-defined]
+    return dependency
+
+
+ReadKey = Annotated[ApiKey, Depends(requires(Permission.READ))]
+ExportKey = Annotated[ApiKey, Depends(requires(Permission.EXPORT))]
+KeysAdmin = Annotated[ApiKey, Depends(requires(Permission.MANAGE_KEYS))]
+
+
+def valid_id(value: str, what: str) -> str:
+    """`value` if it could be a stored id, else NotFoundError: nothing can be stored under it."""
+    try:
+        return check_id(value, what)
+    except ProtocolError as exc:
+        raise NotFoundError(f"no {what} {value!r}") from exc
+
+
+def to_ms(value: dt.datetime) -> int:
+    """Milliseconds since the epoch; a time without zone is taken as UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    try:
+        return int(value.timestamp() * 1000)
+    except (OverflowError, ValueError, OSError) as exc:
+        raise QueryError(f"time {value.isoformat()} is out of range") from exc
+
+
+def from_ms(ms: int) -> dt.datetime:
+    """An aware UTC datetime from milliseconds since the epoch."""
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+
+
+StartQuery = Annotated[
+    dt.datetime | None,
+    Query(description="inclusive start, ISO 8601 (UTC if no offset is given)"),
+]
+EndQuery = Annotated[
+    dt.datetime | None,
+    Query(description="exclusive end, ISO 8601 (UTC if no offset); default: now"),
+]
+
+
+def time_range(
+    start: dt.datetime | None, end: dt.datetime | None, default_span: dt.timedelta
+) -> tuple[int, int]:
+    """[start, end) in ms: end defaults to now, start to `default_span` before end."""
+    end_ms = to_ms(end) if end is not None else to_ms(dt.datetime.now(dt.UTC))
+    if start is not None:
+        return to_ms(start), end_ms
+    return end_ms - int(default_span.total_seconds() * 1000), end_ms

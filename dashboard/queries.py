@@ -1,0 +1,360 @@
+"""Read side of the store: InfluxQL built from typed arguments, every tag value quoted.
+
+Storage layout (see README): one measurement per sensor kind, tags tenant/site/device/sensor,
+field `value`. Aggregates are computed by InfluxDB (`GROUP BY time()`), never in Python.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from dashboard.settings import DashboardError
+from edge.protocol import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, SensorKind
+from ingest.stores.influx import InfluxStore, StoreError, StoreUnavailableError, quote_string
+
+log = logging.getLogger(__name__)
+
+# Every measurement the API reads; listing them keeps rollups or foreign data out of answers.
+_ALL_KINDS = ",".join(f'"{kind.value}"' for kind in SensorKind)
+MAX_BUCKETS = 10_000
+AGGREGATE_CACHE_ENTRIES = 1_024
+
+
+class QueryError(DashboardError):
+    """A request the store cannot answer as asked (bad range, too many buckets, bad cursor)."""
+
+
+class NotFoundError(DashboardError):
+    """The tenant has no such site, device or sensor."""
+
+
+class StoreDownError(DashboardError):
+    """The store did not answer; the client may retry later."""
+
+
+class Interval(StrEnum):
+    """Aggregate bucket widths, as InfluxQL durations; buckets align to UTC (midnight for 1d)."""
+
+    MINUTE = "1m"
+    FIVE_MINUTES = "5m"
+    FIFTEEN_MINUTES = "15m"
+    HOUR = "1h"
+    SIX_HOURS = "6h"
+    DAY = "1d"
+
+    @property
+    def ms(self) -> int:
+        """Width in milliseconds."""
+        unit = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}[self.value[-1]]
+        return int(self.value[:-1]) * unit
+
+
+class AggregateFunction(StrEnum):
+    """Functions InfluxDB computes per bucket."""
+
+    MEAN = "mean"
+    MIN = "min"
+    MAX = "max"
+    COUNT = "count"
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesKey:
+    """One stored series of a tenant: a sensor channel of a device at a site."""
+
+    kind: SensorKind
+    site: str
+    device: str
+    sensor: str
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """A tenant's series with the time of the newest reading of each (ms)."""
+
+    last_seen: dict[SeriesKey, int]
+    # Answers derived from this catalogue (e.g. encoded device lists), built once per refresh.
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def sites(self) -> list[str]:
+        """Site ids, sorted."""
+        return sorted({key.site for key in self.last_seen})
+
+    def devices(self, site: str | None = None) -> dict[tuple[str, str], list[SeriesKey]]:
+        """Series grouped by (site, device), optionally of one site, sorted."""
+        out: dict[tuple[str, str], list[SeriesKey]] = {}
+        for key in sorted(self.last_seen, key=lambda k: (k.site, k.device, k.sensor, k.kind)):
+            if site is None or key.site == site:
+                out.setdefault((key.site, key.device), []).append(key)
+        return out
+
+    def sensor(self, site: str, device: str, sensor: str) -> SeriesKey:
+        """The series of one sensor, or NotFoundError."""
+        index = self.memo.get("sensors")
+        if index is None:
+            # Built once per catalogue: every readings or aggregates request looks a sensor up.
+            # A sensor id is unique on its device; were it not, the first kind in order wins.
+            index = {}
+            for key in sorted(self.last_seen, key=lambda k: k.kind.value, reverse=True):
+                index[key.site, key.device, key.sensor] = key
+            self.memo["sensors"] = index
+        found = index.get((site, device, sensor))
+        if found is None:
+            raise NotFoundError(f"no sensor {sensor!r} on device {device!r} at site {site!r}")
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One stored point."""
+
+    time_ms: int
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class ExportBatch:
+    """One window of an export: its series, and rows (time ms, series index, value) in order.
+
+    Rows are plain tuples rather than objects: a million of them must be cheap to sort and encode.
+    """
+
+    series: list[SeriesKey]
+    rows: list[tuple[int, int, float]]
+
+
+def check_range(start_ms: int, end_ms: int) -> None:
+    """Refuse an empty, reversed or out-of-bounds time range."""
+    if not MIN_TIMESTAMP_MS <= start_ms < end_ms <= MAX_TIMESTAMP_MS:
+        raise QueryError("need 2000-01-01 <= start < end <= 2100-01-01 (UTC)")
+
+
+def _where(tenant: str, key: SeriesKey | None = None, sites: Sequence[str] = ()) -> str:
+    clauses = [f'"tenant" = {quote_string(tenant)}']
+    if key is not None:
+        clauses += [
+            f'"site" = {quote_string(key.site)}',
+            f'"device" = {quote_string(key.device)}',
+            f'"sensor" = {quote_string(key.sensor)}',
+        ]
+    if sites:
+        clauses.append("(" + " OR ".join(f'"site" = {quote_string(s)}' for s in sites) + ")")
+    return " AND ".join(clauses)
+
+
+def _between(start_ms: int, end_ms: int) -> str:
+    return f"time >= {start_ms}ms AND time < {end_ms}ms"
+
+
+class Reader:
+    """Runs the API's queries on one store; the catalogue is cached per tenant for a few seconds."""
+
+    def __init__(
+        self, store: InfluxStore, catalogue_ttl_s: float = 5.0, aggregate_ttl_s: float = 0.0
+    ) -> None:
+        """Read from `store`; answers may be cached for the given seconds (0: never)."""
+        self._store = store
+        self._ttl = catalogue_ttl_s
+        self._aggregate_ttl = aggregate_ttl_s
+        self._aggregates: OrderedDict[tuple[object, ...], tuple[float, list[dict[str, Any]]]] = (
+            OrderedDict()
+        )
+        self._cache: dict[str, tuple[float, Catalogue]] = {}
+        self._refreshing: set[str] = set()
+        self._lock = threading.Lock()
+
+    def _query(self, q: str) -> list[dict[str, Any]]:
+        try:
+            results = self._store.query(q)
+        except StoreUnavailableError as exc:
+            raise StoreDownError(str(exc)) from exc
+        except StoreError as exc:
+            # A database that does not exist yet simply holds nothing.
+            if "database not found" in str(exc):
+                return []
+            raise StoreDownError(str(exc)) from exc
+        return results[0].get("series", []) if results else []
+
+    def ready(self) -> bool:
+        """Whether the store answers queries."""
+        try:
+            self._store.query("SHOW MEASUREMENTS LIMIT 1")
+        except StoreError as exc:
+            return "database not found" in str(exc)
+        return True
+
+    def catalogue(self, tenant: str) -> Catalogue:
+        """The tenant's series and when each last reported.
+
+        A year of data makes `last()` cost hundreds of milliseconds, so a cached catalogue is
+        served for `catalogue_ttl_s` and, once stale, still served while one background thread
+        refreshes it: status lists stay fast and at most one refresh per tenant is in flight.
+        """
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(tenant)
+            stale = cached is not None and now - cached[0] >= self._ttl
+            refresh = stale and self._ttl > 0 and tenant not in self._refreshing
+            if refresh:
+                self._refreshing.add(tenant)
+        if cached is not None and self._ttl > 0:
+            if refresh:
+                threading.Thread(target=self._refresh, args=(tenant,), daemon=True).start()
+            return cached[1]
+        return self._load(tenant)
+
+    def _refresh(self, tenant: str) -> None:
+        try:
+            self._load(tenant)
+        except DashboardError:
+            log.warning("could not refresh the catalogue of a tenant", exc_info=True)
+        finally:
+            with self._lock:
+                self._refreshing.discard(tenant)
+
+    def _load(self, tenant: str) -> Catalogue:
+        began = time.monotonic()
+        series = self._query(
+            f'SELECT last("value") FROM {_ALL_KINDS} WHERE {_where(tenant)} '
+            'GROUP BY "site", "device", "sensor"'
+        )
+        last_seen = {_series_key(s): int(s["values"][0][0]) for s in series}
+        catalogue = Catalogue(last_seen)
+        with self._lock:
+            self._cache[tenant] = (began, catalogue)
+        return catalogue
+
+    def readings(
+        self, tenant: str, key: SeriesKey, start_ms: int, end_ms: int, limit: int
+    ) -> list[Reading]:
+        """Up to `limit` points of one series in [start, end), oldest first."""
+        check_range(start_ms, end_ms)
+        series = self._query(
+            f'SELECT "value" FROM "{key.kind.value}" WHERE {_where(tenant, key)} '
+            f"AND {_between(start_ms, end_ms)} ORDER BY time ASC LIMIT {int(limit)}"
+        )
+        return [Reading(int(t), float(v)) for s in series for t, v in s["values"]]
+
+    def aggregates(
+        self,
+        tenant: str,
+        key: SeriesKey,
+        *,
+        start_ms: int,
+        end_ms: int,
+        interval: Interval,
+        functions: Sequence[AggregateFunction],
+    ) -> list[dict[str, Any]]:
+        """Per-bucket results computed by InfluxDB; empty buckets are left out."""
+        check_range(start_ms, end_ms)
+        if (end_ms - start_ms) // interval.ms > MAX_BUCKETS:
+            raise QueryError(f"more than {MAX_BUCKETS} buckets: widen the interval")
+        chosen = list(dict.fromkeys(functions)) or list(AggregateFunction)
+        cache_key = (tenant, key, start_ms, end_ms, interval, tuple(chosen))
+        now = time.monotonic()
+        if self._aggregate_ttl > 0:
+            with self._lock:
+                hit = self._aggregates.get(cache_key)
+            if hit is not None and now - hit[0] < self._aggregate_ttl:
+                return hit[1]
+        fields = ", ".join(f'{f.value}("value") AS "{f.value}"' for f in chosen)
+        series = self._query(
+            f'SELECT {fields} FROM "{key.kind.value}" WHERE {_where(tenant, key)} '
+            f"AND {_between(start_ms, end_ms)} GROUP BY time({interval.value}) fill(none)"
+        )
+        rows: list[dict[str, Any]] = []
+        for s in series:
+            columns = s["columns"]
+            rows.extend(dict(zip(columns, values, strict=True)) for values in s["values"])
+        if self._aggregate_ttl > 0:
+            with self._lock:
+                self._aggregates[cache_key] = (now, rows)
+                self._aggregates.move_to_end(cache_key)
+                while len(self._aggregates) > AGGREGATE_CACHE_ENTRIES:
+                    self._aggregates.popitem(last=False)
+        return rows
+
+    def first_spacing(
+        self,
+        tenant: str,
+        *,
+        sites: Sequence[str],
+        kinds: Sequence[SensorKind],
+        start_ms: int,
+        end_ms: int,
+    ) -> dict[SeriesKey, int | None]:
+        """Series of the selection with the spacing (ms) of their first two readings in range."""
+        check_range(start_ms, end_ms)
+        measurements = ",".join(f'"{k.value}"' for k in dict.fromkeys(kinds))
+        series = self._query(
+            f'SELECT "value" FROM {measurements} WHERE {_where(tenant, sites=sites)} '
+            f'AND {_between(start_ms, end_ms)} GROUP BY "site", "device", "sensor" LIMIT 2'
+        )
+        out: dict[SeriesKey, int | None] = {}
+        for s in series:
+            times = [int(t) for t, _ in s["values"]]
+            out[_series_key(s)] = times[1] - times[0] if len(times) == 2 else None
+        return dict(sorted(out.items(), key=lambda item: _key_order(item[0])))
+
+    def export(
+        self,
+        tenant: str,
+        *,
+        sites: Sequence[str],
+        kinds: Sequence[SensorKind],
+        start_ms: int,
+        end_ms: int,
+        window_rows: int,
+    ) -> Iterator[ExportBatch]:
+        """Every point of `sites` and `kinds` in [start, end), one time window per batch.
+
+        The window adapts to the data's density so that a batch holds about `window_rows`
+        rows: memory stays flat however long the range, and each window is one store query.
+        Rows in a batch are ordered by time, then kind, site, device and sensor.
+        """
+        check_range(start_ms, end_ms)
+        measurements = ",".join(f'"{k.value}"' for k in dict.fromkeys(kinds))
+        where = _where(tenant, sites=sites)
+        window = 3_600_000
+        begin = start_ms
+        while begin < end_ms:
+            stop = min(end_ms, begin + window)
+            series = self._query(
+                f'SELECT "value" FROM {measurements} WHERE {where} AND {_between(begin, stop)} '
+                'GROUP BY "site", "device", "sensor"'
+            )
+            found = sorted(((_series_key(s), s["values"]) for s in series), key=_key_order_kind)
+            rows = [
+                (t, index, float(v)) for index, (_, values) in enumerate(found) for t, v in values
+            ]
+            # Tuples sort in C: by time, then by series (kind, site, device, sensor).
+            rows.sort()
+            if rows:
+                yield ExportBatch([key for key, _ in found], rows)
+            # Aim the next window at `window_rows`, growing at most fourfold per step so that a
+            # burst of dense data after a sparse stretch cannot blow up one batch.
+            density = len(rows) / (stop - begin)
+            target = window_rows / density if density else window * 4
+            window = int(max(60_000, min(window * 4, target, 366 * 86_400_000)))
+            begin = stop
+
+
+def _key_order(key: SeriesKey) -> tuple[str, str, str, str]:
+    return (key.site, key.device, key.sensor, key.kind.value)
+
+
+def _series_key(series: dict[str, Any]) -> SeriesKey:
+    tags = series["tags"]
+    return SeriesKey(SensorKind(series["name"]), tags["site"], tags["device"], tags["sensor"])
+
+
+def _key_order_kind(item: tuple[SeriesKey, Any]) -> tuple[str, str, str, str]:
+    key = item[0]
+    return (key.kind.value, key.site, key.device, key.sensor)

@@ -1,0 +1,242 @@
+"""Research exports: a metadata document and streamed CSV or Parquet of a tenant's readings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from dashboard.auth import allowed_sites
+from dashboard.deps import (
+    API_PREFIX,
+    AppContext,
+    Context,
+    ExportKey,
+    TenantPath,
+    from_ms,
+    to_ms,
+    valid_id,
+)
+from dashboard.keys import ApiKey
+from dashboard.queries import ExportBatch, check_range
+from dashboard.routes.encoding import COLUMN_DOCS, csv_chunks, parquet_chunks, prefetch
+from dashboard.schemas import (
+    AUTHENTICATED,
+    ColumnMeta,
+    DatasetMetadata,
+    KindMeta,
+    SeriesMeta,
+    error_responses,
+)
+from edge.protocol import SensorKind
+
+router = APIRouter(
+    prefix=API_PREFIX, tags=["research exports"], responses=error_responses(*AUTHENTICATED)
+)
+
+StartRequired = Annotated[dt.datetime, Query(description="inclusive start, ISO 8601 (UTC)")]
+EndRequired = Annotated[dt.datetime, Query(description="exclusive end, ISO 8601 (UTC)")]
+SitesQuery = Annotated[
+    list[str] | None,
+    Query(alias="site", description="repeat for several; default: every site shared with the key"),
+]
+KindsQuery = Annotated[
+    list[SensorKind] | None, Query(alias="kind", description="repeat for several; default: all")
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What an export covers, validated against the key."""
+
+    tenant: str
+    sites: list[str]
+    kinds: list[SensorKind]
+    start_ms: int
+    end_ms: int
+
+    @property
+    def dataset_id(self) -> str:
+        """A stable id: the same selection always gets the same id."""
+        canonical = json.dumps(
+            [self.tenant, sorted(self.sites), sorted(self.kinds), self.start_ms, self.end_ms]
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _selection(
+    key: ApiKey,
+    start: dt.datetime,
+    end: dt.datetime,
+    sites: list[str] | None,
+    kinds: list[SensorKind] | None,
+) -> Selection:
+    chosen = allowed_sites(key, sorted({valid_id(s, "site") for s in sites or []}))
+    start_ms, end_ms = to_ms(start), to_ms(end)
+    check_range(start_ms, end_ms)
+    return Selection(key.tenant, chosen, sorted(set(kinds or SensorKind)), start_ms, end_ms)
+
+
+def _iso(ms: int) -> str:
+    return from_ms(ms).isoformat().replace("+00:00", "Z")
+
+
+def _metadata(context: AppContext, selection: Selection) -> DatasetMetadata:
+    settings = context.settings
+    spacing = context.reader.first_spacing(
+        selection.tenant,
+        sites=selection.sites,
+        kinds=selection.kinds,
+        start_ms=selection.start_ms,
+        end_ms=selection.end_ms,
+    )
+    sites = selection.sites or sorted({k.site for k in spacing})
+    kinds = sorted({k.kind for k in spacing})
+    year = from_ms(selection.end_ms - 1).year
+    citation = (
+        f"{settings.publisher} ({year}). {settings.dataset_title}, tenant {selection.tenant}, "
+        f"sites {', '.join(sites) or 'none'}; {', '.join(k.value for k in kinds) or 'no sensors'}; "
+        f"{_iso(selection.start_ms)} to {_iso(selection.end_ms)} [Data set]. "
+        f"Licence: {settings.licence}. Dataset id {selection.dataset_id}."
+    )
+    return DatasetMetadata(
+        title=settings.dataset_title,
+        dataset_id=selection.dataset_id,
+        tenant=selection.tenant,
+        publisher=settings.publisher,
+        licence=settings.licence,
+        citation=citation,
+        start=from_ms(selection.start_ms),
+        end=from_ms(selection.end_ms),
+        sites=sites,
+        kinds=[KindMeta(kind=k, unit=k.unit.value, description=k.spec.description) for k in kinds],
+        series=[
+            SeriesMeta(
+                site=k.site,
+                device=k.device,
+                sensor=k.sensor,
+                kind=k.kind,
+                unit=k.kind.unit.value,
+                sampling_interval_s=None if gap is None else gap / 1000,
+            )
+            for k, gap in spacing.items()
+        ],
+        columns=[ColumnMeta(name=n, description=d) for n, d in COLUMN_DOCS.items()],
+        formats=["text/csv", "application/vnd.apache.parquet"],
+    )
+
+
+@router.get(
+    "/tenants/{tenant}/exports/metadata",
+    response_model=DatasetMetadata,
+    summary="Metadata and citation of an export",
+)
+def export_metadata(
+    *,
+    tenant: TenantPath,
+    key: ExportKey,
+    context: Context,
+    start: StartRequired,
+    end: EndRequired,
+    sites: SitesQuery = None,
+    kinds: KindsQuery = None,
+) -> DatasetMetadata:
+    """Units, sensor kinds, series with their sampling interval, licence and a stable citation."""
+    return _metadata(context, _selection(key, start, end, sites, kinds))
+
+
+def _rows(context: AppContext, selection: Selection, fmt: str) -> Iterator[ExportBatch]:
+    batches = context.reader.export(
+        selection.tenant,
+        sites=selection.sites,
+        kinds=selection.kinds,
+        start_ms=selection.start_ms,
+        end_ms=selection.end_ms,
+        window_rows=context.settings.export_window_rows,
+    )
+    counter = context.metrics.export_rows.labels(fmt)
+    for batch in prefetch(batches):
+        counter.inc(len(batch.rows))
+        yield batch
+
+
+def _stream(
+    context: AppContext, selection: Selection, fmt: str, media_type: str
+) -> StreamingResponse:
+    rows = _rows(context, selection, fmt)
+    # The first window is read before answering, so that a store error is still an HTTP error.
+    first = next(rows, None)
+    batches = _chain(first, rows)
+    chunks = csv_chunks(batches) if fmt == "csv" else parquet_chunks(batches)
+    filename = f"shinshu-{selection.dataset_id}.{fmt}"
+    return StreamingResponse(
+        chunks,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "X-Dataset-Id": selection.dataset_id,
+        },
+    )
+
+
+def _chain(first: ExportBatch | None, rest: Iterator[ExportBatch]) -> Iterator[ExportBatch]:
+    if first is None:
+        return
+    yield first
+    yield from rest
+
+
+def _export_doc(media_type: str, schema: dict[str, str]) -> dict[int | str, dict[str, object]]:
+    return {
+        200: {
+            "content": {media_type: {"schema": schema}},
+            "description": "the readings, streamed; see the metadata endpoint for the columns",
+        }
+    }
+
+
+@router.get(
+    "/tenants/{tenant}/exports/readings.csv",
+    response_class=StreamingResponse,
+    responses=_export_doc("text/csv", {"type": "string"}),
+    summary="Export readings as CSV",
+)
+def export_csv(
+    *,
+    tenant: TenantPath,
+    key: ExportKey,
+    context: Context,
+    start: StartRequired,
+    end: EndRequired,
+    sites: SitesQuery = None,
+    kinds: KindsQuery = None,
+) -> StreamingResponse:
+    """Every reading of the selection as CSV, ordered by time; memory stays flat."""
+    return _stream(context, _selection(key, start, end, sites, kinds), "csv", "text/csv")
+
+
+@router.get(
+    "/tenants/{tenant}/exports/readings.parquet",
+    response_class=StreamingResponse,
+    responses=_export_doc("application/vnd.apache.parquet", {"type": "string", "format": "binary"}),
+    summary="Export readings as Parquet",
+)
+def export_parquet(
+    *,
+    tenant: TenantPath,
+    key: ExportKey,
+    context: Context,
+    start: StartRequired,
+    end: EndRequired,
+    sites: SitesQuery = None,
+    kinds: KindsQuery = None,
+) -> StreamingResponse:
+    """Every reading of the selection as one Parquet file, a row group per store window."""
+    selection = _selection(key, start, end, sites, kinds)
+    return _stream(context, selection, "parquet", "application/vnd.apache.parquet")

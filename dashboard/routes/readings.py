@@ -1,0 +1,154 @@
+"""Raw readings of a sensor with cursor paging, and aggregates computed by the store."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from dashboard.deps import (
+    API_PREFIX,
+    Context,
+    EndQuery,
+    ReadKey,
+    StartQuery,
+    TenantPath,
+    from_ms,
+    time_range,
+    valid_id,
+)
+from dashboard.queries import AggregateFunction, Interval, QueryError, SeriesKey
+from dashboard.schemas import (
+    AUTHENTICATED,
+    AggregatesOut,
+    BucketOut,
+    ReadingOut,
+    ReadingsPage,
+    error_responses,
+)
+
+router = APIRouter(prefix=API_PREFIX, tags=["readings"], responses=error_responses(*AUTHENTICATED))
+
+_SENSOR_PATH = "/tenants/{tenant}/sites/{site}/devices/{device}/sensors/{sensor}"
+_CURSOR_PREFIX = "after:"
+
+
+def _encode_cursor(last_ms: int) -> str:
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{last_ms}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode()
+        if not text.startswith(_CURSOR_PREFIX):
+            raise ValueError(text)
+        return int(text[len(_CURSOR_PREFIX) :])
+    except (ValueError, UnicodeError, binascii.Error) as exc:
+        raise QueryError("invalid cursor") from exc
+
+
+def _series(context: Context, tenant: str, site: str, device: str, sensor: str) -> SeriesKey:
+    catalogue = context.reader.catalogue(tenant)
+    return catalogue.sensor(
+        valid_id(site, "site"), valid_id(device, "device"), valid_id(sensor, "sensor")
+    )
+
+
+@router.get(_SENSOR_PATH + "/readings", response_model=ReadingsPage, summary="Raw readings")
+def get_readings(
+    *,
+    tenant: TenantPath,
+    site: str,
+    device: str,
+    sensor: str,
+    key: ReadKey,
+    context: Context,
+    start: StartQuery = None,
+    end: EndQuery = None,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="readings per page")] = 1000,
+    cursor: Annotated[str | None, Query(max_length=64, description="from `next_cursor`")] = None,
+) -> ReadingsPage:
+    """Readings in [start, end) oldest first (default: the last 24 hours), a page at a time."""
+    series = _series(context, key.tenant, site, device, sensor)
+    start_ms, end_ms = time_range(start, end, dt.timedelta(days=1))
+    if cursor is not None:
+        start_ms = max(start_ms, _decode_cursor(cursor) + 1)
+        # The last page may leave a cursor at the very end of the range.
+        if start_ms >= end_ms:
+            return _page(series, [], None)
+    rows = context.reader.readings(key.tenant, series, start_ms, end_ms, limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = _encode_cursor(rows[-1].time_ms) if more else None
+    return _page(
+        series, [ReadingOut(time=from_ms(r.time_ms), value=r.value) for r in rows], next_cursor
+    )
+
+
+def _page(series: SeriesKey, items: list[ReadingOut], next_cursor: str | None) -> ReadingsPage:
+    return ReadingsPage(
+        site=series.site,
+        device=series.device,
+        sensor=series.sensor,
+        kind=series.kind,
+        unit=series.kind.unit.value,
+        items=items,
+        next_cursor=next_cursor,
+    )
+
+
+@router.get(
+    _SENSOR_PATH + "/aggregates", response_model=AggregatesOut, summary="Aggregates over buckets"
+)
+def get_aggregates(
+    *,
+    tenant: TenantPath,
+    site: str,
+    device: str,
+    sensor: str,
+    key: ReadKey,
+    context: Context,
+    start: StartQuery = None,
+    end: EndQuery = None,
+    interval: Annotated[Interval, Query(description="bucket width")] = Interval.HOUR,
+    functions: Annotated[
+        list[AggregateFunction] | None,
+        Query(alias="function", description="repeat for several; default: all"),
+    ] = None,
+) -> Response:
+    """Mean, min, max and count per bucket in [start, end) (default: the last 7 days).
+
+    Buckets are aligned to the UTC epoch (days start at 00:00 UTC); empty ones are left out.
+    """
+    series = _series(context, key.tenant, site, device, sensor)
+    start_ms, end_ms = time_range(start, end, dt.timedelta(days=7))
+    chosen = list(dict.fromkeys(functions or AggregateFunction))
+    rows = context.reader.aggregates(
+        key.tenant,
+        series,
+        start_ms=start_ms,
+        end_ms=end_ms,
+        interval=interval,
+        functions=chosen,
+    )
+    buckets = [
+        BucketOut(time=from_ms(int(row["time"])), **{f.value: row[f.value] for f in chosen})
+        for row in rows
+    ]
+    answer = AggregatesOut(
+        site=series.site,
+        device=series.device,
+        sensor=series.sensor,
+        kind=series.kind,
+        unit=series.kind.unit.value,
+        interval=interval,
+        functions=chosen,
+        start=from_ms(start_ms),
+        end=from_ms(end_ms),
+        buckets=buckets,
+    )
+    # Already validated: encoding it directly spares a second pass through the response model.
+    return Response(answer.model_dump_json(), media_type="application/json")

@@ -1,0 +1,201 @@
+"""Response and request bodies; every time on the wire is ISO 8601 in UTC."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dashboard.keys import Role
+from dashboard.queries import AggregateFunction, Interval
+from edge.protocol import SensorKind
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: a human-readable reason."""
+
+    detail: str = Field(description="why the request was refused")
+
+
+_REASONS = {
+    400: "the request is well-formed but cannot be answered (time range, cursor, bucket count)",
+    401: "no API key, or an unknown or revoked one",
+    403: "the key's tenant or role does not allow this",
+    404: "the tenant has no such site, device, sensor or key",
+    429: "the key's rate budget is spent; see Retry-After",
+    503: "the store did not answer; retry later",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI documentation of the error answers a route can give."""
+    out: dict[int | str, dict[str, object]] = {}
+    for code in codes:
+        doc: dict[str, object] = {"model": ErrorBody, "description": _REASONS[code]}
+        if code == 429:
+            doc["headers"] = {
+                "Retry-After": {
+                    "description": "seconds to wait before the next request",
+                    "schema": {"type": "integer"},
+                }
+            }
+        out[code] = doc
+    return out
+
+
+AUTHENTICATED = (400, 401, 403, 404, 429, 503)
+
+
+class SensorOut(BaseModel):
+    """A sensor channel of a device."""
+
+    sensor: str
+    kind: SensorKind
+    unit: str = Field(description="canonical unit of the kind; every value is in it")
+    last_seen: dt.datetime | None = Field(description="time of the newest stored reading")
+
+
+class DeviceOut(BaseModel):
+    """A device with its live status; fields not known yet are null."""
+
+    site: str
+    device: str
+    last_seen: dt.datetime | None = Field(description="newest reading of any of its sensors")
+    online: bool | None = Field(
+        None, description="from the device's status messages; null until they are stored"
+    )
+    spool_depth: int | None = Field(
+        None, description="readings waiting in the device's spool, from its status messages"
+    )
+    status_at: dt.datetime | None = Field(None, description="time of the last status message")
+    sensors: list[SensorOut]
+
+
+class SiteOut(BaseModel):
+    """A site of the tenant."""
+
+    site: str
+    devices: int = Field(ge=0)
+    last_seen: dt.datetime | None
+
+
+class ReadingOut(BaseModel):
+    """One stored reading."""
+
+    time: dt.datetime
+    value: float
+
+
+class ReadingsPage(BaseModel):
+    """A page of one sensor's readings, oldest first."""
+
+    site: str
+    device: str
+    sensor: str
+    kind: SensorKind
+    unit: str
+    items: list[ReadingOut]
+    next_cursor: str | None = Field(
+        description="pass as `cursor` (same start/end) for the next page; null on the last page"
+    )
+
+
+class BucketOut(BaseModel):
+    """One time bucket; a function not asked for is null. Empty buckets are left out."""
+
+    time: dt.datetime = Field(description="start of the bucket")
+    mean: float | None = None
+    min: float | None = None
+    max: float | None = None
+    count: int | None = Field(None, ge=0)
+
+
+class AggregatesOut(BaseModel):
+    """Aggregates of one sensor over time buckets, computed by the store."""
+
+    site: str
+    device: str
+    sensor: str
+    kind: SensorKind
+    unit: str
+    interval: Interval
+    functions: list[AggregateFunction]
+    start: dt.datetime
+    end: dt.datetime
+    buckets: list[BucketOut]
+
+
+class SeriesMeta(BaseModel):
+    """A series in an export."""
+
+    site: str
+    device: str
+    sensor: str
+    kind: SensorKind
+    unit: str
+    sampling_interval_s: float | None = Field(
+        description="spacing of the first two readings in the range; null if fewer"
+    )
+
+
+class KindMeta(BaseModel):
+    """A sensor kind in an export."""
+
+    kind: SensorKind
+    unit: str
+    description: str
+
+
+class ColumnMeta(BaseModel):
+    """A column of the exported table."""
+
+    name: str
+    description: str
+
+
+class DatasetMetadata(BaseModel):
+    """What an export holds, under what licence, and how to cite it."""
+
+    title: str
+    dataset_id: str = Field(description="stable id of this selection (tenant, sites, kinds, range)")
+    tenant: str
+    publisher: str
+    licence: str
+    citation: str = Field(description="stable citation string for this selection")
+    start: dt.datetime
+    end: dt.datetime
+    sites: list[str]
+    kinds: list[KindMeta]
+    series: list[SeriesMeta]
+    columns: list[ColumnMeta]
+    formats: list[str]
+
+
+class KeyOut(BaseModel):
+    """An API key without its secret."""
+
+    id: str
+    tenant: str
+    role: Role
+    sites: list[str]
+    name: str
+    created: dt.datetime
+    revoked: dt.datetime | None
+
+
+class KeyCreated(KeyOut):
+    """A new key; `token` is shown only in this answer and is never stored."""
+
+    token: str
+
+
+class KeyCreate(BaseModel):
+    """What a new key may do."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    name: str = Field("", max_length=200)
+    sites: list[str] = Field(
+        default_factory=list, max_length=1000, description="researcher keys only"
+    )

@@ -1,0 +1,160 @@
+"""Fixtures of the API tests: two tenants of simulated data in a real InfluxDB, keys per role."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from support import Services, make_influx
+
+from dashboard.app import create_app
+from dashboard.auth import Permission
+from dashboard.keys import Role
+from dashboard.settings import ApiSettings, load_api_settings
+from ingest.stores.influx import InfluxStore
+from shinshu.settings import Settings
+from simulators.backfill import backfill
+from simulators.scenario import Scenario, Truth
+
+START = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+START_MS = int(START.timestamp() * 1000)
+DAYS = 2
+# Both tenants run the same kinds of sites under the same ids: only the tenant tag separates them.
+SCENARIOS = {
+    "alpha": Scenario(1, 1, 1, START_MS, DAYS * 86_400_000, 600_000, seed=11),
+    "beta": Scenario(1, 1, 1, START_MS, DAYS * 86_400_000, 600_000, seed=22),
+}
+RANGE = {"start": "2025-06-01T00:00:00Z", "end": "2025-06-03T00:00:00Z"}
+
+
+@dataclass(frozen=True)
+class RouteInfo:
+    """A route of the table with its full path."""
+
+    path: str
+    methods: set[str]
+    route: APIRoute
+
+
+def _walk(routes: list[Any], prefix: str) -> Iterator[RouteInfo]:
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield RouteInfo(prefix + route.path, set(route.methods), route)
+        elif hasattr(route, "original_router"):
+            # Newer FastAPI keeps included routers as branches instead of copying their routes.
+            yield from _walk(route.original_router.routes, prefix + route.include_context.prefix)
+
+
+def first_site(store: InfluxStore, tenant: str) -> str:
+    """The first site id of `tenant` in the store."""
+    values = store.query(f'SHOW TAG VALUES WITH KEY = "site" WHERE "tenant" = \'{tenant}\'')
+    return sorted(v for _, v in values[0]["series"][0]["values"])[0]
+
+
+@dataclass
+class ApiEnv:
+    """A running app over two tenants' data, a client, a token per (tenant, role), helpers."""
+
+    app: FastAPI
+    client: TestClient
+    store: InfluxStore
+    tokens: dict[tuple[str, Role], str]
+    settings: ApiSettings
+    range: dict[str, str]
+    start_ms: int
+
+    def headers(self, tenant: str, role: Role) -> dict[str, str]:
+        """The auth header of the key of `tenant` with `role`."""
+        return {"X-API-Key": self.tokens[tenant, role]}
+
+    def first_series(self, tenant: str) -> tuple[str, str, str]:
+        """(site, device, sensor) of one series of `tenant`, from the store itself."""
+        series = self.store.query(
+            f'SHOW SERIES FROM "air_temperature" WHERE "tenant" = \'{tenant}\''
+        )[0]["series"][0]["values"]
+        tags = dict(part.split("=", 1) for part in series[0][0].split(",")[1:])
+        return tags["site"], tags["device"], tags["sensor"]
+
+    def first_site(self, tenant: str) -> str:
+        """The site the tenant's researcher key may export."""
+        return first_site(self.store, tenant)
+
+    def routes(self) -> list[RouteInfo]:
+        """Every route under /api/v1, from the app's route table (checked against the OpenAPI)."""
+        found = [r for r in _walk(self.app.routes, "") if r.path.startswith("/api/v1/")]
+        documented = {p for p in self.app.openapi()["paths"] if p.startswith("/api/v1/")}
+        assert {r.path for r in found} == documented
+        return found
+
+    @staticmethod
+    def permission(info: RouteInfo) -> Permission:
+        """The permission a route's dependencies demand (declared by `dashboard.deps.requires`)."""
+        found = [
+            d.call.permission  # type: ignore[union-attr]
+            for d in info.route.dependant.dependencies
+            if hasattr(d.call, "permission")
+        ]
+        assert len(found) == 1, f"{info.path} must require exactly one permission"
+        return found[0]
+
+    def fill_path(self, route: RouteInfo, tenant: str) -> str:
+        """The route's path with real ids of `tenant` in every parameter."""
+        site, device, sensor = self.first_series(tenant)
+        values = {"tenant": tenant, "site": site, "device": device, "sensor": sensor}
+        values["key_id"] = "0" * 12
+        return route.path.format(**values)
+
+    def call(self, route: RouteInfo, path: str, headers: dict[str, str]) -> tuple[int, str]:
+        """Call `route` at `path` with valid query parameters and body; return status, body."""
+        method = sorted(route.methods)[0]
+        body = {"role": "viewer"} if method == "POST" else None
+        response = self.client.request(method, path, params=RANGE, json=body, headers=headers)
+        return response.status_code, response.text
+
+
+def _api_settings(services: Services, database: str, data_dir: Path, **env: str) -> ApiSettings:
+    store = Settings(influx_url=services.influx.url, influx_db=database, data_dir=data_dir)
+    defaults = {"SHINSHU_API_RATE_PER_S": "100000", "SHINSHU_API_RATE_BURST": "100000"}
+    return load_api_settings(store, env={**defaults, **env})
+
+
+ApiSettingsFactory = Callable[..., ApiSettings]
+
+
+@pytest.fixture
+def make_api_settings(services: Services) -> ApiSettingsFactory:
+    """Settings of an app on `database` of the shared InfluxDB: (database, data_dir, **env)."""
+
+    def make(database: str, data_dir: Path, **env: str) -> ApiSettings:
+        return _api_settings(services, database, data_dir, **env)
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def api_env(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiEnv]:
+    """Two tenants backfilled into a fresh database; one key per tenant and role."""
+    database = f"api_{uuid.uuid4().hex[:10]}"
+    store = make_influx(services.influx, database)
+    store.ensure_database()
+    for tenant, scenario in SCENARIOS.items():
+        report = backfill(scenario, store, tenant, Truth(), progress=lambda _line: None)
+        assert report.refused == 0
+    settings = _api_settings(services, database, tmp_path_factory.mktemp("api"))
+    app = create_app(settings)
+    keys = app.state.context.keys
+    tokens: dict[tuple[str, Role], str] = {}
+    for tenant in SCENARIOS:
+        for role in Role:
+            sites = [first_site(store, tenant)] if role is Role.RESEARCHER else []
+            tokens[tenant, role] = keys.create(tenant, role, name=f"{role}", sites=sites)[1]
+    with TestClient(app) as client:
+        yield ApiEnv(app, client, store, tokens, settings, dict(RANGE), START_MS)
