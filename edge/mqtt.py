@@ -152,6 +152,7 @@ class Publisher:
         self._pending: dict[int, AckCallback | None] = {}
         # PUBACKs that arrived before publish() returned the message id.
         self._early: set[int] = set()
+        self._closed = False
         client.max_inflight_messages_set(window)
         client.on_publish = self._on_publish
 
@@ -179,7 +180,9 @@ class Publisher:
     ) -> int:
         """Publish at QoS 1 once the window has room; `on_ack` runs when the PUBACK arrives."""
         with self._cond:
-            self._cond.wait_for(lambda: len(self._pending) < self._window)
+            self._cond.wait_for(lambda: self._closed or len(self._pending) < self._window)
+            if self._closed:
+                raise MqttError("the connection was closed; the message was not sent")
         info = self._client.publish(topic, payload, qos=1, retain=retain)
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             raise MqttError(f"publish to {topic!r} failed: {paho.error_string(info.rc)}")
@@ -204,3 +207,51 @@ class Publisher:
                     return False
                 self._cond.wait(remaining)
         return True
+
+    def close(self) -> None:
+        """Give up on this connection: wake and fail waiting publishers; acks no longer count."""
+        with self._cond:
+            self._closed = True
+            self._pending.clear()
+            self._cond.notify_all()
+
+
+def set_will(client: paho.Client, topic: str, payload: bytes, *, retain: bool = True) -> None:
+    """The message the broker publishes (QoS 1) when this client vanishes; call before connect."""
+    client.will_set(topic, payload, qos=1, retain=retain)
+
+
+MessageHandler = Callable[[str, bytes], None]
+
+
+def subscribe(client: paho.Client, topic: str, handler: MessageHandler) -> None:
+    """Subscribe at QoS 1 (once connected); `handler(topic, payload)` runs in paho's thread."""
+
+    def on_message(_c: paho.Client, _u: object, message: paho.MQTTMessage) -> None:
+        """Hand the topic and payload on."""
+        handler(message.topic, message.payload)
+
+    client.on_message = on_message
+    client.subscribe(topic, qos=1)
+
+
+def on_connection_lost(client: paho.Client, callback: Callable[[str], None]) -> None:
+    """Call `callback(reason)` from paho's thread when an established connection drops."""
+
+    def on_disconnect(
+        _c: paho.Client, _u: object, _flags: object, reason: ReasonCode, _props: object
+    ) -> None:
+        """Report why the connection ended."""
+        callback(str(reason))
+
+    client.on_disconnect = on_disconnect
+
+
+def close_client(client: paho.Client, timeout: float = 5.0) -> None:
+    """Disconnect cleanly if connected (no last will), and stop paho's network thread."""
+    info = client.disconnect()
+    if info == MQTTErrorCode.MQTT_ERR_SUCCESS:
+        deadline = time.monotonic() + timeout
+        while client.is_connected() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    client.loop_stop()

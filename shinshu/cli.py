@@ -192,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     harvest.set_defaults(handler=_harvest)
 
     from dashboard.cli import add_keys_command, add_serve_command
+    from edge.cli import add_edge_command
+
+    add_edge_command(sub)
 
     add_serve_command(sub)
     add_keys_command(sub)

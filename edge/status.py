@@ -1,0 +1,148 @@
+"""The agent's retained status message: liveness, spool, sensors, clock and configuration."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from enum import StrEnum
+from importlib import metadata
+from typing import Any
+
+from edge.clock import ClockState
+from edge.config import SensorConfig
+from edge.spool import SpoolStats
+
+
+class AgentState(StrEnum):
+    """What the status topic says about the agent; the last will says OFFLINE."""
+
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+class ConfigState(StrEnum):
+    """Where the configuration in force came from."""
+
+    FILE = "file"
+    APPLIED = "applied"
+    REJECTED = "rejected"
+
+
+def agent_version() -> str:
+    """The installed distribution's version."""
+    try:
+        return metadata.version("shinshu-iot")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+@dataclass(slots=True)
+class SensorHealth:
+    """Counters and the last error of one sensor (mutable; guarded by Health's lock)."""
+
+    readings: int = 0
+    errors: int = 0
+    last_ok_ms: int | None = None
+    last_error: str | None = None
+    last_error_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigStatus:
+    """The outcome of the latest remote configuration message."""
+
+    state: ConfigState = ConfigState.FILE
+    rev: int | None = None
+    error: str | None = None
+
+
+class Health:
+    """Thread-safe record of each sensor's health, the config outcome and uplink errors."""
+
+    def __init__(self, names: list[str]) -> None:
+        """Start with every sensor healthy and the file's configuration in force."""
+        self._lock = threading.Lock()
+        self._sensors = {name: SensorHealth() for name in names}
+        self.config = ConfigStatus()
+        self.uplink_error: str | None = None
+        self.spool_error: str | None = None
+        self.reconnects = 0
+
+    def ok(self, name: str, ts_ms: int, count: int) -> None:
+        """A sensor delivered `count` readings."""
+        with self._lock:
+            health = self._sensors[name]
+            health.readings += count
+            health.last_ok_ms = ts_ms
+
+    def failed(self, name: str, ts_ms: int, error: str) -> None:
+        """A sensor read failed; it will be retried at its next interval."""
+        with self._lock:
+            health = self._sensors[name]
+            health.errors += 1
+            health.last_error = error
+            health.last_error_ms = ts_ms
+
+    def sensor(self, name: str) -> SensorHealth:
+        """A copy of one sensor's health."""
+        with self._lock:
+            h = self._sensors[name]
+            return SensorHealth(h.readings, h.errors, h.last_ok_ms, h.last_error, h.last_error_ms)
+
+
+def status_document(
+    *,
+    device: str,
+    state: AgentState,
+    now_ms: int,
+    clock: ClockState,
+    spool: SpoolStats,
+    spool_max_bytes: int,
+    sensors: tuple[SensorConfig, ...],
+    health: Health,
+) -> bytes:
+    """The JSON status payload (see docs/edge.md for every field)."""
+    doc: dict[str, Any] = {
+        "v": 1,
+        "device": device,
+        "state": state.value,
+        "version": agent_version(),
+        "time": now_ms,
+        "clock": clock.value,
+        "spool": {
+            "readings": spool.readings,
+            "bytes": spool.bytes,
+            "max_bytes": spool_max_bytes,
+            "dropped": spool.dropped,
+            "unacked_batches": spool.unacked_batches,
+            "error": health.spool_error,
+        },
+        "sensors": {},
+        "config": {
+            "state": health.config.state.value,
+            "rev": health.config.rev,
+            "error": health.config.error,
+        },
+        "uplink": {"reconnects": health.reconnects, "last_error": health.uplink_error},
+    }
+    for sensor in sensors:
+        h = health.sensor(sensor.name)
+        doc["sensors"][sensor.name] = {
+            "driver": sensor.driver.value,
+            "kinds": [kind.value for kind in sensor.kinds],
+            "enabled": sensor.enabled,
+            "interval_s": sensor.interval_s,
+            "readings": h.readings,
+            "errors": h.errors,
+            "last_ok": h.last_ok_ms,
+            "last_error": h.last_error,
+            "last_error_at": h.last_error_ms,
+        }
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def offline_document(device: str) -> bytes:
+    """The last will: what the status topic says after the agent vanished."""
+    doc = {"v": 1, "device": device, "state": AgentState.OFFLINE.value, "version": agent_version()}
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
