@@ -51,4 +51,4 @@ def ingest_factory(tmp_path: Path) -> Iterator[IngestFactory]:
 
     yield start
     for worker in started:
-        worker.stop()
+        worker.shut_down()

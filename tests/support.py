@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +104,18 @@ class Ingest:
             return self.proc.returncode if self.proc else 0
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(30)
+
+    def shut_down(self) -> None:
+        """Teardown: SIGTERM, and SIGKILL if it lingers (reported, not hidden)."""
+        try:
+            self.stop()
+        except subprocess.TimeoutExpired:
+            assert self.proc is not None
+            self.proc.kill()
+            self.proc.wait()
+            warnings.warn(
+                f"ingest did not stop within 30 s of SIGTERM; see {self.log}", stacklevel=1
+            )
 
 
 def service_env(services: Services, database: str, **extra: str) -> dict[str, str]:
