@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from edge.drivers.simulated import SIGNALS
 from edge.mqtt import MqttEndpoint, Publisher, connect, make_client
 from edge.protocol import (
     MAX_MESSAGE_BYTES,
@@ -28,21 +29,6 @@ from edge.protocol import (
 
 log = logging.getLogger(__name__)
 
-# Typical level and daily swing of each kind, in its canonical unit.
-SIGNALS: dict[SensorKind, tuple[float, float]] = {
-    SensorKind.AIR_TEMPERATURE: (12.0, 8.0),
-    SensorKind.SOIL_TEMPERATURE: (10.0, 3.0),
-    SensorKind.RELATIVE_HUMIDITY: (70.0, 20.0),
-    SensorKind.SOIL_MOISTURE: (30.0, 6.0),
-    SensorKind.RAINFALL: (0.4, 0.4),
-    SensorKind.WIND_SPEED: (3.0, 2.0),
-    SensorKind.WIND_DIRECTION: (180.0, 150.0),
-    SensorKind.STEM_RADIUS: (500.0, 40.0),
-    SensorKind.SOLAR_RADIATION: (350.0, 350.0),
-    SensorKind.LEAF_WETNESS: (40.0, 40.0),
-    SensorKind.BIN_WEIGHT: (480.0, 200.0),
-    SensorKind.ITEM_COUNT: (1_000.0, 400.0),
-}
 _KINDS = list(SensorKind)
 _DAY_MS = 86_400_000
 
