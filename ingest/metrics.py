@@ -47,6 +47,11 @@ class IngestMetrics:
             "Batches whose timestamps were shifted to correct a device clock",
             registry=r,
         )
+        self.sequence_gaps = Counter(
+            "shinshu_ingest_sequence_gaps",
+            "Batches a device numbered that never arrived (0 in a shared group: not counted)",
+            registry=r,
+        )
         self.store_up = Gauge(
             "shinshu_ingest_store_up", "1 while the last store write succeeded", registry=r
         )

@@ -61,6 +61,7 @@ def run_ingest(settings: Settings, stop: threading.Event) -> None:
             batch_messages=max(1, settings.ingest_receive_maximum // 2),
             retry_max_s=settings.ingest_retry_max_s,
             shutdown_grace_s=settings.ingest_shutdown_grace_s,
+            count_gaps=settings.ingest_group is None,
         ),
     )
     source.start()

@@ -44,6 +44,8 @@ class WorkerOptions:
     poll_seconds: float = 0.002
     # Batches parsed and waiting for the writer: one lets parsing overlap the write.
     write_queue: int = 1
+    # A worker that sees every batch of its devices (no shared group) can count lost ones.
+    count_gaps: bool = True
     retry_initial_s: float = 0.05
     retry_max_s: float = 5.0
     shutdown_grace_s: float = 10.0
@@ -96,6 +98,7 @@ class IngestWorker:
         self._store = store
         self._metrics = metrics
         self._skew = skew
+        self._last_seq: dict[tuple[str, str, str], int] = {}
         self._options = options
         self._monotonic = monotonic
         self._sleep = sleep
@@ -179,6 +182,8 @@ class IngestWorker:
             pending.dead_letters.append(self._dead.reject_message(message, topic.tenant, str(exc)))
             return
         key = (topic.tenant, topic.site, topic.device)
+        if self._options.count_gaps:
+            self._count_gap(key, batch.seq)
         shift = self._skew.shift_for(key, batch)
         if shift:
             self._metrics.shifted.inc()
@@ -192,6 +197,16 @@ class IngestWorker:
         if readings:
             pending.spans.append(_Span(len(pending.lines), message, topic, batch, readings))
             pending.lines.extend(reading_lines(topic, readings, shift))
+
+    def _count_gap(self, key: tuple[str, str, str], seq: int) -> None:
+        """Count batches a device numbered but that never arrived (a resend or restart is not)."""
+        last = self._last_seq.get(key)
+        if last is not None and seq > last + 1:
+            missing = seq - last - 1
+            self._metrics.sequence_gaps.inc(missing)
+            log.warning("%d batch(es) of %s missing before seq %d", missing, key, seq)
+        if last is None or seq > last or seq == 0:
+            self._last_seq[key] = seq
 
     def flush(self, stop: threading.Event | None = None) -> bool:
         """Store and acknowledge the pending batch on the calling thread (see _store_batch)."""

@@ -158,3 +158,15 @@ def _stop_when_empty(source: FakeSource) -> threading.Event:
 
     threading.Thread(target=watch, daemon=True).start()
     return stop
+
+
+def test_missing_batch_numbers_are_counted(services: Services, database: str) -> None:
+    """A device whose batches 3 and 4 never arrive shows 2 in the gap counter; resends don't."""
+    store = make_influx(services.influx, database)
+    store.ensure_database()
+    source = FakeSource([message(seq, SensorKind.AIR_TEMPERATURE, 1) for seq in (1, 2, 5, 5, 2, 6)])
+    metrics = IngestMetrics()
+    worker = worker_for(source, store, metrics)
+    worker.run(_stop_when_empty(source))
+    assert metrics.sequence_gaps._value.get() == 2
+    assert source.acked == [1, 2, 5, 5, 2, 6]
