@@ -164,12 +164,6 @@ def stored_metric(port: int, name: str = "shinshu_ingest_readings_stored_total")
     return 0.0
 
 
-def count(store: InfluxStore) -> int:
-    """Points stored in the database."""
-    results = store.query('SELECT count("value") FROM /.*/')
-    return sum(int(s["values"][0][1]) for s in results[0].get("series", []))
-
-
 def wait_stored(ports: list[int], total: int, timeout: float = 900) -> float:
     """Wait until the workers report `total` stored readings; return the time it took."""
     began = time.perf_counter()
@@ -200,7 +194,7 @@ def backlog(broker: LocalMosquitto, influx: LocalInfluxDB, messages: int, tmp: P
     proc.terminate()
     proc.wait()
     store = InfluxStore(httpx.Client(base_url=influx.url, timeout=60), "bench_backlog")
-    stored = count(store)
+    stored = store.count_points()
     rate = messages / elapsed
     print(
         f"    shinshu ingest, into InfluxDB:             {rate:10,.0f} msg/s "
@@ -283,7 +277,7 @@ def stream(
         proc.terminate()
         proc.wait()
     store = InfluxStore(httpx.Client(base_url=influx.url, timeout=120), "bench_stream")
-    stored = count(store)
+    stored = store.count_points()
     rate = total / elapsed
     print(
         f"(b) live stream: {total:,} readings in 100-reading messages, {workers} worker(s), "

@@ -39,8 +39,7 @@ def main() -> None:
             began = time.perf_counter()
             report = backfill(scenario, store, "bench", truth, progress=lambda _l: None)
             elapsed = time.perf_counter() - began
-            results = store.query('SELECT count("value") FROM /.*/')
-            stored = sum(int(s["values"][0][1]) for s in results[0]["series"])
+            stored = store.count_points()
         finally:
             influx.stop()
             broker.stop()

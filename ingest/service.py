@@ -64,9 +64,10 @@ def run_ingest(settings: Settings, stop: threading.Event) -> None:
             count_gaps=settings.ingest_group is None,
         ),
     )
+    metrics.subscribed.set_function(lambda: float(source.subscribed.is_set()))
     source.start()
-    source.subscribed.wait(10)
-    metrics.subscribed.set(1)
+    if not source.subscribed.wait(10):
+        log.warning("no SUBACK yet for %s; messages flow once the broker answers", endpoint)
     log.info(
         "ingest %s: %s -> %s/%s",
         settings.ingest_client_id,

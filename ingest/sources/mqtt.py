@@ -67,7 +67,6 @@ class MqttSource:
         topic_filter: str,
         receive_maximum: int,
         session_expiry_s: int,
-        on_subscribed: threading.Event | None = None,
     ) -> None:
         """Use `client` (built with manual_ack=True) to subscribe to `topic_filter`."""
         self._client = client
@@ -77,7 +76,7 @@ class MqttSource:
         self._session_expiry_s = session_expiry_s
         # Unbounded in type only: the broker never has more than receive_maximum unacknowledged.
         self._queue: queue.SimpleQueue[InMessage] = queue.SimpleQueue()
-        self.subscribed = on_subscribed or threading.Event()
+        self.subscribed = threading.Event()
         self._count_lock = threading.Lock()
         self._received = 0
         self._acked = 0

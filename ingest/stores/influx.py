@@ -143,6 +143,11 @@ class InfluxStore:
             lines[middle:], offset + middle
         )
 
+    def count_points(self) -> int:
+        """How many points the database holds, over every measurement."""
+        results = self.query('SELECT count("value") FROM /.*/')
+        return sum(int(s["values"][0][1]) for s in results[0].get("series", []))
+
     def query(self, q: str, *, epoch: str = "ms") -> list[dict[str, Any]]:
         """Run InfluxQL and return the `results` list; raise StoreError on an error answer."""
         response = self._request(
