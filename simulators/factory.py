@@ -158,6 +158,8 @@ def _delivery_slots(ts_ms: IntArray, weekdays: tuple[int, ...] | None) -> IntArr
     if weekdays is None:
         return np.flatnonzero(ok).astype(np.int64)
     idx = np.flatnonzero(ok & np.isin(weekday, weekdays) & (hour >= 10))
+    if len(idx) == 0:  # a short window over holidays has no delivery day
+        return idx.astype(np.int64)
     first_of_day = np.concatenate([[True], day[idx][1:] != day[idx][:-1]])
     return idx[first_of_day].astype(np.int64)
 
