@@ -18,6 +18,7 @@ from typing import Any
 from dashboard.settings import DashboardError
 from edge.protocol import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, SensorKind
 from ingest.stores.influx import InfluxStore, StoreError, StoreUnavailableError, quote_string
+from ingest.stores.lineprotocol import STATUS_MEASUREMENT
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +77,27 @@ class SeriesKey:
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceStatus:
+    """The latest status message of a device, as ingest stored it."""
+
+    online: bool
+    at_ms: int
+    spool_readings: int | None
+    spool_dropped: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Catalogue:
-    """A tenant's series with the time of the newest reading of each (ms)."""
+    """A tenant's series with the time of the newest reading of each (ms), and device status."""
 
     last_seen: dict[SeriesKey, int]
+    status: dict[tuple[str, str], DeviceStatus] = field(default_factory=dict)
     # Answers derived from this catalogue (e.g. encoded device lists), built once per refresh.
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def sites(self) -> list[str]:
         """Site ids, sorted."""
-        return sorted({key.site for key in self.last_seen})
+        return sorted({key.site for key in self.last_seen} | {site for site, _ in self.status})
 
     def devices(self, site: str | None = None) -> dict[tuple[str, str], list[SeriesKey]]:
         """Series grouped by (site, device), optionally of one site, sorted."""
@@ -93,7 +105,11 @@ class Catalogue:
         for key in sorted(self.last_seen, key=lambda k: (k.site, k.device, k.sensor, k.kind)):
             if site is None or key.site == site:
                 out.setdefault((key.site, key.device), []).append(key)
-        return out
+        # A device that reported its status but no reading yet is still a device.
+        for device_key in self.status:
+            if (site is None or device_key[0] == site) and device_key not in out:
+                out[device_key] = []
+        return dict(sorted(out.items()))
 
     def sensor(self, site: str, device: str, sensor: str) -> SeriesKey:
         """The series of one sensor, or NotFoundError."""
@@ -210,6 +226,33 @@ class Reader:
             return cached[1]
         return self._load(tenant)
 
+    def _device_status(self, tenant: str) -> dict[tuple[str, str], DeviceStatus]:
+        """Each device's newest status point; spool figures are the last ones it reported.
+
+        The last will (offline) carries no spool figures, so those come from the newest point
+        that had them.
+        """
+        where = _where(tenant)
+        newest = self._query(
+            f'SELECT "online" FROM "{STATUS_MEASUREMENT}" WHERE {where} '
+            'GROUP BY "site", "device" ORDER BY time DESC LIMIT 1'
+        )
+        spool = self._query(
+            'SELECT last("spool_readings") AS "readings", last("spool_dropped") AS "dropped" '
+            f'FROM "{STATUS_MEASUREMENT}" WHERE {where} GROUP BY "site", "device"'
+        )
+        figures = {
+            (s["tags"]["site"], s["tags"]["device"]): (s["values"][0][1], s["values"][0][2])
+            for s in spool
+        }
+        out = {}
+        for serie in newest:
+            key = serie["tags"]["site"], serie["tags"]["device"]
+            at_ms, online = serie["values"][0][:2]
+            readings, dropped = figures.get(key, (None, None))
+            out[key] = DeviceStatus(bool(online), int(at_ms), readings, dropped)
+        return out
+
     def _refresh(self, tenant: str) -> None:
         try:
             self._load(tenant)
@@ -226,7 +269,7 @@ class Reader:
             'GROUP BY "site", "device", "sensor"'
         )
         last_seen = {_series_key(s): int(s["values"][0][0]) for s in series}
-        catalogue = Catalogue(last_seen)
+        catalogue = Catalogue(last_seen, self._device_status(tenant))
         with self._lock:
             self._cache[tenant] = (began, catalogue)
         return catalogue

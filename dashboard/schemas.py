@@ -62,12 +62,19 @@ class DeviceOut(BaseModel):
     device: str
     last_seen: dt.datetime | None = Field(description="newest reading of any of its sensors")
     online: bool | None = Field(
-        None, description="from the device's status messages; null until they are stored"
+        None,
+        description="from the device's status messages (its last will says offline); "
+        "null if it never sent one",
     )
     spool_depth: int | None = Field(
-        None, description="readings waiting in the device's spool, from its status messages"
+        None, ge=0, description="readings waiting in the device's spool, from its status"
     )
-    status_at: dt.datetime | None = Field(None, description="time of the last status message")
+    dropped_readings: int | None = Field(
+        None, ge=0, description="readings its full spool dropped (oldest first), from its status"
+    )
+    status_at: dt.datetime | None = Field(
+        None, description="when ingest received the device's latest status message"
+    )
     sensors: list[SensorOut]
 
 

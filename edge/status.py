@@ -11,6 +11,7 @@ from typing import Any
 
 from edge.clock import ClockState
 from edge.config import SensorConfig
+from edge.protocol import ProtocolError
 from edge.spool import SpoolStats
 
 
@@ -146,3 +147,73 @@ def offline_document(device: str) -> bytes:
     """The last will: what the status topic says after the agent vanished."""
     doc = {"v": 1, "device": device, "state": AgentState.OFFLINE.value, "version": agent_version()}
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """What a receiver keeps of a status message; fields the message lacks are None."""
+
+    device: str
+    state: AgentState
+    time_ms: int | None = None
+    version: str | None = None
+    spool_readings: int | None = None
+    spool_dropped: int | None = None
+    unacked_batches: int | None = None
+    reconnects: int | None = None
+    config_state: str | None = None
+    clock: str | None = None
+
+
+def _int_or_none(doc: dict[str, Any], key: str) -> int | None:
+    value = doc.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ProtocolError(f"status field {key!r} must be a non-negative integer")
+    return value
+
+
+def _str_or_none(doc: dict[str, Any], key: str) -> str | None:
+    value = doc.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 200:
+        raise ProtocolError(f"status field {key!r} must be a short string")
+    return value
+
+
+def decode_status(payload: bytes, *, max_bytes: int = 64 * 1024) -> StatusReport:
+    """Parse a status or last-will payload; raise ProtocolError with the reason if malformed."""
+    if len(payload) > max_bytes:
+        raise ProtocolError(f"status of {len(payload)} bytes exceeds the limit of {max_bytes}")
+    try:
+        doc = json.loads(payload.decode())
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ProtocolError(f"status is not UTF-8 JSON: {exc}") from exc
+    if not isinstance(doc, dict) or doc.get("v") != 1:
+        raise ProtocolError("status must be a JSON object with v = 1")
+    device = doc.get("device")
+    if not isinstance(device, str) or not device:
+        raise ProtocolError("status has no device id")
+    try:
+        state = AgentState(doc.get("state"))
+    except ValueError as exc:
+        raise ProtocolError(f"unknown agent state {doc.get('state')!r}") from exc
+    spool, uplink, config = (
+        {} if doc.get(k) is None else doc[k] for k in ("spool", "uplink", "config")
+    )
+    if not all(isinstance(part, dict) for part in (spool, uplink, config)):
+        raise ProtocolError("status spool, uplink and config must be objects")
+    return StatusReport(
+        device=device,
+        state=state,
+        time_ms=_int_or_none(doc, "time"),
+        version=_str_or_none(doc, "version"),
+        spool_readings=_int_or_none(spool, "readings"),
+        spool_dropped=_int_or_none(spool, "dropped"),
+        unacked_batches=_int_or_none(spool, "unacked_batches"),
+        reconnects=_int_or_none(uplink, "reconnects"),
+        config_state=_str_or_none(config, "state"),
+        clock=_str_or_none(doc, "clock"),
+    )

@@ -39,6 +39,9 @@ class IngestMetrics:
         )
         for reason in DropReason:
             self.dead_lettered.labels(reason.value)
+        self.statuses = Counter(
+            "shinshu_ingest_status_messages", "Device status messages stored", registry=r
+        )
         self.retries = Counter(
             "shinshu_ingest_store_retries", "Store writes that failed and were retried", registry=r
         )

@@ -22,12 +22,13 @@ from edge.protocol import (
     parse_topic,
     validate_readings,
 )
+from edge.status import decode_status
 from ingest.clock import SkewCorrector
 from ingest.deadletter import DeadLetters, wait_delivered
 from ingest.metrics import DropReason, IngestMetrics
 from ingest.sources.mqtt import Delivery, InMessage, MessageSource
 from ingest.stores.influx import InfluxStore, LineRejected, StoreUnavailableError
-from ingest.stores.lineprotocol import reading_lines
+from ingest.stores.lineprotocol import reading_lines, status_line
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ class _Pending:
     lines: list[str] = field(default_factory=list)
     spans: list[_Span] = field(default_factory=list)
     dead_letters: list[Delivery] = field(default_factory=list)
+    # Device status points, written after the readings in the same request.
+    status_lines: list[str] = field(default_factory=list)
     started: float = 0.0
 
 
@@ -169,8 +172,11 @@ class IngestWorker:
             letter = self._dead.reject_message(message, _tenant_of(message.topic), str(exc))
             pending.dead_letters.append(letter)
             return
+        if channel is Channel.STATUS:
+            self._accept_status(message, topic)
+            return
         if channel is not Channel.UP:
-            return  # device status and configuration are not readings
+            return  # configuration is downlink: the devices' business, not the store's
         try:
             batch = decode_batch(message.payload, max_bytes=self._options.max_message_bytes)
             if batch.device != topic.device:
@@ -197,6 +203,20 @@ class IngestWorker:
         if readings:
             pending.spans.append(_Span(len(pending.lines), message, topic, batch, readings))
             pending.lines.extend(reading_lines(topic, readings, shift))
+
+    def _accept_status(self, message: InMessage, topic: DeviceTopic) -> None:
+        """Keep a device's status (online, spool depth, drops) as a point; refuse a bad one."""
+        try:
+            report = decode_status(message.payload)
+            if report.device != topic.device:
+                raise ProtocolError(
+                    f"device {report.device!r} in the status differs from {topic.device!r}"
+                )
+        except ProtocolError as exc:
+            letter = self._dead.reject_message(message, topic.tenant, str(exc))
+            self._pending.dead_letters.append(letter)
+            return
+        self._pending.status_lines.append(status_line(topic, report, int(message.received * 1000)))
 
     def _count_gap(self, key: tuple[str, str, str], seq: int) -> None:
         """Count batches a device numbered but that never arrived (a resend or restart is not)."""
@@ -234,7 +254,7 @@ class IngestWorker:
         while True:
             started = self._monotonic()
             try:
-                refused = self._store.write_lines(batch.lines)
+                refused = self._store.write_lines(batch.lines + batch.status_lines)
                 break
             except StoreUnavailableError as exc:
                 self._metrics.store_up.set(0)
@@ -249,7 +269,13 @@ class IngestWorker:
             delay = min(delay * 2, self._options.retry_max_s)
         self._metrics.write_seconds.observe(self._monotonic() - started)
         self._metrics.store_up.set(1)
+        statuses = [r for r in refused if r.index >= len(batch.lines)]
+        refused = [r for r in refused if r.index < len(batch.lines)]
         self._metrics.stored.inc(len(batch.lines) - len(refused))
+        self._metrics.statuses.inc(len(batch.status_lines) - len(statuses))
+        if statuses:
+            self._metrics.dead_lettered.labels(DropReason.STORE_REJECTED.value).inc(len(statuses))
+            log.warning("store refused %d status point(s): %s", len(statuses), statuses[0].reason)
         if refused:
             self._dead_letter_refused(batch, refused)
         while not wait_delivered(batch.dead_letters, timeout=5.0):

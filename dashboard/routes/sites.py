@@ -28,8 +28,18 @@ def _device(catalogue: Catalogue, site: str, device: str, keys: list[SeriesKey])
         )
         for k in keys
     ]
-    newest = max(catalogue.last_seen[k] for k in keys)
-    return DeviceOut(site=site, device=device, last_seen=from_ms(newest), sensors=sensors)
+    newest = max((catalogue.last_seen[k] for k in keys), default=None)
+    status = catalogue.status.get((site, device))
+    return DeviceOut(
+        site=site,
+        device=device,
+        last_seen=None if newest is None else from_ms(newest),
+        online=None if status is None else status.online,
+        spool_depth=None if status is None else status.spool_readings,
+        dropped_readings=None if status is None else status.spool_dropped,
+        status_at=None if status is None else from_ms(status.at_ms),
+        sensors=sensors,
+    )
 
 
 @router.get("/tenants/{tenant}/sites", response_model=list[SiteOut], summary="List sites")
@@ -40,8 +50,9 @@ def list_sites(tenant: TenantPath, key: ReadKey, context: Context) -> list[SiteO
     out = []
     for site in catalogue.sites():
         of_site = [keys for (s, _), keys in devices.items() if s == site]
-        newest = max(catalogue.last_seen[k] for keys in of_site for k in keys)
-        out.append(SiteOut(site=site, devices=len(of_site), last_seen=from_ms(newest)))
+        newest = max((catalogue.last_seen[k] for keys in of_site for k in keys), default=None)
+        last_seen = None if newest is None else from_ms(newest)
+        out.append(SiteOut(site=site, devices=len(of_site), last_seen=last_seen))
     return out
 
 
@@ -84,6 +95,6 @@ def get_device(
     site, device = valid_id(site, "site"), valid_id(device, "device")
     catalogue = context.reader.catalogue(key.tenant)
     keys = catalogue.devices(site).get((site, device))
-    if not keys:
+    if keys is None:
         raise NotFoundError(f"no device {device!r} at site {site!r}")
     return _device(catalogue, site, device, keys)

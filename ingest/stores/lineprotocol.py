@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 from edge.protocol import DeviceTopic, Reading, SensorKind
+from edge.status import AgentState, StatusReport
 
 _TAG_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "})
 # Flags a point whose timestamp ingest moved to correct a device clock.
@@ -47,3 +48,31 @@ def series_lines(
     head, tail = _tag_parts(topic)
     prefix = f"{kind},{head}{escape_tag(sensor)}{tail} value="
     return [f"{prefix}{value!r} {ts}" for ts, value in zip(ts_ms, values, strict=True)]
+
+
+STATUS_MEASUREMENT = "device_status"
+
+
+def _string_field(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def status_line(topic: DeviceTopic, report: StatusReport, received_ms: int) -> str:
+    """One `device_status` point, stamped with the receive time (a Pi's own clock may be off)."""
+    fields = [f"state={_string_field(report.state.value)}"]
+    fields.append(f"online={'true' if report.state is AgentState.ONLINE else 'false'}")
+    numbers = {
+        "device_time_ms": report.time_ms,
+        "spool_readings": report.spool_readings,
+        "spool_dropped": report.spool_dropped,
+        "unacked_batches": report.unacked_batches,
+        "reconnects": report.reconnects,
+    }
+    fields += [f"{name}={value}i" for name, value in numbers.items() if value is not None]
+    texts = {"version": report.version, "config_state": report.config_state, "clock": report.clock}
+    fields += [f"{name}={_string_field(value)}" for name, value in texts.items() if value]
+    tags = (
+        f"device={escape_tag(topic.device)},site={escape_tag(topic.site)},"
+        f"tenant={escape_tag(topic.tenant)}"
+    )
+    return f"{STATUS_MEASUREMENT},{tags} {','.join(fields)} {received_ms}"
