@@ -102,6 +102,9 @@ class Agent:
         self._queue.put(_DONE)
         writer.join(timeout=10)
         self._writer_done.set()
+        # The uplink sleeps until the next reading or status is due, which may be a minute
+        # away: wake it now so it drains and says goodbye before the spool closes.
+        self.uplink.wake()
         uplink.join(timeout=self.config.shutdown_grace_s + 15)
         self.spool.close()
         if self._journal is not None:

@@ -140,6 +140,10 @@ class Uplink:
         if first or full:
             self._wake.set()
 
+    def wake(self) -> None:
+        """Look at the spool and the stop flag now rather than at the next due time."""
+        self._wake.set()
+
     def request_status(self) -> None:
         """Publish a status message as soon as possible (e.g. after a config change)."""
         self._status_due = 0.0

@@ -111,3 +111,23 @@ def test_a_malformed_status_is_dead_lettered_and_stores_nothing(
     assert stored[0].get("series") is None
     publish_retained(services.broker.url, topic, b"")
     close_client(watcher)
+
+
+def test_a_quiet_agent_stops_promptly_and_says_goodbye(
+    services: Services,
+    agents: list[Agent],  # noqa: F811 (fixture)
+    tmp_path: Path,
+) -> None:
+    """SIGTERM with no reading or status due for a minute: drained, offline, exit 0, quickly."""
+    sensors: list[dict[str, object]] = [
+        {"name": "air", "driver": "simulated", "kind": "air_temperature", "interval_s": 60.0}
+    ]
+    agent = new_agent(agents, tmp_path, services.broker.url, sensors, status_interval_s=60.0)
+    agent.start()
+    wait_until(lambda: "agent " in agent.logs(), 20, "the agent to start")
+    time.sleep(2.0)  # connected, first reading sent; nothing else due for a minute
+    began = time.monotonic()
+    assert agent.stop() == 0, agent.logs()
+    took = time.monotonic() - began
+    assert took < 15, f"stopping took {took:.1f} s"
+    assert "Error" not in agent.logs(), agent.logs()
