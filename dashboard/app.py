@@ -77,6 +77,7 @@ def build_context(settings: ApiSettings) -> AppContext:
         keys=KeyStore(settings.keys_path),
         limiter=RateLimiter(settings.rate_per_s, settings.rate_burst),
         metrics=ApiMetrics(),
+        store=store,
     )
 
 

@@ -17,6 +17,7 @@ from dashboard.queries import NotFoundError, QueryError, Reader
 from dashboard.ratelimit import RateLimitedError, RateLimiter
 from dashboard.settings import ApiSettings
 from edge.protocol import ProtocolError, check_id
+from ingest.stores.influx import InfluxStore
 
 API_KEY_HEADER = "X-API-Key"
 # Routers carry the prefix themselves, so that route templates (metrics labels) are full paths.
@@ -32,6 +33,8 @@ class AppContext:
     keys: KeyStore
     limiter: RateLimiter
     metrics: ApiMetrics
+    # The store itself, for read models beyond the reader (forecasts, stock, rotation).
+    store: InfluxStore
 
 
 # The dependencies below are `async` although they do not await: each sync dependency costs a

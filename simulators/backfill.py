@@ -14,8 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from edge.protocol import DeviceTopic
+from ingest.stores.assets import write_assets
 from ingest.stores.influx import InfluxStore
 from ingest.stores.lineprotocol import series_lines
+from simulators.assets import scenario_assets
 from simulators.scenario import Scenario, SiteData, Truth, simulate_sites
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,8 @@ def backfill(
 ) -> BackfillReport:
     """Simulate every site of `scenario` and write its readings; truth is collected in `truth`."""
     began = time.monotonic()
+    # Descriptions first: a forecast service reading meanwhile knows what the readings are.
+    write_assets(store, tenant, scenario_assets(scenario))
     written = refused = sites = 0
     with ThreadPoolExecutor(writers) as pool:
         for site in simulate_sites(scenario, truth):

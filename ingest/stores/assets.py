@@ -83,7 +83,11 @@ class FieldAsset:
 
 @dataclass(frozen=True, slots=True)
 class StandAsset:
-    """A forest stand: its device, species, area, and age in years on `age_on` (ISO date)."""
+    """A forest stand: its device, species, area, and age in years on `age_on` (ISO date).
+
+    `volume_m3_ha` and `dbh_cm` are the inventory on `age_on` (stand volume, mean diameter at
+    breast height); dendrometer growth is relative to them.
+    """
 
     site: str
     asset: str
@@ -93,6 +97,8 @@ class StandAsset:
     age_years: float
     age_on: str
     trees_per_ha: float | None = None
+    volume_m3_ha: float | None = None
+    dbh_cm: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
