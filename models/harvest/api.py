@@ -5,17 +5,20 @@ from __future__ import annotations
 import csv
 import json
 import math
-import pickle
 from dataclasses import asdict
 from pathlib import Path
 
 from models.harvest.csvio import from_day, read_seasons, read_weather, to_day
 from models.harvest.model import HarvestForecaster
+from models.harvest.persist import HARVEST_CODEC, STATE_FORMAT
 from models.harvest.predict import predict_all
 from models.harvest.types import HarvestModelError, HarvestPrediction
+from models.registry import RegistryError, dump_state, load_state
 
-FORMAT_VERSION = 1
-MODEL_FILE = "model.pkl"
+FORMAT_VERSION = STATE_FORMAT
+MODEL_FILE = "model.skops"
+# Written by format 1; pickles are no longer read (loading one can run arbitrary code).
+LEGACY_MODEL_FILE = "model.pkl"
 SUMMARY_FILE = "summary.json"
 PREDICTION_COLUMNS = (
     "field_id",
@@ -42,11 +45,11 @@ PREDICTION_COLUMNS = (
 
 
 def save_model(model: HarvestForecaster, directory: Path) -> Path:
-    """Write the model and a human-readable summary into `directory`."""
+    """Write the model (skops) and a human-readable summary into `directory`."""
+    state = HARVEST_CODEC.encode(model)
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        with (directory / MODEL_FILE).open("wb") as handle:
-            pickle.dump({"version": FORMAT_VERSION, "model": model}, handle)
+        dump_state(state, directory / MODEL_FILE)
         (directory / SUMMARY_FILE).write_text(
             json.dumps(summary(model), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
@@ -56,23 +59,19 @@ def save_model(model: HarvestForecaster, directory: Path) -> Path:
 
 
 def load_model(directory: Path) -> HarvestForecaster:
-    """Read a model written by `save_model` (only load directories you trust: it is a pickle)."""
+    """Read a model written by `save_model`; a file naming an untrusted type is refused."""
     path = directory / MODEL_FILE
+    if not path.exists():
+        if (directory / LEGACY_MODEL_FILE).exists():
+            raise HarvestModelError(
+                f"{directory}: holds an older pickled model, which is not loaded; run fit again"
+            )
+        raise HarvestModelError(f"{path}: no model here (run fit first)")
     try:
-        with path.open("rb") as handle:
-            payload = pickle.load(handle)
-    except FileNotFoundError as exc:
-        raise HarvestModelError(f"{path}: no model here (run fit first)") from exc
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as exc:
-        raise HarvestModelError(f"{path}: not a readable harvest model ({exc})") from exc
-    if not isinstance(payload, dict) or payload.get("version") != FORMAT_VERSION:
-        raise HarvestModelError(f"{path}: written by an incompatible version")
-    model = payload["model"]
-    if not isinstance(model, HarvestForecaster) or not all(
-        hasattr(model, a) for a in ("crops_", "weather_", "persistence_")
-    ):
-        raise HarvestModelError(f"{path}: does not hold a fitted harvest model of this version")
-    return model
+        state = load_state(path, HARVEST_CODEC.trusted)
+    except RegistryError as exc:
+        raise HarvestModelError(str(exc)) from exc
+    return HARVEST_CODEC.decode(state)
 
 
 def summary(model: HarvestForecaster) -> dict[str, object]:
