@@ -54,6 +54,14 @@ class Settings:
     ingest_retry_max_s: float = 5.0
     ingest_shutdown_grace_s: float = 10.0
 
+    # `shinshu alerts`: its own persistent session (it must see every message, not a share).
+    alerts_client_id: str = "shinshu-alerts"
+    alerts_metrics_port: int = 9102
+    alerts_receive_maximum: int = 1_000
+    alerts_lead_time_h: float = 24.0
+    alerts_history_h: float = 72.0
+    alerts_episode_gap_h: float = 6.0
+
     tenant: str = "demo"
     site: str = "sim"
 

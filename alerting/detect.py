@@ -1,0 +1,236 @@
+"""Per-bin detection state: pairs weight and count readings, runs the detectors, folds episodes.
+
+A bin's load cell and item counter report separately; the anomaly detector needs both at the
+same instant. Readings wait here until their partner (same timestamp) arrives, and pairs are
+fed strictly in time order: a half whose partner has not come by the time a later pair is
+complete can never be fed in order, so it is dropped and counted. Each reading carries a
+`holder` (the message it came in) that is released once the reading is used or dropped, so the
+service acknowledges a message only after every reading in it has been dealt with.
+
+Alerts are folded into episodes: further evidence of the same kind on the same bin within
+`episode_gap_ms` (reading time) of the previous evidence updates the open alert's `last_seen`
+instead of raising a new one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Generic, TypeVar
+
+from alerting.bins import BinRef, Channel
+from alerting.records import Alert, AlertKind
+from models.stock_anomaly import BinAnomalyDetector
+from models.stockout import StockoutError, StockoutForecaster
+
+H = TypeVar("H")
+
+MS_PER_HOUR = 3_600_000
+_JST = dt.timezone(dt.timedelta(hours=9), "JST")
+
+
+@dataclass(frozen=True, slots=True)
+class DetectOptions:
+    """How alerts are folded and how often the stock-out forecast runs."""
+
+    episode_gap_ms: int = 6 * MS_PER_HOUR
+    reorder_every_ms: int = MS_PER_HOUR
+    forecast_window_days: float = 28.0
+    # The forecast's weekday profile predicts no use on a weekday it has never seen: with less
+    # than a week of weight history it would miss reorders, so it waits for a week.
+    forecast_min_history_ms: int = 7 * 24 * MS_PER_HOUR
+    # Halves waiting for their partner, per channel of a bin: bounds memory on a broken device.
+    max_pending: int = 1_000
+
+
+@dataclass(slots=True)
+class Outcome(Generic[H]):
+    """What offering readings to bins produced: alerts to store, holders done, counts."""
+
+    writes: list[Alert] = field(default_factory=list)
+    raised: list[Alert] = field(default_factory=list)
+    folded: list[Alert] = field(default_factory=list)
+    released: list[H] = field(default_factory=list)
+    pairs: int = 0
+    unpaired: int = 0
+    late: int = 0
+
+
+@dataclass(slots=True)
+class _Half(Generic[H]):
+    """A reading waiting for its partner."""
+
+    value: float
+    holder: H
+    arrived: float
+
+
+def _hours(value: float) -> str:
+    return "more than 4 weeks" if value >= 24 * 28 else f"{value:.0f} h"
+
+
+class BinState(Generic[H]):
+    """Everything the service remembers about one bin."""
+
+    def __init__(self, ref: BinRef, options: DetectOptions) -> None:
+        """Start empty; `warm` replays stored history before live readings arrive."""
+        self.ref = ref
+        self._options = options
+        self._detector = BinAnomalyDetector()
+        self._forecaster = StockoutForecaster(
+            window_days=options.forecast_window_days, lead_time_h=ref.lead_time_h
+        )
+        self._pending: dict[Channel, dict[int, _Half[H]]] = {c: {} for c in Channel}
+        self._last_ts: int | None = None
+        self._first_weight: int | None = None
+        self._last_forecast: int | None = None
+        # The open alert of each kind; its last_seen_ms is when it was last confirmed.
+        self._episodes: dict[AlertKind, Alert] = {}
+
+    @property
+    def last_ts(self) -> int | None:
+        """Time of the newest pair fed to the detectors."""
+        return self._last_ts
+
+    @property
+    def waiting(self) -> int:
+        """Halves waiting for their partner."""
+        return sum(len(p) for p in self._pending.values())
+
+    def warm(
+        self,
+        weights: Iterable[tuple[int, float]],
+        counts: Iterable[tuple[int, float]],
+        stored: Iterable[Alert],
+    ) -> int:
+        """Learn from stored history without alerting, and reopen the stored episodes.
+
+        Pairs train the anomaly detector; every weight reading trains the stock-out forecast,
+        whose history may reach further back than the counts given. Returns the pairs replayed.
+        """
+        by_ts = dict(counts)
+        replayed = 0
+        for ts, weight in sorted(weights):
+            if self._last_ts is not None and ts <= self._last_ts:
+                continue
+            self._learn_weight(ts, weight)
+            count = by_ts.get(ts)
+            if count is not None:
+                self._detector.update(ts, weight, count)
+                self._last_ts = ts
+                replayed += 1
+        for alert in sorted(stored, key=lambda a: a.ts_ms):
+            self._episodes[alert.kind] = alert
+        return replayed
+
+    def offer(
+        self, channel: Channel, ts: int, value: float, holder: H, *, arrived: float, out: Outcome[H]
+    ) -> None:
+        """Take one reading; pairs it, feeds complete pairs in time order, records the results."""
+        if self._last_ts is not None and ts <= self._last_ts:
+            out.late += 1
+            out.released.append(holder)
+            return
+        own = self._pending[channel]
+        other = self._pending[Channel.COUNT if channel is Channel.WEIGHT else Channel.WEIGHT]
+        partner = other.pop(ts, None)
+        if partner is None:
+            if ts in own:
+                out.released.append(holder)  # the same reading again (a resent message)
+                return
+            own[ts] = _Half(value, holder, arrived)
+            if len(own) > self._options.max_pending:
+                oldest = min(own)
+                out.unpaired += 1
+                out.released.append(own.pop(oldest).holder)
+            return
+        self._drop_before(ts, out)
+        out.released += [holder, partner.holder]
+        weight, count = (
+            (value, partner.value) if channel is Channel.WEIGHT else (partner.value, value)
+        )
+        self._feed(ts, weight, count, out)
+
+    def expire(self, arrived_before: float, out: Outcome[H]) -> None:
+        """Drop halves that arrived before `arrived_before` and whose partner never came."""
+        for pending in self._pending.values():
+            for ts in [t for t, half in pending.items() if half.arrived < arrived_before]:
+                out.unpaired += 1
+                out.released.append(pending.pop(ts).holder)
+
+    def _drop_before(self, ts: int, out: Outcome[H]) -> None:
+        """Halves older than a complete pair can no longer be fed in order."""
+        for pending in self._pending.values():
+            for old in [t for t in pending if t < ts]:
+                out.unpaired += 1
+                out.released.append(pending.pop(old).holder)
+
+    def _feed(self, ts: int, weight: float, count: float, out: Outcome[H]) -> None:
+        """Run the detectors on one pair."""
+        self._last_ts = ts
+        out.pairs += 1
+        ref = self.ref
+        for found in self._detector.update(ts, weight, count):
+            kind = AlertKind.of(found.kind)
+            sensor = ref.count_sensor if kind is AlertKind.COUNT_JUMP else ref.weight_sensor
+            reason = f"bin {ref.bin}: {found.reason}"
+            self._evidence(kind, sensor, ts, found.score, reason, out=out)
+        self._learn_weight(ts, weight)
+        self._forecaster.lead_time_h = ref.lead_time_h
+        seen_ms = ts - self._first_weight if self._first_weight is not None else 0
+        due = seen_ms >= self._options.forecast_min_history_ms and (
+            self._last_forecast is None
+            or ts - self._last_forecast >= self._options.reorder_every_ms
+        )
+        if ref.lead_time_h > 0 and due:
+            self._last_forecast = ts
+            self._reorder(ts, out)
+
+    def _learn_weight(self, ts: int, weight: float) -> None:
+        """Add a weight reading to the stock-out forecast's window."""
+        self._forecaster.learn_one(ts, weight)
+        if self._first_weight is None:
+            self._first_weight = ts
+        else:
+            # The forecaster forgets readings beyond its window; so does this bound.
+            window = int(self._options.forecast_window_days * 24 * MS_PER_HOUR)
+            self._first_weight = max(self._first_weight, ts - window)
+
+    def _reorder(self, ts: int, out: Outcome[H]) -> None:
+        """A reorder alert when the stock-out forecast's lower bound is inside the lead time."""
+        try:
+            forecast = self._forecaster.forecast_one(ts)
+        except StockoutError:
+            return  # not enough history yet
+        if not forecast.reorder:
+            return
+        lead = self.ref.lead_time_h
+        score = min(1.0, max(0.05, (lead - forecast.hours_low) / lead))
+        empty_at = dt.datetime.fromtimestamp(forecast.stockout_ms / 1000, _JST)
+        reason = (
+            f"bin {self.ref.bin}: stock-out expected in {_hours(forecast.hours_median)} "
+            f"(around {empty_at:%Y-%m-%d %H:%M} JST; 80 % interval "
+            f"{forecast.hours_low:.0f}–{forecast.hours_high:.0f} h), within the reorder lead "
+            f"time of {lead:g} h"
+        )
+        self._evidence(AlertKind.REORDER, self.ref.weight_sensor, ts, score, reason, out=out)
+
+    def _evidence(
+        self, kind: AlertKind, sensor: str, ts: int, score: float, reason: str, *, out: Outcome[H]
+    ) -> None:
+        """Raise a new alert, or fold the evidence into the open episode of its kind."""
+        score = min(1.0, max(0.0, score)) if math.isfinite(score) else 1.0
+        episode = self._episodes.get(kind)
+        if episode is not None and ts - episode.last_seen_ms <= self._options.episode_gap_ms:
+            if ts > episode.last_seen_ms:
+                episode = self._episodes[kind] = replace(episode, last_seen_ms=ts)
+                out.writes.append(episode)
+            out.folded.append(episode)
+            return
+        ref = self.ref
+        alert = Alert(ref.tenant, ref.site, ref.device, sensor, kind, ts, score, reason, ts)
+        self._episodes[kind] = alert
+        out.writes.append(alert)
+        out.raised.append(alert)

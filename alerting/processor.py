@@ -1,0 +1,287 @@
+"""The alerts loop: every device message, its bin readings paired and checked, then acknowledged.
+
+A message is acknowledged (in the order received) only when every bin reading in it has been
+fed to its bin's detectors or dropped with a count, and the alerts that raised are stored. A
+message that cannot be read is counted, logged and acknowledged: it never stops the loop. While
+the store is down the loop retries with backoff and takes no new messages, so the broker holds
+the backlog; a stop request leaves whatever is unfinished unacknowledged for the next session.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from alerting.bins import BinRef, BinResolver, Channel
+from alerting.detect import BinState, DetectOptions, Outcome
+from alerting.metrics import AlertMetrics, SkipReason
+from alerting.records import Alert
+from alerting.store import AlertStore
+from edge.protocol import (
+    Channel as TopicChannel,
+)
+from edge.protocol import (
+    ProtocolError,
+    SensorKind,
+    decode_batch,
+    parse_topic,
+    validate_readings,
+)
+from ingest.clock import SkewCorrector
+from ingest.sources.mqtt import InMessage, MessageSource
+from ingest.stores.influx import StoreError, StoreUnavailableError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessorOptions:
+    """Warm-start window, pairing patience, retry limits."""
+
+    history_ms: int = 72 * 3_600_000
+    pair_wait_s: float = 10.0
+    retry_initial_s: float = 0.05
+    retry_max_s: float = 5.0
+    max_message_bytes: int = 256 * 1024
+
+
+@dataclass(slots=True, eq=False)
+class _Ticket:
+    """A received message and how many of its readings still wait in a bin."""
+
+    message: InMessage
+    waiting: int = 0
+    handled: bool = False
+
+
+class _StoppedError(Exception):
+    """A stop was requested while waiting for the store."""
+
+
+@dataclass(slots=True)
+class _Routed:
+    """The bin readings of one message, grouped by bin."""
+
+    refs: dict[tuple[str, str, str, str], BinRef] = field(default_factory=dict)
+    readings: dict[tuple[str, str, str, str], list[tuple[int, Channel, float]]] = field(
+        default_factory=dict
+    )
+
+
+class AlertProcessor:
+    """Runs on one thread: messages in, alerts stored, acknowledgements out."""
+
+    def __init__(
+        self,
+        source: MessageSource,
+        alerts: AlertStore,
+        resolver: BinResolver,
+        metrics: AlertMetrics,
+        skew: SkewCorrector,
+        *,
+        options: ProcessorOptions,
+        detect: DetectOptions,
+        monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], object] = time.sleep,
+    ) -> None:
+        """Wire the loop; clocks and sleep are injectable for tests."""
+        self._source = source
+        self._alerts = alerts
+        self._resolver = resolver
+        self._metrics = metrics
+        self._skew = skew
+        self._options = options
+        self._detect = detect
+        self._monotonic = monotonic
+        self._clock = clock
+        self._sleep = sleep
+        self._bins: dict[tuple[str, str, str, str], BinState[_Ticket]] = {}
+        self._tickets: deque[_Ticket] = deque()
+        self._last_expiry = monotonic()
+
+    @property
+    def bins(self) -> dict[tuple[str, str, str, str], BinState[_Ticket]]:
+        """The bins seen so far, by (tenant, site, device, bin)."""
+        return self._bins
+
+    def run(self, stop: threading.Event) -> None:
+        """Work until `stop` is set."""
+        while not stop.is_set():
+            message = self._source.get(0.2)
+            try:
+                if message is not None:
+                    self.handle(message, stop)
+                if self._monotonic() - self._last_expiry >= 1.0:
+                    self.expire(stop)
+            except _StoppedError:
+                break
+        if self._tickets:
+            log.info(
+                "leaving %d message(s) unacknowledged for the next session", len(self._tickets)
+            )
+
+    def handle(self, message: InMessage, stop: threading.Event) -> None:
+        """Deal with one message; acknowledge every message that is now finished, in order."""
+        ticket = _Ticket(message)
+        self._tickets.append(ticket)
+        out: Outcome[_Ticket] = Outcome()
+        try:
+            routed = self._route(message)
+            for key, ref in routed.refs.items():
+                state = self._state(ref, min(ts for ts, _, _ in routed.readings[key]), stop)
+                state.ref = ref
+                arrived = self._monotonic()
+                for ts, channel, value in sorted(routed.readings[key], key=lambda r: r[0]):
+                    ticket.waiting += 1
+                    state.offer(channel, ts, value, ticket, arrived=arrived, out=out)
+        except _StoppedError:
+            raise
+        except ProtocolError as exc:
+            self._metrics.skipped.labels(SkipReason.BAD_MESSAGE.value).inc()
+            log.warning("skipped a message on %s: %s", message.topic, exc)
+        except Exception:
+            # A bug must not stop alerts for every other bin; the message is counted and logged.
+            self._metrics.skipped.labels(SkipReason.FAILED.value).inc()
+            log.exception("failed to process a message on %s", message.topic)
+        ticket.handled = True
+        self._finish(out, stop, message.received)
+
+    def expire(self, stop: threading.Event) -> None:
+        """Give up on halves whose partner has not come within `pair_wait_s`."""
+        self._last_expiry = self._monotonic()
+        out: Outcome[_Ticket] = Outcome()
+        before = self._last_expiry - self._options.pair_wait_s
+        for state in self._bins.values():
+            state.expire(before, out)
+        self._finish(out, stop, None)
+
+    def _route(self, message: InMessage) -> _Routed:
+        """Group a message's valid bin readings by bin; ProtocolError if it is unreadable."""
+        routed = _Routed()
+        topic, channel = parse_topic(message.topic)
+        if channel is not TopicChannel.UP:
+            return routed
+        batch = decode_batch(message.payload, max_bytes=self._options.max_message_bytes)
+        if batch.device != topic.device:
+            raise ProtocolError(f"device {batch.device!r} differs from the topic's")
+        # The same correction as ingest, so alert times equal the stored readings' times.
+        shift = self._skew.shift_for((topic.tenant, topic.site, topic.device), batch)
+        readings, rejected = validate_readings(batch, shift)
+        if rejected:
+            self._metrics.skipped.labels(SkipReason.INVALID_READING.value).inc(len(rejected))
+        for reading in readings:
+            if reading.kind not in (SensorKind.BIN_WEIGHT, SensorKind.ITEM_COUNT):
+                continue
+            found = self._resolver.resolve(
+                topic.tenant, topic.site, topic.device, reading.sensor, reading.kind
+            )
+            if found is None:
+                continue
+            ref, bin_channel = found
+            routed.refs[ref.key] = ref
+            routed.readings.setdefault(ref.key, []).append(
+                (reading.ts_ms, bin_channel, reading.value)
+            )
+        return routed
+
+    def _state(self, ref: BinRef, first_ts: int, stop: threading.Event) -> BinState[_Ticket]:
+        """The bin's state; the first time, warmed up from the store's recent history."""
+        state = self._bins.get(ref.key)
+        if state is not None:
+            return state
+        state = BinState[_Ticket](ref, self._detect)
+        start = first_ts - self._options.history_ms
+        # The stock-out forecast learns from weeks of weight; the detector from the counts' span.
+        forecast_ms = int(self._detect.forecast_window_days * 86_400_000)
+        alerts = self._alerts
+
+        def history(sensor: str, kind: SensorKind, since: int) -> list[tuple[int, float]]:
+            return alerts.history(
+                ref.tenant, ref.site, ref.device, sensor, kind, start_ms=since, end_ms=first_ts
+            )
+
+        weight_start = min(start, first_ts - forecast_ms)
+        weights = self._retry(
+            lambda: history(ref.weight_sensor, SensorKind.BIN_WEIGHT, weight_start), stop, []
+        )
+        counts = self._retry(
+            lambda: history(ref.count_sensor, SensorKind.ITEM_COUNT, start), stop, []
+        )
+        sensors = [ref.weight_sensor, ref.count_sensor]
+        since = start - self._detect.episode_gap_ms
+        stored: list[Alert] = self._retry(
+            lambda: alerts.bin_alerts(ref.tenant, ref.site, ref.device, sensors, since), stop, []
+        )
+        replayed = state.warm(weights, counts, stored)
+        self._metrics.warm_pairs.inc(replayed)
+        self._bins[ref.key] = state
+        self._metrics.bins.set(len(self._bins))
+        log.info(
+            "watching bin %s at %s/%s: %d stored pairs replayed, %d recent alert(s)",
+            ref.bin,
+            ref.site,
+            ref.device,
+            replayed,
+            len(stored),
+        )
+        return state
+
+    def _finish(self, out: Outcome[_Ticket], stop: threading.Event, received: float | None) -> None:
+        """Store what the outcome raised, release its readings, acknowledge what is done."""
+        if out.writes:
+            latest = {alert.id: alert for alert in out.writes}
+            self._retry(lambda: self._alerts.write(list(latest.values())), stop, None)
+            if received is not None and out.raised:
+                self._metrics.store_seconds.observe(max(0.0, self._clock() - received))
+        for alert in out.raised:
+            self._metrics.raised.labels(alert.kind.value).inc()
+            log.info(
+                "alert %s %s on %s/%s/%s: %s",
+                alert.id,
+                alert.kind.value,
+                alert.site,
+                alert.device,
+                alert.sensor,
+                alert.reason,
+            )
+        for alert in out.folded:
+            self._metrics.folded.labels(alert.kind.value).inc()
+        self._metrics.pairs.inc(out.pairs)
+        if out.unpaired:
+            self._metrics.skipped.labels(SkipReason.UNPAIRED.value).inc(out.unpaired)
+            log.info("%d bin reading(s) dropped without their partner reading", out.unpaired)
+        if out.late:
+            self._metrics.skipped.labels(SkipReason.LATE.value).inc(out.late)
+        for ticket in out.released:
+            ticket.waiting -= 1
+        while self._tickets and self._tickets[0].handled and self._tickets[0].waiting <= 0:
+            self._source.ack(self._tickets.popleft().message)
+            self._metrics.messages.inc()
+
+    def _retry(self, action: Callable[[], T], stop: threading.Event, fallback: T) -> T:
+        """Run `action`, retrying while the store is unavailable; `fallback` if it refuses."""
+        delay = self._options.retry_initial_s
+        while True:
+            try:
+                return action()
+            except StoreUnavailableError as exc:
+                self._metrics.store_errors.inc()
+                log.warning("store unavailable (%s); retrying in %.2f s", exc, delay)
+            except StoreError as exc:
+                # Refused for good (not a passing outage): counted and logged, never retried.
+                self._metrics.store_errors.inc()
+                log.error("the store refused a request of the alerts service: %s", exc)
+                return fallback
+            if stop.is_set():
+                raise _StoppedError
+            self._sleep(delay * random.uniform(0.5, 1.0))
+            delay = min(delay * 2, self._options.retry_max_s)

@@ -1,0 +1,72 @@
+"""`shinshu alerts`: build the alert loop from settings and run it until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from alerting.bins import BinResolver
+from alerting.detect import DetectOptions
+from alerting.metrics import AlertMetrics
+from alerting.processor import AlertProcessor, ProcessorOptions
+from alerting.store import AlertStore
+from edge.mqtt import MqttEndpoint
+from ingest.clock import SkewCorrector
+from ingest.sources.mqtt import make_source
+from ingest.stores.influx import StoreUnavailableError, make_store
+from shinshu.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MS_PER_HOUR = 3_600_000
+
+
+def run_alerts(settings: Settings, stop: threading.Event) -> None:
+    """Connect to the broker and the store and raise alerts until `stop` is set."""
+    metrics = AlertMetrics()
+    metrics.serve(settings.alerts_metrics_port)
+    store = make_store(settings)
+    if settings.influx_create_db:
+        try:
+            store.ensure_database()
+        except StoreUnavailableError as exc:
+            log.warning("%s; will keep retrying", exc)
+    endpoint = MqttEndpoint.from_url(settings.mqtt_url)
+    # No group: a shared subscription would split the stream, and each bin needs all of it.
+    source = make_source(
+        endpoint,
+        settings.alerts_client_id,
+        group=None,
+        receive_maximum=settings.alerts_receive_maximum,
+        session_expiry_s=settings.ingest_session_expiry_s,
+    )
+    metrics.unacked.set_function(lambda: source.outstanding)
+    metrics.subscribed.set_function(lambda: float(source.subscribed.is_set()))
+    processor = AlertProcessor(
+        source,
+        AlertStore(store),
+        BinResolver(store, settings.alerts_lead_time_h),
+        metrics,
+        SkewCorrector(int(settings.ingest_skew_threshold_s * 1000), time.time),
+        options=ProcessorOptions(
+            history_ms=int(settings.alerts_history_h * MS_PER_HOUR),
+            retry_max_s=settings.ingest_retry_max_s,
+        ),
+        detect=DetectOptions(episode_gap_ms=int(settings.alerts_episode_gap_h * MS_PER_HOUR)),
+    )
+    source.start()
+    if not source.subscribed.wait(10):
+        log.warning("no SUBACK yet for %s; messages flow once the broker answers", endpoint)
+    log.info(
+        "alerts %s: %s -> %s/%s",
+        settings.alerts_client_id,
+        endpoint,
+        settings.influx_url,
+        settings.influx_db,
+    )
+    try:
+        processor.run(stop)
+    finally:
+        source.stop()
+        log.info("alerts stopped")

@@ -1,0 +1,120 @@
+"""A tenant's stock alerts (anomalies and reorders from `shinshu alerts`): list, acknowledge."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, Field
+
+from alerting.records import AlertKind, AlertNotFoundError, AlertState, AlertView
+from alerting.store import AlertStore
+from dashboard.auth import Permission
+from dashboard.deps import API_PREFIX, Context, ReadKey, TenantPath, from_ms, requires, valid_id
+from dashboard.keys import ApiKey
+from dashboard.queries import NotFoundError, StoreDownError
+from dashboard.schemas import AUTHENTICATED, error_responses
+from ingest.stores.influx import StoreError
+
+router = APIRouter(prefix=API_PREFIX, tags=["alerts"], responses=error_responses(*AUTHENTICATED))
+
+AckKey = Annotated[ApiKey, Depends(requires(Permission.ACKNOWLEDGE_ALERTS))]
+AlertIdPath = Annotated[str, Path(description="the alert's id, as listed")]
+_lock = threading.Lock()
+
+
+class AlertOut(BaseModel):
+    """An alert raised from a bin's readings, with its acknowledgement if any."""
+
+    id: str = Field(description="stable id: a redelivered reading never makes a second alert")
+    site: str
+    device: str
+    sensor: str = Field(description="the bin's weight sensor (count sensor for count_jump)")
+    kind: AlertKind
+    score: float = Field(ge=0.0, le=1.0, description="how strong the evidence is, 0 to 1")
+    reason: str = Field(description="a short explanation for people (times in JST)")
+    raised_at: dt.datetime = Field(description="time of the reading that raised it")
+    last_seen_at: dt.datetime = Field(
+        description="time of the latest reading confirming the same episode"
+    )
+    acknowledged_at: dt.datetime | None = Field(description="null while open")
+    acknowledged_by: str | None = Field(description="id of the key that acknowledged it")
+
+
+def get_alert_store(request: Request, context: Context) -> AlertStore:
+    """The app's one alert store (it orders acknowledgements), made on first use."""
+    with _lock:
+        alerts: AlertStore | None = getattr(request.app.state, "alert_store", None)
+        if alerts is None:
+            alerts = AlertStore(context.store)
+            request.app.state.alert_store = alerts
+    return alerts
+
+
+Alerts = Annotated[AlertStore, Depends(get_alert_store)]
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    """Turn the alert store's errors into the API's."""
+    try:
+        yield
+    except AlertNotFoundError as exc:
+        raise NotFoundError(str(exc)) from exc
+    except StoreError as exc:
+        raise StoreDownError(str(exc)) from exc
+
+
+def _out(view: AlertView) -> AlertOut:
+    alert = view.alert
+    return AlertOut(
+        id=alert.id,
+        site=alert.site,
+        device=alert.device,
+        sensor=alert.sensor,
+        kind=alert.kind,
+        score=alert.score,
+        reason=alert.reason,
+        raised_at=from_ms(alert.ts_ms),
+        last_seen_at=from_ms(max(alert.last_seen_ms, alert.ts_ms)),
+        acknowledged_at=None if view.acknowledged_ms is None else from_ms(view.acknowledged_ms),
+        acknowledged_by=view.acknowledged_by,
+    )
+
+
+@router.get("/tenants/{tenant}/alerts", response_model=list[AlertOut], summary="List alerts")
+def list_alerts(
+    *,
+    tenant: TenantPath,
+    key: ReadKey,
+    alerts: Alerts,
+    state: Annotated[AlertState, Query(description="open (default), acknowledged or all")] = (
+        AlertState.OPEN
+    ),
+    site: Annotated[str | None, Query(description="only alerts of this site")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="at most this many")] = 100,
+) -> list[AlertOut]:
+    """The tenant's alerts in `state`, newest first: detector anomalies and reorder alerts."""
+    if site is not None:
+        site = valid_id(site, "site")
+    with _store_errors():
+        views = alerts.list_alerts(key.tenant, state, site=site, limit=limit)
+    return [_out(v) for v in views]
+
+
+@router.post(
+    "/tenants/{tenant}/alerts/{alert_id}/acknowledge",
+    response_model=AlertOut,
+    summary="Acknowledge an alert",
+)
+def acknowledge_alert(
+    tenant: TenantPath, alert_id: AlertIdPath, key: AckKey, alerts: Alerts
+) -> AlertOut:
+    """Mark one of the tenant's alerts as seen (operators and admins); a repeat changes nothing."""
+    with _store_errors():
+        view = alerts.acknowledge(key.tenant, alert_id, key.id)
+    return _out(view)
