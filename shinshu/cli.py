@@ -30,7 +30,8 @@ def _backfill(settings: Settings, args: argparse.Namespace) -> int:
     from simulators.backfill import backfill
     from simulators.scenario import Scenario, Truth
 
-    start = datetime.datetime.combine(args.start, datetime.time(), datetime.UTC)
+    first_day = args.start or datetime.date(2025, 1, 1)
+    start = datetime.datetime.combine(first_day, datetime.time(), datetime.UTC)
     scenario = Scenario(
         farms=args.farms,
         forests=args.forests,
@@ -55,9 +56,40 @@ def _backfill(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if not report.refused else 1
 
 
+def _live(settings: Settings, args: argparse.Namespace) -> int:
+    from ingest.service import install_stop_handlers
+    from simulators.command import LiveOptions, run_live_command
+
+    stop = threading.Event()
+    install_stop_handlers(stop)
+    options = LiveOptions(
+        farms=args.farms,
+        forests=args.forests,
+        factories=args.factories,
+        accel=args.accel or 60.0,
+        duration=args.duration,
+        step_minutes=args.step_minutes,
+        seed=args.seed,
+        start=args.start,
+        faults_file=args.faults,
+        fault_rate=args.fault_rate,
+        truth_dir=args.truth_dir,
+    )
+    return run_live_command(
+        options,
+        mqtt_url=settings.mqtt_url,
+        tenant=settings.tenant,
+        data_dir=settings.data_path,
+        stop=stop,
+        out=lambda line: print(line, flush=True),
+    )
+
+
 def _simulate(settings: Settings, args: argparse.Namespace) -> int:
     if args.backfill:
         return _backfill(settings, args)
+    if args.live or args.accel is not None:
+        return _live(settings, args)
     from edge.mqtt import MqttEndpoint
     from ingest.service import install_stop_handlers
     from simulators.fleet import FleetPlan, run_fleet
@@ -163,10 +195,17 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument(
         "--start",
         type=datetime.date.fromisoformat,
-        default=datetime.date(2025, 1, 1),
-        help="first day (UTC), YYYY-MM-DD",
+        help="first day (UTC), YYYY-MM-DD; backfill default 2025-01-01, live: ends now",
     )
     history.add_argument("--truth-dir", type=Path, default=Path("truth"))
+    live = simulate.add_argument_group(
+        "live", "the same sites as edge agents publishing to the broker on accelerated time"
+    )
+    live.add_argument("--live", action="store_true", help="live mode (implied by --accel)")
+    live.add_argument("--accel", type=float, help="simulated seconds per real second (60)")
+    live.add_argument("--duration", default="1d", help="simulated span: 90m, 6h, 2d, ...")
+    live.add_argument("--faults", type=Path, help="fault schedule, TOML or JSON")
+    live.add_argument("--fault-rate", type=float, default=0.0, help="random faults/device/day")
     simulate.set_defaults(handler=_simulate)
 
     models = sub.add_parser("models", help="anomaly scoring and forecasts")
@@ -198,6 +237,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_serve_command(sub)
     add_keys_command(sub)
+
+    from models.train_cli import add_train_command
+
+    add_train_command(sub)
+    from alerting.cli import add_alerts_command
+
+    add_alerts_command(sub)
 
     demo = sub.add_parser(
         "demo", help="local broker, database, ingest and a simulated fleet, all in one"

@@ -15,6 +15,29 @@ The temperature and precipitation rows are the ones the tests check against. Wet
 the same normals (cloudiness tuned so that global radiation is near the observed ~13 MJ/m²/day
 annual mean); they shape the weather but are not asserted.
 
+Verification of these values (the JMA pages themselves could not be consulted while writing):
+
+- station and elevation: Nagano Local Meteorological Observatory at 418.2 m, confirmed by
+  https://set333.net/2024/09/nagano-4/ (a visit report quoting the observatory's data);
+- consistent with JMA 1991–2020 daily normals as tabulated (source named: JMA) at
+  https://samui.shiraberun.com/samuitoshi/naganokennaifuyukion.html: the lowest daily-normal
+  maximum at Nagano is 3.5 °C and the lowest daily-normal minimum -4.4 °C, as they must be
+  for monthly normals of Jan max 3.9 °C and Jan/Feb min -4.2/-3.9 °C;
+- a secondary monthly table (https://japan.world-season.com/climate-nagano/, period not
+  stated, probably a recent decade) agrees within 0.4 °C for every monthly mean and maximum,
+  but its minima are up to 1.0 °C higher in summer (Aug 21.6 vs 20.6 °C);
+- unverified: the other monthly values as typed above, and the precipitation row (its sum,
+  966.9 mm, lies above the older 1961–1990 and 1981–2010 normals of 938.3 and 932.7 mm, as
+  expected for 1991–2020, but was not checked against JMA).
+
+The lapse-rate sites below are derived, not observed. For Karuizawa (AMeDAS, 999 m) a table of
+station normals (https://karuizawa-cottage.com/hisyo.html, period not stated; consistent with
+the 1991–2020 daily extremes of 1.9 °C and -8.9 °C cited above) gives Jan max/min 2.0/-8.7 °C
+and Aug 25.9/16.7 °C; the Nagano-derived climate used for the Karuizawa stand is 0.4/-7.7 °C
+and 27.5/17.1 °C: means agree within about 1 °C, but the real highland diurnal range is larger
+(cold-air pooling), by up to 1.6 °C in the maxima. Tests compare the simulated weather with the
+normals of this module (derived ones included), which is what the simulator is calibrated on.
+
 Kawakami village (~1,185 m, Minamisaku, 35.93 N 138.58 E; highland lettuce) has no JMA normals
 of its own in this module: its temperatures are Nagano's shifted by a lapse rate of
 0.6 °C/100 m (-4.6 °C), and its precipitation is an illustrative Pacific-side highland regime

@@ -15,6 +15,8 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from support import Services, make_influx
 
+from alerting.records import Alert, AlertKind, AlertState
+from alerting.store import AlertStore
 from dashboard.app import create_app
 from dashboard.auth import Permission
 from dashboard.keys import Role
@@ -53,9 +55,10 @@ def _walk(routes: list[Any], prefix: str) -> Iterator[RouteInfo]:
             yield from _walk(route.original_router.routes, prefix + route.include_context.prefix)
 
 
-def first_site(store: InfluxStore, tenant: str) -> str:
-    """The first site id of `tenant` in the store."""
-    values = store.query(f'SHOW TAG VALUES WITH KEY = "site" WHERE "tenant" = \'{tenant}\'')
+def first_site(store: InfluxStore, tenant: str, measurement: str | None = None) -> str:
+    """The first site id of `tenant` in the store (with readings of `measurement`, if given)."""
+    source = f' FROM "{measurement}"' if measurement else ""
+    values = store.query(f'SHOW TAG VALUES{source} WITH KEY = "site" WHERE "tenant" = \'{tenant}\'')
     return sorted(v for _, v in values[0]["series"][0]["values"])[0]
 
 
@@ -110,6 +113,13 @@ class ApiEnv:
         site, device, sensor = self.first_series(tenant)
         values = {"tenant": tenant, "site": site, "device": device, "sensor": sensor}
         values["key_id"] = "0" * 12
+        if "/stands/{site}" in route.path:
+            # A rotation exists only for a forest stand: a site with dendrometers.
+            values["site"] = first_site(self.store, tenant, "stem_radius")
+        if "/fields/{site}" in route.path:
+            # A harvest forecast exists only for a farm field: a site with a leaf-wetness sensor.
+            values["site"] = first_site(self.store, tenant, "leaf_wetness")
+        values["alert_id"] = AlertStore(self.store).list_alerts(tenant, AlertState.ALL)[-1].alert.id
         return route.path.format(**values)
 
     def call(self, route: RouteInfo, path: str, headers: dict[str, str]) -> tuple[int, str]:
@@ -148,6 +158,20 @@ def api_env(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Ite
     for tenant, scenario in SCENARIOS.items():
         report = backfill(scenario, store, tenant, Truth(), progress=lambda _line: None)
         assert report.refused == 0
+        # A stored alert per tenant, so that routes taking an alert id get a real one.
+        at = START_MS + 86_400_000
+        bin_alert = Alert(
+            tenant,
+            "suwa-precision",
+            "stock-gateway",
+            "screws-m3_weight",
+            AlertKind.DROP,
+            at,
+            0.5,
+            "seeded",
+            at,
+        )
+        AlertStore(store).write([bin_alert])
     settings = _api_settings(services, database, tmp_path_factory.mktemp("api"))
     app = create_app(settings)
     keys = app.state.context.keys
