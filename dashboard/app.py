@@ -12,7 +12,7 @@ from dashboard.keys import KeyStore, KeyStoreError
 from dashboard.metrics import AccessLogMiddleware, ApiMetrics
 from dashboard.queries import NotFoundError, QueryError, Reader, StoreDownError
 from dashboard.ratelimit import RateLimitedError, RateLimiter
-from dashboard.routes import api_routers, operations_router
+from dashboard.routes import api_routers, operations_router, ui_router
 from dashboard.settings import ApiSettings, DashboardError
 from ingest.stores.influx import InfluxStore
 
@@ -92,6 +92,7 @@ def create_app(settings: ApiSettings, context: AppContext | None = None) -> Fast
     )
     app.state.context = context
     app.include_router(operations_router)
+    app.include_router(ui_router)
     for router in api_routers:
         app.include_router(router)
     app.add_exception_handler(DashboardError, _error_response)

@@ -14,10 +14,20 @@ from dashboard.routes import (
     sites,
     status,
     stock,
+    ui,
+    whoami,
 )
 
-api_routers: list[APIRouter] = [sites.router, readings.router, exports.router, keys.router]
-api_routers.append(alerts.router)
-api_routers += [stock.router, forest.router]
-api_routers.append(forecasts.router)
+api_routers: list[APIRouter] = [
+    sites.router,
+    readings.router,
+    exports.router,
+    keys.router,
+    whoami.router,
+    alerts.router,
+    stock.router,
+    forest.router,
+    forecasts.router,
+]
 operations_router = status.router
+ui_router = ui.router

@@ -34,6 +34,8 @@ SCENARIOS = {
     "alpha": Scenario(1, 1, 1, START_MS, DAYS * 86_400_000, 600_000, seed=11),
     "beta": Scenario(1, 1, 1, START_MS, DAYS * 86_400_000, 600_000, seed=22),
 }
+# Routes that describe the caller's own key and take no tenant (tested in tests/browser).
+CALLER_ROUTES = {"/api/v1/whoami"}
 RANGE = {"start": "2025-06-01T00:00:00Z", "end": "2025-06-03T00:00:00Z"}
 
 
@@ -95,7 +97,11 @@ class ApiEnv:
         found = [r for r in _walk(self.app.routes, "") if r.path.startswith("/api/v1/")]
         documented = {p for p in self.app.openapi()["paths"] if p.startswith("/api/v1/")}
         assert {r.path for r in found} == documented
-        return found
+        # Routes about the calling key itself hold no tenant data; every other route must be
+        # scoped by a tenant in its path, so that the isolation tests cover it.
+        about_caller = {r.path for r in found if "{tenant}" not in r.path}
+        assert about_caller == CALLER_ROUTES, about_caller
+        return [r for r in found if "{tenant}" in r.path]
 
     @staticmethod
     def permission(info: RouteInfo) -> Permission:

@@ -1,0 +1,112 @@
+"""Fixtures of the browser tests: the app served over simulated data, headless Chromium."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+from browser.ui_support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    OUTAGE,
+    SCENARIOS,
+    START_MS,
+    Browse,
+    ThreadServer,
+    UiEnv,
+    bin_sensors,
+    inject_alert,
+    site_kinds,
+)
+from playwright.sync_api import Browser, sync_playwright
+from support import Services, make_influx
+
+from alerting.records import AlertKind
+from dashboard.app import create_app
+from dashboard.keys import Role
+from dashboard.settings import load_api_settings
+from shinshu.localservices import free_port
+from shinshu.settings import Settings
+from simulators.backfill import backfill
+from simulators.scenario import Truth
+
+
+@pytest.fixture(scope="session")
+def ui_env(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiEnv]:
+    """Two tenants of simulated data, keys of every role for alpha, the app served on a port."""
+    database = f"ui_{uuid.uuid4().hex[:10]}"
+    store = make_influx(services.influx, database)
+    store.ensure_database()
+    for tenant, scenario in SCENARIOS.items():
+        report = backfill(scenario, store, tenant, Truth(), progress=lambda _line: None)
+        assert report.refused == 0
+    base = Settings(
+        influx_url=services.influx.url,
+        influx_db=database,
+        data_dir=tmp_path_factory.mktemp("ui"),
+    )
+    # Many pages load in quick succession from one key; the budget is not what is tested here.
+    # A short catalogue cache lets a new reading show up within one poll.
+    settings = load_api_settings(
+        base,
+        env={
+            "SHINSHU_API_RATE_PER_S": "100000",
+            "SHINSHU_API_RATE_BURST": "100000",
+            "SHINSHU_API_CATALOGUE_TTL_S": "1",
+        },
+    )
+    app = create_app(settings)
+    keys = app.state.context.keys
+    sites = site_kinds(store, "alpha")
+    # A sensor outage, so that charts have a real gap to show: the farm's soil moisture is
+    # missing for six hours on the second day.
+    outage_from, outage_to = OUTAGE
+    store.query(
+        f'DELETE FROM "soil_moisture" WHERE "tenant" = \'alpha\' AND "site" = \'{sites["farm"]}\''
+        f" AND time >= {outage_from}ms AND time < {outage_to}ms"
+    )
+    # One open alert from the start, as the detector would have raised it during the backfill.
+    seeded_at = START_MS + 86_400_000
+    sensor = bin_sensors(store, sites["factory"])[0]
+    inject_alert(store, sites["factory"], sensor, seeded_at, AlertKind.DROP)
+    tokens = {
+        role: keys.create(
+            "alpha",
+            role,
+            name=f"ui {role}",
+            sites=sorted(sites.values()) if role is Role.RESEARCHER else (),
+        )[1]
+        for role in Role
+    }
+    port = free_port()
+    server = ThreadServer(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the UI server did not start"
+        time.sleep(0.05)
+    yield UiEnv(f"http://127.0.0.1:{port}", store, tokens, sites, app, settings.store.data_path)
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's headless Chromium."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def browse(ui_env: UiEnv, browser: Browser) -> Iterator[Browse]:
+    """Open pages; every context is closed after the test."""
+    helper = Browse(ui_env, browser)
+    yield helper
+    helper.close()
