@@ -7,7 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import Ingest, IngestFactory, Services, service_env
+from support import (
+    AlertsFactory,
+    Ingest,
+    IngestFactory,
+    ServiceProcess,
+    Services,
+    service_env,
+)
 
 from shinshu.localservices import free_port, start_pair
 
@@ -52,3 +59,22 @@ def ingest_factory(tmp_path: Path) -> Iterator[IngestFactory]:
     yield start
     for worker in started:
         worker.shut_down()
+
+
+@pytest.fixture
+def alerts_factory(tmp_path: Path) -> Iterator[AlertsFactory]:
+    """Start `shinshu alerts` services for a test; all are stopped afterwards."""
+    started: list[ServiceProcess] = []
+
+    def start(services: Services, database: str, **extra: str) -> ServiceProcess:
+        port = free_port()
+        extra.setdefault("alerts_client_id", f"alerts-{uuid.uuid4().hex[:8]}")
+        env = service_env(services, database, alerts_metrics_port=str(port), **extra)
+        log = tmp_path / f"alerts-{len(started)}.log"
+        service = ServiceProcess(env, log, port, command="alerts")
+        started.append(service)
+        return service.start()
+
+    yield start
+    for service in started:
+        service.shut_down()

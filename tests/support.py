@@ -58,37 +58,38 @@ def scrape(port: int) -> dict[str, float]:
 
 
 @dataclass
-class Ingest:
-    """`shinshu ingest` running as a real process."""
+class ServiceProcess:
+    """A long-running `shinshu` subcommand (ingest, alerts) as a real process."""
 
     env: dict[str, str]
     log: Path
     metrics_port: int
+    command: str = "ingest"
     proc: subprocess.Popen[bytes] | None = field(default=None)
 
-    def start(self) -> Ingest:
+    def start(self) -> ServiceProcess:
         """Start the process and wait until it has subscribed."""
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "shinshu.cli", "ingest"],
+                [sys.executable, "-m", "shinshu.cli", self.command],
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        wait_until(self._subscribed, 30, f"ingest to subscribe (log: {self.log})")
+        wait_until(self._subscribed, 30, f"{self.command} to subscribe (log: {self.log})")
         return self
 
     def _subscribed(self) -> bool:
         assert self.proc is not None
         if self.proc.poll() is not None:
-            raise AssertionError(f"ingest exited early:\n{self.log.read_text()}")
+            raise AssertionError(f"{self.command} exited early:\n{self.log.read_text()}")
         try:
-            return scrape(self.metrics_port).get("shinshu_ingest_subscribed") == 1.0
+            return self.metrics().get(f"shinshu_{self.command}_subscribed") == 1.0
         except httpx.HTTPError:
             return False
 
     def metrics(self) -> dict[str, float]:
-        """The worker's current metrics."""
+        """The process's current metrics."""
         return scrape(self.metrics_port)
 
     def kill(self) -> None:
@@ -113,8 +114,12 @@ class Ingest:
             self.proc.kill()
             self.proc.wait()
             warnings.warn(
-                f"ingest did not stop within 30 s of SIGTERM; see {self.log}", stacklevel=1
+                f"{self.command} did not stop within 30 s of SIGTERM; see {self.log}",
+                stacklevel=1,
             )
+
+
+Ingest = ServiceProcess
 
 
 def service_env(services: Services, database: str, **extra: str) -> dict[str, str]:
@@ -133,6 +138,7 @@ def service_env(services: Services, database: str, **extra: str) -> dict[str, st
 
 
 IngestFactory = Callable[..., Ingest]
+AlertsFactory = Callable[..., ServiceProcess]
 
 
 def run_simulate(services: Services, database: str, *args: str, **extra: str) -> str:

@@ -7,19 +7,15 @@ as the gateway would, one batch per sampling instant, with a theft injected into
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from support import IngestFactory, Services, make_influx, scrape, service_env, wait_until
+from support import AlertsFactory, IngestFactory, Services, make_influx, wait_until
 
 from alerting.records import AlertKind, AlertState
 from alerting.store import AlertStore
@@ -31,7 +27,6 @@ from edge.protocol import Channel, DeviceTopic, Reading, SensorKind, encode_batc
 from ingest.stores.assets import BinAsset, write_assets
 from ingest.stores.influx import InfluxStore
 from ingest.stores.lineprotocol import series_lines
-from shinshu.localservices import free_port
 from shinshu.settings import Settings
 from simulators.factory import DEFAULT_FACTORIES, simulate_factory
 
@@ -44,59 +39,6 @@ DROP_AT = 30  # live step of the theft
 TENANT = "shinshu-test"
 SPEC = DEFAULT_FACTORIES[0]
 TOPIC = DeviceTopic(TENANT, SPEC.site, "stock-gateway")
-
-
-@dataclass
-class AlertsService:
-    """`shinshu alerts` running as a real process."""
-
-    env: dict[str, str]
-    log: Path
-    metrics_port: int
-    proc: subprocess.Popen[bytes] | None = field(default=None)
-
-    def start(self) -> AlertsService:
-        """Start the process and wait until it has subscribed."""
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "shinshu.cli", "alerts"],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        wait_until(self._subscribed, 30, f"alerts to subscribe (log: {self.log})")
-        return self
-
-    def _subscribed(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(f"alerts exited early:\n{self.log.read_text()}")
-        try:
-            return self.metrics().get("shinshu_alerts_subscribed") == 1.0
-        except httpx.HTTPError:
-            return False
-
-    def metrics(self) -> dict[str, float]:
-        """The service's current metrics."""
-        return scrape(self.metrics_port)
-
-    def kill(self) -> None:
-        """SIGKILL: no chance to acknowledge anything."""
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait()
-
-    def shut_down(self) -> None:
-        """SIGTERM, and SIGKILL if it lingers."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError(f"alerts did not stop on SIGTERM; see {self.log}") from None
 
 
 @dataclass
@@ -200,21 +142,6 @@ def publish(services: Services, factory: Factory, steps: range) -> dict[int, flo
     return sent
 
 
-@pytest.fixture
-def alerts_factory(tmp_path: Path) -> Iterator[type[AlertsService]]:
-    """Alerts services started by a test are stopped afterwards."""
-    started: list[AlertsService] = []
-
-    class Tracked(AlertsService):
-        def start(self) -> AlertsService:
-            started.append(self)
-            return super().start()
-
-    yield Tracked
-    for service in started:
-        service.shut_down()
-
-
 def stored_alerts(store: InfluxStore) -> list[tuple[str, AlertKind, int]]:
     """(sensor, kind, raised ms) of every stored alert of the tenant."""
     views = AlertStore(store).list_alerts(TENANT, AlertState.ALL, limit=1000)
@@ -225,7 +152,7 @@ def test_live_theft_is_alerted_listed_acknowledged_and_not_repeated_after_kill(
     services: Services,
     database: str,
     ingest_factory: IngestFactory,
-    alerts_factory: type[AlertsService],
+    alerts_factory: AlertsFactory,
     tmp_path: Path,
 ) -> None:
     """Alert within seconds, through the API; a killed and restarted service adds no duplicate."""
@@ -234,11 +161,7 @@ def test_live_theft_is_alerted_listed_acknowledged_and_not_repeated_after_kill(
     store.ensure_database()
     write_history(store, factory)
     ingest = ingest_factory(services, database)
-    port = free_port()
-    env = service_env(
-        services, database, alerts_metrics_port=str(port), alerts_client_id=f"alerts-{database}"
-    )
-    alerts = alerts_factory(env, tmp_path / "alerts.log", port).start()
+    alerts = alerts_factory(services, database, alerts_client_id=f"alerts-{database}")
 
     # Live: the theft and 30 more instants.
     sent = publish(services, factory, range(0, DROP_AT + 30))
@@ -285,7 +208,7 @@ def test_live_theft_is_alerted_listed_acknowledged_and_not_repeated_after_kill(
         "ingest to store every message",
     )
     alerts.kill()
-    restarted = alerts_factory(env, tmp_path / "alerts.log", port).start()
+    restarted = alerts_factory(services, database, alerts_client_id=f"alerts-{database}")
     publish(services, factory, range(DROP_AT - 10, LIVE_STEPS))
     total = LIVE_STEPS - (DROP_AT - 10)
     wait_until(
