@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numpy as np
+
 from edge.protocol import DeviceTopic
 from ingest.stores.assets import write_assets
 from ingest.stores.influx import InfluxStore
@@ -35,11 +37,14 @@ class BackfillReport:
     seconds: float
 
 
-def _chunks(tenant: str, site: SiteData) -> Iterator[list[str]]:
-    """Line-protocol chunks of one site's readings."""
+def _chunks(tenant: str, site: SiteData, until_ms: int | None) -> Iterator[list[str]]:
+    """Line-protocol chunks of one site's readings (those before `until_ms`, if given)."""
     topic = DeviceTopic(tenant, site.site, site.device).validate()
     for series in site.series:
-        ts, values = series.ts_ms.tolist(), series.values.tolist()
+        keep = len(series.ts_ms)
+        if until_ms is not None:
+            keep = int(np.searchsorted(series.ts_ms, until_ms, side="left"))
+        ts, values = series.ts_ms[:keep].tolist(), series.values[:keep].tolist()
         for first in range(0, len(ts), CHUNK_LINES):
             last = first + CHUNK_LINES
             yield series_lines(
@@ -55,8 +60,13 @@ def backfill(
     *,
     progress: Callable[[str], None] = log.info,
     writers: int = 2,
+    until_ms: int | None = None,
 ) -> BackfillReport:
-    """Simulate every site of `scenario` and write its readings; truth is collected in `truth`."""
+    """Simulate every site of `scenario` and write its readings; truth is collected in `truth`.
+
+    With `until_ms`, only the readings before it are written: the rest is left for a live run
+    of the same scenario (`LivePlan.begin_ms`), so history and live data join seamlessly.
+    """
     began = time.monotonic()
     # Descriptions first: a forecast service reading meanwhile knows what the readings are.
     write_assets(store, tenant, scenario_assets(scenario))
@@ -64,9 +74,10 @@ def backfill(
     with ThreadPoolExecutor(writers) as pool:
         for site in simulate_sites(scenario, truth):
             sites += 1
-            results = list(pool.map(store.write_lines, _chunks(tenant, site)))
+            chunks = list(_chunks(tenant, site, until_ms))
+            results = list(pool.map(store.write_lines, chunks))
             refused += sum(len(r) for r in results)
-            written += site.readings
+            written += sum(len(chunk) for chunk in chunks)
             progress(
                 f"site {sites}: {site.site}/{site.device} {site.readings:,} readings "
                 f"({written:,} in {time.monotonic() - began:.1f} s)"

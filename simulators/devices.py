@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from edge.agent import Agent
 from edge.clock import AgentClock
 from edge.config import AgentConfig, DriverKind, SensorConfig
@@ -156,6 +158,7 @@ class SimulatedDevice:
     clock: DeviceClock
     end_ms: int
     reboots: tuple[Fault, ...] = ()
+    thefts: tuple[Fault, ...] = ()
     sampled: int = 0
     agent: Agent | None = None
     _thread: threading.Thread | None = None
@@ -181,14 +184,34 @@ class SimulatedDevice:
             return None
         if any(reboot.covers(true_ms) for reboot in self.reboots):
             return None  # the device is off; after a reboot, sampling resumes at its end
-        index = (true_ms - self.clock.sim.start_ms) // self.clock.step_ms
-        if index >= len(series.ts_ms) or int(series.ts_ms[index]) != true_ms:
+        if not len(series.ts_ms):
+            return None
+        # The series may begin before the live run (history backfilled into the store).
+        index = (true_ms - int(series.ts_ms[0])) // self.clock.step_ms
+        if not 0 <= index < len(series.ts_ms) or int(series.ts_ms[index]) != true_ms:
             return None
         with self._lock:
             self.sampled += 1
             if sensor not in self._first_after:
                 self._first_after[sensor] = true_ms
-        return float(series.values[index])
+        value = float(series.values[index])
+        stolen = self._stolen_kg(sensor, true_ms)
+        # What was stolen is gone from the bin; its load cell never reads below empty.
+        return max(0.0, value - stolen) if stolen else value
+
+    def stolen(self, theft: Fault) -> float:
+        """Kilograms a theft takes: its fraction of the bin's weight just before it."""
+        series = self._series[f"{theft.bin}_weight"]
+        before = int(np.searchsorted(series.ts_ms, theft.start_ms, side="right")) - 1
+        return theft.fraction * float(series.values[max(before, 0)])
+
+    def _stolen_kg(self, sensor: str, true_ms: int) -> float:
+        """What thefts before `true_ms` took from this weight sensor's bin (0 for others)."""
+        return sum(
+            self.stolen(t)
+            for t in self.thefts
+            if sensor == f"{t.bin}_weight" and t.start_ms <= true_ms
+        )
 
     def start(self) -> None:
         """Start (or restart) the agent on the device's spool."""

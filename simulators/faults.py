@@ -9,6 +9,9 @@ Four kinds, each injected by `simulators.live` through the real edge agent:
 - `reboot`: the agent is stopped at `start` and started again on the same spool at `end`;
   sensors take no readings in between, and nothing spooled before the stop is lost.
 - `malformed`: one garbage message on the device's `up` topic at `start` (ingest dead-letters it).
+- `theft`: a stock anomaly rather than a device fault: at `start`, `fraction` of the stock of
+  factory bin `bin` leaves unrecorded, so its load cell reads that much less from then on
+  while its item counter does not move (an unexplained drop, for the live alerts).
 
 A schedule file is TOML or JSON with a list `faults` of tables, e.g.::
 
@@ -57,6 +60,11 @@ class FaultKind(StrEnum):
     CLOCK_SKEW = "clock_skew"
     REBOOT = "reboot"
     MALFORMED = "malformed"
+    THEFT = "theft"
+
+
+# Faults a seeded schedule draws from (a theft needs a bin, so it is only ever scheduled).
+RANDOM_KINDS = (FaultKind.OUTAGE, FaultKind.CLOCK_SKEW, FaultKind.REBOOT, FaultKind.MALFORMED)
 
 
 class MalformedKind(StrEnum):
@@ -78,6 +86,8 @@ class Fault:
     end_ms: int
     offset_ms: int = 0
     payload: MalformedKind = MalformedKind.NOT_JSON
+    bin: str = ""
+    fraction: float = 0.0
 
     def covers(self, ts_ms: int) -> bool:
         """Whether `ts_ms` lies in [start, end)."""
@@ -139,6 +149,7 @@ def _enum(kind: type[StrEnum], raw: Any, where: str) -> Any:
 def parse_fault(doc: Mapping[str, Any], origin_ms: int) -> Fault:
     """One `[[faults]]` table; times relative to `origin_ms` (the scenario start)."""
     known = {"site", "device", "kind", "start", "end", "duration", "offset_s", "payload"}
+    known |= {"bin", "fraction"}
     where = f"fault {doc.get('kind')!r} at site {doc.get('site')!r}"
     unknown = sorted(set(doc) - known)
     if unknown:
@@ -149,7 +160,7 @@ def parse_fault(doc: Mapping[str, Any], origin_ms: int) -> Fault:
     if "start" not in doc:
         raise FaultError(f"{where}: `start` is required")
     start = _instant_ms(doc["start"], origin_ms, where)
-    if kind is FaultKind.MALFORMED:
+    if kind in (FaultKind.MALFORMED, FaultKind.THEFT):
         end = start
     elif "end" in doc:
         end = _instant_ms(doc["end"], origin_ms, where)
@@ -157,7 +168,7 @@ def parse_fault(doc: Mapping[str, Any], origin_ms: int) -> Fault:
         end = start + parse_duration_ms(doc["duration"])
     else:
         raise FaultError(f"{where}: give `end` or `duration`")
-    if kind is not FaultKind.MALFORMED and end <= start:
+    if kind not in (FaultKind.MALFORMED, FaultKind.THEFT) and end <= start:
         raise FaultError(f"{where}: ends before it starts")
     offset = 0
     if kind is FaultKind.CLOCK_SKEW:
@@ -166,6 +177,15 @@ def parse_fault(doc: Mapping[str, Any], origin_ms: int) -> Fault:
             raise FaultError(f"{where}: `offset_s` (non-zero seconds) is required")
         offset = round(raw * 1000)
     payload = _enum(MalformedKind, doc.get("payload", MalformedKind.NOT_JSON.value), where)
+    if kind is FaultKind.THEFT:
+        bin_name, fraction = doc.get("bin"), doc.get("fraction")
+        if not isinstance(bin_name, str) or not bin_name:
+            raise FaultError(f"{where}: `bin` (the bin's name) is required")
+        if isinstance(fraction, bool) or not isinstance(fraction, int | float):
+            raise FaultError(f"{where}: `fraction` (of the stock, 0 to 1) is required")
+        if not 0 < fraction < 1:
+            raise FaultError(f"{where}: `fraction` must lie between 0 and 1")
+        return Fault(doc["site"], kind, start, end, bin=bin_name, fraction=float(fraction))
     return Fault(doc["site"], kind, start, end, offset, payload)
 
 
@@ -226,7 +246,7 @@ def generate(
     span = end_ms - start_ms
     days = span / 86_400_000
     out: list[Fault] = []
-    kinds = list(FaultKind)
+    kinds = list(RANDOM_KINDS)
     for site in sites:
         taken: list[tuple[int, int]] = []
         for _ in range(int(rng.poisson(rate_per_day * days))):

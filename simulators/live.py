@@ -66,6 +66,13 @@ class LivePlan:
     faults: tuple[Fault, ...] = ()
     drain_timeout_s: float = 120.0
     progress_every_s: float = 2.0
+    # Run live from this simulated time (on the sampling grid); what comes before it is
+    # history that the caller wrote to the store (see simulators.backfill). None: the start.
+    begin_ms: int | None = None
+
+    def live_from_ms(self) -> int:
+        """Simulated time at which the agents start sampling."""
+        return self.scenario.start_ms if self.begin_ms is None else self.begin_ms
 
     def finish_ms(self) -> int:
         """Simulated time at which every reading of the window has been taken."""
@@ -137,6 +144,9 @@ class _Runner:
                         lambda f=fault, d=device, n=number: self.garbage(f, d, n),
                     )
                 )
+            elif fault.kind is FaultKind.THEFT:
+                detail = f"bin={fault.bin}: {device.stolen(fault):.3f} kg ({fault.fraction:.0%})"
+                self.record(device, fault, fault.start_ms, fault.end_ms, detail)
             else:
                 detail = f"offset_s={fault.offset_ms / 1000:g}"
                 self.record(device, fault, fault.start_ms, fault.end_ms, detail)
@@ -205,8 +215,9 @@ class _Runner:
     def report_progress(self, began: float) -> None:
         """One line: simulated time, share of the window done, readings, backlog, faults."""
         scenario = self.plan.scenario
-        now = min(max(self.now(), scenario.start_ms), scenario.start_ms + scenario.duration_ms)
-        done = max(0.0, (now - scenario.start_ms) / scenario.duration_ms)
+        begin, end = self.plan.live_from_ms(), scenario.start_ms + scenario.duration_ms
+        now = min(max(self.now(), begin), end)
+        done = max(0.0, (now - begin) / (end - begin))
         when = dt.datetime.fromtimestamp(now / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M")
         sampled = sum(d.sampled for d in self.devices.values())
         backlog = sum(d.backlog() for d in self.devices.values())
@@ -268,12 +279,18 @@ def _build_devices(
             shutdown_grace_s=0.0,
         )
         skews = faults_of(plan.faults, data.site, FaultKind.CLOCK_SKEW)
+        thefts = faults_of(plan.faults, data.site, FaultKind.THEFT)
+        sensors = {series.sensor for series in data.series}
+        for theft in thefts:
+            if f"{theft.bin}_weight" not in sensors:
+                raise LiveError(f"theft at {data.site!r}: the site has no bin {theft.bin!r}")
         devices[data.site] = SimulatedDevice(
             data=data,
             config=config,
             clock=DeviceClock(clock, scenario.step_ms, skews),
             end_ms=scenario.start_ms + scenario.duration_ms,
             reboots=faults_of(plan.faults, data.site, FaultKind.REBOOT),
+            thefts=thefts,
         )
     return devices, relays
 
@@ -288,8 +305,11 @@ def check_plan(plan: LivePlan, sites: Sequence[str]) -> None:
             "use a smaller factor or a longer step"
         )
     end = scenario.start_ms + scenario.duration_ms
+    begin = plan.live_from_ms()
+    if not scenario.start_ms <= begin < end or (begin - scenario.start_ms) % scenario.step_ms:
+        raise LiveError("the live part must begin on the sampling grid inside the window")
     try:
-        check_schedule(plan.faults, sites, scenario.start_ms, end, scenario.step_ms)
+        check_schedule(plan.faults, sites, begin, end, scenario.step_ms)
     except FaultError as exc:
         raise LiveError(str(exc)) from exc
     shortest = plan.min_reboot_ms()
@@ -316,7 +336,7 @@ def run_live(
     check_plan(plan, [s.site for s in sites])
     # Simulated time starts once every agent is up, so no device misses the first readings.
     clock = SimClock(
-        plan.scenario.start_ms,
+        plan.live_from_ms(),
         plan.accel,
         lead_s=1.0 + 0.05 * len(sites),
         until_ms=plan.finish_ms(),

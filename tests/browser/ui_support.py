@@ -162,14 +162,17 @@ class Browse:
         lang: str = "ja",
         viewport: str = "desktop",
         wait: bool = True,
+        key: str | None = None,
     ) -> Probe:
-        """A fresh browser context signed in as alpha's `role` key, showing `#{route}`."""
+        """A fresh browser context signed in as alpha's `role` key (or `key`), at `#{route}`."""
         width, height = VIEWPORTS[viewport]
         context = self.browser.new_context(
             viewport={"width": width, "height": height}, locale="ja-JP", timezone_id="UTC"
         )
         self.contexts.append(context)
-        token = json.dumps(self.env.token(role) if role is not None else "")
+        if key is None:
+            key = self.env.token(role) if role is not None else ""
+        token = json.dumps(key)
         # Before any page script: the session key (as the sign-in form leaves it) and language.
         context.add_init_script(
             f"if (!sessionStorage.getItem('shinshu.init')) {{"

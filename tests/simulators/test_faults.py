@@ -12,6 +12,7 @@ import pytest
 
 from simulators.devices import DeviceClock, SimClock
 from simulators.faults import (
+    RANDOM_KINDS,
     Fault,
     FaultError,
     FaultKind,
@@ -56,12 +57,14 @@ def test_durations_and_schedule_files(tmp_path: Path) -> None:
         '[[faults]]\nsite = "a"\nkind = "clock_skew"\nstart = 2025-06-01T03:00:00Z\n'
         'end = "2025-06-01T05:00:00Z"\noffset_s = -905\n'
         '[[faults]]\nsite = "b"\nkind = "malformed"\nstart = "+2h"\npayload = "truncated"\n'
+        '[[faults]]\nsite = "b"\nkind = "theft"\nstart = "+4h"\nbin = "screws"\nfraction = 0.25\n'
     )
     doc = {
         "faults": [
             {"site": "b", "kind": "malformed", "start": "+2h", "payload": "truncated"},
             {"site": "a", "kind": "outage", "start": "2025-06-01T01:00:00", "end": "+90m"},
             {"site": "a", "kind": "clock_skew", "start": "+3h", "duration": "2h", "offset_s": -905},
+            {"site": "b", "kind": "theft", "start": "+4h", "bin": "screws", "fraction": 0.25},
         ]
     }
     js = tmp_path / "f.json"
@@ -71,6 +74,14 @@ def test_durations_and_schedule_files(tmp_path: Path) -> None:
     assert from_toml[0] == Fault("a", FaultKind.OUTAGE, START + 3_600_000, START + 5_400_000)
     assert from_toml[1].payload is MalformedKind.TRUNCATED
     assert from_toml[2].offset_ms == -905_000
+    assert from_toml[3] == Fault(
+        "b",
+        FaultKind.THEFT,
+        START + 4 * 3_600_000,
+        START + 4 * 3_600_000,
+        bin="screws",
+        fraction=0.25,
+    )
     check_schedule(from_toml, ["a", "b"], START, START + DAY, STEP)
 
 
@@ -81,6 +92,9 @@ def test_durations_and_schedule_files(tmp_path: Path) -> None:
         ({"site": "a", "kind": "outage", "start": "+1h"}, "end` or `duration"),
         ({"site": "a", "kind": "clock_skew", "start": "+1h", "duration": "1h"}, "offset_s"),
         ({"site": "a", "kind": "outage", "start": "+1h", "duration": "1h", "x": 1}, "unknown"),
+        ({"site": "a", "kind": "theft", "start": "+1h", "fraction": 0.2}, "`bin`"),
+        ({"site": "a", "kind": "theft", "start": "+1h", "bin": "b"}, "`fraction`"),
+        ({"site": "a", "kind": "theft", "start": "+1h", "bin": "b", "fraction": 1.5}, "between"),
     ],
 )
 def test_bad_schedule_entries_are_refused(
@@ -121,7 +135,8 @@ def test_generated_faults_are_seeded_and_well_formed() -> None:
     b = generate(sites, START, START + 30 * DAY, STEP, rate_per_day=1.0, seed=4)
     c = generate(sites, START, START + 30 * DAY, STEP, rate_per_day=1.0, seed=5)
     assert a == b and a != c
-    assert {f.kind for f in a} == set(FaultKind)
+    # Every kind a seed can draw; a theft needs a bin, so only a schedule file has one.
+    assert {f.kind for f in a} == set(RANDOM_KINDS)
     check_schedule(a, sites, START, START + 30 * DAY, STEP)
     for fault in a:
         if fault.kind is FaultKind.CLOCK_SKEW:
