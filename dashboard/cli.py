@@ -66,7 +66,7 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
 
 def add_serve_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add `serve` to the `shinshu` subcommands."""
-    serve = sub.add_parser("serve", help="run the web API")
+    serve = sub.add_parser("serve", help="run the web dashboard and API")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on")
     serve.set_defaults(handler=_serve)

@@ -118,9 +118,12 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
-    from shinshu.demo import run_demo
+    from shinshu.demo import DemoOptions, run_demo
 
-    return run_demo(settings, duration=args.duration, devices=args.devices)
+    options = DemoOptions(
+        history_days=args.history_days, accel=args.accel, port=args.port, duration_s=args.duration
+    )
+    return run_demo(settings, options)
 
 
 def _score_csv(_settings: Settings, args: argparse.Namespace) -> int:
@@ -246,10 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_alerts_command(sub)
 
     demo = sub.add_parser(
-        "demo", help="local broker, database, ingest and a simulated fleet, all in one"
+        "demo",
+        help="the whole platform locally: broker, database, ingest, alerts, web UI, live sites",
     )
     demo.add_argument("--duration", type=float, default=0.0, help="seconds; 0 runs until Ctrl-C")
-    demo.add_argument("--devices", type=_positive, default=6)
+    demo.add_argument("--history-days", type=_positive, default=8, help="days backfilled first")
+    demo.add_argument("--accel", type=float, default=60.0, help="speed of the live day")
+    demo.add_argument("--port", type=int, default=8080, help="web UI port (0: any free one)")
     demo.set_defaults(handler=_demo)
     return parser
 

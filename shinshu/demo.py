@@ -1,20 +1,61 @@
-"""`shinshu demo`: a private broker and database, ingest and a live simulated fleet, all in one."""
+"""`shinshu demo`: the whole platform on one machine, with a week of history and a live day.
+
+Private Mosquitto and InfluxDB, ingest, the alerts service and the API with its web UI, fed by
+a simulated farm, forest stand and factory: their last week is backfilled into the store, then
+the following day is replayed live through real edge agents on accelerated time, with a theft
+in one factory bin for the alerts service to catch.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
-from edge.mqtt import MqttEndpoint
+import uvicorn
+
+from alerting.service import run_alerts
+from dashboard.app import create_app
+from dashboard.keys import Role
+from dashboard.settings import load_api_settings
 from ingest.service import install_stop_handlers, run_ingest
 from ingest.stores.influx import StoreError, make_store
-from shinshu.localservices import start_pair
+from shinshu.localservices import free_port, start_pair
 from shinshu.settings import Settings
-from simulators.fleet import FleetPlan, device_kind, device_name, run_fleet
+from simulators.backfill import backfill
+from simulators.factory import DEFAULT_FACTORIES
+from simulators.faults import Fault, FaultKind
+from simulators.live import MARGIN_S, LivePlan, run_live
+from simulators.scenario import Scenario, Truth
 
 log = logging.getLogger(__name__)
+
+STEP_MS = 600_000
+LIVE_MS = 86_400_000
+THEFT_AFTER_MS = 2 * 3_600_000
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DemoOptions:
+    """How much history, how fast the live day runs, where the web UI listens, for how long."""
+
+    history_days: int = 8
+    accel: float = 60.0
+    port: int = 8080
+    duration_s: float = 0.0
+    seed: int = 1
+
+
+class _Server(uvicorn.Server):
+    """uvicorn in a thread: signals stay with the demo, which stops everything in order."""
+
+    def install_signal_handlers(self) -> None:
+        """Leave SIGTERM and SIGINT to the demo's own handlers."""
 
 
 def _count(settings: Settings) -> int:
@@ -24,8 +65,32 @@ def _count(settings: Settings) -> int:
         return 0
 
 
-def run_demo(base: Settings, *, duration: float, devices: int) -> int:
-    """Run until Ctrl-C (or `duration` seconds), printing what flows where."""
+def _scenario(options: DemoOptions, now_ms: int) -> tuple[Scenario, int]:
+    """One farm, forest and factory: history, then a live day that ends before now."""
+    # Simulated time runs a step and a margin past the window; all of it must be in the past.
+    tail_ms = STEP_MS + round(MARGIN_S * options.accel * 1000)
+    end_ms = (now_ms - tail_ms) // STEP_MS * STEP_MS
+    begin_ms = end_ms - LIVE_MS
+    start_ms = begin_ms - options.history_days * 86_400_000
+    scenario = Scenario(1, 1, 1, start_ms, end_ms - start_ms, STEP_MS, options.seed)
+    return scenario, begin_ms
+
+
+def _theft(begin_ms: int) -> Fault:
+    """A theft of 30 % of the factory's screws, two simulated hours into the live day."""
+    factory = DEFAULT_FACTORIES[0]
+    at = begin_ms + THEFT_AFTER_MS
+    return Fault(factory.site, FaultKind.THEFT, at, at, bin=factory.bins[0].name, fraction=0.3)
+
+
+def _thread(target: Callable[..., object], *args: object, name: str) -> threading.Thread:
+    thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def run_demo(base: Settings, options: DemoOptions) -> int:
+    """Run until Ctrl-C (or `options.duration_s`), printing what flows where."""
     stop = threading.Event()
     install_stop_handlers(stop)
     folder = base.data_path / "demo"
@@ -39,58 +104,99 @@ def run_demo(base: Settings, *, duration: float, devices: int) -> int:
         influx_token=None,
         influx_user=None,
         influx_password=None,
+        data_dir=folder,
         ingest_client_id="shinshu-demo-ingest",
         ingest_metrics_port=0,
+        alerts_client_id="shinshu-demo-alerts",
+        alerts_metrics_port=0,
     )
-    ingest_stop = threading.Event()
-    ingest = threading.Thread(target=run_ingest, args=(settings, ingest_stop), name="ingest")
+    services_stop = threading.Event()
+    server: _Server | None = None
+    live: threading.Thread | None = None
+    threads: list[threading.Thread] = []
     try:
-        ingest.start()
-        time.sleep(1.0)
-        plan = FleetPlan(
-            tenant=settings.tenant,
-            site=settings.site,
-            devices=devices,
-            readings=10**9,
-            batch_size=5,
-            interval_ms=1_000,
-            rate=0.2,
-            start_ms=int(time.time() * 1000) - 5_000,
+        store = make_store(settings, timeout=60.0)
+        store.ensure_database()
+        scenario, begin_ms = _scenario(options, int(time.time() * 1000))
+        print(f"writing {options.history_days} days of history ...", flush=True)
+        report = backfill(
+            scenario, store, settings.tenant, Truth(), progress=lambda _l: None, until_ms=begin_ms
         )
-        fleet = threading.Thread(
-            target=run_fleet, args=(plan, MqttEndpoint.from_url(broker.url), stop), name="fleet"
+        print(f"  {report.readings:,} readings in {report.seconds:.1f} s", flush=True)
+        threads.append(_thread(run_ingest, settings, services_stop, name="ingest"))
+        threads.append(_thread(run_alerts, settings, services_stop, name="alerts"))
+        app = create_app(load_api_settings(settings))
+        tokens = {
+            role: app.state.context.keys.create(settings.tenant, role, name=f"demo {role}")[1]
+            for role in (Role.OPERATOR, Role.VIEWER)
+        }
+        port = options.port or free_port()
+        server = _Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
         )
-        fleet.start()
-        _explain(settings, plan)
+        threads.append(_thread(server.run, name="api"))
+        theft = _theft(begin_ms)
+        plan = LivePlan(
+            scenario, options.accel, settings.tenant, folder / "agents", (theft,), begin_ms=begin_ms
+        )
+        live = _thread(
+            lambda: run_live(plan, settings.mqtt_url, Truth(), stop=stop, progress=log.info),
+            name="live",
+        )
+        _explain(
+            settings, port=port, tokens=tokens, options=options, theft=theft, begin_ms=begin_ms
+        )
         began = time.monotonic()
         while not stop.wait(5.0):
             print(f"  {_count(settings):>8} readings stored so far", flush=True)
-            if duration and time.monotonic() - began >= duration:
+            if options.duration_s and time.monotonic() - began >= options.duration_s:
                 stop.set()
-        fleet.join()
         print(f"stopping; {_count(settings)} readings stored in total", flush=True)
     finally:
         stop.set()
-        ingest_stop.set()
-        if ingest.is_alive():
-            ingest.join(30)
+        # The agents first (they flush to the broker), then the services behind them.
+        if live is not None:
+            live.join(60)
+        services_stop.set()
+        if server is not None:
+            server.should_exit = True
+        for thread in threads:
+            thread.join(30)
         influx.stop()
         broker.stop()
     return 0
 
 
-def _explain(settings: Settings, plan: FleetPlan) -> None:
-    topic = f"shinshu/v1/{plan.tenant}/{plan.site}/<device>/up"
-    kinds = ", ".join(f"{device_name(i)}={device_kind(i).value}" for i in range(plan.devices))
+def _explain(
+    settings: Settings,
+    *,
+    port: int,
+    tokens: dict[Role, str],
+    options: DemoOptions,
+    theft: Fault,
+    begin_ms: int,
+) -> None:
+    theft_at = dt.datetime.fromtimestamp(theft.start_ms / 1000, TOKYO).strftime("%m-%d %H:%M")
+    theft_in_s = (theft.start_ms - begin_ms) / 1000 / options.accel
     print(
         f"""
-  devices   {kinds}
-      |  MQTT QoS 1, one JSON batch of {plan.batch_size} readings every {1 / plan.rate:.0f} s
+  simulated sites (tenant {settings.tenant}): a Kawakami lettuce field, a larch stand, a factory
+      |  real edge agents, {options.accel:g}x faster than real time, MQTT QoS 1
       v
-  broker    {settings.mqtt_url}   topic {topic}
-      |  ingest (persistent session, acknowledges after the store accepted)
+  broker    {settings.mqtt_url}
+      |  ingest and the alerts service (each with its own persistent session)
       v
   InfluxDB  {settings.influx_url}   database {settings.influx_db}
+      |
+      v
+  web UI    http://127.0.0.1:{port}/     API http://127.0.0.1:{port}/docs
+
+  sign in with (shown once; demo keys only):
+    operator  {tokens[Role.OPERATOR]}
+    viewer    {tokens[Role.VIEWER]}
+
+  A theft from bin {theft.bin} at {theft_at} JST (simulated) happens about {theft_in_s:.0f} s
+  from now; watch the factory page raise the alert, then acknowledge it as the operator.
 
   watch the raw messages:  mosquitto_sub -L '{settings.mqtt_url}/shinshu/v1/#' -v
   rejected input:          mosquitto_sub -L '{settings.mqtt_url}/shinshu/deadletter/#' -v

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 from support import (
@@ -171,26 +172,51 @@ def test_store_outage_holds_backlog_in_broker_with_bounded_memory(
     assert worker.proc.poll() is None
 
 
-def test_demo_runs_the_whole_path_and_stops_cleanly(tmp_path: Path) -> None:
-    """`shinshu demo` starts its own services, stores readings, and exits 0 when its time is up."""
+def test_demo_runs_the_whole_platform_and_stops_cleanly(tmp_path: Path) -> None:
+    """`shinshu demo`: its web UI and API answer with the printed key, the scheduled theft
+    becomes an alert, readings are stored, and it exits 0 leaving no port open."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHINSHU_")}
     env["SHINSHU_DATA_DIR"] = str(tmp_path)
-    result = subprocess.run(
-        [sys.executable, "-m", "shinshu.cli", "demo", "--duration", "11", "--devices", "3"],
+    env["PYTHONUNBUFFERED"] = "1"
+    command = [sys.executable, "-m", "shinshu.cli", "demo", "--duration", "50", "--port", "0"]
+    # x600: the theft comes 12 s into the live day.
+    proc = subprocess.Popen(
+        [*command, "--accel", "600", "--history-days", "8"],
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        timeout=120,
-        check=False,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    stored = [
-        int(line.split()[0]) for line in result.stdout.splitlines() if "stored so far" in line
-    ]
-    assert stored and stored[-1] > 0 and stored == sorted(stored), result.stdout
-    assert "curl -G" in result.stdout
-    # Its private broker and database stopped with it.
-    ports = re.findall(r"127\.0\.0\.1:(\d+)", result.stdout)
+    assert proc.stdout is not None
+    lines: list[str] = []
+    for line in proc.stdout:
+        lines.append(line)
+        if "viewer " in line and "_" in line:
+            break
+    output = "".join(lines)
+    url = re.search(r"web UI\s+(http://127\.0\.0\.1:\d+)/", output)
+    token = re.search(r"viewer\s+(\S+)", output)
+    assert url and token, output
+    headers = {"X-API-Key": token.group(1)}
+    api = f"{url.group(1)}/api/v1/tenants/demo"
+    assert "<html" in httpx.get(url.group(1) + "/", timeout=10).text.lower()
+    sites = httpx.get(f"{api}/sites", headers=headers, timeout=10).json()
+    assert len(sites) == 3, sites
+
+    def theft_alert() -> bool:
+        found = httpx.get(f"{api}/alerts", headers=headers, timeout=10).json()
+        return any(a["kind"] == "drop" for a in found)
+
+    wait_until(theft_alert, 40, "the demo's theft as an alert")
+    # Read on through the same text stream (communicate() would skip what it buffered).
+    output += proc.stdout.read()
+    proc.wait(timeout=60)
+    assert proc.returncode == 0, output
+    stored = [int(line.split()[0]) for line in output.splitlines() if "stored so far" in line]
+    assert stored and stored[-1] > 0 and stored == sorted(stored), output
+    assert "curl -G" in output
+    # Its private broker, database and web server stopped with it.
+    ports = re.findall(r"127\.0\.0\.1:(\d+)", output)
     assert ports
     for port in set(ports):
         with socket.socket() as sock:
