@@ -11,13 +11,18 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from dashboard.settings import DashboardError
 from edge.protocol import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, SensorKind
 from ingest.stores.influx import InfluxStore, StoreError, StoreUnavailableError, quote_string
+from ingest.stores.influx_columns import SeriesColumns
 from ingest.stores.lineprotocol import STATUS_MEASUREMENT
 
 log = logging.getLogger(__name__)
@@ -137,13 +142,20 @@ class Reading:
 
 @dataclass(frozen=True, slots=True)
 class ExportBatch:
-    """One window of an export: its series, and rows (time ms, series index, value) in order.
+    """One window of an export: its series, and its rows in order as three columns.
 
-    Rows are plain tuples rather than objects: a million of them must be cheap to sort and encode.
+    Row i is at `times[i]` (ms), of series `series[index[i]]`, with `values[i]`. Arrays rather
+    than an object per row: a million rows must be cheap to sort and encode.
     """
 
     series: list[SeriesKey]
-    rows: list[tuple[int, int, float]]
+    times: npt.NDArray[np.int64]
+    index: npt.NDArray[np.int32]
+    values: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        """The number of rows."""
+        return len(self.times)
 
 
 def check_range(start_ms: int, end_ms: int) -> None:
@@ -184,6 +196,9 @@ class Reader:
         )
         self._cache: dict[str, tuple[float, Catalogue]] = {}
         self._refreshing: set[str] = set()
+        # Aggregate queries in flight: identical requests that miss the cache together wait for
+        # the first one's answer instead of each asking the store.
+        self._flights: dict[tuple[object, ...], Future[list[dict[str, Any]]]] = {}
         self._lock = threading.Lock()
 
     def _query(self, q: str) -> list[dict[str, Any]]:
@@ -197,6 +212,17 @@ class Reader:
                 return []
             raise StoreDownError(str(exc)) from exc
         return results[0].get("series", []) if results else []
+
+    def _columns(self, q: str) -> list[SeriesColumns]:
+        """Like `_query`, for answers of many points: each series as arrays."""
+        try:
+            return self._store.query_columns(q)
+        except StoreUnavailableError as exc:
+            raise StoreDownError(str(exc)) from exc
+        except StoreError as exc:
+            if "database not found" in str(exc):
+                return []
+            raise StoreDownError(str(exc)) from exc
 
     def ready(self) -> bool:
         """Whether the store answers queries."""
@@ -300,28 +326,49 @@ class Reader:
         if (end_ms - start_ms) // interval.ms > MAX_BUCKETS:
             raise QueryError(f"more than {MAX_BUCKETS} buckets: widen the interval")
         chosen = list(dict.fromkeys(functions)) or list(AggregateFunction)
-        cache_key = (tenant, key, start_ms, end_ms, interval, tuple(chosen))
-        now = time.monotonic()
-        if self._aggregate_ttl > 0:
-            with self._lock:
-                hit = self._aggregates.get(cache_key)
-            if hit is not None and now - hit[0] < self._aggregate_ttl:
-                return hit[1]
         fields = ", ".join(f'{f.value}("value") AS "{f.value}"' for f in chosen)
-        series = self._query(
+        q = (
             f'SELECT {fields} FROM "{key.kind.value}" WHERE {_where(tenant, key)} '
             f"AND {_between(start_ms, end_ms)} GROUP BY time({interval.value}) fill(none)"
         )
+        if self._aggregate_ttl <= 0:
+            return self._aggregate_rows(q)
+        cache_key = (tenant, key, start_ms, end_ms, interval, tuple(chosen))
+        now = time.monotonic()
+        with self._lock:
+            hit = self._aggregates.get(cache_key)
+            if hit is not None and now - hit[0] < self._aggregate_ttl:
+                return hit[1]
+            flight = self._flights.get(cache_key)
+            leader = flight is None
+            if flight is None:
+                flight = self._flights[cache_key] = Future()
+        if not leader:
+            # When the cache expires under many viewers of one chart, one store query serves
+            # them all; the others would only queue behind it in InfluxDB.
+            return flight.result()
+        try:
+            rows = self._aggregate_rows(q)
+        except BaseException as exc:
+            with self._lock:
+                del self._flights[cache_key]
+            flight.set_exception(exc)
+            raise
+        with self._lock:
+            self._aggregates[cache_key] = (now, rows)
+            self._aggregates.move_to_end(cache_key)
+            while len(self._aggregates) > AGGREGATE_CACHE_ENTRIES:
+                self._aggregates.popitem(last=False)
+            del self._flights[cache_key]
+        flight.set_result(rows)
+        return rows
+
+    def _aggregate_rows(self, q: str) -> list[dict[str, Any]]:
+        """The rows of an aggregate query, one dict per bucket."""
         rows: list[dict[str, Any]] = []
-        for s in series:
+        for s in self._query(q):
             columns = s["columns"]
             rows.extend(dict(zip(columns, values, strict=True)) for values in s["values"])
-        if self._aggregate_ttl > 0:
-            with self._lock:
-                self._aggregates[cache_key] = (now, rows)
-                self._aggregates.move_to_end(cache_key)
-                while len(self._aggregates) > AGGREGATE_CACHE_ENTRIES:
-                    self._aggregates.popitem(last=False)
         return rows
 
     def first_spacing(
@@ -360,33 +407,48 @@ class Reader:
 
         The window adapts to the data's density so that a batch holds about `window_rows`
         rows: memory stays flat however long the range, and each window is one store query.
+        While a batch is being encoded and sent, the store already answers the next window.
         Rows in a batch are ordered by time, then kind, site, device and sensor.
         """
         check_range(start_ms, end_ms)
         measurements = ",".join(f'"{k.value}"' for k in dict.fromkeys(kinds))
         where = _where(tenant, sites=sites)
-        window = 3_600_000
-        begin = start_ms
-        while begin < end_ms:
-            stop = min(end_ms, begin + window)
-            series = self._query(
+
+        def ask(begin: int, stop: int) -> Future[list[SeriesColumns]]:
+            return lookahead.submit(
+                self._columns,
                 f'SELECT "value" FROM {measurements} WHERE {where} AND {_between(begin, stop)} '
-                'GROUP BY "site", "device", "sensor"'
+                'GROUP BY "site", "device", "sensor"',
             )
-            found = sorted(((_series_key(s), s["values"]) for s in series), key=_key_order_kind)
-            rows = [
-                (t, index, float(v)) for index, (_, values) in enumerate(found) for t, v in values
-            ]
-            # Tuples sort in C: by time, then by series (kind, site, device, sensor).
-            rows.sort()
-            if rows:
-                yield ExportBatch([key for key, _ in found], rows)
-            # Aim the next window at `window_rows`, growing at most fourfold per step so that a
-            # burst of dense data after a sparse stretch cannot blow up one batch.
-            density = len(rows) / (stop - begin)
-            target = window_rows / density if density else window * 4
-            window = int(max(60_000, min(window * 4, target, 366 * 86_400_000)))
-            begin = stop
+
+        window = 3_600_000
+        begin, stop = start_ms, min(end_ms, start_ms + window)
+        with ThreadPoolExecutor(1, thread_name_prefix="export-query") as lookahead:
+            pending: Future[list[SeriesColumns]] | None = ask(begin, stop)
+            while pending is not None:
+                series = pending.result()
+                count = sum(len(s.times) for s in series)
+                # Aim the next window at `window_rows`, growing at most fourfold per step so
+                # that a burst of dense data after a sparse stretch cannot blow up one batch.
+                density = count / (stop - begin)
+                target = window_rows / density if density else window * 4
+                window = int(max(60_000, min(window * 4, target, 366 * 86_400_000)))
+                begin, stop = stop, min(end_ms, stop + window)
+                pending = ask(begin, stop) if begin < end_ms else None
+                if count:
+                    yield _batch(series)
+
+
+def _batch(series: list[SeriesColumns]) -> ExportBatch:
+    """Rows of `series` ordered by time, then kind, site, device and sensor."""
+    found = sorted(((_columns_key(s), s) for s in series), key=_key_order_kind)
+    times = np.concatenate([s.times for _, s in found])
+    index = np.concatenate([np.full(len(s.times), i, np.int32) for i, (_, s) in enumerate(found)])
+    values = np.concatenate([s.values for _, s in found])
+    # Each series is in time order and series are in key order: a stable sort by time alone
+    # gives (time, series), and finds the runs already sorted.
+    order = np.argsort(times, kind="stable")
+    return ExportBatch([key for key, _ in found], times[order], index[order], values[order])
 
 
 def _key_order(key: SeriesKey) -> tuple[str, str, str, str]:
@@ -396,6 +458,11 @@ def _key_order(key: SeriesKey) -> tuple[str, str, str, str]:
 def _series_key(series: dict[str, Any]) -> SeriesKey:
     tags = series["tags"]
     return SeriesKey(SensorKind(series["name"]), tags["site"], tags["device"], tags["sensor"])
+
+
+def _columns_key(series: SeriesColumns) -> SeriesKey:
+    tags = series.tags
+    return SeriesKey(SensorKind(series.name), tags["site"], tags["device"], tags["sensor"])
 
 
 def _key_order_kind(item: tuple[SeriesKey, Any]) -> tuple[str, str, str, str]:
