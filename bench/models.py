@@ -22,13 +22,13 @@ from sklearn.linear_model import Ridge
 from sklearn.utils.estimator_checks import check_estimator
 
 from models.forest import (
-    ChapmanRichardsRegressor,
     Economics,
     GrowthCurve,
     evaluate_forest,
     faustmann_foc_rotation,
     faustmann_rotation,
 )
+from models.forest_regressor import ChapmanRichardsRegressor
 from models.harvest.api import fit_csv, predict_csv
 from models.harvest.csvio import write_seasons, write_weather
 from models.harvest.evaluation import as_of_share, simulate_dataset, summarize

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,10 +30,8 @@ from ingest.stores.influx import InfluxStore, StoreError, StoreUnavailableError
 from models.harvest.baselines import GDD_BASE_C, daily_gdd
 from models.harvest.climate import PRE_DAYS
 from models.harvest.csvio import EPOCH
-from models.harvest.model import HarvestForecaster
-from models.harvest.persist import HARVEST_CODEC
-from models.harvest.predict import predict_season
 from models.harvest.types import (
+    MODEL_NAME,
     FieldWeather,
     HarvestModelError,
     HarvestPrediction,
@@ -41,7 +40,9 @@ from models.harvest.types import (
 )
 from models.registry import ModelMeta, ModelRegistry, ModelStatus, RegistryError
 from models.store_weather import day_number, local_today, read_daily_weather
-from models.training import HARVEST
+
+if TYPE_CHECKING:
+    from models.harvest.model import HarvestForecaster
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +154,7 @@ class ForecastService:
         logged and skipped, so the previous good version stays in service.
         """
         registry = self.registry(tenant)
-        for meta in registry.versions(HARVEST):
+        for meta in registry.versions(MODEL_NAME):
             if meta.status is not ModelStatus.GOOD:
                 continue
             key = (tenant, meta.version, meta.sha256)
@@ -167,6 +168,9 @@ class ForecastService:
                     continue
                 return meta, cached
             model: HarvestForecaster | None
+            # scikit-learn loads with the first model, not with the web application.
+            from models.harvest.persist import HARVEST_CODEC
+
             try:
                 model = registry.load(meta, HARVEST_CODEC)
             except (RegistryError, HarvestModelError) as exc:
@@ -273,6 +277,8 @@ class ForecastService:
             return _with(base, ForecastStatus.NO_MODEL, reason)
         season = SeasonRecord(asset.site, crop, day_number(planting))
         own = {asset.site: weather} if weather is not None else {}
+        from models.harvest.predict import predict_season
+
         prediction = predict_season(model, own, season, day_number(as_of))
         if prediction.status is PredictionStatus.UNKNOWN_CROP:
             return _with(base, ForecastStatus.UNKNOWN_CROP, prediction.message)

@@ -23,9 +23,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import brentq, curve_fit, minimize_scalar
-from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -110,6 +107,8 @@ def fit_growth(
         for p0 in (1.5, 3.0):
             a0 = max(float(v.max()) / (1.0 - np.exp(-k0 * float(t.max()))) ** p0, 1e-6)
             try:
+                from scipy.optimize import curve_fit
+
                 params, _ = curve_fit(
                     _cr,
                     t,
@@ -152,6 +151,8 @@ def lev(curve: GrowthCurve, econ: Economics, age: FloatArray | float) -> FloatAr
 
 def faustmann_rotation(curve: GrowthCurve, econ: Economics) -> float:
     """Rotation age (years) that maximises LEV: grid search, then a bounded refinement."""
+    from scipy.optimize import minimize_scalar  # scipy loads when a rotation is computed
+
     grid = np.arange(1.0, MAX_AGE, 0.25)
     values = lev(curve, econ, grid)
     i = int(np.argmax(values))
@@ -162,6 +163,7 @@ def faustmann_rotation(curve: GrowthCurve, econ: Economics) -> float:
 
 def faustmann_foc_rotation(curve: GrowthCurve, econ: Economics) -> float:
     """Rotation from the first-order condition, by root finding (the analytic reference)."""
+    from scipy.optimize import brentq  # scipy loads when a rotation is computed
 
     def foc(t: float) -> float:
         """Marginal value growth minus interest on timber and land."""
@@ -182,6 +184,8 @@ def faustmann_foc_rotation(curve: GrowthCurve, econ: Economics) -> float:
 
 def mai_culmination(curve: GrowthCurve) -> float:
     """Age of maximum mean annual increment V(t)/t (the maximum-volume rotation)."""
+    from scipy.optimize import minimize_scalar  # scipy loads when a rotation is computed
+
     res = minimize_scalar(
         lambda t: -float(curve.volume(t)) / t, bounds=(1.0, MAX_AGE), method="bounded"
     )
@@ -209,43 +213,6 @@ def plan_rotation(curve: GrowthCurve, econ: Economics, current_age: int = 0) -> 
         thinning_ages=ahead,
         mai_culmination_age=mai_culmination(curve),
     )
-
-
-class ChapmanRichardsRegressor(RegressorMixin, BaseEstimator):
-    """Stand volume from age with a fitted Chapman–Richards curve; other X columns are ignored."""
-
-    def __init__(self, age_column: int = 0, max_asymptote_ratio: float = 50.0) -> None:
-        """Store which column of X holds the age and the bound on A relative to max volume."""
-        self.age_column = age_column
-        self.max_asymptote_ratio = max_asymptote_ratio
-
-    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike) -> ChapmanRichardsRegressor:  # noqa: N803
-        """Fit the curve to ages in X[:, age_column] and volumes y."""
-        X, y = validate_data(self, X, y, y_numeric=True)  # noqa: N806
-        if not 0 <= self.age_column < X.shape[1]:
-            raise ValueError(f"age_column {self.age_column} is not a column of X ({X.shape[1]})")
-        t = X[:, self.age_column]
-        # Shift so that the youngest observation sits at age 0: keeps the curve defined on
-        # arbitrary inputs while real inventory (ages >= 0) is fitted unchanged.
-        self.age_offset_ = float(min(t.min(), 0.0))
-        v = np.asarray(y, dtype=np.float64)
-        self.volume_offset_ = float(min(v.min(), 0.0))
-        try:
-            self.curve_ = fit_growth(
-                t - self.age_offset_, v - self.volume_offset_, self.max_asymptote_ratio
-            )
-        except ForestModelError:
-            # Degenerate data (e.g. constant ages): a flat curve at the mean volume.
-            mean = float(np.mean(v - self.volume_offset_))
-            self.curve_ = GrowthCurve(max(mean, 1e-6), 1.0, 0.5)
-        return self
-
-    def predict(self, X: npt.ArrayLike) -> FloatArray:  # noqa: N803
-        """Volumes at ages X[:, age_column]."""
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False)  # noqa: N806
-        age = X[:, self.age_column] - self.age_offset_
-        return self.curve_.volume(age) + self.volume_offset_
 
 
 @dataclass(frozen=True, slots=True)

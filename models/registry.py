@@ -27,9 +27,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from skops.io import dump, get_untrusted_types, load
-from skops.io.exceptions import UntrustedTypesFoundException
-
 MODEL_FILE = "model.skops"
 META_FILE = "meta.json"
 META_FORMAT = 1
@@ -168,6 +165,8 @@ class Codec(Generic[_T]):
 
 def dump_state(state: Any, path: Path) -> str:
     """Write `state` with skops; return the file's SHA-256."""
+    from skops.io import dump  # loads scikit-learn: only when a model is written
+
     # Arrays of daily weather compress about tenfold.
     dump(state, path, compression=zipfile.ZIP_DEFLATED)
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -175,6 +174,10 @@ def dump_state(state: Any, path: Path) -> str:
 
 def load_state(path: Path, trusted: tuple[str, ...]) -> Any:
     """Read a skops file, refusing any type that is neither skops' default nor in `trusted`."""
+    # skops loads scikit-learn: imported when a model is read, not when the registry is listed.
+    from skops.io import get_untrusted_types, load
+    from skops.io.exceptions import UntrustedTypesFoundException
+
     try:
         return load(path, trusted=list(trusted))
     except UntrustedTypesFoundException as exc:

@@ -30,13 +30,19 @@ from models.harvest.evaluation import as_of_share, summarize
 from models.harvest.model import HarvestForecaster
 from models.harvest.persist import HARVEST_CODEC
 from models.harvest.predict import predict_all
-from models.harvest.types import FieldWeather, HarvestDataError, PredictionStatus, SeasonRecord
+from models.harvest.types import (
+    MODEL_NAME,
+    FieldWeather,
+    HarvestDataError,
+    PredictionStatus,
+    SeasonRecord,
+)
 from models.registry import Better, Metric, ModelMeta, ModelRegistry
 from models.store_weather import local_today, read_daily_weather
 
 log = logging.getLogger(__name__)
 
-HARVEST = "harvest"
+HARVEST = MODEL_NAME
 HOLDOUT_SHARE = 0.25
 MIN_HELD_OUT = 3
 SHARES = (0.5, 0.75)

@@ -1,18 +1,35 @@
-"""Harvest timing and yield forecasts from daily weather since planting."""
+"""Harvest timing and yield forecasts from daily weather since planting.
 
-from models.harvest.api import fit_csv, load_model, predict_csv, save_model
-from models.harvest.model import HarvestForecaster
-from models.harvest.types import (
-    ClimateSource,
-    FieldWeather,
-    HarvestDataError,
-    HarvestError,
-    HarvestModelError,
-    HarvestPrediction,
-    PredictionStatus,
-    SeasonRecord,
-)
-from models.harvest.yields import IntervalRegressor
+The public names load on first use (PEP 562): the web API imports the light submodules
+(types, weather, growing degree days) for every request, scikit-learn only when it forecasts.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "fit_csv": "api",
+    "load_model": "api",
+    "predict_csv": "api",
+    "save_model": "api",
+    "HarvestForecaster": "model",
+    "IntervalRegressor": "yields",
+    **dict.fromkeys(
+        (
+            "ClimateSource",
+            "FieldWeather",
+            "HarvestDataError",
+            "HarvestError",
+            "HarvestModelError",
+            "HarvestPrediction",
+            "PredictionStatus",
+            "SeasonRecord",
+        ),
+        "types",
+    ),
+}
 
 __all__ = [
     "ClimateSource",
@@ -30,3 +47,10 @@ __all__ = [
     "predict_csv",
     "save_model",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the submodule that defines `name` when it is first asked for."""
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)

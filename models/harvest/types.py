@@ -8,6 +8,9 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
+# The harvest model's name in the model registry.
+MODEL_NAME = "harvest"
+
 FloatArray = npt.NDArray[np.float64]
 
 

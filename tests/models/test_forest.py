@@ -9,7 +9,6 @@ import pytest
 from sklearn.utils.estimator_checks import check_estimator
 
 from models.forest import (
-    ChapmanRichardsRegressor,
     Economics,
     ForestModelError,
     GrowthCurve,
@@ -21,6 +20,7 @@ from models.forest import (
     lev,
     plan_rotation,
 )
+from models.forest_regressor import ChapmanRichardsRegressor
 
 LARCH = GrowthCurve(500.0, 0.04, 2.5)
 SUGI = GrowthCurve(1000.0, 0.03, 2.8)
