@@ -66,7 +66,7 @@ def _serve(env: dict[str, str]) -> Iterator[tuple[str, int]]:
     try:
         for _ in range(300):
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
                     break
             except httpx.HTTPError:
                 pass

@@ -116,7 +116,7 @@ def main() -> None:
             base = f"http://127.0.0.1:{port}"
             for _ in range(300):
                 try:
-                    if httpx.get(f"{base}/readyz").status_code == 200:
+                    if httpx.get(f"{base}/healthz").status_code == 200:
                         break
                 except httpx.HTTPError:
                     time.sleep(0.1)

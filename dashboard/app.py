@@ -7,6 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from dashboard.auth import AuthenticationError, PermissionDeniedError
+from dashboard.broker import BrokerDownError, BrokerProbe
 from dashboard.deps import API_KEY_HEADER, AppContext
 from dashboard.keys import KeyStore, KeyStoreError
 from dashboard.metrics import AccessLogMiddleware, ApiMetrics
@@ -33,6 +34,7 @@ _STATUS: list[tuple[type[DashboardError], int]] = [
     (NotFoundError, 404),
     (RateLimitedError, 429),
     (StoreDownError, 503),
+    (BrokerDownError, 503),
     (QueryError, 400),
 ]
 
@@ -78,6 +80,7 @@ def build_context(settings: ApiSettings) -> AppContext:
         limiter=RateLimiter(settings.rate_per_s, settings.rate_burst),
         metrics=ApiMetrics(),
         store=store,
+        broker=BrokerProbe(store_settings.mqtt_url),
     )
 
 

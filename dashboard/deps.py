@@ -11,6 +11,7 @@ from fastapi import Depends, Path, Query, Request, Security
 from fastapi.security import APIKeyHeader
 
 from dashboard.auth import AuthenticationError, Permission, authorize
+from dashboard.broker import BrokerProbe
 from dashboard.keys import ApiKey, KeyStore
 from dashboard.metrics import ApiMetrics
 from dashboard.queries import NotFoundError, QueryError, Reader
@@ -35,6 +36,7 @@ class AppContext:
     metrics: ApiMetrics
     # The store itself, for read models beyond the reader (forecasts, stock, rotation).
     store: InfluxStore
+    broker: BrokerProbe
 
 
 # The dependencies below are `async` although they do not await: each sync dependency costs a

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
+from dashboard.broker import BrokerDownError
 from dashboard.deps import Context
 from dashboard.queries import StoreDownError
 from dashboard.schemas import ErrorBody
@@ -28,13 +29,18 @@ def healthz() -> Health:
 @router.get(
     "/readyz",
     response_model=Health,
-    responses={503: {"model": ErrorBody, "description": "the store does not answer"}},
-    summary="Store is reachable",
+    responses={
+        503: {"model": ErrorBody, "description": "the store or the MQTT broker does not answer"}
+    },
+    summary="Store and broker are reachable",
 )
 def readyz(context: Context) -> Health:
-    """200 when the store answers queries, 503 otherwise."""
+    """200 when the store answers queries and the broker accepts a session, 503 otherwise."""
     if not context.reader.ready():
         raise StoreDownError("the store does not answer")
+    problem = context.broker.problem()
+    if problem is not None:
+        raise BrokerDownError(f"the MQTT broker is not reachable: {problem}")
     return Health(status="ready")
 
 

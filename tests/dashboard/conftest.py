@@ -137,7 +137,12 @@ class ApiEnv:
 
 
 def _api_settings(services: Services, database: str, data_dir: Path, **env: str) -> ApiSettings:
-    store = Settings(influx_url=services.influx.url, influx_db=database, data_dir=data_dir)
+    store = Settings(
+        mqtt_url=services.broker.url,
+        influx_url=services.influx.url,
+        influx_db=database,
+        data_dir=data_dir,
+    )
     defaults = {"SHINSHU_API_RATE_PER_S": "100000", "SHINSHU_API_RATE_BURST": "100000"}
     return load_api_settings(store, env={**defaults, **env})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sqlite3
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
 from dashboard.app import create_app
 from dashboard.keys import Role
+from shinshu.localservices import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -99,16 +101,25 @@ def test_rate_limit_answers_429_with_retry_after(
 
 
 def test_health_and_readiness(make_api_settings: ApiSettingsFactory, tmp_path: Path) -> None:
-    """/healthz answers always; /readyz only while the store answers."""
-    good = create_app(make_api_settings("anything", tmp_path / "a"))
-    settings = make_api_settings("anything", tmp_path / "b")
-    store = settings.store.__class__(influx_url="http://127.0.0.1:9", data_dir=tmp_path)
-    bad = create_app(settings.__class__(store=store, keys_path=tmp_path / "k.sqlite3"))
-    with TestClient(good) as ok, TestClient(bad) as down:
+    """/healthz answers always; /readyz only while both the store and the broker answer."""
+    settings = make_api_settings("anything", tmp_path / "a")
+    good = create_app(settings)
+    closed = f"127.0.0.1:{free_port()}"
+    no_store = dataclasses.replace(settings.store, influx_url=f"http://{closed}")
+    no_broker = dataclasses.replace(settings.store, mqtt_url=f"mqtt://{closed}")
+    apps = [
+        create_app(dataclasses.replace(settings, store=store, keys_path=tmp_path / f"{i}.db"))
+        for i, store in enumerate((no_store, no_broker))
+    ]
+    with TestClient(good) as ok, TestClient(apps[0]) as down, TestClient(apps[1]) as lonely:
         assert ok.get("/healthz").json() == {"status": "ok"}
         assert ok.get("/readyz").status_code == 200
         assert down.get("/healthz").status_code == 200
         assert down.get("/readyz").status_code == 503
+        assert "store" in down.get("/readyz").json()["detail"]
+        assert lonely.get("/healthz").status_code == 200
+        answer = lonely.get("/readyz")
+        assert answer.status_code == 503 and "MQTT broker" in answer.json()["detail"]
 
 
 def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
