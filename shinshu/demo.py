@@ -135,6 +135,10 @@ def run_demo(base: Settings, options: DemoOptions) -> int:
             uvicorn.Config(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
         )
         threads.append(_thread(server.run, name="api"))
+        # Print the address only once it answers.
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
         theft = _theft(begin_ms)
         plan = LivePlan(
             scenario, options.accel, settings.tenant, folder / "agents", (theft,), begin_ms=begin_ms
