@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -138,7 +139,12 @@ def run_demo(base: Settings, options: DemoOptions) -> int:
         # Print the address only once it answers.
         deadline = time.monotonic() + 30
         while not server.started and time.monotonic() < deadline:
+            if not threads[-1].is_alive():
+                break
             time.sleep(0.05)
+        if not server.started:
+            print(f"the web UI cannot listen on port {port}; try --port 0", file=sys.stderr)
+            return 1
         theft = _theft(begin_ms)
         plan = LivePlan(
             scenario, options.accel, settings.tenant, folder / "agents", (theft,), begin_ms=begin_ms
