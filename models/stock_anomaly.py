@@ -120,9 +120,13 @@ class BinAnomalyDetector:
             self._last = None
             return alerts
         now = (weight, count, weight / unit - count)
+        if weight == previous_weight and weight > _EMPTY_KG and self._last is not None:
+            # A repeat may be the start of a stuck load cell (alerted once it lasts), or just
+            # a quiet bin read at the cell's resolution: either way it says nothing new about
+            # the weight, so it neither confirms nor cancels a step under way.
+            return alerts
         previous, self._last = self._last, now
-        repeated = weight == previous_weight and weight > _EMPTY_KG
-        if previous is None or self._n <= self.warmup or repeated:
+        if previous is None or self._n <= self.warmup:
             # Start, end of a flat line, or warm-up: whatever the residual is now is normal.
             if previous is not None:
                 self._diffs.append(abs(now[2] - previous[2]))

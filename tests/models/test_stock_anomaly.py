@@ -50,6 +50,16 @@ def test_unexplained_weight_loss_is_a_drop_and_a_stuck_cell_a_flat_line() -> Non
     assert {kind for kind, _ in alerts} <= {StockAnomaly.DROP, StockAnomaly.FLAT_LINE}
 
 
+def test_a_quiet_bin_repeating_a_reading_during_a_theft_still_raises_a_drop() -> None:
+    """At night nothing is taken: the cell may repeat a value, which must not hide the step."""
+    weight, count = bin_readings(np.random.default_rng(2))
+    weight[400:] -= 40 * UNIT_KG
+    weight[402] = weight[401]  # one repeat at the load cell's resolution, inside the run
+    count[402] = count[401]
+    alerts = run(weight, count)
+    assert [kind for kind, i in alerts if 400 <= i < 420] == [StockAnomaly.DROP]
+
+
 def test_a_double_scan_is_a_count_jump_and_a_short_excursion_a_spike() -> None:
     """A counter that jumps up is not theft; a weight that comes back is a spike."""
     weight, count = bin_readings(np.random.default_rng(3))
