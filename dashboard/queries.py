@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 _ALL_KINDS = ",".join(f'"{kind.value}"' for kind in SensorKind)
 MAX_BUCKETS = 10_000
 AGGREGATE_CACHE_ENTRIES = 1_024
+# The catalogue is read in full once in this many refreshes, incrementally in between, and an
+# incremental read reaches this far back before the previous one.
+FULL_READ_EVERY = 20
+CATALOGUE_OVERLAP_MS = 10 * 60_000
 
 
 class QueryError(DashboardError):
@@ -195,6 +199,8 @@ class Reader:
             OrderedDict()
         )
         self._cache: dict[str, tuple[float, Catalogue]] = {}
+        self._reads: dict[str, int] = {}
+        self._read_at_ms: dict[str, int] = {}
         self._refreshing: set[str] = set()
         # Aggregate queries in flight: identical requests that miss the cache together wait for
         # the first one's answer instead of each asking the store.
@@ -289,15 +295,43 @@ class Reader:
                 self._refreshing.discard(tenant)
 
     def _load(self, tenant: str) -> Catalogue:
+        """Read the catalogue: in full at first and every few refreshes, else incrementally.
+
+        `last()` over all history is the API's most expensive query, and a refresh competes
+        with the requests it serves. Between full reads, a refresh asks only for points
+        stamped since shortly before the newest reading it knew (or the previous read's wall
+        time, if that is earlier) and merges them in: a reading that arrives late (a spool
+        drained after an outage) still carries a recent timestamp, and data whose "now" lies
+        in the past (a replayed simulation) keeps its own clock. Points written with older
+        timestamps for a series show up at the next full read.
+        """
         began = time.monotonic()
+        wall_ms = int(time.time() * 1000)
+        with self._lock:
+            cached = self._cache.get(tenant)
+            reads = self._reads.get(tenant, 0)
+        incremental = cached is not None and reads % FULL_READ_EVERY != 0
+        where = _where(tenant)
+        if incremental and cached is not None:
+            newest = max(cached[1].last_seen.values(), default=0)
+            since = min(newest, self._read_at_ms[tenant]) - CATALOGUE_OVERLAP_MS
+            where += f" AND time >= {since}ms"
         series = self._query(
-            f'SELECT last("value") FROM {_ALL_KINDS} WHERE {_where(tenant)} '
+            f'SELECT last("value") FROM {_ALL_KINDS} WHERE {where} '
             'GROUP BY "site", "device", "sensor"'
         )
-        last_seen = {_series_key(s): int(s["values"][0][0]) for s in series}
+        found = {_series_key(s): int(s["values"][0][0]) for s in series}
+        if incremental and cached is not None:
+            last_seen = dict(cached[1].last_seen)
+            for key, seen in found.items():
+                last_seen[key] = max(seen, last_seen.get(key, seen))
+        else:
+            last_seen = found
         catalogue = Catalogue(last_seen, self._device_status(tenant))
         with self._lock:
             self._cache[tenant] = (began, catalogue)
+            self._reads[tenant] = reads + 1
+            self._read_at_ms[tenant] = wall_ms
         return catalogue
 
     def readings(

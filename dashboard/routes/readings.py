@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import threading
+from collections import OrderedDict
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -31,6 +33,41 @@ from dashboard.schemas import (
 )
 
 router = APIRouter(prefix=API_PREFIX, tags=["readings"], responses=error_responses(*AUTHENTICATED))
+
+
+class _EncodedAnswers:
+    """JSON bodies of the reader's cached aggregate answers, so a cache hit is not re-encoded.
+
+    An answer is found by the identity of the cached rows object: the reader hands out the
+    same object for the same (tenant, series, range, interval, functions) until it expires.
+    Each entry keeps its rows alive, so an identity can never be reused while it is here.
+    """
+
+    def __init__(self, entries: int = 256) -> None:
+        """Keep at most `entries` bodies, the most recently used."""
+        self._entries = entries
+        self._bodies: OrderedDict[int, tuple[object, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, rows: object) -> bytes | None:
+        """The body encoded for exactly this rows object, if still kept."""
+        with self._lock:
+            hit = self._bodies.get(id(rows))
+            if hit is None or hit[0] is not rows:
+                return None
+            self._bodies.move_to_end(id(rows))
+            return hit[1]
+
+    def put(self, rows: object, body: bytes) -> None:
+        """Keep `body` for `rows`, dropping the least recently used beyond the bound."""
+        with self._lock:
+            self._bodies[id(rows)] = (rows, body)
+            self._bodies.move_to_end(id(rows))
+            while len(self._bodies) > self._entries:
+                self._bodies.popitem(last=False)
+
+
+_encoded = _EncodedAnswers()
 
 _SENSOR_PATH = "/tenants/{tenant}/sites/{site}/devices/{device}/sensors/{sensor}"
 _CURSOR_PREFIX = "after:"
@@ -134,6 +171,10 @@ def get_aggregates(
         interval=interval,
         functions=chosen,
     )
+    if context.settings.aggregate_ttl_s > 0:
+        body = _encoded.get(rows)
+        if body is not None:
+            return Response(body, media_type="application/json")
     buckets = [
         BucketOut(time=from_ms(int(row["time"])), **{f.value: row[f.value] for f in chosen})
         for row in rows
@@ -151,4 +192,7 @@ def get_aggregates(
         buckets=buckets,
     )
     # Already validated: encoding it directly spares a second pass through the response model.
-    return Response(answer.model_dump_json(), media_type="application/json")
+    body = answer.model_dump_json().encode()
+    if context.settings.aggregate_ttl_s > 0:
+        _encoded.put(rows, body)
+    return Response(body, media_type="application/json")
