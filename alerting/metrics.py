@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from alerting.records import AlertKind
+from shinshu.metrics import serve_metrics
 
 
 class SkipReason(StrEnum):
@@ -84,12 +85,4 @@ class AlertMetrics:
 
     def serve(self, port: int, host: str = "127.0.0.1") -> None:
         """Expose /metrics on `port` (0 leaves it off)."""
-        if not port:
-            return
-        try:
-            start_http_server(port, addr=host, registry=self.registry)
-        except OSError as exc:
-            raise OSError(
-                f"cannot serve metrics on {host}:{port} ({exc.strerror}); set "
-                "SHINSHU_ALERTS_METRICS_PORT to a free port, or 0 for none"
-            ) from exc
+        serve_metrics(self.registry, port, host, "SHINSHU_ALERTS_METRICS_PORT")

@@ -18,10 +18,10 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from dashboard.queries import StoreDownError
+from dashboard.queries import first_series, from_store
 from edge.protocol import SensorKind
 from ingest.stores.assets import Registry, read_assets
-from ingest.stores.influx import InfluxStore, StoreError, StoreUnavailableError, quote_string
+from ingest.stores.influx import InfluxStore, quote_string
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -98,29 +98,14 @@ class AssetReader:
 
     def _query(self, q: str) -> list[dict[str, Any]]:
         """Series of the first statement's answer; a missing database holds nothing."""
-        try:
-            results = self._store.query(q)
-        except StoreUnavailableError as exc:
-            raise StoreDownError(str(exc)) from exc
-        except StoreError as exc:
-            if "database not found" in str(exc):
-                return []
-            raise StoreDownError(str(exc)) from exc
-        return results[0].get("series", []) if results else []
+        return first_series(self._store, q)
 
     def registry(self, tenant: str) -> Registry:
         """The tenant's newest asset descriptions (cached for a few seconds)."""
         return self._registries.get(tenant, lambda: self._read_registry(tenant))
 
     def _read_registry(self, tenant: str) -> Registry:
-        try:
-            return read_assets(self._store, tenant)
-        except StoreUnavailableError as exc:
-            raise StoreDownError(str(exc)) from exc
-        except StoreError as exc:
-            if "database not found" in str(exc):
-                return Registry()
-            raise StoreDownError(str(exc)) from exc
+        return from_store(lambda: read_assets(self._store, tenant), Registry())
 
     def latest(
         self, tenant: str, kinds: Sequence[SensorKind], sites: Sequence[str] = ()

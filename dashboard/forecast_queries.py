@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dashboard.queries import NotFoundError, QueryError, StoreDownError
+from dashboard.queries import NotFoundError, QueryError, from_store
 from ingest.stores.assets import FieldAsset, read_assets
-from ingest.stores.influx import InfluxStore, StoreError, StoreUnavailableError
+from ingest.stores.influx import InfluxStore
 from models.harvest.baselines import GDD_BASE_C, daily_gdd
 from models.harvest.climate import PRE_DAYS
 from models.harvest.csvio import EPOCH
@@ -186,14 +186,7 @@ class ForecastService:
 
     def _fields(self, tenant: str, sites: list[str]) -> dict[str, list[FieldAsset]]:
         """Registered fields of the tenant (of `sites` if given), by site."""
-        try:
-            return read_assets(self._store, tenant, sites).fields
-        except StoreUnavailableError as exc:
-            raise StoreDownError(str(exc)) from exc
-        except StoreError as exc:
-            if "database not found" in str(exc):
-                return {}
-            raise StoreDownError(str(exc)) from exc
+        return from_store(lambda: read_assets(self._store, tenant, sites).fields, {})
 
     def fields(self, tenant: str, as_of: dt.date | None = None) -> list[FieldForecast]:
         """Every registered field of the tenant with its forecast (or the reason for none)."""
@@ -292,16 +285,12 @@ class ForecastService:
     ) -> FieldWeather | None:
         """The field's daily weather from before planting to the as-of day."""
         first = planting - dt.timedelta(days=PRE_DAYS)
-        try:
-            found = read_daily_weather(
+        found = from_store(
+            lambda: read_daily_weather(
                 self._store, tenant, {asset.site: asset.device or None}, first, as_of
-            )
-        except StoreUnavailableError as exc:
-            raise StoreDownError(str(exc)) from exc
-        except StoreError as exc:
-            if "database not found" in str(exc):
-                return None
-            raise StoreDownError(str(exc)) from exc
+            ),
+            {},
+        )
         return found.get(asset.site)
 
 

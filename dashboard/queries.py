@@ -10,11 +10,11 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +26,8 @@ from ingest.stores.influx_columns import SeriesColumns
 from ingest.stores.lineprotocol import STATUS_MEASUREMENT
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 # Every measurement the API reads; listing them keeps rollups or foreign data out of answers.
 _ALL_KINDS = ",".join(f'"{kind.value}"' for kind in SensorKind)
@@ -47,6 +49,24 @@ class NotFoundError(DashboardError):
 
 class StoreDownError(DashboardError):
     """The store did not answer; the client may retry later."""
+
+
+def from_store(read: Callable[[], _T], empty: _T) -> _T:
+    """Run a store read: `empty` if the database does not exist yet, else StoreDownError."""
+    try:
+        return read()
+    except StoreUnavailableError as exc:
+        raise StoreDownError(str(exc)) from exc
+    except StoreError as exc:
+        if "database not found" in str(exc):
+            return empty
+        raise StoreDownError(str(exc)) from exc
+
+
+def first_series(store: InfluxStore, q: str) -> list[dict[str, Any]]:
+    """The series of the first statement's answer (none from a database not created yet)."""
+    results = from_store(lambda: store.query(q), [])
+    return results[0].get("series", []) if results else []
 
 
 class Interval(StrEnum):
@@ -208,27 +228,11 @@ class Reader:
         self._lock = threading.Lock()
 
     def _query(self, q: str) -> list[dict[str, Any]]:
-        try:
-            results = self._store.query(q)
-        except StoreUnavailableError as exc:
-            raise StoreDownError(str(exc)) from exc
-        except StoreError as exc:
-            # A database that does not exist yet simply holds nothing.
-            if "database not found" in str(exc):
-                return []
-            raise StoreDownError(str(exc)) from exc
-        return results[0].get("series", []) if results else []
+        return first_series(self._store, q)
 
     def _columns(self, q: str) -> list[SeriesColumns]:
         """Like `_query`, for answers of many points: each series as arrays."""
-        try:
-            return self._store.query_columns(q)
-        except StoreUnavailableError as exc:
-            raise StoreDownError(str(exc)) from exc
-        except StoreError as exc:
-            if "database not found" in str(exc):
-                return []
-            raise StoreDownError(str(exc)) from exc
+        return from_store(lambda: self._store.query_columns(q), [])
 
     def ready(self) -> bool:
         """Whether the store answers queries."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from shinshu.metrics import serve_metrics
 
 
 class DropReason(StrEnum):
@@ -72,12 +74,4 @@ class IngestMetrics:
 
     def serve(self, port: int, host: str = "127.0.0.1") -> None:
         """Expose /metrics on `port` (0 leaves it off)."""
-        if not port:
-            return
-        try:
-            start_http_server(port, addr=host, registry=self.registry)
-        except OSError as exc:
-            raise OSError(
-                f"cannot serve metrics on {host}:{port} ({exc.strerror}); give each worker its "
-                "own SHINSHU_INGEST_METRICS_PORT, or 0 for none"
-            ) from exc
+        serve_metrics(self.registry, port, host, "SHINSHU_INGEST_METRICS_PORT")
