@@ -25,8 +25,6 @@ from models.forest_regressor import ChapmanRichardsRegressor
 LARCH = GrowthCurve(500.0, 0.04, 2.5)
 SUGI = GrowthCurve(1000.0, 0.03, 2.8)
 RATES = (0.01, 0.02, 0.03, 0.05)
-# It uses the age column only, so a target built from ten random columns cannot be learned.
-EXPECTED_FAILURES = {"check_regressors_train"}
 
 
 @pytest.mark.parametrize("curve", [LARCH, SUGI])
@@ -98,10 +96,10 @@ def test_held_out_simulated_stands() -> None:
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")
 def test_chapman_richards_regressor_estimator_checks() -> None:
-    """The regressor follows the scikit-learn contract (except learning non-age targets)."""
+    """The regressor passes every scikit-learn estimator check."""
     results = check_estimator(ChapmanRichardsRegressor(), on_fail=None)
     failed = {r["check_name"] for r in results if r["status"] == "failed"}
-    assert failed <= EXPECTED_FAILURES
+    assert failed == set()
     model = ChapmanRichardsRegressor().fit(
         np.arange(5, 81, 5)[:, None], SUGI.volume(np.arange(5, 81, 5))
     )
