@@ -119,7 +119,9 @@ def fit_profile(
     raw = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan).reshape(7, 24)
     weight = counts.reshape(7, 24).astype(np.float64)
     day = np.ones(7)
-    hour = np.nan_to_num(np.nanmean(raw, axis=0), nan=0.0)
+    # An hour never seen on any weekday starts at 0 (nanmean would warn of an empty column).
+    seen = counts.reshape(7, 24) > 0
+    hour = np.where(seen, raw, 0.0).sum(axis=0) / np.maximum(seen.sum(axis=0), 1)
     filled = np.nan_to_num(raw, nan=0.0)
     for _ in range(iterations):
         # Weighted least squares for the rank-one model raw ≈ day ⊗ hour.
