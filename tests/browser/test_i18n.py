@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -108,6 +109,20 @@ def _visible(page: Page) -> str:
     return text
 
 
+def _settled(page: Page, entries: dict[str, dict[str, str]], other: str) -> str:
+    """The visible text once the page has re-rendered in the new language (at most 10 s).
+
+    The header switches at once; a page's body re-renders after its data comes back, which
+    may start after the network looked idle.
+    """
+    deadline = time.monotonic() + 10
+    text = _visible(page)
+    while _leftovers(text, entries, other) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        text = _visible(page)
+    return text
+
+
 def _leftovers(text: str, entries: dict[str, dict[str, str]], other: str) -> list[str]:
     """Strings of the `other` language's table that appear in `text`."""
     mine = "en" if other == "ja" else "ja"
@@ -139,7 +154,7 @@ def test_switching_language_changes_every_visible_string(browse: Browse, name: s
     page.click("#lang")
     wait_js(page, "document.documentElement.lang === 'en'")
     wait_idle(page)
-    en_text = _visible(page)
+    en_text = _settled(page, entries, "ja")
     switch = entries["lang.switch"]["en"]
     assert not CJK.search(en_text.replace(switch, "")), CJK.findall(en_text)
     assert not _leftovers(en_text, entries, "ja")
@@ -152,7 +167,7 @@ def test_switching_language_changes_every_visible_string(browse: Browse, name: s
     page.click("#lang")
     wait_js(page, "document.documentElement.lang === 'ja'")
     wait_idle(page)
-    assert not _leftovers(_visible(page), entries, "en")
+    assert not _leftovers(_settled(page, entries, "en"), entries, "en")
     probe.clean()
 
 
