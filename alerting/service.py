@@ -13,8 +13,8 @@ from alerting.processor import AlertProcessor, ProcessorOptions
 from alerting.store import AlertStore
 from edge.mqtt import MqttEndpoint
 from ingest.clock import SkewCorrector
+from ingest.service import open_store, start_source
 from ingest.sources.mqtt import make_source
-from ingest.stores.influx import StoreUnavailableError, make_store
 from shinshu.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -26,12 +26,7 @@ def run_alerts(settings: Settings, stop: threading.Event) -> None:
     """Connect to the broker and the store and raise alerts until `stop` is set."""
     metrics = AlertMetrics()
     metrics.serve(settings.alerts_metrics_port)
-    store = make_store(settings)
-    if settings.influx_create_db:
-        try:
-            store.ensure_database()
-        except StoreUnavailableError as exc:
-            log.warning("%s; will keep retrying", exc)
+    store = open_store(settings)
     endpoint = MqttEndpoint.from_url(settings.mqtt_url)
     # No group: a shared subscription would split the stream, and each bin needs all of it.
     source = make_source(
@@ -41,8 +36,6 @@ def run_alerts(settings: Settings, stop: threading.Event) -> None:
         receive_maximum=settings.alerts_receive_maximum,
         session_expiry_s=settings.ingest_session_expiry_s,
     )
-    metrics.unacked.set_function(lambda: source.outstanding)
-    metrics.subscribed.set_function(lambda: float(source.subscribed.is_set()))
     processor = AlertProcessor(
         source,
         AlertStore(store),
@@ -55,9 +48,7 @@ def run_alerts(settings: Settings, stop: threading.Event) -> None:
         ),
         detect=DetectOptions(episode_gap_ms=int(settings.alerts_episode_gap_h * MS_PER_HOUR)),
     )
-    source.start()
-    if not source.subscribed.wait(10):
-        log.warning("no SUBACK yet for %s; messages flow once the broker answers", endpoint)
+    start_source(source, endpoint, metrics.unacked, metrics.subscribed)
     log.info(
         "alerts %s: %s -> %s/%s",
         settings.alerts_client_id,

@@ -27,8 +27,8 @@ from alerting.records import (
     raised_ms_of,
 )
 from edge.protocol import SensorKind
-from ingest.stores.influx import InfluxStore, StoreError, quote_string
-from ingest.stores.lineprotocol import escape_tag
+from ingest.stores.influx import DatabaseNotFoundError, InfluxStore, StoreError, quote_string
+from ingest.stores.lineprotocol import escape_tag, string_field
 
 ALERTS = "alerts"
 ACKS = "alert_acks"
@@ -43,8 +43,8 @@ class AlertStoreError(StoreError):
 
 
 def _string_field(value: str) -> str:
-    """A line-protocol string field value, quoted."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+    """A line-protocol string field value, quoted, on one line."""
+    return string_field(value.replace("\n", " "))
 
 
 def alert_line(alert: Alert) -> str:
@@ -109,10 +109,8 @@ class AlertStore:
         """The series of a one-statement query; a database not created yet holds nothing."""
         try:
             results = self._store.query(q)
-        except StoreError as exc:
-            if "database not found" in str(exc):
-                return []
-            raise
+        except DatabaseNotFoundError:
+            return []
         return results[0].get("series", []) if results else []
 
     # --- the service's side -------------------------------------------------------------------

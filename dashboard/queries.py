@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,9 +18,15 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from dashboard.cache import TtlCache
 from dashboard.settings import DashboardError
 from edge.protocol import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, SensorKind
-from ingest.stores.influx import InfluxStore, StoreError, StoreUnavailableError, quote_string
+from ingest.stores.influx import (
+    DatabaseNotFoundError,
+    InfluxStore,
+    StoreError,
+    quote_string,
+)
 from ingest.stores.influx_columns import SeriesColumns
 from ingest.stores.lineprotocol import STATUS_MEASUREMENT
 
@@ -55,11 +60,9 @@ def from_store(read: Callable[[], _T], empty: _T) -> _T:
     """Run a store read: `empty` if the database does not exist yet, else StoreDownError."""
     try:
         return read()
-    except StoreUnavailableError as exc:
-        raise StoreDownError(str(exc)) from exc
+    except DatabaseNotFoundError:
+        return empty
     except StoreError as exc:
-        if "database not found" in str(exc):
-            return empty
         raise StoreDownError(str(exc)) from exc
 
 
@@ -214,17 +217,15 @@ class Reader:
         """Read from `store`; answers may be cached for the given seconds (0: never)."""
         self._store = store
         self._ttl = catalogue_ttl_s
-        self._aggregate_ttl = aggregate_ttl_s
-        self._aggregates: OrderedDict[tuple[object, ...], tuple[float, list[dict[str, Any]]]] = (
-            OrderedDict()
+        # When an aggregate expires under many viewers of one chart, one store query serves
+        # them all; the others would only queue behind it in InfluxDB.
+        self._aggregates: TtlCache[list[dict[str, Any]]] = TtlCache(
+            aggregate_ttl_s, AGGREGATE_CACHE_ENTRIES
         )
         self._cache: dict[str, tuple[float, Catalogue]] = {}
         self._reads: dict[str, int] = {}
         self._read_at_ms: dict[str, int] = {}
         self._refreshing: set[str] = set()
-        # Aggregate queries in flight: identical requests that miss the cache together wait for
-        # the first one's answer instead of each asking the store.
-        self._flights: dict[tuple[object, ...], Future[list[dict[str, Any]]]] = {}
         self._lock = threading.Lock()
 
     def _query(self, q: str) -> list[dict[str, Any]]:
@@ -238,8 +239,10 @@ class Reader:
         """Whether the store answers queries."""
         try:
             self._store.query("SHOW MEASUREMENTS LIMIT 1")
-        except StoreError as exc:
-            return "database not found" in str(exc)
+        except DatabaseNotFoundError:
+            return True
+        except StoreError:
+            return False
         return True
 
     def catalogue(self, tenant: str) -> Catalogue:
@@ -369,37 +372,8 @@ class Reader:
             f'SELECT {fields} FROM "{key.kind.value}" WHERE {_where(tenant, key)} '
             f"AND {_between(start_ms, end_ms)} GROUP BY time({interval.value}) fill(none)"
         )
-        if self._aggregate_ttl <= 0:
-            return self._aggregate_rows(q)
-        cache_key = (tenant, key, start_ms, end_ms, interval, tuple(chosen))
-        now = time.monotonic()
-        with self._lock:
-            hit = self._aggregates.get(cache_key)
-            if hit is not None and now - hit[0] < self._aggregate_ttl:
-                return hit[1]
-            flight = self._flights.get(cache_key)
-            leader = flight is None
-            if flight is None:
-                flight = self._flights[cache_key] = Future()
-        if not leader:
-            # When the cache expires under many viewers of one chart, one store query serves
-            # them all; the others would only queue behind it in InfluxDB.
-            return flight.result()
-        try:
-            rows = self._aggregate_rows(q)
-        except BaseException as exc:
-            with self._lock:
-                del self._flights[cache_key]
-            flight.set_exception(exc)
-            raise
-        with self._lock:
-            self._aggregates[cache_key] = (now, rows)
-            self._aggregates.move_to_end(cache_key)
-            while len(self._aggregates) > AGGREGATE_CACHE_ENTRIES:
-                self._aggregates.popitem(last=False)
-            del self._flights[cache_key]
-        flight.set_result(rows)
-        return rows
+        # The query names tenant, series, range, interval and functions: it is the answer's key.
+        return self._aggregates.get(q, lambda: self._aggregate_rows(q))
 
     def _aggregate_rows(self, q: str) -> list[dict[str, Any]]:
         """The rows of an aggregate query, one dict per bucket."""

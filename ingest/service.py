@@ -8,11 +8,13 @@ import threading
 import time
 from types import FrameType
 
+from prometheus_client import Gauge
+
 from edge.mqtt import MqttEndpoint
 from ingest.clock import SkewCorrector
 from ingest.metrics import IngestMetrics
-from ingest.sources.mqtt import make_source
-from ingest.stores.influx import StoreUnavailableError, make_store
+from ingest.sources.mqtt import MqttSource, make_source
+from ingest.stores.influx import InfluxStore, StoreUnavailableError, make_store
 from ingest.worker import IngestWorker, WorkerOptions
 from shinshu.settings import Settings
 
@@ -30,17 +32,34 @@ def install_stop_handlers(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def run_ingest(settings: Settings, stop: threading.Event) -> None:
-    """Connect to the broker and the store and work until `stop` is set."""
-    metrics = IngestMetrics()
-    metrics.serve(settings.ingest_metrics_port)
+def open_store(settings: Settings) -> InfluxStore:
+    """The store of `settings`, its database created if asked and the server answers."""
     store = make_store(settings)
     if settings.influx_create_db:
         try:
             store.ensure_database()
         except StoreUnavailableError as exc:
-            # Not fatal: the worker holds messages until the store is back.
+            # Not fatal: the services hold messages until the store is back.
             log.warning("%s; will keep retrying", exc)
+    return store
+
+
+def start_source(
+    source: MqttSource, endpoint: MqttEndpoint, unacked: Gauge, subscribed: Gauge
+) -> None:
+    """Report the source's backlog and subscription in the gauges, connect, await the SUBACK."""
+    unacked.set_function(lambda: source.outstanding)
+    subscribed.set_function(lambda: float(source.subscribed.is_set()))
+    source.start()
+    if not source.subscribed.wait(10):
+        log.warning("no SUBACK yet for %s; messages flow once the broker answers", endpoint)
+
+
+def run_ingest(settings: Settings, stop: threading.Event) -> None:
+    """Connect to the broker and the store and work until `stop` is set."""
+    metrics = IngestMetrics()
+    metrics.serve(settings.ingest_metrics_port)
+    store = open_store(settings)
     endpoint = MqttEndpoint.from_url(settings.mqtt_url)
     source = make_source(
         endpoint,
@@ -49,7 +68,6 @@ def run_ingest(settings: Settings, stop: threading.Event) -> None:
         receive_maximum=settings.ingest_receive_maximum,
         session_expiry_s=settings.ingest_session_expiry_s,
     )
-    metrics.unacked.set_function(lambda: source.outstanding)
     worker = IngestWorker(
         source,
         store,
@@ -64,10 +82,7 @@ def run_ingest(settings: Settings, stop: threading.Event) -> None:
             count_gaps=settings.ingest_group is None,
         ),
     )
-    metrics.subscribed.set_function(lambda: float(source.subscribed.is_set()))
-    source.start()
-    if not source.subscribed.wait(10):
-        log.warning("no SUBACK yet for %s; messages flow once the broker answers", endpoint)
+    start_source(source, endpoint, metrics.unacked, metrics.subscribed)
     log.info(
         "ingest %s: %s -> %s/%s",
         settings.ingest_client_id,

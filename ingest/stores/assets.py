@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from ingest.stores.influx import InfluxStore, StoreError, quote_string
-from ingest.stores.lineprotocol import escape_tag
+from ingest.stores.lineprotocol import escape_tag, string_field
 
 MEASUREMENT = "assets"
 # The site's own description is stored under this asset id.
@@ -137,12 +137,11 @@ def _line(tenant: str, asset: Asset, ts_ms: int) -> str:
     spec = asdict(asset)
     del spec["site"]
     spec.pop("asset", None)
-    body = json.dumps(spec, ensure_ascii=False, sort_keys=True)
-    quoted = body.replace("\\", "\\\\").replace('"', '\\"')
+    body = string_field(json.dumps(spec, ensure_ascii=False, sort_keys=True))
     tags = (
         f"asset={escape_tag(asset.asset)},site={escape_tag(asset.site)},tenant={escape_tag(tenant)}"
     )
-    return f'{MEASUREMENT},{tags} kind="{asset_kind(asset)}",spec="{quoted}" {ts_ms}'
+    return f'{MEASUREMENT},{tags} kind="{asset_kind(asset)}",spec={body} {ts_ms}'
 
 
 def write_assets(

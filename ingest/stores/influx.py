@@ -28,6 +28,10 @@ class StoreUnavailableError(StoreError):
     """The store cannot take writes right now (network, 429, 5xx, auth): retry later."""
 
 
+class DatabaseNotFoundError(StoreError):
+    """A query of a database not created yet: readers take it as an empty answer."""
+
+
 @dataclass(frozen=True, slots=True)
 class LineRejected:
     """A line the store refused, by position in the written batch, with the store's reason."""
@@ -207,12 +211,20 @@ class InfluxStore:
 def _results(status: int, document: dict[str, Any]) -> list[dict[str, Any]]:
     """The `results` of a /query answer; StoreError if the answer or a statement failed."""
     if status != 200 or "error" in document:
-        raise StoreError(f"query failed: {document.get('error', status)}")
+        raise _query_failed(document.get("error", status))
     results: list[dict[str, Any]] = document.get("results", [])
     for result in results:
         if "error" in result:
-            raise StoreError(f"query failed: {result['error']}")
+            raise _query_failed(result["error"])
     return results
+
+
+def _query_failed(error: object) -> StoreError:
+    """The error for a failed query; its own type when the database does not exist yet."""
+    message = f"query failed: {error}"
+    if "database not found" in str(error):
+        return DatabaseNotFoundError(message)
+    return StoreError(message)
 
 
 def _error_text(response: httpx.Response) -> str:

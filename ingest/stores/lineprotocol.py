@@ -53,13 +53,14 @@ def series_lines(
 STATUS_MEASUREMENT = "device_status"
 
 
-def _string_field(value: str) -> str:
+def string_field(value: str) -> str:
+    """A line-protocol string field value, quoted and escaped."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def status_line(topic: DeviceTopic, report: StatusReport, received_ms: int) -> str:
     """One `device_status` point, stamped with the receive time (a Pi's own clock may be off)."""
-    fields = [f"state={_string_field(report.state.value)}"]
+    fields = [f"state={string_field(report.state.value)}"]
     fields.append(f"online={'true' if report.state is AgentState.ONLINE else 'false'}")
     numbers = {
         "device_time_ms": report.time_ms,
@@ -70,7 +71,7 @@ def status_line(topic: DeviceTopic, report: StatusReport, received_ms: int) -> s
     }
     fields += [f"{name}={value}i" for name, value in numbers.items() if value is not None]
     texts = {"version": report.version, "config_state": report.config_state, "clock": report.clock}
-    fields += [f"{name}={_string_field(value)}" for name, value in texts.items() if value]
+    fields += [f"{name}={string_field(value)}" for name, value in texts.items() if value]
     tags = (
         f"device={escape_tag(topic.device)},site={escape_tag(topic.site)},"
         f"tenant={escape_tag(topic.tenant)}"
