@@ -6,9 +6,12 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from alerting.store import AlertStore
+from dashboard.asset_services import build_services
 from dashboard.auth import AuthenticationError, PermissionDeniedError
 from dashboard.broker import BrokerDownError, BrokerProbe
 from dashboard.deps import API_KEY_HEADER, AppContext
+from dashboard.forecast_queries import ForecastService
 from dashboard.keys import KeyStore, KeyStoreError
 from dashboard.metrics import AccessLogMiddleware, ApiMetrics
 from dashboard.queries import NotFoundError, QueryError, Reader, StoreDownError
@@ -79,8 +82,10 @@ def build_context(settings: ApiSettings) -> AppContext:
         keys=KeyStore(settings.keys_path),
         limiter=RateLimiter(settings.rate_per_s, settings.rate_burst),
         metrics=ApiMetrics(),
-        store=store,
         broker=BrokerProbe(store_settings.mqtt_url),
+        alerts=AlertStore(store),
+        forecasts=ForecastService(store, store_settings.data_path),
+        assets=build_services(store, settings.aggregate_ttl_s),
     )
 
 

@@ -2,22 +2,20 @@
 
 Every query is built from typed arguments with each tag value quoted, and filtered on the
 tenant first. The answers the dashboard polls (registry, bin levels, stand growth) are derived
-from several queries and some model fitting, so `TtlCache` keeps each for a few seconds per
+from several queries and some model fitting, so a `TtlCache` keeps each for a few seconds per
 tenant and computes it once when many clients ask at the same moment.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from dashboard.cache import TtlCache
 from dashboard.queries import first_series, from_store
 from edge.protocol import SensorKind
 from ingest.stores.assets import Registry, read_assets
@@ -25,8 +23,6 @@ from ingest.stores.influx import InfluxStore, quote_string
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
-_T = TypeVar("_T")
-CACHE_ENTRIES = 1_024
 MS_PER_DAY = 86_400_000
 
 
@@ -44,39 +40,6 @@ class Series:
 
     ts_ms: IntArray
     values: FloatArray
-
-
-class TtlCache(Generic[_T]):
-    """Answers kept for `ttl_s` seconds; one computation per key at a time (0: no caching)."""
-
-    def __init__(self, ttl_s: float, entries: int = CACHE_ENTRIES) -> None:
-        """Keep up to `entries` answers for `ttl_s` seconds each."""
-        self._ttl = ttl_s
-        self._entries = entries
-        self._answers: OrderedDict[object, tuple[float, _T]] = OrderedDict()
-        self._locks: dict[object, threading.Lock] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: object, compute: Callable[[], _T]) -> _T:
-        """The cached answer for `key`, or `compute()` once while other callers wait for it."""
-        if self._ttl <= 0:
-            return compute()
-        with self._lock:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
-            with self._lock:
-                hit = self._answers.get(key)
-            if hit is not None and time.monotonic() - hit[0] < self._ttl:
-                return hit[1]
-            began = time.monotonic()
-            answer = compute()
-            with self._lock:
-                self._answers[key] = (began, answer)
-                self._answers.move_to_end(key)
-                while len(self._answers) > self._entries:
-                    old, _ = self._answers.popitem(last=False)
-                    self._locks.pop(old, None)
-        return answer
 
 
 def _where(tenant: str, site: str | None = None, device: str | None = None) -> str:

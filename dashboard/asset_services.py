@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from dashboard.asset_queries import AssetReader
 from dashboard.deps import Context
 from dashboard.inventory import StockService
 from dashboard.rotation import ForestService
 from ingest.stores.influx import InfluxStore
-
-_build_lock = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,17 +29,9 @@ def build_services(store: InfluxStore, ttl_s: float) -> AssetServices:
     return AssetServices(reader, StockService(reader, ttl_s), ForestService(reader, ttl_s))
 
 
-async def get_services(request: Request, context: Context) -> AssetServices:
-    """The application's asset services, created on first use with the aggregate cache TTL."""
-    state = request.app.state
-    services: AssetServices | None = getattr(state, "asset_services", None)
-    if services is None:
-        with _build_lock:
-            services = getattr(state, "asset_services", None)
-            if services is None:
-                services = build_services(context.store, context.settings.aggregate_ttl_s)
-                state.asset_services = services
-    return services
+async def get_services(context: Context) -> AssetServices:
+    """The application's asset services, built with its context."""
+    return context.assets
 
 
 Services = Annotated[AssetServices, Depends(get_services)]

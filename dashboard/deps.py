@@ -5,20 +5,25 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Path, Query, Request, Security
 from fastapi.security import APIKeyHeader
 
+from alerting.store import AlertStore
 from dashboard.auth import AuthenticationError, Permission, authorize
 from dashboard.broker import BrokerProbe
+from dashboard.forecast_queries import ForecastService
 from dashboard.keys import ApiKey, KeyStore
 from dashboard.metrics import ApiMetrics
 from dashboard.queries import NotFoundError, QueryError, Reader
 from dashboard.ratelimit import RateLimitedError, RateLimiter
 from dashboard.settings import ApiSettings
 from edge.protocol import ProtocolError, check_id
-from ingest.stores.influx import InfluxStore
+
+if TYPE_CHECKING:
+    # asset_services reads the context through this module.
+    from dashboard.asset_services import AssetServices
 
 API_KEY_HEADER = "X-API-Key"
 # Routers carry the prefix themselves, so that route templates (metrics labels) are full paths.
@@ -27,16 +32,18 @@ API_PREFIX = "/api/v1"
 
 @dataclass(frozen=True, slots=True)
 class AppContext:
-    """What every request shares: settings, the store reader, the key store, limits, metrics."""
+    """What every request shares: settings, the store and its read models, keys, limits, metrics."""
 
     settings: ApiSettings
     reader: Reader
     keys: KeyStore
     limiter: RateLimiter
     metrics: ApiMetrics
-    # The store itself, for read models beyond the reader (forecasts, stock, rotation).
-    store: InfluxStore
     broker: BrokerProbe
+    # One of each per application: their caches and the order of acknowledgements are shared.
+    alerts: AlertStore
+    forecasts: ForecastService
+    assets: AssetServices
 
 
 # The dependencies below are `async` although they do not await: each sync dependency costs a

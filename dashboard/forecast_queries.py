@@ -14,7 +14,6 @@ import datetime as dt
 import logging
 import math
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dashboard.cache import TtlCache
 from dashboard.queries import NotFoundError, QueryError, from_store
 from ingest.stores.assets import FieldAsset, read_assets
 from ingest.stores.influx import InfluxStore
@@ -119,7 +119,6 @@ class ForecastService:
         data_dir: Path,
         today: Callable[[], dt.date] = local_today,
         ttl_s: float = FORECAST_TTL_S,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Read from `store` and the registries under `data_dir`; `today` is the local date.
 
@@ -128,9 +127,7 @@ class ForecastService:
         self._store = store
         self._data_dir = data_dir
         self._today = today
-        self._ttl = ttl_s
-        self._clock = clock
-        self._answers: OrderedDict[tuple[object, ...], tuple[float, FieldForecast]] = OrderedDict()
+        self._answers: TtlCache[FieldForecast] = TtlCache(ttl_s, ANSWER_CACHE_ENTRIES)
         # None marks a version that failed to load, so it is not read again on every request.
         self._models: OrderedDict[tuple[str, int, str], HarvestForecaster | None] = OrderedDict()
         self._lock = threading.Lock()
@@ -229,20 +226,7 @@ class ForecastService:
         """One field's forecast, shared for a while: dashboards poll, the answer moves daily."""
         version = None if loaded is None else (loaded[0].version, loaded[0].sha256)
         key = (tenant, asset, as_of, version)
-        now = self._clock()
-        if self._ttl > 0:
-            with self._lock:
-                hit = self._answers.get(key)
-            if hit is not None and now - hit[0] < self._ttl:
-                return hit[1]
-        answer = self._compute(tenant, asset, as_of, loaded)
-        if self._ttl > 0:
-            with self._lock:
-                self._answers[key] = (now, answer)
-                self._answers.move_to_end(key)
-                while len(self._answers) > ANSWER_CACHE_ENTRIES:
-                    self._answers.popitem(last=False)
-        return answer
+        return self._answers.get(key, lambda: self._compute(tenant, asset, as_of, loaded))
 
     def _compute(
         self,

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dashboard.asset_queries import MS_PER_DAY, AssetReader, FloatArray, Series, TtlCache
+from dashboard.asset_queries import MS_PER_DAY, AssetReader, FloatArray, Series
+from dashboard.cache import TtlCache
 from dashboard.settings import DashboardError
 from edge.protocol import SensorKind
 from ingest.stores.assets import StandAsset

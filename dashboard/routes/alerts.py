@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from alerting.records import AlertKind, AlertNotFoundError, AlertState, AlertView
@@ -24,7 +23,6 @@ router = APIRouter(prefix=API_PREFIX, tags=["alerts"], responses=error_responses
 
 AckKey = Annotated[ApiKey, Depends(requires(Permission.ACKNOWLEDGE_ALERTS))]
 AlertIdPath = Annotated[str, Path(description="the alert's id, as listed")]
-_lock = threading.Lock()
 
 
 class AlertOut(BaseModel):
@@ -45,14 +43,9 @@ class AlertOut(BaseModel):
     acknowledged_by: str | None = Field(description="id of the key that acknowledged it")
 
 
-def get_alert_store(request: Request, context: Context) -> AlertStore:
-    """The app's one alert store (it orders acknowledgements), made on first use."""
-    with _lock:
-        alerts: AlertStore | None = getattr(request.app.state, "alert_store", None)
-        if alerts is None:
-            alerts = AlertStore(context.store)
-            request.app.state.alert_store = alerts
-    return alerts
+async def get_alert_store(context: Context) -> AlertStore:
+    """The application's one alert store (it orders acknowledgements)."""
+    return context.alerts
 
 
 Alerts = Annotated[AlertStore, Depends(get_alert_store)]

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from dashboard.deps import API_PREFIX, Context, ReadKey, TenantPath, valid_id
@@ -20,8 +19,6 @@ from dashboard.forecast_queries import (
 )
 from dashboard.schemas import AUTHENTICATED, error_responses
 from models.registry import Better, ModelMeta, ModelStatus
-
-_build_lock = threading.Lock()
 
 router = APIRouter(
     prefix=API_PREFIX, tags=["forecasts and models"], responses=error_responses(*AUTHENTICATED)
@@ -129,17 +126,9 @@ class ModelOut(BaseModel):
     data: dict[str, Any] = Field(description="what it was trained on: seasons, fields, crops")
 
 
-async def get_forecasts(request: Request, context: Context) -> ForecastService:
-    """The application's forecast service, created on first use."""
-    state = request.app.state
-    service: ForecastService | None = getattr(state, "forecasts", None)
-    if service is None:
-        with _build_lock:
-            service = getattr(state, "forecasts", None)
-            if service is None:
-                service = ForecastService(context.store, context.settings.store.data_path)
-                state.forecasts = service
-    return service
+async def get_forecasts(context: Context) -> ForecastService:
+    """The application's forecast service, built with its context."""
+    return context.forecasts
 
 
 Forecasts = Annotated[ForecastService, Depends(get_forecasts)]

@@ -15,6 +15,7 @@ from dashboard.rotation import (
     DEFAULT_ECONOMICS,
     Recommendation,
     RotationError,
+    StandGrowth,
     economics_for,
     recommend,
 )
@@ -109,26 +110,12 @@ class RotationOut(BaseModel):
 
 
 def _stand_out(services: AssetServices, tenant: str, stand: StandAsset) -> StandOut:
-    try:
-        growth = services.forest.growth(tenant, stand)
-    except RotationError as exc:
-        return StandOut(
-            site=stand.site,
-            stand=stand.asset,
-            device=stand.device,
-            species=stand.species,
-            area_ha=stand.area_ha,
-            age_years=stand.age_years,
-            as_of=None,
-            volume_m3_ha=None,
-            rotation_age_years=None,
-            harvest_year=None,
-            thinning_years=[],
-            unavailable=str(exc),
-        )
+    """The stand with its growth and default rotation, or the reason one of them is missing."""
+    growth: StandGrowth | None = None
     found: Recommendation | None = None
     reason = None
     try:
+        growth = services.forest.growth(tenant, stand)
         found = recommend(growth, economics_for(stand.species))
     except RotationError as exc:
         reason = str(exc)
@@ -138,9 +125,9 @@ def _stand_out(services: AssetServices, tenant: str, stand: StandAsset) -> Stand
         device=stand.device,
         species=stand.species,
         area_ha=stand.area_ha,
-        age_years=growth.age_now,
-        as_of=from_ms(growth.as_of_ms),
-        volume_m3_ha=growth.volume_now,
+        age_years=stand.age_years if growth is None else growth.age_now,
+        as_of=None if growth is None else from_ms(growth.as_of_ms),
+        volume_m3_ha=None if growth is None else growth.volume_now,
         rotation_age_years=None if found is None else found.plan.rotation_age,
         harvest_year=None if found is None else found.harvest_year,
         thinning_years=[] if found is None else list(found.thinning_years),
