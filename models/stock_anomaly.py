@@ -156,6 +156,7 @@ class BinAnomalyDetector:
         self._run.clear()
 
     def _drift_over(self) -> None:
+        """A drift has ended: clear the CUSUM so the next one is alerted afresh."""
         self._pos = self._neg = 0.0
         self._drifting = False
 
@@ -247,6 +248,7 @@ class BinAnomalyDetector:
         self._rebaseline(now)
 
     def _spike(self, ts_ms: int, sigma: float) -> StockAlert:
+        """The alert for the pending run, which returned to the baseline: a spike."""
         peak = max(self._run[1:], key=lambda r: abs(r[2] - self._run[0][2]))
         size = peak[2] - self._run[0][2]
         return StockAlert(
@@ -279,5 +281,6 @@ class BinAnomalyDetector:
 
 
 def _median(values: deque[float]) -> float:
+    """Upper median of `values`, 0 when empty."""
     ordered = sorted(values)
     return ordered[len(ordered) // 2] if ordered else 0.0

@@ -78,13 +78,8 @@ def _window(request: TrainingRequest, seasons: list[SeasonRecord]) -> tuple[dt.d
 
 def _truncate(weather: dict[str, FieldWeather], last_day: int) -> dict[str, FieldWeather]:
     """Every field's weather up to and including `last_day`."""
-    out = {}
-    for key, w in weather.items():
-        n = last_day - w.first_day + 1
-        if n > 0:
-            arrays = (a[:n].copy() for a in (w.tmin, w.tmax, w.radiation, w.rain))
-            out[key] = FieldWeather(w.field_id, w.first_day, *arrays, w.soil_moisture[:n].copy())
-    return out
+    cut = {key: w.until(last_day) for key, w in weather.items()}
+    return {key: w for key, w in cut.items() if w is not None}
 
 
 def _observed_span(weather: dict[str, FieldWeather]) -> tuple[dt.date, dt.date]:

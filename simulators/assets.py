@@ -28,10 +28,10 @@ from ingest.stores.assets import (
 )
 from simulators import crops
 from simulators.common import jan1, local_day, year_of
-from simulators.factory import DEFAULT_FACTORIES, FactorySpec, Replenishment
-from simulators.farm import DEFAULT_FIELDS, FieldSpec
-from simulators.forest import DEFAULT_STANDS, StandSpec, chapman_richards
-from simulators.scenario import Scenario, _numbered
+from simulators.factory import FactorySpec, Replenishment
+from simulators.farm import FieldSpec
+from simulators.forest import StandSpec, chapman_richards
+from simulators.scenario import Scenario, scenario_sites
 from simulators.truth import Crop, Species
 from simulators.weather import simulate_weather
 
@@ -208,17 +208,14 @@ def _bins(spec: FactorySpec) -> list[BinAsset]:
 
 def scenario_assets(scenario: Scenario) -> list[Asset]:
     """Every site, field, stand and bin description of a scenario, in simulation order."""
-    farms = _numbered(DEFAULT_FIELDS, scenario.farms)
-    stands = _numbered(DEFAULT_STANDS, scenario.forests)
-    factories = _numbered(DEFAULT_FACTORIES, scenario.factories)
-    # The same seed tree as `simulate_sites`, so that derived dates match the simulation.
-    seeds = np.random.SeedSequence(scenario.seed).spawn(3)
+    # The same sites and seeds as `simulate_sites`, so that derived dates match the simulation.
+    sites = scenario_sites(scenario)
     window = (scenario.start_ms, scenario.duration_ms)
     out: list[Asset] = []
-    for spec, seed in zip(farms, seeds[0].spawn(len(farms)), strict=True):
+    for spec, seed in sites.farms:
         out += [_field_site(spec), _field(spec, plantings(spec, *window, seed))]
-    for stand in stands:
+    for stand, _ in sites.stands:
         out += [_stand_site(stand), _stand(stand, scenario.start_ms)]
-    for factory in factories:
+    for factory, _ in sites.factories:
         out += [_factory_site(factory), *_bins(factory)]
     return out

@@ -170,8 +170,6 @@ KAWAKAMI = replace(
     ),
 )
 
-SITES: dict[str, Climate] = {NAGANO_CITY.name: NAGANO_CITY, KAWAKAMI.name: KAWAKAMI}
-
 
 @functools.lru_cache(maxsize=256)
 def annual_cycle(monthly: tuple[float, ...]) -> npt.NDArray[np.float64]:

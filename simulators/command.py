@@ -12,7 +12,7 @@ from pathlib import Path
 
 from simulators.faults import FaultError, generate, load_schedule, parse_duration_ms, write_faults
 from simulators.live import MARGIN_S, LiveError, LivePlan, run_live
-from simulators.scenario import Scenario, Truth, simulate_sites
+from simulators.scenario import Scenario, Truth, scenario_sites
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +68,7 @@ def build_plan(options: LiveOptions, tenant: str, data_dir: Path, now_ms: int) -
         if options.faults_file is not None:
             faults.extend(load_schedule(options.faults_file, scenario.start_ms))
         if options.fault_rate > 0:
-            sites = [site.site for site in simulate_sites(scenario, Truth())]
+            sites = scenario_sites(scenario).names()
             faults.extend(
                 generate(
                     sites,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulators.common import BoolArray, FloatArray, IntArray, jan1
+from simulators.common import BoolArray, FloatArray, jan1
 from simulators.truth import Crop, SeasonOutcome
 from simulators.weather import DailyWeather
 
@@ -199,8 +199,3 @@ def outcome(
         water_stress=round(1.0 - water, 4),
         heat_stress=round(heat, 4),
     )
-
-
-def season_days(seasons: list[Season]) -> IntArray:
-    """Maturity indices of the seasons, in order."""
-    return np.array([s.maturity for s in seasons], dtype=np.int64)

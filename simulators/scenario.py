@@ -15,9 +15,9 @@ from typing import TypeVar
 import numpy as np
 
 from simulators.common import SensorSeries
-from simulators.factory import DEFAULT_FACTORIES, simulate_factory
-from simulators.farm import DEFAULT_FIELDS, simulate_farm
-from simulators.forest import DEFAULT_STANDS, simulate_forest
+from simulators.factory import DEFAULT_FACTORIES, FactorySpec, simulate_factory
+from simulators.farm import DEFAULT_FIELDS, FieldSpec, simulate_farm
+from simulators.forest import DEFAULT_STANDS, StandSpec, simulate_forest
 from simulators.truth import AnomalyEvent, SeasonOutcome, StandYear, write_truth
 
 _Spec = TypeVar("_Spec")
@@ -82,22 +82,51 @@ def _numbered(specs: Sequence[_Spec], count: int) -> list[_Spec]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Sites:
+    """A scenario's sites by kind, in simulation order, each specification with its own seed."""
+
+    farms: list[tuple[FieldSpec, np.random.SeedSequence]]
+    stands: list[tuple[StandSpec, np.random.SeedSequence]]
+    factories: list[tuple[FactorySpec, np.random.SeedSequence]]
+
+    def names(self) -> list[str]:
+        """Site ids in simulation order."""
+        groups = (self.farms, self.stands, self.factories)
+        return [spec.site for group in groups for spec, _ in group]
+
+
+def _seeded(
+    specs: Sequence[_Spec], count: int, seed: np.random.SeedSequence
+) -> list[tuple[_Spec, np.random.SeedSequence]]:
+    """`count` numbered specifications, each paired with a child seed of `seed`."""
+    chosen = _numbered(specs, count)
+    return list(zip(chosen, seed.spawn(len(chosen)), strict=True))
+
+
+def scenario_sites(scenario: Scenario) -> Sites:
+    """The scenario's sites and their seeds: the one layout every derived view must share."""
+    seeds = np.random.SeedSequence(scenario.seed).spawn(3)
+    return Sites(
+        _seeded(DEFAULT_FIELDS, scenario.farms, seeds[0]),
+        _seeded(DEFAULT_STANDS, scenario.forests, seeds[1]),
+        _seeded(DEFAULT_FACTORIES, scenario.factories, seeds[2]),
+    )
+
+
 def simulate_sites(scenario: Scenario, truth: Truth) -> Iterator[SiteData]:
     """Simulate one site after another (so memory holds one site), collecting truth."""
-    farms = _numbered(DEFAULT_FIELDS, scenario.farms)
-    stands = _numbered(DEFAULT_STANDS, scenario.forests)
-    factories = _numbered(DEFAULT_FACTORIES, scenario.factories)
-    seeds = np.random.SeedSequence(scenario.seed).spawn(3)
+    sites = scenario_sites(scenario)
     period = (scenario.start_ms, scenario.duration_ms, scenario.step_ms)
-    for spec, seed in zip(farms, seeds[0].spawn(len(farms)), strict=True):
+    for spec, seed in sites.farms:
         farm = simulate_farm(spec, *period, np.random.default_rng(seed))
         truth.seasons.extend(farm.seasons)
         yield SiteData(spec.site, spec.name, farm.series)
-    for stand_spec, seed in zip(stands, seeds[1].spawn(len(stands)), strict=True):
+    for stand_spec, seed in sites.stands:
         stand = simulate_forest(stand_spec, *period, np.random.default_rng(seed))
         truth.stands.extend(stand.years)
         yield SiteData(stand_spec.site, stand_spec.name, stand.series)
-    for factory_spec, seed in zip(factories, seeds[2].spawn(len(factories)), strict=True):
+    for factory_spec, seed in sites.factories:
         factory = simulate_factory(factory_spec, *period, np.random.default_rng(seed))
         truth.anomalies.extend(factory.anomalies)
         yield SiteData(factory_spec.site, "stock-gateway", factory.series)

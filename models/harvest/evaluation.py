@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, replace
 
 import numpy as np
 
+from models.harvest.csvio import EPOCH
 from models.harvest.model import HarvestForecaster
 from models.harvest.predict import predict_all
 from models.harvest.types import (
@@ -15,9 +15,6 @@ from models.harvest.types import (
     PredictionStatus,
     SeasonRecord,
 )
-
-EPOCH = dt.date(1970, 1, 1)
-SHARES = (0.5, 0.75)
 
 
 def simulate_dataset(
@@ -116,16 +113,3 @@ def summarize(predictions: list[HarvestPrediction], share: float) -> HarvestScor
             np.mean((col("yield_low") <= truth_y) & (truth_y <= col("yield_high")))
         ),
     )
-
-
-def evaluate_harvest(
-    train_seed: int = 11,
-    test_seed: int = 97,
-    train_years: int = 10,
-    test_years: int = 5,
-) -> list[HarvestScore]:
-    """Train on one simulated decade, score on later held-out years of another seed."""
-    weather, seasons = simulate_dataset(train_seed, 2026, train_years)
-    model = HarvestForecaster().fit(weather, seasons)
-    test_weather, test_seasons = simulate_dataset(test_seed, 2026 + train_years, test_years)
-    return [score(model, test_weather, test_seasons, share) for share in SHARES]

@@ -48,19 +48,6 @@ def _window_days(crop: str) -> int:
         return DEFAULT_WINDOW_DAYS
 
 
-def _truncate(record: FieldWeather, last_day: int) -> FieldWeather | None:
-    """The record up to and including `last_day`, None if nothing is left."""
-    n = last_day - record.first_day + 1
-    if n <= 0:
-        return None
-    return FieldWeather(
-        record.field_id,
-        record.first_day,
-        *(a[:n].copy() for a in (record.tmin, record.tmax, record.radiation, record.rain)),
-        record.soil_moisture[:n].copy(),
-    )
-
-
 def _analogs(
     model: HarvestForecaster, season: SeasonRecord, own: FieldWeather | None, n: int, as_of: int
 ) -> tuple[FloatArray, ClimateSource]:
@@ -71,7 +58,7 @@ def _analogs(
         if len(members):
             return members, ClimateSource.FIELD
     if own is not None:
-        history = _truncate(own, as_of)
+        history = own.until(as_of)
         if history is not None:
             members = climate.analog_windows([history], season.planting, n)
             if len(members):

@@ -67,6 +67,18 @@ class FieldWeather:
         """The last day covered."""
         return self.first_day + len(self.tmin) - 1
 
+    def until(self, last_day: int) -> FieldWeather | None:
+        """A copy up to and including `last_day`, None if nothing is left."""
+        n = last_day - self.first_day + 1
+        if n <= 0:
+            return None
+        return FieldWeather(
+            self.field_id,
+            self.first_day,
+            *(a[:n].copy() for a in (self.tmin, self.tmax, self.radiation, self.rain)),
+            self.soil_moisture[:n].copy(),
+        )
+
     def table(self) -> FloatArray:
         """The five daily variables as columns (tmin, tmax, radiation, rain, soil_moisture)."""
         return np.column_stack(
