@@ -15,14 +15,11 @@ import argparse
 import datetime as dt
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -30,6 +27,7 @@ import psutil
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
+from bench._serve import serve, server_env  # noqa: E402
 from dashboard.keys import KeyStore, Role  # noqa: E402
 from edge.protocol import DeviceTopic, SensorKind  # noqa: E402
 from ingest.stores.influx import InfluxStore  # noqa: E402
@@ -54,27 +52,6 @@ def _fill(store: InfluxStore, export_days: int) -> None:
             topic, "t1", SensorKind.AIR_TEMPERATURE, times, [d % 30.0] * len(times)
         )
         store.write_lines(lines)
-
-
-@contextmanager
-def _serve(env: dict[str, str]) -> Iterator[tuple[str, int]]:
-    """`python -m dashboard.cli serve` with `env`; (base URL, pid) once it is ready."""
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "dashboard.cli", "serve", "--port", str(port)], env=env
-    )
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}", server.pid
-    finally:
-        server.terminate()
-        server.wait(30)
 
 
 def _latency(client: httpx.Client, url: str, params: dict[str, str], requests: int) -> list[float]:
@@ -184,15 +161,7 @@ def main() -> None:
             sites = store.query('SHOW TAG VALUES WITH KEY = "site" WHERE "tenant" = \'farmco\'')
             every_site = [value for _, value in sites[0]["series"][0]["values"]]
             researcher = keys.create("farmco", Role.RESEARCHER, sites=every_site)[1]
-            env = {k: v for k, v in os.environ.items() if not k.startswith("SHINSHU_")}
-            env.update(
-                SHINSHU_INFLUX_URL=influx.url,
-                SHINSHU_INFLUX_DB="bench",
-                SHINSHU_DATA_DIR=folder,
-                SHINSHU_LOG_LEVEL="WARNING",
-                SHINSHU_API_RATE_PER_S="100000",
-                SHINSHU_API_RATE_BURST="100000",
-            )
+            env = server_env(influx.url, folder)
             limits = httpx.Limits(max_connections=CLIENTS)
             farm = httpx.Client(headers={"X-API-Key": tokens["farmco"]}, limits=limits, timeout=30)
             fleet = httpx.Client(headers={"X-API-Key": tokens["fleet"]}, limits=limits, timeout=30)
@@ -209,7 +178,7 @@ def main() -> None:
                 ("5", "cached 5 s", {}),
             )
             for ttl, label, extra in variants:
-                with _serve({**env, "SHINSHU_API_AGGREGATE_TTL_S": ttl}) as (url, _pid):
+                with serve({**env, "SHINSHU_API_AGGREGATE_TTL_S": ttl}) as (url, _pid):
                     base = f"{url}/api/v1/tenants"
                     sensor = farm.get(f"{base}/farmco/devices").json()[0]
                     device = f"{base}/farmco/sites/{sensor['site']}/devices/{sensor['device']}"
@@ -218,7 +187,7 @@ def main() -> None:
                         f"7-day hourly aggregate, {label}",
                         _latency(farm, aggregates, {**window, **extra}, args.requests),
                     )
-            with _serve(env) as (url, pid):
+            with serve(env) as (url, pid):
                 base = f"{url}/api/v1/tenants"
                 devices = fleet.get(f"{base}/fleet/devices").json()
                 assert len(devices) == 500, len(devices)

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,35 +23,18 @@ from playwright.sync_api import Browser, sync_playwright
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
+from bench._serve import serve, server_env  # noqa: E402
 from dashboard.keys import KeyStore, Role  # noqa: E402
 from ingest.stores.influx import InfluxStore  # noqa: E402
 from shinshu.localservices import LocalInfluxDB, free_port  # noqa: E402
 from simulators.backfill import backfill  # noqa: E402
 from simulators.scenario import Scenario, Truth  # noqa: E402
+from tests.browser.ui_support import CHROMIUM, CHROMIUM_ARGS, site_kinds  # noqa: E402
 
 START = dt.datetime(2025, 5, 1, tzinfo=dt.UTC)
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 FCP_TARGET_MS = 1000.0
 BYTES_TARGET = 500_000
 _FCP = "performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null"
-
-
-def _sites(store: InfluxStore) -> dict[str, str]:
-    """The first farm, forest and factory of tenant `farmco`."""
-    found = {}
-    for kind, measurement in (("farm", "leaf_wetness"), ("forest", "stem_radius")):
-        q = f'SHOW TAG VALUES FROM "{measurement}" WITH KEY = "site" WHERE "tenant" = \'farmco\''
-        found[kind] = sorted(v for _, v in store.query(q)[0]["series"][0]["values"])[0]
-    q = 'SHOW TAG VALUES FROM "bin_weight" WITH KEY = "site" WHERE "tenant" = \'farmco\''
-    found["factory"] = sorted(v for _, v in store.query(q)[0]["series"][0]["values"])[0]
-    return found
 
 
 def _load(browser: Browser, url: str, token: str | None) -> tuple[float | None, int, float]:
@@ -87,7 +68,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         influx = LocalInfluxDB("influxd", Path(folder), free_port())
         influx.start()
-        server = None
         try:
             store = InfluxStore(httpx.Client(base_url=influx.url, timeout=60), "bench")
             store.ensure_database()
@@ -95,67 +75,48 @@ def main() -> None:
             scenario = Scenario(3, 2, 2, start_ms, args.days * 86_400_000, 600_000, seed=1)
             print(f"simulating {args.days} days of 3 farms, 2 stands, 2 factories ...")
             backfill(scenario, store, "farmco", Truth(), progress=lambda _l: None)
-            sites = _sites(store)
+            sites = site_kinds(store, "farmco")
             keys = KeyStore(Path(folder) / "api_keys.sqlite3")
             viewer = keys.create("farmco", Role.VIEWER)[1]
             researcher = keys.create("farmco", Role.RESEARCHER, sites=sorted(sites.values()))[1]
             keys.close()
-            port = free_port()
-            env = {k: v for k, v in os.environ.items() if not k.startswith("SHINSHU_")}
-            env.update(
-                SHINSHU_INFLUX_URL=influx.url,
-                SHINSHU_INFLUX_DB="bench",
-                SHINSHU_DATA_DIR=folder,
-                SHINSHU_LOG_LEVEL="WARNING",
-                SHINSHU_API_RATE_PER_S="100000",
-                SHINSHU_API_RATE_BURST="100000",
-            )
-            server = subprocess.Popen(
-                [sys.executable, "-m", "dashboard.cli", "serve", "--port", str(port)], env=env
-            )
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{base}/healthz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            pages = {
-                "signin": ("/signin", None),
-                "overview": ("/", viewer),
-                "farm": (f"/farm/{sites['farm']}", viewer),
-                "forest": (f"/forest/{sites['forest']}", viewer),
-                "factory": (f"/factory/{sites['factory']}", viewer),
-                "export": ("/export", researcher),
-            }
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-                )
-                _load(browser, f"{base}/#/signin", None)  # warm the server, not the browser
-                print(f"{'page':10} {'FCP p50':>9} {'FCP max':>9} {'settled p50':>12} {'kB':>8}")
-                worst_fcp, worst_bytes = 0.0, 0
-                for name, (route, token) in pages.items():
-                    runs = [_load(browser, f"{base}/#{route}", token) for _ in range(args.runs)]
-                    fcps = [r[0] for r in runs if r[0] is not None]
-                    size = max(r[1] for r in runs)
-                    settled = statistics.median(r[2] for r in runs)
-                    worst_fcp = max(worst_fcp, *fcps)
-                    worst_bytes = max(worst_bytes, size)
-                    print(
-                        f"{name:10} {statistics.median(fcps):7.0f}ms {max(fcps):7.0f}ms "
-                        f"{settled * 1000:10.0f}ms {size / 1000:8.1f}"
-                    )
-                browser.close()
-            fcp_ok = "ok" if worst_fcp < FCP_TARGET_MS else "MISSED"
-            size_ok = "ok" if worst_bytes < BYTES_TARGET else "MISSED"
-            print(f"worst FCP {worst_fcp:.0f} ms (target < {FCP_TARGET_MS:.0f}): {fcp_ok}")
-            print(f"largest page {worst_bytes / 1000:.1f} kB (target < 500): {size_ok}")
+            with serve(server_env(influx.url, folder)) as (base, _pid):
+                _measure(base, sites, viewer, researcher, args.runs)
         finally:
-            if server is not None:
-                server.terminate()
-                server.wait(10)
             influx.stop()
+
+
+def _measure(base: str, sites: dict[str, str], viewer: str, researcher: str, runs: int) -> None:
+    """Load every page `runs` times in cold contexts and print FCP, settle time and size."""
+    pages = {
+        "signin": ("/signin", None),
+        "overview": ("/", viewer),
+        "farm": (f"/farm/{sites['farm']}", viewer),
+        "forest": (f"/forest/{sites['forest']}", viewer),
+        "factory": (f"/factory/{sites['factory']}", viewer),
+        "export": ("/export", researcher),
+    }
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        _load(browser, f"{base}/#/signin", None)  # warm the server, not the browser
+        print(f"{'page':10} {'FCP p50':>9} {'FCP max':>9} {'settled p50':>12} {'kB':>8}")
+        worst_fcp, worst_bytes = 0.0, 0
+        for name, (route, token) in pages.items():
+            samples = [_load(browser, f"{base}/#{route}", token) for _ in range(runs)]
+            fcps = [r[0] for r in samples if r[0] is not None]
+            size = max(r[1] for r in samples)
+            settled = statistics.median(r[2] for r in samples)
+            worst_fcp = max(worst_fcp, *fcps)
+            worst_bytes = max(worst_bytes, size)
+            print(
+                f"{name:10} {statistics.median(fcps):7.0f}ms {max(fcps):7.0f}ms "
+                f"{settled * 1000:10.0f}ms {size / 1000:8.1f}"
+            )
+        browser.close()
+    fcp_ok = "ok" if worst_fcp < FCP_TARGET_MS else "MISSED"
+    size_ok = "ok" if worst_bytes < BYTES_TARGET else "MISSED"
+    print(f"worst FCP {worst_fcp:.0f} ms (target < {FCP_TARGET_MS:.0f}): {fcp_ok}")
+    print(f"largest page {worst_bytes / 1000:.1f} kB (target < 500): {size_ok}")
 
 
 if __name__ == "__main__":

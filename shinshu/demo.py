@@ -17,8 +17,6 @@ import time
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-import uvicorn
-
 from alerting.service import run_alerts
 from dashboard.app import create_app
 from dashboard.keys import Role
@@ -27,6 +25,7 @@ from ingest.service import install_stop_handlers, run_ingest
 from ingest.stores.influx import StoreError, make_store
 from shinshu.localservices import free_port, start_pair
 from shinshu.settings import Settings
+from shinshu.webthread import ThreadServer, serve_in_thread
 from simulators.backfill import backfill
 from simulators.factory import DEFAULT_FACTORIES
 from simulators.faults import Fault, FaultKind
@@ -50,13 +49,6 @@ class DemoOptions:
     port: int = 8080
     duration_s: float = 0.0
     seed: int = 1
-
-
-class _Server(uvicorn.Server):
-    """uvicorn in a thread: signals stay with the demo, which stops everything in order."""
-
-    def install_signal_handlers(self) -> None:
-        """Leave SIGTERM and SIGINT to the demo's own handlers."""
 
 
 def _count(settings: Settings) -> int:
@@ -112,7 +104,7 @@ def run_demo(base: Settings, options: DemoOptions) -> int:
         alerts_metrics_port=0,
     )
     services_stop = threading.Event()
-    server: _Server | None = None
+    server: ThreadServer | None = None
     live: threading.Thread | None = None
     threads: list[threading.Thread] = []
     try:
@@ -132,16 +124,11 @@ def run_demo(base: Settings, options: DemoOptions) -> int:
             for role in (Role.OPERATOR, Role.VIEWER)
         }
         port = options.port or free_port()
-        server = _Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
-        )
-        threads.append(_thread(server.run, name="api"))
         # Print the address only once it answers.
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            if not threads[-1].is_alive():
-                break
-            time.sleep(0.05)
+        server, api = serve_in_thread(
+            app, port, timeout_s=30, access_log=False, log_level="warning"
+        )
+        threads.append(api)
         if not server.started:
             print(f"the web UI cannot listen on port {port}; try --port 0", file=sys.stderr)
             return 1

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from browser.ui_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -16,7 +13,6 @@ from browser.ui_support import (
     SCENARIOS,
     START_MS,
     Browse,
-    ThreadServer,
     UiEnv,
     bin_sensors,
     inject_alert,
@@ -31,6 +27,7 @@ from dashboard.keys import Role
 from dashboard.settings import load_api_settings
 from shinshu.localservices import free_port
 from shinshu.settings import Settings
+from shinshu.webthread import serve_in_thread
 from simulators.backfill import backfill
 from simulators.scenario import Truth
 
@@ -83,13 +80,8 @@ def ui_env(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iter
         for role in Role
     }
     port = free_port()
-    server = ThreadServer(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the UI server did not start"
-        time.sleep(0.05)
+    server, thread = serve_in_thread(app, port, timeout_s=20, log_level="warning")
+    assert server.started, "the UI server did not start"
     yield UiEnv(f"http://127.0.0.1:{port}", store, tokens, sites, app, settings.store.data_path)
     server.should_exit = True
     thread.join(10)

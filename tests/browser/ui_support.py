@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request
 
 from alerting.records import Alert, AlertKind
@@ -94,13 +93,6 @@ def bin_sensors(store: InfluxStore, site: str) -> list[str]:
         f"WHERE \"tenant\" = 'alpha' AND \"site\" = '{site}'"
     )
     return sorted(v for _, v in answer[0]["series"][0]["values"])
-
-
-class ThreadServer(uvicorn.Server):
-    """uvicorn without signal handlers, so that it can run in a thread of the test process."""
-
-    def install_signal_handlers(self) -> None:
-        """Leave signals to pytest."""
 
 
 @dataclass
