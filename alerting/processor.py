@@ -23,17 +23,10 @@ from alerting.detect import BinState, DetectOptions, Outcome
 from alerting.metrics import AlertMetrics, SkipReason
 from alerting.records import Alert
 from alerting.store import AlertStore
-from edge.protocol import (
-    Channel as TopicChannel,
-)
-from edge.protocol import (
-    ProtocolError,
-    SensorKind,
-    decode_batch,
-    parse_topic,
-    validate_readings,
-)
+from edge.protocol import SensorKind
 from ingest.clock import SkewCorrector
+from ingest.metrics import DropReason
+from ingest.parse import Limits, ParsedMessage, parse_message
 from ingest.sources.mqtt import InMessage, MessageSource
 from ingest.stores.influx import StoreError, StoreUnavailableError
 
@@ -107,6 +100,7 @@ class AlertProcessor:
         self._bins: dict[tuple[str, str, str, str], BinState[_Ticket]] = {}
         self._tickets: deque[_Ticket] = deque()
         self._last_expiry = monotonic()
+        self._limits = Limits(max_message_bytes=options.max_message_bytes)
 
     @property
     def bins(self) -> dict[tuple[str, str, str, str], BinState[_Ticket]]:
@@ -135,7 +129,17 @@ class AlertProcessor:
         self._tickets.append(ticket)
         out: Outcome[_Ticket] = Outcome()
         try:
-            routed = self._route(message)
+            # The same clock correction as ingest's, so that alert times equal stored times.
+            parsed = parse_message(
+                message.topic, message.payload, self._limits, shift=self._skew.shift_for
+            )
+            if parsed.refusal is not None:
+                # The same refusals as ingest, which dead-letters them; here they are counted.
+                failed = parsed.refusal.why is DropReason.FAILED
+                skip = SkipReason.FAILED if failed else SkipReason.BAD_MESSAGE
+                self._metrics.skipped.labels(skip.value).inc()
+                log.warning("skipped a message on %s: %s", message.topic, parsed.refusal.reason)
+            routed = self._route(parsed)
             for key, ref in routed.refs.items():
                 state = self._state(ref, min(ts for ts, _, _ in routed.readings[key]), stop)
                 state.ref = ref
@@ -145,9 +149,6 @@ class AlertProcessor:
                     state.offer(channel, ts, value, ticket, arrived=arrived, out=out)
         except _StoppedError:
             raise
-        except ProtocolError as exc:
-            self._metrics.skipped.labels(SkipReason.BAD_MESSAGE.value).inc()
-            log.warning("skipped a message on %s: %s", message.topic, exc)
         except Exception:
             # A bug must not stop alerts for every other bin; the message is counted and logged.
             self._metrics.skipped.labels(SkipReason.FAILED.value).inc()
@@ -164,21 +165,15 @@ class AlertProcessor:
             state.expire(before, out)
         self._finish(out, stop, None)
 
-    def _route(self, message: InMessage) -> _Routed:
-        """Group a message's valid bin readings by bin; ProtocolError if it is unreadable."""
+    def _route(self, parsed: ParsedMessage) -> _Routed:
+        """Group the valid bin readings of an accepted uplink message by bin."""
         routed = _Routed()
-        topic, channel = parse_topic(message.topic)
-        if channel is not TopicChannel.UP:
+        topic = parsed.topic
+        if parsed.refusal is not None or parsed.batch is None or topic is None:
             return routed
-        batch = decode_batch(message.payload, max_bytes=self._options.max_message_bytes)
-        if batch.device != topic.device:
-            raise ProtocolError(f"device {batch.device!r} differs from the topic's")
-        # The same correction as ingest, so alert times equal the stored readings' times.
-        shift = self._skew.shift_for((topic.tenant, topic.site, topic.device), batch)
-        readings, rejected = validate_readings(batch, shift)
-        if rejected:
-            self._metrics.skipped.labels(SkipReason.INVALID_READING.value).inc(len(rejected))
-        for reading in readings:
+        if parsed.rejected:
+            self._metrics.skipped.labels(SkipReason.INVALID_READING.value).inc(len(parsed.rejected))
+        for reading in parsed.readings:
             if reading.kind not in (SensorKind.BIN_WEIGHT, SensorKind.ITEM_COUNT):
                 continue
             found = self._resolver.resolve(

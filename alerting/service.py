@@ -11,7 +11,7 @@ from alerting.detect import DetectOptions
 from alerting.metrics import AlertMetrics
 from alerting.processor import AlertProcessor, ProcessorOptions
 from alerting.store import AlertStore
-from edge.mqtt import MqttEndpoint
+from edge.protocol import TOPIC_ROOT, Channel
 from ingest.clock import SkewCorrector
 from ingest.service import open_store, start_source
 from ingest.sources.mqtt import make_source
@@ -20,6 +20,7 @@ from shinshu.settings import Settings
 log = logging.getLogger(__name__)
 
 MS_PER_HOUR = 3_600_000
+READINGS_FILTER = f"{TOPIC_ROOT}/+/+/+/{Channel.UP.value}"
 
 
 def run_alerts(settings: Settings, stop: threading.Event) -> None:
@@ -27,12 +28,14 @@ def run_alerts(settings: Settings, stop: threading.Event) -> None:
     metrics = AlertMetrics()
     metrics.serve(settings.alerts_metrics_port)
     store = open_store(settings)
-    endpoint = MqttEndpoint.from_url(settings.mqtt_url)
+    endpoint = settings.mqtt_endpoint(settings.alerts_client_id)
     # No group: a shared subscription would split the stream, and each bin needs all of it.
+    # Readings only: the account may read nothing else.
     source = make_source(
         endpoint,
         settings.alerts_client_id,
         group=None,
+        topic_filter=READINGS_FILTER,
         receive_maximum=settings.alerts_receive_maximum,
         session_expiry_s=settings.ingest_session_expiry_s,
     )

@@ -5,8 +5,11 @@
     subscriber draining the same backlog without storing anything. Target ratio >= 0.6.
 (b) Live stream: publishers send 100-reading messages while the worker runs; readings/s stored.
     Reference: InfluxDB's own ceiling for pre-built line-protocol bodies. Target >= 150,000/s.
+    Run three times in one go: on the shipped broker configuration (every client with its own
+    account) over plain MQTT and over TLS, and, as the reference for what both cost, on the
+    same configuration without accounts or TLS (a broker that admits anyone: here only).
 
-Usage: python bench/ingest.py [--backlog 100000] [--stream-readings 3000000] [--workers 1]
+Usage: python bench/ingest.py [--backlog 100000] [--stream-readings 3000000] [--workers 2]
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +31,100 @@ import httpx
 import paho.mqtt.client as paho
 import psutil
 
+from edge.credentials import write_secret_file
 from edge.mqtt import MqttEndpoint, Publisher, connect, connect_properties, make_client
 from edge.protocol import Channel, DeviceTopic, Reading, SensorKind, encode_batch
+from identity.accounts import ServiceRole, device_username
+from identity.registry import AccountExistsError
+from identity.service import AccountService
 from ingest.stores.influx import InfluxStore
 from ingest.stores.lineprotocol import reading_lines
-from shinshu.localservices import LocalInfluxDB, LocalMosquitto, free_port, start_pair
+from shinshu.localservices import LocalInfluxDB, LocalMosquitto, free_port
 
 RECEIVE_MAXIMUM = 1_000
+MODES = ("open", "auth", "auth+tls")
+
+
+@dataclass(frozen=True)
+class Access:
+    """How clients reach one broker: URL, CA, and accounts issued for them (None: anonymous)."""
+
+    url: str
+    broker: LocalMosquitto
+    accounts: AccountService | None
+    ca_file: Path | None = None
+
+    def device(self, tenant: str, site: str, device: str) -> MqttEndpoint:
+        """A publisher's endpoint: the device's own account."""
+        endpoint = MqttEndpoint.from_url(self.url)
+        if self.ca_file is not None:
+            endpoint = endpoint.with_tls_files(self.ca_file)
+        if self.accounts is None:
+            return endpoint
+        issued = self.accounts.issue_devices([(tenant, site, device)], actor="bench")
+        return endpoint.with_login(
+            device_username(tenant, site, device), issued[tenant, site, device].secret
+        )
+
+    def service(self, username: str) -> MqttEndpoint:
+        """A service account's endpoint (the broker made its secret when it first started)."""
+        endpoint = self.broker.endpoint(username, tls=self.ca_file is not None)
+        if self.accounts is None:
+            endpoint = endpoint.with_login(None, None)
+        return endpoint
+
+    def service_env(self, client_id: str, folder: Path) -> dict[str, str]:
+        """The environment of an ingest worker with its own account."""
+        env = {"SHINSHU_MQTT_URL": self.url}
+        if self.ca_file is not None:
+            env["SHINSHU_MQTT_CA_FILE"] = str(self.ca_file)
+        if self.accounts is not None:
+            try:
+                issued = self.accounts.add_service(ServiceRole.INGEST, client_id, actor="bench")
+            except AccountExistsError:
+                issued = self.accounts.rotate(client_id, actor="bench")
+            secret = write_secret_file(folder / f"{client_id}.secret", issued.secret)
+            env["SHINSHU_MQTT_PASSWORD_FILE"] = str(secret)
+        return env
+
+
+class OpenMosquitto(LocalMosquitto):
+    """The shipped configuration without accounts or TLS: the reference for what they cost."""
+
+    def command(self) -> list[str]:
+        """The shipped file with the plugin and TLS listener taken out, anonymous allowed."""
+        command = super().command()
+        conf = Path(command[-1])
+        kept = []
+        for line in conf.read_text().splitlines():
+            if line.startswith(("plugin", "cafile", "certfile", "keyfile", "tls_version")):
+                continue
+            if line.startswith(f"listener {self.tls_port}"):
+                continue
+            kept.append("allow_anonymous true" if line == "allow_anonymous false" else line)
+        conf.write_text("\n".join(kept) + "\n")
+        return command
+
+    def ready(self) -> bool:
+        """The plain listener answers (there is no TLS one)."""
+        return self._port_open()
+
+
+def access(mode: str, tmp: Path) -> Access:
+    """A broker for `mode` (open, auth, auth+tls) in its own folder, started."""
+    folder = tmp / mode.replace("+", "-")
+    folder.mkdir()
+    kind = OpenMosquitto if mode == "open" else LocalMosquitto
+    broker = kind("mosquitto", folder, free_port(), tls_port=free_port())
+    broker.start()
+    if mode == "open":
+        return Access(broker.url, broker, None)
+    accounts = broker.accounts()
+    if mode == "auth":
+        return Access(broker.url, broker, accounts)
+    return Access(broker.tls_url, broker, accounts, broker.ca_file)
+
+
 # Readings one millisecond apart, ending before now: inside the protocol's time window.
 T0_MS = int(time.time() * 1000) - 86_400_000
 SESSION_S = 3600
@@ -51,10 +142,12 @@ def payloads(device: str, messages: int, per_message: int, start_ms: int) -> lis
     return out
 
 
-def publish_all(url: str, topic: str, bodies: list[bytes], window: int = 2_000) -> None:
+def publish_all(
+    endpoint: MqttEndpoint, topic: str, bodies: list[bytes], window: int = 2_000
+) -> None:
     """Publish every body at QoS 1 and wait for the PUBACKs."""
-    endpoint = MqttEndpoint.from_url(url)
-    client = make_client(endpoint, f"bench-pub-{os.getpid()}-{time.monotonic_ns()}")
+    client_id = endpoint.username or f"bench-pub-{os.getpid()}-{time.monotonic_ns()}"
+    client = make_client(endpoint, client_id)
     publisher = Publisher(client, window=window)
     connect(client, endpoint)
     for body in bodies:
@@ -65,29 +158,31 @@ def publish_all(url: str, topic: str, bodies: list[bytes], window: int = 2_000) 
 
 
 def _publisher_process(
-    url: str, topic: str, device: str, messages: int, *, ready: Any, go: Any
+    endpoint: MqttEndpoint, topic: str, device: str, messages: int, *, ready: Any, go: Any
 ) -> None:
     bodies = payloads(device, messages, 100, T0_MS)
     ready.release()
     go.wait()
-    publish_all(url, topic, bodies)
+    publish_all(endpoint, topic, bodies)
 
 
-def bare_drain(broker: LocalMosquitto, messages: int, per_message: int) -> float:
-    """Messages/s of a subscriber that only receives and acknowledges."""
-    endpoint = MqttEndpoint.from_url(broker.url)
+def bare_drain(where: Access, messages: int, per_message: int) -> float:
+    """Messages/s of a subscriber that only receives and acknowledges (the monitor account)."""
+    monitor = "shinshu-monitor"
+    endpoint = where.service(monitor)
     props = connect_properties(session_expiry_s=SESSION_S, receive_maximum=RECEIVE_MAXIMUM)
-    client = make_client(endpoint, "bench-bare")
+    client = make_client(endpoint, monitor)
     connect(client, endpoint, clean_start=False, properties=props)
     done = threading.Event()
     subscribed = threading.Event()
     client.on_subscribe = lambda *_a: subscribed.set()
-    client.subscribe("bench/bare/#", qos=1)
+    topic = DeviceTopic("bench", "bare", "dev").topic(Channel.UP)
+    client.subscribe(topic, qos=1)
     subscribed.wait(5)
     client.disconnect()
     client.loop_stop()
-    topic = "bench/bare/x"
-    publish_all(broker.url, topic, payloads("bare", messages, per_message, T0_MS))
+    publisher = where.device("bench", "bare", "dev")
+    publish_all(publisher, topic, payloads("dev", messages, per_message, T0_MS))
     received = [0]
     started = [0.0]
 
@@ -98,7 +193,7 @@ def bare_drain(broker: LocalMosquitto, messages: int, per_message: int) -> float
         if received[0] == messages:
             done.set()
 
-    client = make_client(endpoint, "bench-bare")
+    client = make_client(endpoint, monitor)
     client.on_message = on_message
     began = time.perf_counter()
     connect(client, endpoint, clean_start=False, properties=props)
@@ -110,7 +205,7 @@ def bare_drain(broker: LocalMosquitto, messages: int, per_message: int) -> float
 
 
 def start_ingest(
-    broker: LocalMosquitto,
+    where: Access,
     influx: LocalInfluxDB,
     *,
     db: str,
@@ -125,8 +220,8 @@ def start_ingest(
     """
     port = free_port()
     env = {
-        **os.environ,
-        "SHINSHU_MQTT_URL": broker.url,
+        **{k: v for k, v in os.environ.items() if not k.startswith("SHINSHU_")},
+        **where.service_env(client_id, log.parent),
         "SHINSHU_INFLUX_URL": influx.url,
         "SHINSHU_INFLUX_DB": db,
         "SHINSHU_INGEST_CLIENT_ID": client_id,
@@ -174,26 +269,24 @@ def wait_stored(ports: list[int], total: int, timeout: float = 900) -> float:
     raise RuntimeError("timed out")
 
 
-def backlog(broker: LocalMosquitto, influx: LocalInfluxDB, messages: int, tmp: Path) -> None:
-    """(a) drain a broker backlog of single-reading messages."""
-    bare = bare_drain(broker, messages, 1)
-    print(f"(a) backlog of {messages:,} single-reading messages")
+def backlog(where: Access, influx: LocalInfluxDB, messages: int, tmp: Path, *, mode: str) -> float:
+    """(a) drain a broker backlog of single-reading messages: messages/s stored."""
+    bare = bare_drain(where, messages, 1)
+    db = f"bench_backlog_{mode.replace('+', '_')}"
+    print(f"(a) backlog [{mode}] of {messages:,} single-reading messages")
     print(f"    bare paho subscriber (receive + ack only): {bare:10,.0f} msg/s", flush=True)
-    proc, _, _ = start_ingest(
-        broker, influx, db="bench_backlog", client_id="bench-backlog", log=tmp / "a.log"
-    )
+    log = tmp / f"a-{mode.replace('+', '-')}.log"
+    proc, _, _ = start_ingest(where, influx, db=db, client_id="bench-backlog", log=log)
     proc.terminate()
     proc.wait()
     topic = DeviceTopic("bench", "backlog", "dev").topic(Channel.UP)
-    publish_all(broker.url, topic, payloads("dev", messages, 1, T0_MS))
-    proc, port, up = start_ingest(
-        broker, influx, db="bench_backlog", client_id="bench-backlog", log=tmp / "a.log"
-    )
+    publish_all(where.device("bench", "backlog", "dev"), topic, payloads("dev", messages, 1, T0_MS))
+    proc, port, up = start_ingest(where, influx, db=db, client_id="bench-backlog", log=log)
     wait_stored([port], messages)
     elapsed = time.perf_counter() - up
     proc.terminate()
     proc.wait()
-    store = InfluxStore(httpx.Client(base_url=influx.url, timeout=60), "bench_backlog")
+    store = InfluxStore(httpx.Client(base_url=influx.url, timeout=60), db)
     stored = store.count_points()
     rate = messages / elapsed
     print(
@@ -201,6 +294,7 @@ def backlog(broker: LocalMosquitto, influx: LocalInfluxDB, messages: int, tmp: P
         f"({stored:,} points stored)"
     )
     print(f"    ratio: {rate / bare:.2f}  (target >= 0.6)")
+    return rate
 
 
 def influx_ceiling(influx: LocalInfluxDB, bodies: int = 200, per_body: int = 5_000) -> float:
@@ -223,18 +317,25 @@ def influx_ceiling(influx: LocalInfluxDB, bodies: int = 200, per_body: int = 5_0
 
 
 def stream(
-    broker: LocalMosquitto, influx: LocalInfluxDB, readings: int, workers: int, tmp: Path
-) -> None:
-    """(b) a live stream of 100-reading messages from several publisher processes."""
-    ceiling = influx_ceiling(influx)
+    where: Access,
+    influx: LocalInfluxDB,
+    readings: int,
+    workers: int,
+    tmp: Path,
+    *,
+    mode: str,
+    ceiling: float,
+) -> float:
+    """(b) a live stream of 100-reading messages from several publisher processes: readings/s."""
     group = "bench" if workers > 1 else None
+    db = f"bench_stream_{mode.replace('+', '_')}"
     procs = [
         start_ingest(
-            broker,
+            where,
             influx,
-            db="bench_stream",
+            db=db,
             client_id=f"bench-stream-{i}",
-            log=tmp / f"b{i}.log",
+            log=tmp / f"b{i}-{mode.replace('+', '-')}.log",
             group=group,
         )
         for i in range(workers)
@@ -249,7 +350,7 @@ def stream(
         pubs.append(
             ctx.Process(
                 target=_publisher_process,
-                args=(broker.url, topic, f"dev{i}", per_publisher),
+                args=(where.device("bench", "stream", f"dev{i}"), topic, f"dev{i}", per_publisher),
                 kwargs={"ready": ready, "go": go},
             )
         )
@@ -260,7 +361,7 @@ def stream(
     watched = {
         "ingest": [psutil.Process(proc.pid) for proc, _, _ in procs],
         "influxd": [psutil.Process(influx.proc.pid)] if influx.proc else [],
-        "mosquitto": [psutil.Process(broker.proc.pid)] if broker.proc else [],
+        "mosquitto": [psutil.Process(where.broker.proc.pid)] if where.broker.proc else [],
     }
     cpu_before = {name: _cpu(ps) for name, ps in watched.items()}
     machine_before = sum(psutil.cpu_times()[:3])
@@ -276,14 +377,13 @@ def stream(
     for proc, _, _ in procs:
         proc.terminate()
         proc.wait()
-    store = InfluxStore(httpx.Client(base_url=influx.url, timeout=120), "bench_stream")
+    store = InfluxStore(httpx.Client(base_url=influx.url, timeout=120), db)
     stored = store.count_points()
     rate = total / elapsed
     print(
-        f"(b) live stream: {total:,} readings in 100-reading messages, {workers} worker(s), "
-        f"{publishers} publisher processes"
+        f"(b) live stream [{mode}]: {total:,} readings in 100-reading messages, "
+        f"{workers} worker(s), {publishers} publisher processes"
     )
-    print(f"    InfluxDB ceiling, pre-built 5,000-line bodies: {ceiling:10,.0f} points/s")
     print(
         f"    shinshu ingest, end to end:                    {rate:10,.0f} readings/s "
         f"({stored:,} points stored)"
@@ -294,6 +394,7 @@ def stream(
         f"    CPU seconds per million readings: {per_million}; whole machine "
         f"{machine / total * 1e6:.1f} ({machine / elapsed:.2f} of {os.cpu_count()} cores busy)"
     )
+    return rate
 
 
 def _cpu(processes: list[psutil.Process]) -> float:
@@ -313,19 +414,56 @@ def main() -> None:
     # One worker per core: on two cores a single Python worker is CPU-bound near 125k/s.
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--only", choices=["a", "b"])
+    parser.add_argument(
+        "--modes", default=",".join(MODES), help=f"stream runs, from {', '.join(MODES)}"
+    )
     args = parser.parse_args()
+    modes = [m for m in args.modes.split(",") if m]
+    unknown = sorted(set(modes) - set(MODES))
+    if unknown:
+        parser.error(f"unknown modes: {', '.join(unknown)}")
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
-        broker, influx = start_pair(tmp)
+        (tmp / "backlog").mkdir()
+        influx = LocalInfluxDB("influxd", tmp, free_port())
+        influx.start()
+        brokers: list[Access] = []
         try:
             print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
+            rates: dict[tuple[str, str], float] = {}
             if args.only != "b":
-                backlog(broker, influx, args.backlog, tmp)
+                for mode in modes:
+                    brokers.append(access(mode, tmp / "backlog"))
+                    rates["a", mode] = backlog(brokers[-1], influx, args.backlog, tmp, mode=mode)
+                    brokers[-1].broker.stop()
             if args.only != "a":
-                stream(broker, influx, args.stream_readings, args.workers, tmp)
+                ceiling = influx_ceiling(influx)
+                print(
+                    f"    InfluxDB ceiling, pre-built 5,000-line bodies: {ceiling:10,.0f} points/s"
+                )
+                for mode in modes:
+                    brokers.append(access(mode, tmp))
+                    rates["b", mode] = stream(
+                        brokers[-1],
+                        influx,
+                        args.stream_readings,
+                        args.workers,
+                        tmp,
+                        mode=mode,
+                        ceiling=ceiling,
+                    )
+                    brokers[-1].broker.stop()
+            for (part, mode), rate in rates.items():
+                reference = rates.get((part, "open"))
+                if mode != "open" and reference:
+                    cost = 1 - rate / reference
+                    print(f"    ({part}) cost of {mode} against open: {cost:+.1%}  (target < 10%)")
         finally:
+            for where in brokers:
+                if where.accounts is not None:
+                    where.accounts.registry.close()
+                where.broker.stop()
             influx.stop()
-            broker.stop()
 
 
 if __name__ == "__main__":

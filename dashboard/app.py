@@ -11,6 +11,9 @@ from dashboard.asset_services import build_services
 from dashboard.auth import AuthenticationError, PermissionDeniedError
 from dashboard.broker import BrokerDownError, BrokerProbe
 from dashboard.deps import API_KEY_HEADER, AppContext
+from dashboard.device_accounts import DeviceAccounts
+from dashboard.downlink import ConfigPublisher
+from dashboard.errors import ConflictError, InvalidInputError, UnavailableError
 from dashboard.forecast_queries import ForecastService
 from dashboard.keys import KeyStore, KeyStoreError
 from dashboard.metrics import AccessLogMiddleware, ApiMetrics
@@ -18,6 +21,7 @@ from dashboard.queries import NotFoundError, QueryError, Reader, StoreDownError
 from dashboard.ratelimit import RateLimitedError, RateLimiter
 from dashboard.routes import api_routers, operations_router, ui_router
 from dashboard.settings import ApiSettings, DashboardError
+from edge.mqtt import MqttEndpoint
 from ingest.stores.influx import InfluxStore
 
 DESCRIPTION = f"""
@@ -25,9 +29,9 @@ Readings, aggregates and research exports of the Shinshu IoT platform.
 
 Every `/api/v1` route needs an API key in the `{API_KEY_HEADER}` header (never in the URL).
 A key belongs to one tenant and has one role: **viewer** (read sites, devices, readings and
-aggregates), **operator** (viewer, plus alerts and device configuration when those exist),
-**admin** (operator, plus the tenant's keys) and **researcher** (exports of the sites shared
-with the key, nothing else). Times are ISO 8601 in UTC.
+aggregates), **operator** (viewer, plus alerts and device configuration), **admin**
+(operator, plus the tenant's keys and device registration) and **researcher** (exports of
+the sites shared with the key, nothing else). Times are ISO 8601 in UTC.
 """
 
 # Each of our errors maps to one status; nothing below the web layer knows about HTTP.
@@ -38,6 +42,9 @@ _STATUS: list[tuple[type[DashboardError], int]] = [
     (RateLimitedError, 429),
     (StoreDownError, 503),
     (BrokerDownError, 503),
+    (UnavailableError, 503),
+    (ConflictError, 409),
+    (InvalidInputError, 422),
     (QueryError, 400),
 ]
 
@@ -55,6 +62,10 @@ def _error_response(_request: Request, exc: Exception) -> JSONResponse:
         headers["WWW-Authenticate"] = f'APIKey header="{API_KEY_HEADER}"'
     if isinstance(exc, RateLimitedError):
         headers["Retry-After"] = str(exc.retry_after_s)
+    if isinstance(exc, InvalidInputError):
+        # The shape of FastAPI's own validation errors, so that clients read one kind of 422.
+        detail = [{"loc": ["body", exc.field], "msg": str(exc), "type": "value_error"}]
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
     return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
 
@@ -76,16 +87,23 @@ def build_context(settings: ApiSettings) -> AppContext:
         user=store_settings.influx_user,
         password=store_settings.influx_password,
     )
+
+    def api_endpoint() -> MqttEndpoint:
+        """The broker as the API's own account (its secret read when it is needed)."""
+        return store_settings.mqtt_endpoint(store_settings.api_client_id)
+
     return AppContext(
         settings=settings,
         reader=Reader(store, settings.catalogue_ttl_s, settings.aggregate_ttl_s),
         keys=KeyStore(settings.keys_path),
         limiter=RateLimiter(settings.rate_per_s, settings.rate_burst),
         metrics=ApiMetrics(),
-        broker=BrokerProbe(store_settings.mqtt_url),
+        broker=BrokerProbe(api_endpoint),
         alerts=AlertStore(store),
         forecasts=ForecastService(store, store_settings.data_path),
         assets=build_services(store, settings.aggregate_ttl_s),
+        devices=DeviceAccounts(store_settings),
+        downlink=ConfigPublisher(api_endpoint),
     )
 
 

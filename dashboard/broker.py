@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable
 
 from dashboard.settings import DashboardError
 from edge.mqtt import MqttEndpoint, MqttError, close_client, connect, make_client
+from shinshu.settings import SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +27,14 @@ class BrokerProbe:
 
     def __init__(
         self,
-        url: str,
+        endpoint: Callable[[], MqttEndpoint],
         *,
         ttl_s: float = 5.0,
         timeout_s: float = 3.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        """Probe the broker at `url` (credentials included) at most every `ttl_s` seconds."""
-        self._url = url
+        """Probe the broker as `endpoint()`'s account at most every `ttl_s` seconds."""
+        self._endpoint = endpoint
         self._ttl = ttl_s
         self._timeout = timeout_s
         self._monotonic = monotonic
@@ -53,10 +53,12 @@ class BrokerProbe:
 
     def _connect(self) -> str | None:
         try:
-            endpoint = MqttEndpoint.from_url(self._url)
-            client = make_client(endpoint, f"shinshu-api-ready-{uuid.uuid4().hex[:12]}")
+            endpoint = self._endpoint()
+            # The account's own client id (the broker allows no other); sessions are short, so
+            # instances sharing the account only ever end each other's finished probes.
+            client = make_client(endpoint, endpoint.username or "shinshu-api")
             connect(client, endpoint, keepalive=10, timeout=self._timeout)
-        except MqttError as exc:
+        except (MqttError, SettingsError) as exc:
             log.warning("broker not ready: %s", exc)
             return str(exc)
         close_client(client, timeout=1.0)

@@ -45,13 +45,13 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
     try:
         if args.keys_command == "create":
             key, token = store.create(
-                args.tenant, Role(args.role), name=args.name, sites=args.site or ()
+                args.key_tenant, Role(args.role), name=args.name, sites=args.key_sites or ()
             )
             print(f"created key {key.id} ({key.role.value} of {key.tenant}); token, shown once:")
             print(token)
         elif args.keys_command == "list":
             print("id\ttenant\trole\tstate\tsites\tcreated\tname")
-            for key in store.list(args.tenant):
+            for key in store.list(args.key_tenant):
                 print(_describe(key))
         else:
             key = store.revoke(args.key_id)
@@ -76,15 +76,20 @@ def add_keys_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     """Add `keys create|list|revoke` to the `shinshu` subcommands."""
     keys = sub.add_parser("keys", help="API keys (stored hashed under the data folder)")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    # The dests are the key's own, not `tenant` and `site`: those name platform settings.
     create = keys_sub.add_parser("create", help="create a key and print its token once")
-    create.add_argument("--tenant", required=True)
+    create.add_argument("--tenant", dest="key_tenant", required=True, metavar="TENANT")
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
     create.add_argument("--name", default="", help="what the key is for")
     create.add_argument(
-        "--site", action="append", help="researcher keys: a site the tenant shares (repeat)"
+        "--site",
+        dest="key_sites",
+        action="append",
+        metavar="SITE",
+        help="researcher keys: a site the tenant shares (repeat)",
     )
     listing = keys_sub.add_parser("list", help="list keys (never their secrets)")
-    listing.add_argument("--tenant", help="only this tenant's keys")
+    listing.add_argument("--tenant", dest="key_tenant", metavar="TENANT", help="only its keys")
     revoke = keys_sub.add_parser("revoke", help="revoke a key by id")
     revoke.add_argument("key_id")
     keys.set_defaults(handler=_keys)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Path, Query, Request, Security
@@ -13,6 +14,8 @@ from fastapi.security import APIKeyHeader
 from alerting.store import AlertStore
 from dashboard.auth import AuthenticationError, Permission, authorize
 from dashboard.broker import BrokerProbe
+from dashboard.device_accounts import DeviceAccounts
+from dashboard.downlink import ConfigPublisher
 from dashboard.forecast_queries import ForecastService
 from dashboard.keys import ApiKey, KeyStore
 from dashboard.metrics import ApiMetrics
@@ -44,6 +47,20 @@ class AppContext:
     alerts: AlertStore
     forecasts: ForecastService
     assets: AssetServices
+    # Device registration (admins) and configuration down to devices (operators).
+    devices: DeviceAccounts
+    downlink: ConfigPublisher
+    # Wrong keys by client address; derived from the settings, so built here rather than passed.
+    auth_failures: RateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        """Build what derives from the settings alone."""
+        failures = RateLimiter(
+            self.settings.auth_failure_rate_per_s,
+            self.settings.auth_failure_burst,
+            reason="too many wrong API keys from this address",
+        )
+        object.__setattr__(self, "auth_failures", failures)
 
 
 # The dependencies below are `async` although they do not await: each sync dependency costs a
@@ -66,11 +83,23 @@ _api_key = APIKeyHeader(
 async def get_key(
     request: Request, context: Context, token: Annotated[str | None, Security(_api_key)]
 ) -> ApiKey:
-    """The caller's key: 401 without a valid one, 429 once its rate budget is spent."""
+    """The caller's key: 401 without a valid one; 429 after many wrong ones, or over budget."""
+    # Checked before the lookup, so that an address guessing keys costs next to nothing.
+    address = request.client.host if request.client else ""
+    try:
+        context.auth_failures.check(address)
+    except RateLimitedError:
+        context.metrics.auth_throttled.inc()
+        raise
     if not token:
+        context.metrics.auth_failures.labels("missing").inc()
         raise AuthenticationError(f"send an API key in the {API_KEY_HEADER} header")
     key = context.keys.authenticate(token)
     if key is None:
+        context.metrics.auth_failures.labels("rejected").inc()
+        # Only a wrong key spends the address's budget: without a key nothing is guessed.
+        with contextlib.suppress(RateLimitedError):
+            context.auth_failures.take(address)
         raise AuthenticationError("unknown or revoked API key")
     request.state.key_id = key.id
     request.state.tenant = key.tenant
@@ -101,6 +130,8 @@ def requires(permission: Permission) -> Callable[[str, ApiKey], Awaitable[ApiKey
 ReadKey = Annotated[ApiKey, Depends(requires(Permission.READ))]
 ExportKey = Annotated[ApiKey, Depends(requires(Permission.EXPORT))]
 KeysAdmin = Annotated[ApiKey, Depends(requires(Permission.MANAGE_KEYS))]
+DevicesAdmin = Annotated[ApiKey, Depends(requires(Permission.MANAGE_DEVICES))]
+DevicesOperator = Annotated[ApiKey, Depends(requires(Permission.CONFIGURE_DEVICES))]
 
 
 def valid_id(value: str, what: str) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import sqlite3
 import threading
 import time
 from collections.abc import Sequence
@@ -20,12 +19,15 @@ from pathlib import Path
 
 from dashboard.settings import DashboardError
 from edge.protocol import ProtocolError, check_id
+from identity.registry import open_private_database
 
 KEY_PREFIX = "shk"
 _ID_BYTES = 6
 _SECRET_BYTES = 32
 # Compared against when the id is unknown, so that a miss takes as long as a wrong secret.
 _DUMMY_HASH = hashlib.sha256(b"no such key").hexdigest()
+
+# SQLite's side files of a database: the write-ahead log and its shared-memory index.
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -93,10 +95,8 @@ class KeyStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = open_private_database(path)
         self._db.execute(_SCHEMA)
-        path.chmod(0o600)
 
     def close(self) -> None:
         """Close the database."""

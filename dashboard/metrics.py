@@ -1,4 +1,7 @@
-"""Prometheus metrics and structured access logs, as one ASGI middleware around the app."""
+"""Prometheus metrics, structured access logs and the headers every answer carries.
+
+One ASGI middleware around the app does all three, so that a request pays for one layer.
+"""
 
 from __future__ import annotations
 
@@ -39,12 +42,46 @@ class ApiMetrics:
             registry=self.registry,
         )
         self.rate_limited = Counter(
-            "shinshu_api_rate_limited", "Requests refused with 429", registry=self.registry
+            "shinshu_api_rate_limited",
+            "Requests of a valid key refused with 429: the key's rate budget is spent",
+            registry=self.registry,
+        )
+        self.auth_failures = Counter(
+            "shinshu_api_auth_failures",
+            "Requests answered 401, by reason: no key (missing) or a wrong or revoked one",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in ("missing", "rejected"):
+            self.auth_failures.labels(reason)
+        self.auth_throttled = Counter(
+            "shinshu_api_auth_throttled",
+            "Requests refused with 429 before their key was looked up: their address sent too "
+            "many wrong keys",
+            registry=self.registry,
         )
 
 
+# Answers that set no caching of their own (everything but the web UI's files) hold tenant data
+# or live state: no cache, shared or private, may keep them.
+_NO_STORE = (b"cache-control", b"no-store")
+# Browsers must never guess another type than the one declared (e.g. run a JSON body as script).
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+
+
+def _secured(message: Message) -> Message:
+    """The `http.response.start` message with the headers every answer carries added."""
+    headers = list(message.get("headers", ()))
+    names = {name.lower() for name, _ in headers}
+    if _NOSNIFF[0] not in names:
+        headers.append(_NOSNIFF)
+    if _NO_STORE[0] not in names:
+        headers.append(_NO_STORE)
+    return {**message, "headers": headers}
+
+
 class AccessLogMiddleware:
-    """Logs one JSON line per request and records its metrics; never logs headers or queries."""
+    """Logs a JSON line per request (never headers or queries), counts it, adds safe headers."""
 
     def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
         """Wrap `app`."""
@@ -64,6 +101,7 @@ class AccessLogMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 self._record(scope, status, time.perf_counter() - began)
+                message = _secured(message)
             await send(message)
 
         try:

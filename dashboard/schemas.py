@@ -22,8 +22,10 @@ _REASONS = {
     401: "no API key, or an unknown or revoked one",
     403: "the key's tenant or role does not allow this",
     404: "the tenant has no such site, device, sensor or key",
+    409: "it exists already (a device registered under that name)",
+    422: "the body is not acceptable; the detail says which field and why",
     429: "the key's rate budget is spent; see Retry-After",
-    503: "the store did not answer; retry later",
+    503: "the store or the MQTT broker did not answer; retry later",
 }
 
 
@@ -206,3 +208,64 @@ class KeyCreate(BaseModel):
     sites: list[str] = Field(
         default_factory=list, max_length=1000, description="researcher keys only"
     )
+
+
+class DeviceRegister(BaseModel):
+    """A device to register: it gets its own broker account."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    site: str = Field(min_length=1, max_length=128)
+    device: str = Field(min_length=1, max_length=128)
+    name: str = Field("", max_length=200, description="what or where the device is")
+
+
+class DeviceEvent(BaseModel):
+    """A change to a device's registration: who and when."""
+
+    at: dt.datetime
+    actor: str
+    action: str
+
+
+class DeviceAccountOut(BaseModel):
+    """A registered device and its broker account, never its secret."""
+
+    tenant: str
+    site: str
+    device: str
+    name: str
+    username: str = Field(description="MQTT username; also the only client id it may use")
+    client_id: str
+    active: bool
+    created: dt.datetime
+    rotated: dt.datetime | None
+    revoked: dt.datetime | None
+    history: list[DeviceEvent] = Field(default_factory=list)
+
+
+class DeviceCredentials(DeviceAccountOut):
+    """A new or rotated device account; `secret` is in this answer only and never stored."""
+
+    secret: str = Field(description="the broker password; put it in the agent's secret file")
+
+
+class DeviceConfigIn(BaseModel):
+    """A remote configuration: sampling intervals and enablement per sensor name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rev: int = Field(0, ge=0, description="a revision number the device reports back")
+    sensors: dict[str, dict[str, float | bool]] = Field(
+        default_factory=dict,
+        max_length=1000,
+        description='e.g. {"air": {"interval_s": 30, "enabled": true}}',
+    )
+
+
+class DeviceConfigOut(BaseModel):
+    """A configuration now retained on the device's config topic."""
+
+    topic: str
+    rev: int
+    sensors: dict[str, dict[str, float | bool]]

@@ -29,6 +29,10 @@ class ApiSettings:
     # Token bucket per API key: sustained requests per second and the burst allowed above it.
     rate_per_s: float = 20.0
     rate_burst: int = 40
+    # Token bucket per client address, spent only by wrong keys: after a burst of failures the
+    # address gets 429 before its keys are looked up, and earns a new attempt at this rate.
+    auth_failure_rate_per_s: float = 1.0
+    auth_failure_burst: int = 10
     # An export reads the store one window at a time; this bounds the rows held in memory.
     export_window_rows: int = 20_000
     # The sites/devices catalogue (with last-seen times) is cached this long and then refreshed
@@ -45,6 +49,10 @@ class ApiSettings:
         """Refuse values that cannot work."""
         if self.rate_per_s <= 0 or self.rate_burst < 1:
             raise ApiSettingsError("SHINSHU_API_RATE_PER_S and _RATE_BURST must be positive")
+        if self.auth_failure_rate_per_s <= 0 or self.auth_failure_burst < 1:
+            raise ApiSettingsError(
+                "SHINSHU_API_AUTH_FAILURE_RATE_PER_S and _AUTH_FAILURE_BURST must be positive"
+            )
         if self.export_window_rows < 1_000:
             raise ApiSettingsError("SHINSHU_API_EXPORT_WINDOW_ROWS must be at least 1000")
         if self.catalogue_ttl_s < 0 or self.aggregate_ttl_s < 0:
@@ -56,6 +64,8 @@ class ApiSettings:
 _NUMBERS: dict[str, type] = {
     "rate_per_s": float,
     "rate_burst": int,
+    "auth_failure_rate_per_s": float,
+    "auth_failure_burst": int,
     "export_window_rows": int,
     "catalogue_ttl_s": float,
     "aggregate_ttl_s": float,

@@ -21,11 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from edge.clock import ClockSource
+from edge.credentials import systemd_credential
 from edge.protocol import MAX_MESSAGE_BYTES, MAX_READINGS_PER_BATCH, SensorKind, check_id
 
 ENV_PREFIX = "SHINSHU_"
 MIN_INTERVAL_S = 0.001
 MAX_INTERVAL_S = 7 * 24 * 3600.0
+# A remote configuration names sensors and two settings each: a few kB at most.
+MAX_CONFIG_BYTES = 64 * 1024
 
 
 class EdgeError(Exception):
@@ -34,6 +37,15 @@ class EdgeError(Exception):
 
 class ConfigError(EdgeError, ValueError):
     """A configuration file or a remote configuration message is invalid; text says why."""
+
+
+class Delivery(StrEnum):
+    """When a batch may leave the spool."""
+
+    # When ingest's receipt says it is stored: survives a broker that crashes (the default).
+    STORED = "stored"
+    # When the broker acknowledges it: for a broker whose subscribers send no receipts.
+    BROKER = "broker"
 
 
 class DriverKind(StrEnum):
@@ -66,9 +78,21 @@ class AgentConfig:
     tenant: str = "demo"
     site: str = "sim"
     mqtt_url: str = field(default="mqtt://localhost:1883", repr=False)
+    # The device's broker account: username (default: its client id) and a file holding the
+    # secret `shinshu devices add` printed, readable only by the agent's user (default: the
+    # systemd credential `mqtt-password`, see deploy/shinshu-edge.service).
+    mqtt_username: str | None = None
+    mqtt_password_file: Path | None = None
+    # mqtts://: the CA that signed the broker's certificate, and an optional client certificate.
+    mqtt_ca_file: Path | None = None
+    mqtt_cert_file: Path | None = None
+    mqtt_key_file: Path | None = None
     data_dir: Path = Path("~/.local/share/shinshu/edge")
     spool_max_bytes: int = 256 * 1024 * 1024
     inflight: int = 20
+    delivery: Delivery = Delivery.STORED
+    # A delivered batch whose receipt is this late, while later ones have theirs, is sent again.
+    receipt_timeout_s: float = 60.0
     batch_max_readings: int = 500
     batch_max_bytes: int = 64 * 1024
     batch_linger_s: float = 1.0
@@ -98,11 +122,14 @@ class AgentConfig:
             "keepalive_s": (1, 65_535),
             "status_interval_s": (0.1, 86_400.0),
             "shutdown_grace_s": (0.0, 600.0),
+            "receipt_timeout_s": (0.1, 86_400.0),
         }
         for name, (low, high) in limits.items():
             value = getattr(self, name)
             if not low <= value <= high:
                 raise ConfigError(f"{name} must be within {low}..{high}, got {value}")
+        if (self.mqtt_cert_file is None) != (self.mqtt_key_file is None):
+            raise ConfigError("mqtt_cert_file and mqtt_key_file go together")
         names = [sensor.name for sensor in self.sensors]
         if not names:
             raise ConfigError("at least one [[sensors]] entry is needed")
@@ -113,6 +140,18 @@ class AgentConfig:
     def data_path(self) -> Path:
         """The data folder with `~` expanded."""
         return self.data_dir.expanduser()
+
+    @property
+    def client_id(self) -> str:
+        """The MQTT client id: the device's account name in the platform's registry."""
+        return f"shinshu-edge/{self.tenant}/{self.site}/{self.device}"
+
+    @property
+    def password_path(self) -> Path | None:
+        """The file with the broker secret, if the agent has one."""
+        if self.mqtt_password_file is not None:
+            return self.mqtt_password_file.expanduser()
+        return systemd_credential("mqtt-password")
 
 
 def _check(test: Any) -> None:
@@ -189,6 +228,8 @@ def _coerce(name: str, raw: Any) -> Any:
         return Path(raw) if raw else None
     if kind is ClockSource:
         return _enum(ClockSource, raw, name)
+    if kind is Delivery:
+        return _enum(Delivery, raw, name)
     if isinstance(raw, kind) and not isinstance(raw, bool):
         return raw
     if kind is float and isinstance(raw, int) and not isinstance(raw, bool):
@@ -245,15 +286,22 @@ class RemoteConfig:
     sensors: Mapping[str, SensorOverride]
 
 
-def parse_remote(payload: bytes, sensor_names: frozenset[str]) -> RemoteConfig:
+def parse_remote(payload: bytes, sensor_names: frozenset[str] | None) -> RemoteConfig:
     """Validate a `.../config` payload against the sensors the agent has; raise with the reason.
+
+    The platform, which does not know a device's sensor names, passes None: then only the
+    form is checked, and the agent refuses names it lacks (and says so in its status).
 
     Format: `{"rev": 3, "sensors": {"air": {"interval_s": 5, "enabled": true}}}`.
     """
+    if len(payload) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config of {len(payload)} bytes exceeds {MAX_CONFIG_BYTES}")
     try:
         doc = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError) as exc:
         raise ConfigError(f"config is not JSON: {exc}") from exc
+    except RecursionError:
+        raise ConfigError("config is nested too deeply") from None
     if not isinstance(doc, dict):
         raise ConfigError("config must be a JSON object")
     unknown = sorted(set(doc) - {"rev", "sensors"})
@@ -267,7 +315,7 @@ def parse_remote(payload: bytes, sensor_names: frozenset[str]) -> RemoteConfig:
         raise ConfigError("sensors must be an object keyed by sensor name")
     overrides: dict[str, SensorOverride] = {}
     for name, change in raw_sensors.items():
-        if name not in sensor_names:
+        if sensor_names is not None and name not in sensor_names:
             raise ConfigError(f"no sensor named {name!r} on this device")
         if not isinstance(change, dict) or set(change) - {"interval_s", "enabled"}:
             raise ConfigError(f"sensor {name!r}: only interval_s and enabled can be changed")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import ssl
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as paho
@@ -28,13 +30,18 @@ class MqttError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class MqttEndpoint:
-    """Where the broker is and how to log in; `mqtts://` means TLS."""
+    """Where the broker is and how to log in; `mqtts://` means TLS, verified against `ca_file`."""
 
     host: str
     port: int
     tls: bool = False
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    # The private CA that signed the broker's certificate (None: the system's trust store).
+    ca_file: Path | None = None
+    # A client certificate and its key, for brokers that ask for one.
+    cert_file: Path | None = None
+    key_file: Path | None = None
 
     @classmethod
     def from_url(cls, url: str) -> MqttEndpoint:
@@ -45,13 +52,46 @@ class MqttEndpoint:
         if not parts.hostname:
             raise MqttError("broker URL has no host")
         tls = parts.scheme == "mqtts"
+        try:
+            port = parts.port or (8883 if tls else 1883)
+        except ValueError as exc:
+            raise MqttError(f"broker URL has an invalid port: {exc}") from exc
         return cls(
             host=parts.hostname,
-            port=parts.port or (8883 if tls else 1883),
+            port=port,
             tls=tls,
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
         )
+
+    def with_login(self, username: str | None, password: str | None) -> MqttEndpoint:
+        """This endpoint with another account (None keeps what the URL gave)."""
+        return replace(
+            self,
+            username=username if username is not None else self.username,
+            password=password if password is not None else self.password,
+        )
+
+    def with_tls_files(
+        self, ca_file: Path | None, cert_file: Path | None = None, key_file: Path | None = None
+    ) -> MqttEndpoint:
+        """This endpoint trusting `ca_file` and presenting a client certificate, if given."""
+        if (cert_file is None) != (key_file is None):
+            raise MqttError("a client certificate needs its key, and a key its certificate")
+        return replace(self, ca_file=ca_file, cert_file=cert_file, key_file=key_file)
+
+    def tls_context(self) -> ssl.SSLContext:
+        """The TLS context of this endpoint: the broker's name and chain are always checked."""
+        try:
+            context = ssl.create_default_context(
+                cafile=str(self.ca_file) if self.ca_file is not None else None
+            )
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            if self.cert_file is not None and self.key_file is not None:
+                context.load_cert_chain(str(self.cert_file), str(self.key_file))
+        except (OSError, ssl.SSLError) as exc:
+            raise MqttError(f"cannot set up TLS for {self}: {exc}") from exc
+        return context
 
     def __str__(self) -> str:
         """The URL without the password, safe for logs."""
@@ -76,7 +116,7 @@ def make_client(
     if endpoint.username:
         client.username_pw_set(endpoint.username, endpoint.password)
     if endpoint.tls:
-        client.tls_set_context(ssl.create_default_context())
+        client.tls_set_context(endpoint.tls_context())
     client.max_inflight_messages_set(max_inflight)
     # Unbounded here; callers bound what they queue themselves.
     client.max_queued_messages_set(0)
@@ -136,7 +176,11 @@ def connect(
         raise MqttError(f"the broker at {endpoint} refused the connection: {refused[0]}")
 
 
-AckCallback = Callable[[], None]
+# Called with `heard`: False when the broker took the message but no subscription matched it
+# (MQTT 5 PUBACK reason "No matching subscribers"), so nobody has it.
+AckCallback = Callable[[bool], None]
+# PUBACK reason code 16: accepted, but no subscriber matched.
+_NO_MATCHING_SUBSCRIBERS = 16
 
 
 class Publisher:
@@ -150,24 +194,37 @@ class Publisher:
         self._window = window
         self._cond = threading.Condition()
         self._pending: dict[int, AckCallback | None] = {}
-        # PUBACKs that arrived before publish() returned the message id.
-        self._early: set[int] = set()
+        # PUBACKs that arrived before publish() returned the message id, with any refusal.
+        self._early: dict[int, tuple[str | None, bool]] = {}
         self._closed = False
+        # The broker's reasons for messages it refused (MQTT 5 PUBACK reason codes >= 0x80,
+        # e.g. "Not authorized"): such a message is not acknowledged, so its callback never runs.
+        self.refused: collections.deque[str] = collections.deque(maxlen=100)
+        self.refused_count = 0
         client.max_inflight_messages_set(window)
         client.on_publish = self._on_publish
 
     def _on_publish(
-        self, _c: paho.Client, _u: object, mid: int, _reason: ReasonCode, _props: object
+        self, _c: paho.Client, _u: object, mid: int, reason: ReasonCode, _props: object
     ) -> None:
+        refusal = str(reason) if reason.is_failure else None
+        heard = reason.value != _NO_MATCHING_SUBSCRIBERS
         with self._cond:
-            if mid in self._pending:
-                callback = self._pending.pop(mid)
-                self._cond.notify_all()
-            else:
-                self._early.add(mid)
+            if mid not in self._pending:
+                self._early[mid] = (refusal, heard)
                 return
-        if callback is not None:
-            callback()
+            callback = self._pending.pop(mid)
+            if refusal is not None:
+                self._refuse(refusal)
+            self._cond.notify_all()
+        if callback is not None and refusal is None:
+            callback(heard)
+
+    def _refuse(self, reason: str) -> None:
+        """Note a refusal (the caller holds the lock)."""
+        self.refused.append(reason)
+        self.refused_count += 1
+        log.warning("the broker refused a message: %s", reason)
 
     @property
     def in_flight(self) -> int:
@@ -187,14 +244,17 @@ class Publisher:
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             raise MqttError(f"publish to {topic!r} failed: {paho.error_string(info.rc)}")
         with self._cond:
+            heard = True
             if info.mid in self._early:
-                self._early.discard(info.mid)
-                acked = True
+                refusal, heard = self._early.pop(info.mid)
+                acked = refusal is None
+                if refusal is not None:
+                    self._refuse(refusal)
             else:
                 self._pending[info.mid] = on_ack
                 acked = False
         if acked and on_ack is not None:
-            on_ack()
+            on_ack(heard)
         return info.mid
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -226,13 +286,44 @@ MessageHandler = Callable[[str, bytes], None]
 
 def subscribe(client: paho.Client, topic: str, handler: MessageHandler) -> None:
     """Subscribe at QoS 1 (once connected); `handler(topic, payload)` runs in paho's thread."""
+    subscribe_topics(client, {topic: handler})
+
+
+def subscribe_topics(
+    client: paho.Client, handlers: dict[str, MessageHandler], *, wait_s: float | None = None
+) -> list[str]:
+    """Subscribe at QoS 1 to each exact topic, each message going to its topic's handler.
+
+    With `wait_s`, waits for the broker's answer and returns the topics it refused (an
+    empty list when all were granted); raises MqttError if no answer came in time.
+    """
+    # SUBACKs may come back before subscribe() returns their id: keep every answer by id.
+    answers: dict[int, bool] = {}
+    changed = threading.Condition()
 
     def on_message(_c: paho.Client, _u: object, message: paho.MQTTMessage) -> None:
-        """Hand the topic and payload on."""
-        handler(message.topic, message.payload)
+        """Hand the topic and payload to the handler of that topic."""
+        handler = handlers.get(message.topic)
+        if handler is not None:
+            handler(message.topic, message.payload)
+
+    def on_subscribe(
+        _c: paho.Client, _u: object, mid: int, reasons: list[ReasonCode], _p: object
+    ) -> None:
+        """Record whether the broker granted the subscription `mid`."""
+        with changed:
+            answers[mid] = not any(reason.is_failure for reason in reasons)
+            changed.notify_all()
 
     client.on_message = on_message
-    client.subscribe(topic, qos=1)
+    client.on_subscribe = on_subscribe
+    mids = {client.subscribe(topic, qos=1)[1]: topic for topic in handlers}
+    if wait_s is None:
+        return []
+    with changed:
+        if not changed.wait_for(lambda: all(mid in answers for mid in mids), wait_s):
+            raise MqttError(f"the broker did not answer a subscription within {wait_s:.0f} s")
+    return [topic for mid, topic in mids.items() if not answers[mid]]
 
 
 def on_connection_lost(client: paho.Client, callback: Callable[[str], None]) -> None:

@@ -12,6 +12,7 @@ import math
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import accumulate
 from typing import Any, NamedTuple
 
 SCHEMA_VERSION = 1
@@ -20,18 +21,34 @@ DEAD_LETTER_ROOT = "shinshu/deadletter"
 MAX_MESSAGE_BYTES = 256 * 1024
 MAX_READINGS_PER_BATCH = 5_000
 MAX_ID_CHARS = 128
+# No message needs more than four levels; the bound keeps every JSON decoder far from the
+# interpreter's recursion limit, whatever a sender nests.
+MAX_JSON_DEPTH = 32
+# Integers the store keeps are 64-bit signed.
+MAX_INTEGER = 2**63 - 1
 # A reading may be spooled for a long outage, but not for years; and never sampled after sending.
 MAX_READING_AGE_MS = 366 * 24 * 3600 * 1000
 MAX_READING_LEAD_MS = 60 * 1000
 # Absolute bounds on stored timestamps: 2000-01-01 to 2100-01-01 UTC.
 MIN_TIMESTAMP_MS = 946_684_800_000
 MAX_TIMESTAMP_MS = 4_102_444_800_000
-# MQTT reserves / + #; line protocol cannot carry control characters (C0, DEL, C1).
-_FORBIDDEN_ID_CHAR = re.compile(r"[/+#\x00-\x1f\x7f-\x9f]")
+# MQTT reserves / + #; line protocol cannot carry control characters (C0, DEL, C1); a lone
+# surrogate (which a JSON escape can produce) has no UTF-8 encoding at all.
+_FORBIDDEN_ID_CHAR = re.compile(r"[/+#\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 class ProtocolError(ValueError):
     """A message or reading breaks the wire protocol; the text is the reason given back."""
+
+
+def brief(value: object, limit: int = 60) -> str:
+    """A short repr of a value from a message, for a reason (never raises, never long)."""
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        # An integer of thousands of digits has no repr under the interpreter's digit limit.
+        text = f"<{type(value).__name__} too large to print>"
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 class Channel(StrEnum):
@@ -40,6 +57,8 @@ class Channel(StrEnum):
     UP = "up"
     STATUS = "status"
     CONFIG = "config"
+    # Downlink: ingest's receipts for stored batches (see edge.receipts).
+    ACK = "ack"
 
 
 class Domain(StrEnum):
@@ -164,6 +183,8 @@ def check_id(value: object, what: str) -> str:
         char = bad.group()
         if char in "/+#":
             raise ProtocolError(f"{what} contains {char!r}, which MQTT topics reserve")
+        if "\ud800" <= char <= "\udfff":
+            raise ProtocolError(f"{what} contains the unpaired surrogate U+{ord(char):04X}")
         raise ProtocolError(f"{what} contains the control character U+{ord(char):04X}")
     if value.endswith("\\"):
         # Line protocol would read the backslash as escaping the separator after it.
@@ -197,12 +218,14 @@ def parse_topic(topic: str) -> tuple[DeviceTopic, Channel]:
     parts = topic.split("/")
     if len(parts) != 6 or f"{parts[0]}/{parts[1]}" != TOPIC_ROOT:
         raise ProtocolError(
-            f"topic {topic!r} is not of the form {TOPIC_ROOT}/tenant/site/device/channel"
+            f"topic {brief(topic, 200)} is not of the form {TOPIC_ROOT}/tenant/site/device/channel"
         )
     try:
         channel = Channel(parts[5])
     except ValueError:
-        raise ProtocolError(f"unknown channel {parts[5]!r} in topic {topic!r}") from None
+        raise ProtocolError(
+            f"unknown channel {brief(parts[5])} in topic {brief(topic, 200)}"
+        ) from None
     return DeviceTopic(parts[2], parts[3], parts[4]).validate(), channel
 
 
@@ -268,6 +291,30 @@ def encode_batch(
     return json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
+# Every byte but the ones that open and close strings, arrays and objects.
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
+_DEPTH_STEP = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+
+
+def json_depth_exceeds(payload: bytes, limit: int) -> bool:
+    """Whether JSON text nests arrays and objects deeper than `limit`, found without parsing it.
+
+    Brackets inside strings do not count. For text that is not JSON the answer holds for the
+    part before the first error, which is all a decoder reads before it stops.
+    """
+    if b"\\" in payload:
+        # An escaped quote must not end its string, nor an escaped backslash escape the quote.
+        payload = payload.replace(b"\\\\", b"").replace(b'\\"', b"")
+    # Removing two adjacent quotes keeps every bracket inside or outside a string as it was, and
+    # leaves only the (rare) strings that hold brackets to be cut out.
+    structure = payload.translate(None, _NOT_STRUCTURE).replace(b'""', b"")
+    if b'"' in structure:
+        structure = b"".join(structure.split(b'"')[::2])
+    if len(structure) <= limit:
+        return False
+    return max(accumulate(memoryview(structure.translate(_DEPTH_STEP)).cast("b"))) > limit
+
+
 def _nonfinite(name: str) -> float:
     """Let NaN and Infinity through the parser so that only the reading holding one is refused."""
     return float(name)
@@ -276,27 +323,42 @@ def _nonfinite(name: str) -> float:
 _DECODER = json.JSONDecoder(parse_constant=_nonfinite)
 
 
-def _int_field(doc: dict[str, Any], key: str) -> int:
-    value = doc.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ProtocolError(f"field {key!r} must be a non-negative integer")
-    return value
-
-
-def decode_batch(payload: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Batch:
-    """Parse a batch payload; raise ProtocolError for anything wrong with the message as a whole."""
-    if len(payload) > max_bytes:
-        raise ProtocolError(f"message of {len(payload)} bytes exceeds the limit of {max_bytes}")
+def decode_json(payload: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Parse UTF-8 JSON text of bounded depth; raise ProtocolError with the reason if it is not."""
+    if json_depth_exceeds(payload, max_depth):
+        raise ProtocolError(f"payload is nested deeper than {max_depth} levels")
     try:
-        doc = _DECODER.decode(payload.decode())
+        return _DECODER.decode(payload.decode())
     except UnicodeDecodeError as exc:
         raise ProtocolError(f"payload is not UTF-8: {exc.reason}") from exc
     except json.JSONDecodeError as exc:
         raise ProtocolError(f"payload is not JSON: {exc.msg} at character {exc.pos}") from exc
-    if not isinstance(doc, dict):
+    except ValueError as exc:
+        # The interpreter refuses to convert integers of thousands of digits.
+        raise ProtocolError("payload holds an integer too long to read") from exc
+    except RecursionError as exc:
+        # Not reached below the depth bound; kept so that no input can escape as a crash.
+        raise ProtocolError(f"payload is nested deeper than {max_depth} levels") from exc
+
+
+def _int_field(doc: dict[str, Any], key: str) -> int:
+    """The batch field `key` if it is an integer the store can keep, else raise with the reason."""
+    value = doc.get(key)
+    if type(value) is not int or value < 0:
+        raise ProtocolError(f"field {key!r} must be a non-negative integer")
+    if value > MAX_INTEGER:
+        raise ProtocolError(f"field {key!r} is larger than 2**63 - 1")
+    return value
+
+
+def batch_from_document(doc: object, *, max_readings: int = MAX_READINGS_PER_BATCH) -> Batch:
+    """Check a decoded batch document; raise ProtocolError for anything wrong with it as a whole."""
+    if type(doc) is not dict:
         raise ProtocolError("payload must be a JSON object")
-    if doc.get("v") != SCHEMA_VERSION:
-        raise ProtocolError(f"unsupported schema version {doc.get('v')!r}; expected 1")
+    version = doc.get("v")
+    # 1.0 and true compare equal to 1, and are still not the integer the protocol names.
+    if type(version) is not int or version != SCHEMA_VERSION:
+        raise ProtocolError(f"unsupported schema version {brief(version)}; expected 1")
     device = check_id(doc.get("device"), "device")
     seq = _int_field(doc, "seq")
     sent = _int_field(doc, "sent")
@@ -304,13 +366,18 @@ def decode_batch(payload: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Batch
     if clock not in ("synced", "unsynced"):
         raise ProtocolError("field 'clock' must be 'synced' or 'unsynced'")
     readings = doc.get("readings")
-    if not isinstance(readings, list) or not readings:
+    if type(readings) is not list or not readings:
         raise ProtocolError("field 'readings' must be a non-empty list")
-    if len(readings) > MAX_READINGS_PER_BATCH:
-        raise ProtocolError(
-            f"{len(readings)} readings exceed the limit of {MAX_READINGS_PER_BATCH}"
-        )
+    if len(readings) > max_readings:
+        raise ProtocolError(f"{len(readings)} readings exceed the limit of {max_readings}")
     return Batch(device, seq, sent, tuple(readings), clock_synced=clock == "synced")
+
+
+def decode_batch(payload: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Batch:
+    """Parse a batch payload; raise ProtocolError for anything wrong with the message as a whole."""
+    if len(payload) > max_bytes:
+        raise ProtocolError(f"message of {len(payload)} bytes exceeds the limit of {max_bytes}")
+    return batch_from_document(decode_json(payload))
 
 
 def _timestamp_reason(ts: Any, sent_ms: int, shift_ms: int) -> str:
@@ -328,10 +395,15 @@ def _value_reason(value: Any, kind: SensorKind) -> str:
     """Why a reading's value is refused."""
     if type(value) not in (int, float):
         return "value 'v' must be a number"
-    if not math.isfinite(value):
+    if type(value) is float and not math.isfinite(value):
         return "value 'v' is not finite"
     spec = CATALOGUE[kind]
-    return f"value {float(value)} {spec.unit} is outside {spec.low}..{spec.high} for {kind.value}"
+    try:
+        shown = str(float(value))
+    except OverflowError:
+        # An integer beyond any float is out of every range; it is shown, shortened, as sent.
+        shown = brief(value)
+    return f"value {shown} {spec.unit} is outside {spec.low}..{spec.high} for {kind.value}"
 
 
 def validate_readings(batch: Batch, shift_ms: int = 0) -> tuple[list[Reading], list[Rejected]]:
@@ -349,8 +421,9 @@ def validate_readings(batch: Batch, shift_ms: int = 0) -> tuple[list[Reading], l
         reason = None
         if type(item) is not dict:
             reason = "reading must be a JSON object"
-        elif (bounds := _BOUNDS.get(item.get("k"))) is None:  # type: ignore[arg-type]
-            reason = f"unknown sensor kind {item.get('k')!r}"
+        # A kind that is not a string (a list, an object) cannot even be looked up.
+        elif type(kind := item.get("k")) is not str or (bounds := _BOUNDS.get(kind)) is None:
+            reason = f"unknown sensor kind {brief(kind)}"
         elif type(ts := item.get("t")) is not int or not earliest <= ts <= latest:
             reason = _timestamp_reason(ts, sent, shift_ms)
         elif type(value := item.get("v")) not in (float, int) or not (
@@ -360,7 +433,7 @@ def validate_readings(batch: Batch, shift_ms: int = 0) -> tuple[list[Reading], l
         else:
             sensor = item.get("s")
             if sensor is None:
-                sensor = item["k"]
+                sensor = kind
             else:
                 try:
                     check_id(sensor, "sensor")

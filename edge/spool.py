@@ -9,12 +9,18 @@ range of readings. A batch that was sent but not acknowledged before a crash or 
 connection is re-sent with the same number and the same readings (minus any the cap dropped
 meanwhile), so ingest sees a duplicate rather than a gap.
 
+With stored receipts (the default), a batch the broker acknowledged stays until ingest says it
+is stored: the broker's PUBACK only marks it delivered. A broker that crashes before writing
+its queue to disk loses what it acknowledged; the agent then sends those batches again.
+
 Overflow policy (drop oldest): the spool's size is the sum of its readings' sizes, each counted
 as `ROW_OVERHEAD` plus its kind and sensor id in bytes. When a new reading would take the spool
 over its cap, the oldest readings are deleted, in the same transaction that adds the new ones,
 and counted in a persisted `dropped` counter. Readings in flight on the current connection are
 exempt (pinned) and come on top of the cap (at most the in-flight window), so a dropped reading
-is one that will never reach the broker.
+is one that will never reach the broker. Readings of delivered batches that the cap deletes
+before their receipt came are counted apart, as `released`: the broker has them, and they are
+lost only if it loses them too.
 """
 
 from __future__ import annotations
@@ -81,6 +87,8 @@ class SpoolStats:
     bytes: int
     dropped: int
     unacked_batches: int
+    # Delivered to the broker but deleted by the cap before ingest confirmed them.
+    released: int = 0
 
 
 def row_size(kind: str, sensor: str) -> int:
@@ -100,6 +108,8 @@ class Spool:
         self._rebased: dict[int, int] = {}
         # Id ranges of batches in flight on the current connection: never dropped (see pin).
         self._pinned: dict[int, tuple[int, int]] = {}
+        # Id ranges of batches the broker acknowledged, awaiting ingest's receipt.
+        self._delivered: dict[int, tuple[int, int]] = {}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -172,8 +182,11 @@ class Spool:
                     # In-flight readings (at most the window) come on top of the cap.
                     excess -= self._pinned_bytes()
                 if excess > 0:
-                    dropped, freed = self._drop_oldest(excess)
+                    dropped, released, freed = self._drop_oldest(excess)
                     self._set_meta("dropped", self._meta("dropped") + dropped)
+                    if released:
+                        self._set_meta("released", self._meta("released") + released)
+                    dropped += released
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 if self._db.in_transaction:
@@ -183,10 +196,15 @@ class Spool:
             self._count += len(rows) - dropped
             return dropped
 
-    def _drop_oldest(self, excess: int) -> tuple[int, int]:
-        """Delete the oldest unpinned readings until `excess` bytes are freed; (count, bytes)."""
+    def _drop_oldest(self, excess: int) -> tuple[int, int, int]:
+        """Delete the oldest unpinned readings until `excess` bytes are freed.
+
+        Returns (dropped, released, bytes): released readings were delivered to the broker.
+        """
         pinned = sorted(self._pinned.values())
+        delivered = sorted(self._delivered.values())
         ids: list[int] = []
+        released = 0
         freed = 0
         cursor = self._db.execute(
             "SELECT id, ? + length(kind) + length(CAST(sensor AS BLOB)) FROM readings ORDER BY id",
@@ -196,6 +214,8 @@ class Spool:
             if any(first <= row_id <= last for first, last in pinned):
                 continue
             ids.append(row_id)
+            if delivered and any(first <= row_id <= last for first, last in delivered):
+                released += 1
             freed += size
             if freed >= excess:
                 break
@@ -207,7 +227,7 @@ class Spool:
                 "DELETE FROM batches WHERE NOT EXISTS (SELECT 1 FROM readings"
                 " WHERE readings.id BETWEEN batches.first_id AND batches.last_id)"
             )
-        return len(ids), freed
+        return len(ids) - released, released, freed
 
     def _pinned_bytes(self) -> int:
         """Bytes of the readings in flight (caller holds the lock)."""
@@ -224,6 +244,14 @@ class Spool:
         """The connection is gone: batches not acknowledged are ordinary spooled readings again."""
         with self._lock:
             self._pinned.clear()
+            self._delivered.clear()
+
+    def delivered(self, seq: int) -> None:
+        """The broker acknowledged batch `seq`: it waits for its receipt, no longer in flight."""
+        with self._lock:
+            span = self._pinned.pop(seq, None)
+            if span is not None:
+                self._delivered[seq] = span
 
     def rebase(self, frame: int, offset_ms: int) -> int:
         """Shift unsent readings of an unsynced `frame` by `offset_ms` into the synced frame.
@@ -327,7 +355,7 @@ class Spool:
             return SpooledBatch(seq, first_id, last_id, frame, tuple(readings))
 
     def ack(self, seq: int) -> int:
-        """The broker acknowledged batch `seq`: delete it and its readings; returns how many."""
+        """Batch `seq` is safe (stored, or taken by the broker): delete it and its readings."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT first_id, last_id, frame FROM batches WHERE seq = ?", (seq,)
@@ -336,6 +364,7 @@ class Spool:
                 return 0
             first, last, frame = rows[0]
             self._pinned.pop(seq, None)
+            self._delivered.pop(seq, None)
             removed = self._db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(? + length(kind) + length(CAST(sensor AS BLOB))), 0)"
                 " FROM readings WHERE id BETWEEN ? AND ? AND frame = ?",
@@ -371,4 +400,10 @@ class Spool:
         """Depth, bytes, dropped count and unacknowledged batches."""
         with self._lock:
             unacked = self._db.execute("SELECT COUNT(*) FROM batches").fetchall()[0][0]
-            return SpoolStats(self._count, self._bytes, self._meta("dropped"), int(unacked))
+            return SpoolStats(
+                self._count,
+                self._bytes,
+                self._meta("dropped"),
+                int(unacked),
+                self._meta("released"),
+            )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from dataclasses import dataclass
 from enum import StrEnum
@@ -11,7 +12,7 @@ from typing import Any
 
 from edge.clock import ClockState
 from edge.config import SensorConfig
-from edge.protocol import ProtocolError
+from edge.protocol import MAX_INTEGER, ProtocolError, brief, decode_json
 from edge.spool import SpoolStats
 
 
@@ -165,45 +166,52 @@ class StatusReport:
     clock: str | None = None
 
 
+MAX_STATUS_BYTES = 64 * 1024
+_STATUS_STRING_CHARS = 200
+# Status texts end up in line protocol and in people's terminals: printable text only.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def _int_or_none(doc: dict[str, Any], key: str) -> int | None:
+    """The status field `key` as an integer the store can keep, None if absent; else raise."""
     value = doc.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if type(value) is not int or value < 0:
         raise ProtocolError(f"status field {key!r} must be a non-negative integer")
+    if value > MAX_INTEGER:
+        raise ProtocolError(f"status field {key!r} is larger than 2**63 - 1")
     return value
 
 
 def _str_or_none(doc: dict[str, Any], key: str) -> str | None:
+    """The status field `key` as short printable text, None if absent; else raise."""
     value = doc.get(key)
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > 200:
+    if type(value) is not str or len(value) > _STATUS_STRING_CHARS:
         raise ProtocolError(f"status field {key!r} must be a short string")
+    if _UNPRINTABLE.search(value):
+        raise ProtocolError(f"status field {key!r} must be a short string of printable text")
     return value
 
 
-def decode_status(payload: bytes, *, max_bytes: int = 64 * 1024) -> StatusReport:
-    """Parse a status or last-will payload; raise ProtocolError with the reason if malformed."""
-    if len(payload) > max_bytes:
-        raise ProtocolError(f"status of {len(payload)} bytes exceeds the limit of {max_bytes}")
-    try:
-        doc = json.loads(payload.decode())
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ProtocolError(f"status is not UTF-8 JSON: {exc}") from exc
-    if not isinstance(doc, dict) or doc.get("v") != 1:
+def status_from_document(doc: object) -> StatusReport:
+    """Check a decoded status document; raise ProtocolError with the reason if it is malformed."""
+    if type(doc) is not dict or type(doc.get("v")) is not int or doc["v"] != 1:
         raise ProtocolError("status must be a JSON object with v = 1")
     device = doc.get("device")
-    if not isinstance(device, str) or not device:
+    if type(device) is not str or not device:
         raise ProtocolError("status has no device id")
+    state = doc.get("state")
     try:
-        state = AgentState(doc.get("state"))
+        state = AgentState(state)
     except ValueError as exc:
-        raise ProtocolError(f"unknown agent state {doc.get('state')!r}") from exc
+        raise ProtocolError(f"unknown agent state {brief(state)}") from exc
     spool, uplink, config = (
         {} if doc.get(k) is None else doc[k] for k in ("spool", "uplink", "config")
     )
-    if not all(isinstance(part, dict) for part in (spool, uplink, config)):
+    if not all(type(part) is dict for part in (spool, uplink, config)):
         raise ProtocolError("status spool, uplink and config must be objects")
     return StatusReport(
         device=device,
@@ -217,3 +225,10 @@ def decode_status(payload: bytes, *, max_bytes: int = 64 * 1024) -> StatusReport
         config_state=_str_or_none(config, "state"),
         clock=_str_or_none(doc, "clock"),
     )
+
+
+def decode_status(payload: bytes, *, max_bytes: int = MAX_STATUS_BYTES) -> StatusReport:
+    """Parse a status or last-will payload; raise ProtocolError with the reason if malformed."""
+    if len(payload) > max_bytes:
+        raise ProtocolError(f"status of {len(payload)} bytes exceeds the limit of {max_bytes}")
+    return status_from_document(decode_json(payload))

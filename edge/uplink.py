@@ -1,7 +1,12 @@
-"""The uplink: spooled batches to the broker, oldest first, deleted only after their PUBACK.
+"""The uplink: spooled batches to the broker, oldest first, deleted only once they are safe.
+
+Safe means stored: ingest's receipt on `.../ack` names the batches it wrote (with
+`delivery = "broker"`, the broker's PUBACK is enough). A batch the broker acknowledged but
+whose receipt has not come is kept and sent again after a reconnect, or when later batches got
+their receipts and it did not; duplicates are harmless, the store keeps one point per key.
 
 One thread owns the connection. It reconnects with exponential backoff and jitter, re-sends
-the batches a lost connection (or a crash) left unacknowledged, with their numbers, then
+the batches a lost connection (or a crash) left unconfirmed, with their numbers, then
 claims new batches from the spool: when a full batch waits, or when the oldest unsent reading
 has lingered long enough. Messages go out at most `drain_rate` per second, which only binds
 while a backlog drains, so a fleet coming back after an outage does not flood the broker. At
@@ -19,7 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from edge.clock import AgentClock
-from edge.config import AgentConfig
+from edge.config import AgentConfig, Delivery
+from edge.credentials import CredentialError, read_secret_file
 from edge.mqtt import (
     MqttEndpoint,
     MqttError,
@@ -29,9 +35,10 @@ from edge.mqtt import (
     make_client,
     on_connection_lost,
     set_will,
-    subscribe,
+    subscribe_topics,
 )
 from edge.protocol import Channel, DeviceTopic, encode_batch
+from edge.receipts import decode_receipt, receipt_topic
 from edge.spool import SYNCED_FRAME, Spool, SpooledBatch
 from edge.status import AgentState, Health, offline_document
 
@@ -119,10 +126,18 @@ class Uplink:
         self._endpoint = MqttEndpoint.from_url(config.mqtt_url)
         device = DeviceTopic(config.tenant, config.site, config.device).validate()
         self._topics = {channel: device.topic(channel) for channel in Channel}
+        self._receipt_topic = receipt_topic(device)
+        self._stored = config.delivery is Delivery.STORED
         self._backoff = Backoff(config.backoff_base_s, config.backoff_cap_s, rng)
         self._pacer = Pacer(config.drain_rate, clock.mono)
         self._wake = threading.Event()
-        self._acks: collections.deque[int] = collections.deque()
+        self._acks: collections.deque[tuple[int, bool]] = collections.deque()
+        self._receipts: collections.deque[int] = collections.deque()
+        # Batches the broker acknowledged, awaiting their receipt: when each was delivered, and
+        # whether a subscriber was there to hear it.
+        self._delivered_at: dict[int, tuple[float, bool]] = {}
+        self._last_receipt = float("-inf")
+        self._refusals_seen = 0
         self._unsent = 0
         self._unsent_since = 0.0
         self._unsent_lock = threading.Lock()
@@ -175,9 +190,16 @@ class Uplink:
     def _connect(self) -> _Session | None:
         """A connected session, retrying with backoff; None if stopped meanwhile."""
         config = self._config
-        client_id = f"shinshu-edge/{config.tenant}/{config.site}/{config.device}"
         while not self._stop.is_set():
-            client = make_client(self._endpoint, client_id, max_inflight=config.inflight)
+            try:
+                endpoint = self._login()
+                client = make_client(endpoint, config.client_id, max_inflight=config.inflight)
+            except (CredentialError, MqttError) as exc:
+                self._health.uplink_error = str(exc)
+                delay = self._backoff.next_delay()
+                log.warning("uplink: %s; retrying in %.1f s", exc, delay)
+                self._stop.wait(delay)
+                continue
             publisher = Publisher(client, window=config.inflight)
             lost = threading.Event()
 
@@ -192,7 +214,7 @@ class Uplink:
             on_connection_lost(client, dropped)
             set_will(client, self._topics[Channel.STATUS], offline_document(config.device))
             try:
-                connect(client, self._endpoint, keepalive=config.keepalive_s, timeout=10.0)
+                connect(client, endpoint, keepalive=config.keepalive_s, timeout=10.0)
             except MqttError as exc:
                 self._health.uplink_error = str(exc)
                 delay = self._backoff.next_delay()
@@ -201,27 +223,99 @@ class Uplink:
                 continue
             self._backoff.reset()
             self._health.reconnects += 1
-            subscribe(
-                client, self._topics[Channel.CONFIG], lambda _t, payload: self._on_config(payload)
-            )
-            log.info("uplink: connected to %s", self._endpoint)
+            handlers = {self._topics[Channel.CONFIG]: lambda _t, p: self._on_config(p)}
+            if self._stored:
+                handlers[self._receipt_topic] = lambda _t, p: self._on_receipt(p)
+            subscribe_topics(client, handlers)
+            log.info("uplink: connected to %s", endpoint)
             return _Session(client, publisher, lost)
         return None
 
-    def _on_ack(self, seq: int) -> None:
-        """PUBACK for batch `seq` (paho's thread): hand it to the uplink thread."""
-        self._acks.append(seq)
+    def _login(self) -> MqttEndpoint:
+        """The broker as this device, its secret re-read each time: a rotation needs no restart."""
+        config = self._config
+        endpoint = self._endpoint
+        password_path = config.password_path
+        password = read_secret_file(password_path) if password_path is not None else None
+        endpoint = endpoint.with_login(
+            config.mqtt_username or endpoint.username or config.client_id, password
+        )
+        if endpoint.tls:
+            endpoint = endpoint.with_tls_files(
+                config.mqtt_ca_file, config.mqtt_cert_file, config.mqtt_key_file
+            )
+        return endpoint
+
+    def _on_ack(self, seq: int, heard: bool) -> None:
+        """PUBACK for batch `seq` (paho's thread): hand it to the uplink thread.
+
+        `heard` is False when no subscription matched: nobody has the batch (e.g. a broker
+        that restarted without ingest's session, before ingest subscribed again).
+        """
+        self._acks.append((seq, heard))
+        self._wake.set()
+
+    def _on_receipt(self, payload: bytes) -> None:
+        """Ingest stored some batches (paho's thread): hand their numbers to the uplink thread."""
+        try:
+            seqs = decode_receipt(payload)
+        except ValueError as exc:
+            log.warning("uplink: ignored a malformed receipt: %s", exc)
+            return
+        self._receipts.extend(seqs)
         self._wake.set()
 
     def _apply_acks(self) -> None:
-        """Delete acknowledged batches from the spool."""
+        """Delete stored batches from the spool; mark those the broker took as delivered."""
+        now = self._clock.mono()
         while self._acks:
-            self._spool.ack(self._acks.popleft())
+            seq, heard = self._acks.popleft()
+            if self._stored:
+                self._spool.delivered(seq)
+                self._delivered_at[seq] = (now, heard)
+            else:
+                if not heard:
+                    log.warning("uplink: batch %d reached no subscriber and is gone", seq)
+                self._spool.ack(seq)
+        while self._receipts:
+            seq = self._receipts.popleft()
+            self._spool.ack(seq)
+            self._delivered_at.pop(seq, None)
+            self._last_receipt = now
+
+    def _overdue(self, now: float) -> list[int]:
+        """Batches to send again: a receipt came after them, and theirs never will.
+
+        A batch no subscriber heard is resent as soon as ingest is back (its receipts flow
+        again); one that was heard gets `receipt_timeout_s` for its own receipt first.
+        """
+        timeout = self._config.receipt_timeout_s
+        late = [
+            seq
+            for seq, (at, heard) in self._delivered_at.items()
+            if self._last_receipt > at and (not heard or now - at > timeout)
+        ]
+        for seq in late:
+            del self._delivered_at[seq]
+        if late:
+            log.warning("uplink: no receipt for %d delivered batch(es); sending again", len(late))
+        return late
+
+    def _note_refusals(self, publisher: Publisher) -> None:
+        """A message the broker refused stays spooled; say why in the status and the log."""
+        if publisher.refused_count != self._refusals_seen:
+            self._refusals_seen = publisher.refused_count
+            reason = publisher.refused[-1] if publisher.refused else "refused"
+            self._health.uplink_error = f"the broker refused a message: {reason}"
+            log.error("uplink: %s (is this device registered for its site?)", reason)
 
     def _serve(self, session: _Session) -> None:
         """Publish until the connection drops or the agent stops."""
         config = self._config
         self._apply_acks()
+        # Everything not yet confirmed stored: a broker that restarted may have lost it.
+        self._delivered_at.clear()
+        self._refusals_seen = 0
         resend = collections.deque(self._spool.unacked_seqs())
         cursor = self._spool.last_claimed_id()
         with self._unsent_lock:
@@ -233,10 +327,18 @@ class Uplink:
             self._wake.clear()
             self._apply_acks()
             now = self._clock.mono()
+            self._note_refusals(session.publisher)
+            if self._delivered_at and self._last_receipt > float("-inf"):
+                resend.extend(self._overdue(now))
             if self._stop.is_set():
-                # Stopping: send what is spooled, for at most the grace period.
+                # Stopping: send what is spooled and wait for receipts, within the grace period.
                 deadline = deadline or now + config.shutdown_grace_s
-                idle = not resend and self._unsent <= 0 and session.publisher.in_flight == 0
+                idle = (
+                    not resend
+                    and self._unsent <= 0
+                    and session.publisher.in_flight == 0
+                    and not self._delivered_at
+                )
                 if now >= deadline or (idle and self._writer_done.is_set()):
                     return
             if now >= self._status_due:
@@ -290,7 +392,9 @@ class Uplink:
         )
         self._pacer.take()
         publisher.publish(
-            self._topics[Channel.UP], payload, lambda seq=batch.seq: self._on_ack(seq)
+            self._topics[Channel.UP],
+            payload,
+            lambda heard, seq=batch.seq: self._on_ack(seq, heard),
         )
 
     def _say_goodbye(self, session: _Session) -> None:

@@ -13,9 +13,15 @@ from shinshu.metrics import serve_metrics
 class DropReason(StrEnum):
     """Why readings went to the dead-letter topic instead of the store (a bounded label set)."""
 
+    # A whole uplink message (or its topic) breaks the protocol.
     INVALID_MESSAGE = "invalid_message"
     INVALID_READING = "invalid_reading"
     STORE_REJECTED = "store_rejected"
+    # Over the size limit: the letter carries a prefix and a digest, not the payload.
+    OVERSIZED = "oversized"
+    INVALID_STATUS = "invalid_status"
+    # An unexpected error while handling the message: a bug, counted instead of a crash.
+    FAILED = "failed"
 
 
 @dataclass
@@ -28,7 +34,14 @@ class IngestMetrics:
         """Create the metrics in this instance's registry."""
         r = self.registry
         self.messages = Counter(
-            "shinshu_ingest_messages", "MQTT messages dealt with and acknowledged", registry=r
+            "shinshu_ingest_messages",
+            "Device messages (readings, status) dealt with and acknowledged",
+            registry=r,
+        )
+        self.downlink = Counter(
+            "shinshu_ingest_downlink_messages",
+            "Configuration and receipt messages on the subscription, acknowledged unread",
+            registry=r,
         )
         self.stored = Counter(
             "shinshu_ingest_readings_stored", "Readings the store accepted", registry=r
@@ -43,6 +56,11 @@ class IngestMetrics:
             self.dead_lettered.labels(reason.value)
         self.statuses = Counter(
             "shinshu_ingest_status_messages", "Device status messages stored", registry=r
+        )
+        self.receipts = Counter(
+            "shinshu_ingest_receipts_sent",
+            "Receipts that told a device its batches are stored (one per device and write)",
+            registry=r,
         )
         self.retries = Counter(
             "shinshu_ingest_store_retries", "Store writes that failed and were retried", registry=r

@@ -60,7 +60,7 @@ def run_ingest(settings: Settings, stop: threading.Event) -> None:
     metrics = IngestMetrics()
     metrics.serve(settings.ingest_metrics_port)
     store = open_store(settings)
-    endpoint = MqttEndpoint.from_url(settings.mqtt_url)
+    endpoint = settings.mqtt_endpoint(settings.ingest_client_id)
     source = make_source(
         endpoint,
         settings.ingest_client_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import logging
 import queue
 import random
@@ -11,21 +12,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from edge.protocol import (
-    Batch,
-    Channel,
-    DeviceTopic,
-    ProtocolError,
-    Reading,
-    Rejected,
-    decode_batch,
-    parse_topic,
-    validate_readings,
-)
-from edge.status import decode_status
+from edge.protocol import Batch, Channel, DeviceTopic, Reading, Rejected
+from edge.receipts import encode_receipt, receipt_topic
 from ingest.clock import SkewCorrector
 from ingest.deadletter import DeadLetters, wait_delivered
 from ingest.metrics import DropReason, IngestMetrics
+from ingest.parse import Limits, ParsedMessage, internal_error, parse_message, tenant_of
 from ingest.sources.mqtt import Delivery, InMessage, MessageSource
 from ingest.stores.influx import InfluxStore, LineRejected, StoreUnavailableError
 from ingest.stores.lineprotocol import reading_lines, status_line
@@ -64,6 +56,25 @@ class _Span:
     readings: list[Reading]
 
 
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    """The lines of one message, by position in a write, and why writing them raised."""
+
+    start: int
+    end: int
+    message: InMessage
+    tenant: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _StatusPoint:
+    """The message a device status point came from, so that a refused point can be returned."""
+
+    message: InMessage
+    tenant: str
+
+
 @dataclass(slots=True)
 class _Pending:
     """Messages received since the last hand-over, the lines they produced, their dead letters."""
@@ -74,7 +85,23 @@ class _Pending:
     dead_letters: list[Delivery] = field(default_factory=list)
     # Device status points, written after the readings in the same request.
     status_lines: list[str] = field(default_factory=list)
+    statuses: list[_StatusPoint] = field(default_factory=list)
+    # The batch numbers of every uplink message, by device: receipts once they are stored.
+    receipts: dict[DeviceTopic, list[int]] = field(default_factory=dict)
+    # Positions in `messages` of downlink messages (configuration, receipts): acknowledged unread.
+    downlink: set[int] = field(default_factory=set)
     started: float = 0.0
+    acked: int = 0
+
+    def sizes(self) -> tuple[int, int, int]:
+        """How far lines, spans and status points reach, to undo a message that failed midway."""
+        return len(self.lines), len(self.spans), len(self.status_lines)
+
+    def truncate(self, sizes: tuple[int, int, int]) -> None:
+        """Drop what was added after `sizes` was taken."""
+        lines, spans, statuses = sizes
+        del self.lines[lines:], self.spans[spans:]
+        del self.status_lines[statuses:], self.statuses[statuses:]
 
 
 class IngestWorker:
@@ -105,7 +132,8 @@ class IngestWorker:
         self._options = options
         self._monotonic = monotonic
         self._sleep = sleep
-        self._dead = DeadLetters(source, metrics)
+        self._dead = DeadLetters(source, metrics, max_copy_bytes=options.max_message_bytes)
+        self._limits = Limits(max_message_bytes=options.max_message_bytes)
         self._pending = _Pending()
         self._handoff: queue.Queue[_Pending | None] = queue.Queue(maxsize=options.write_queue)
         self._stop_deadline: float | None = None
@@ -160,63 +188,85 @@ class IngestWorker:
     def _write_loop(self, stop: threading.Event) -> None:
         """Writer thread: store and acknowledge batches in order until the sentinel arrives."""
         while (batch := self._handoff.get()) is not None:
-            self._store_batch(batch, stop)
+            self._store_guarded(batch, stop)
 
     def accept(self, message: InMessage) -> None:
-        """Validate one message and add its readings to the pending batch."""
+        """Validate one message and add its readings to the pending batch; never raises.
+
+        Whatever goes wrong with one message (a bug included) dead-letters that message with
+        the reason; the worker goes on with the next.
+        """
         pending = self._pending
         pending.messages.append(message)
+        sizes = pending.sizes()
         try:
-            topic, channel = parse_topic(message.topic)
-        except ProtocolError as exc:
-            letter = self._dead.reject_message(message, _tenant_of(message.topic), str(exc))
-            pending.dead_letters.append(letter)
-            return
-        if channel is Channel.STATUS:
-            self._accept_status(message, topic)
-            return
-        if channel is not Channel.UP:
-            return  # configuration is downlink: the devices' business, not the store's
+            self._accept(message, pending)
+        except Exception as exc:
+            pending.truncate(sizes)
+            log.exception("failed to handle a message on %r", message.topic)
+            self._dead_letter_failed(message, tenant_of(message.topic), exc, pending.dead_letters)
+
+    def _dead_letter_failed(
+        self, message: InMessage, tenant: str | None, exc: Exception, letters: list[Delivery]
+    ) -> None:
+        """Dead-letter a message whose handling raised; if even that fails, it is only counted."""
         try:
-            batch = decode_batch(message.payload, max_bytes=self._options.max_message_bytes)
-            if batch.device != topic.device:
-                raise ProtocolError(
-                    f"device {batch.device!r} in the payload differs from {topic.device!r} "
-                    "in the topic"
-                )
-        except ProtocolError as exc:
-            pending.dead_letters.append(self._dead.reject_message(message, topic.tenant, str(exc)))
+            letters.append(
+                self._dead.reject_message(message, tenant, internal_error(exc), DropReason.FAILED)
+            )
+        except Exception:
+            self._metrics.dead_lettered.labels(DropReason.FAILED.value).inc()
+            log.exception("could not dead-letter the message on %r; dropping it", message.topic)
+
+    def _accept(self, message: InMessage, pending: _Pending) -> None:
+        """Parse one message into the pending batch: lines, status point or dead letters."""
+        parsed = parse_message(
+            message.topic, message.payload, self._limits, shift=self._skew.shift_for
+        )
+        if parsed.refusal is not None:
+            reason, why = parsed.refusal
+            pending.dead_letters.append(
+                self._dead.reject_message(message, parsed.tenant, reason, why)
+            )
             return
+        topic = parsed.topic
+        if topic is None:
+            return
+        if parsed.status is not None:
+            received_ms = int(message.received * 1000)
+            pending.status_lines.append(status_line(topic, parsed.status, received_ms))
+            pending.statuses.append(_StatusPoint(message, topic.tenant))
+            return
+        if parsed.batch is not None:
+            self._accept_batch(message, topic, parsed, pending)
+        elif parsed.channel in (Channel.CONFIG, Channel.ACK):
+            # Downlink (configuration, receipts): the devices' business, not the store's.
+            pending.downlink.add(len(pending.messages) - 1)
+
+    def _accept_batch(
+        self, message: InMessage, topic: DeviceTopic, parsed: ParsedMessage, pending: _Pending
+    ) -> None:
+        """Add an uplink batch's valid readings as lines; dead-letter the rejected ones."""
+        batch = parsed.batch
+        assert batch is not None
         key = (topic.tenant, topic.site, topic.device)
+        pending.receipts.setdefault(topic, []).append(batch.seq)
         if self._options.count_gaps:
             self._count_gap(key, batch.seq)
-        shift = self._skew.shift_for(key, batch)
-        if shift:
+        if parsed.shift_ms:
             self._metrics.shifted.inc()
-            log.info("shifted batch %d of %s by %d ms (device clock)", batch.seq, key, shift)
-        readings, rejected = validate_readings(batch, shift)
-        if rejected:
+            log.info(
+                "shifted batch %d of %s by %d ms (device clock)", batch.seq, key, parsed.shift_ms
+            )
+        if parsed.rejected:
             letter = self._dead.reject_readings(
-                message, topic.tenant, rejected, DropReason.INVALID_READING, _context(batch)
+                message, topic.tenant, parsed.rejected, DropReason.INVALID_READING, _context(batch)
             )
             pending.dead_letters.append(letter)
-        if readings:
-            pending.spans.append(_Span(len(pending.lines), message, topic, batch, readings))
-            pending.lines.extend(reading_lines(topic, readings, shift))
-
-    def _accept_status(self, message: InMessage, topic: DeviceTopic) -> None:
-        """Keep a device's status (online, spool depth, drops) as a point; refuse a bad one."""
-        try:
-            report = decode_status(message.payload)
-            if report.device != topic.device:
-                raise ProtocolError(
-                    f"device {report.device!r} in the status differs from {topic.device!r}"
-                )
-        except ProtocolError as exc:
-            letter = self._dead.reject_message(message, topic.tenant, str(exc))
-            self._pending.dead_letters.append(letter)
-            return
-        self._pending.status_lines.append(status_line(topic, report, int(message.received * 1000)))
+        if parsed.readings:
+            lines = reading_lines(topic, parsed.readings, parsed.shift_ms)
+            pending.spans.append(_Span(len(pending.lines), message, topic, batch, parsed.readings))
+            pending.lines.extend(lines)
 
     def _count_gap(self, key: tuple[str, str, str], seq: int) -> None:
         """Count batches a device numbered but that never arrived (a resend or restart is not)."""
@@ -230,7 +280,7 @@ class IngestWorker:
 
     def flush(self, stop: threading.Event | None = None) -> bool:
         """Store and acknowledge the pending batch on the calling thread (see _store_batch)."""
-        stored = self._store_batch(self._pending, stop or threading.Event())
+        stored = self._store_guarded(self._pending, stop or threading.Event())
         if stored:
             self._pending = _Pending()
         return stored
@@ -240,6 +290,30 @@ class IngestWorker:
         if stop.is_set() and self._stop_deadline is None:
             self._stop_deadline = self._monotonic() + self._options.shutdown_grace_s
         return self._stop_deadline
+
+    def _store_guarded(self, batch: _Pending, stop: threading.Event) -> bool:
+        """Store a batch; a bug while doing so dead-letters its messages instead of the writer."""
+        try:
+            return self._store_batch(batch, stop)
+        except Exception as exc:
+            log.exception("failed to store a batch of %d message(s)", len(batch.messages))
+            self._abandon(batch, exc)
+            return True
+
+    def _abandon(self, batch: _Pending, exc: Exception) -> None:
+        """Dead-letter and acknowledge every message of a batch not yet acknowledged."""
+        letters: list[Delivery] = []
+        remaining = batch.messages[batch.acked :]
+        for message in remaining:
+            self._dead_letter_failed(message, tenant_of(message.topic), exc, letters)
+        if not wait_delivered(letters, timeout=5.0):
+            log.warning("%d dead letter(s) not yet acknowledged by the broker", len(letters))
+        for message in remaining:
+            try:
+                self._source.ack(message)
+            except Exception:
+                log.exception("could not acknowledge the message on %r", message.topic)
+            self._metrics.messages.inc()
 
     def _store_batch(self, batch: _Pending, stop: threading.Event) -> bool:
         """Store a batch, retrying while the store is down, then acknowledge its messages.
@@ -254,7 +328,7 @@ class IngestWorker:
         while True:
             started = self._monotonic()
             try:
-                refused = self._store.write_lines(batch.lines + batch.status_lines)
+                refused, failed = self._write(batch)
                 break
             except StoreUnavailableError as exc:
                 self._metrics.store_up.set(0)
@@ -269,25 +343,94 @@ class IngestWorker:
             delay = min(delay * 2, self._options.retry_max_s)
         self._metrics.write_seconds.observe(self._monotonic() - started)
         self._metrics.store_up.set(1)
-        statuses = [r for r in refused if r.index >= len(batch.lines)]
-        refused = [r for r in refused if r.index < len(batch.lines)]
-        self._metrics.stored.inc(len(batch.lines) - len(refused))
-        self._metrics.statuses.inc(len(batch.status_lines) - len(statuses))
-        if statuses:
-            self._metrics.dead_lettered.labels(DropReason.STORE_REJECTED.value).inc(len(statuses))
-            log.warning("store refused %d status point(s): %s", len(statuses), statuses[0].reason)
-        if refused:
-            self._dead_letter_refused(batch, refused)
+        self._count_and_dead_letter(batch, refused, failed)
         while not wait_delivered(batch.dead_letters, timeout=5.0):
             log.warning("dead letters not yet acknowledged by the broker; holding the batch")
             deadline = self._give_up_at(stop)
             if deadline is not None and self._monotonic() > deadline:
                 self._gave_up = True
                 return False
-        for message in batch.messages:
+        for message in batch.messages[batch.acked :]:
             self._source.ack(message)
-        self._metrics.messages.inc(len(batch.messages))
+            downlink = batch.acked in batch.downlink
+            (self._metrics.downlink if downlink else self._metrics.messages).inc()
+            batch.acked += 1
+        self._send_receipts(batch)
         return True
+
+    def _send_receipts(self, batch: _Pending) -> None:
+        """Tell each device which of its batches are now stored (or dead-lettered for good).
+
+        Not waited for: a receipt that goes astray only makes the device send the batch again.
+        """
+        for topic, seqs in batch.receipts.items():
+            try:
+                self._source.publish(receipt_topic(topic), encode_receipt(seqs))
+            except Exception:
+                log.exception("could not send the receipt of %s", topic)
+                continue
+            self._metrics.receipts.inc()
+
+    def _write(self, batch: _Pending) -> tuple[list[LineRejected], list[_Failure]]:
+        """Write the batch; the lines the store refused, and the messages whose write raised.
+
+        StoreUnavailableError passes through (the caller retries everything). Anything else the
+        write raises is retried message by message, so that it costs only the message it is in.
+        """
+        lines = batch.lines + batch.status_lines
+        try:
+            return self._store.write_lines(lines), []
+        except StoreUnavailableError:
+            raise
+        except Exception:
+            log.exception("writing %d line(s) raised; writing them message by message", len(lines))
+        chunks = [
+            _Failure(span.start, span.start + len(span.readings), span.message, span.topic.tenant)
+            for span in batch.spans
+        ]
+        chunks += [
+            _Failure(len(batch.lines) + i, len(batch.lines) + i + 1, point.message, point.tenant)
+            for i, point in enumerate(batch.statuses)
+        ]
+        refused: list[LineRejected] = []
+        failed: list[_Failure] = []
+        for chunk in chunks:
+            try:
+                refused += self._store.write_lines(lines[chunk.start : chunk.end], chunk.start)
+            except StoreUnavailableError:
+                raise
+            except Exception as exc:
+                log.exception("writing the message on %r raised", chunk.message.topic)
+                failed.append(dataclasses.replace(chunk, reason=internal_error(exc)))
+        return refused, failed
+
+    def _count_and_dead_letter(
+        self, batch: _Pending, refused: list[LineRejected], failed: list[_Failure]
+    ) -> None:
+        """Count what was stored; dead-letter what the store refused or could not take."""
+        readings = len(batch.lines)
+        statuses = [r for r in refused if r.index >= readings]
+        refused = [r for r in refused if r.index < readings]
+        failed_readings = sum(f.end - f.start for f in failed if f.start < readings)
+        failed_statuses = len(failed) - sum(1 for f in failed if f.start < readings)
+        self._metrics.stored.inc(readings - len(refused) - failed_readings)
+        self._metrics.statuses.inc(len(batch.status_lines) - len(statuses) - failed_statuses)
+        for line in statuses:
+            point = batch.statuses[line.index - readings]
+            letter = self._dead.reject_message(
+                point.message,
+                point.tenant,
+                f"store refused: {line.reason}",
+                DropReason.STORE_REJECTED,
+            )
+            batch.dead_letters.append(letter)
+        for failure in failed:
+            letter = self._dead.reject_message(
+                failure.message, failure.tenant, failure.reason, DropReason.FAILED
+            )
+            batch.dead_letters.append(letter)
+        if refused:
+            self._dead_letter_refused(batch, refused)
 
     def _dead_letter_refused(self, batch: _Pending, refused: list[LineRejected]) -> None:
         """Send lines the store refused to the dead-letter topic, grouped by message."""
@@ -316,11 +459,3 @@ class IngestWorker:
 
 def _context(batch: Batch) -> dict[str, object]:
     return {"device": batch.device, "seq": batch.seq, "sent": batch.sent_ms}
-
-
-def _tenant_of(topic: str) -> str | None:
-    """The tenant level of a malformed topic, when it has one, so its owner sees the letter."""
-    parts = topic.split("/")
-    if len(parts) > 2 and parts[0] == "shinshu" and parts[1] == "v1" and parts[2]:
-        return parts[2].replace("+", "_").replace("#", "_")
-    return None

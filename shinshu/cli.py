@@ -75,11 +75,15 @@ def _live(settings: Settings, args: argparse.Namespace) -> int:
         fault_rate=args.fault_rate,
         truth_dir=args.truth_dir,
     )
+    from simulators.accounts import issuer_from_settings
+
     return run_live_command(
         options,
         mqtt_url=settings.mqtt_url,
         tenant=settings.tenant,
         data_dir=settings.data_path,
+        issue_secrets=issuer_from_settings(settings),
+        ca_file=settings.mqtt_ca_file,
         stop=stop,
         out=lambda line: print(line, flush=True),
     )
@@ -92,6 +96,7 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
         return _live(settings, args)
     from edge.mqtt import MqttEndpoint
     from ingest.service import install_stop_handlers
+    from simulators.accounts import issuer_from_settings
     from simulators.fleet import FleetPlan, run_fleet
 
     stop = threading.Event()
@@ -107,8 +112,12 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     endpoint = MqttEndpoint.from_url(settings.mqtt_url)
+    if endpoint.tls:
+        endpoint = endpoint.with_tls_files(settings.mqtt_ca_file)
+    # Each simulated device logs in with its own account, registered (or re-issued) now.
+    issue = issuer_from_settings(settings)
     print(f"simulating {plan.devices} devices x {plan.readings} readings -> {endpoint}", flush=True)
-    report = run_fleet(plan, endpoint, stop)
+    report = run_fleet(plan, endpoint, stop, issue_secrets=issue)
     print(
         f"published {report.readings} readings in {report.messages} messages, all acknowledged, "
         f"in {report.seconds:.1f} s",
@@ -247,6 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
     from alerting.cli import add_alerts_command
 
     add_alerts_command(sub)
+    from identity.cli import add_broker_command, add_devices_command
+
+    add_devices_command(sub)
+    add_broker_command(sub)
 
     demo = sub.add_parser(
         "demo",
@@ -260,14 +273,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_SETTING_FLAGS = ("ingest_client_id", "ingest_group", "ingest_metrics_port", "tenant", "site")
+# The flags that override platform settings, by subcommand; their dests are the settings' names.
+# Only these are read as settings, so that another flag whose dest happens to be a setting's name
+# (`keys create --site`) stays that subcommand's own.
+SETTING_FLAGS: dict[str, tuple[str, ...]] = {
+    "ingest": ("ingest_client_id", "ingest_group", "ingest_metrics_port"),
+    "simulate": ("tenant", "site"),
+    "train": ("tenant",),
+    "alerts": ("alerts_client_id",),
+}
+
+
+def setting_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the parsed command line overrides (None: not given)."""
+    overrides: dict[str, Any] = {k: getattr(args, k) for k in SETTING_FLAGS.get(args.command, ())}
+    overrides["log_level"] = args.log_level
+    return overrides
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line, load settings once and run the subcommand."""
     args = build_parser().parse_args(argv)
-    overrides: dict[str, Any] = {k: getattr(args, k, None) for k in _SETTING_FLAGS}
-    overrides["log_level"] = args.log_level
+    overrides = setting_overrides(args)
     try:
         settings = load_settings(args.config, overrides=overrides)
     except SettingsError as exc:

@@ -21,11 +21,14 @@ from alerting.service import run_alerts
 from dashboard.app import create_app
 from dashboard.keys import Role
 from dashboard.settings import load_api_settings
+from edge.mqtt import MqttEndpoint
+from identity.accounts import DEFAULT_SERVICE_USERNAMES, ServiceRole
 from ingest.service import install_stop_handlers, run_ingest
 from ingest.stores.influx import StoreError, make_store
 from shinshu.localservices import free_port, start_pair
 from shinshu.settings import Settings
 from shinshu.webthread import ThreadServer, serve_in_thread
+from simulators.accounts import issuer_of
 from simulators.backfill import backfill
 from simulators.factory import DEFAULT_FACTORIES
 from simulators.faults import Fault, FaultKind
@@ -89,6 +92,7 @@ def run_demo(base: Settings, options: DemoOptions) -> int:
     folder = base.data_path / "demo"
     print(f"starting mosquitto and influxd with their data in {folder} ...", flush=True)
     broker, influx = start_pair(folder)
+    accounts = broker.accounts()
     settings = dataclasses.replace(
         base,
         mqtt_url=broker.url,
@@ -97,11 +101,16 @@ def run_demo(base: Settings, options: DemoOptions) -> int:
         influx_token=None,
         influx_user=None,
         influx_password=None,
+        # The broker's registry and the services' secrets are in the demo folder.
         data_dir=folder,
-        ingest_client_id="shinshu-demo-ingest",
+        mqtt_username=None,
+        mqtt_password=None,
+        mqtt_password_file=None,
+        ingest_client_id=DEFAULT_SERVICE_USERNAMES[ServiceRole.INGEST],
         ingest_metrics_port=0,
-        alerts_client_id="shinshu-demo-alerts",
+        alerts_client_id=DEFAULT_SERVICE_USERNAMES[ServiceRole.ALERTS],
         alerts_metrics_port=0,
+        api_client_id=DEFAULT_SERVICE_USERNAMES[ServiceRole.API],
     )
     services_stop = threading.Event()
     server: ThreadServer | None = None
@@ -136,8 +145,12 @@ def run_demo(base: Settings, options: DemoOptions) -> int:
         plan = LivePlan(
             scenario, options.accel, settings.tenant, folder / "agents", (theft,), begin_ms=begin_ms
         )
+        # The simulated agents get their accounts from the registry, as real ones do.
+        issue = issuer_of(accounts, actor="demo")
         live = _thread(
-            lambda: run_live(plan, settings.mqtt_url, Truth(), stop=stop, progress=log.info),
+            lambda: run_live(
+                plan, settings.mqtt_url, Truth(), issue_secrets=issue, stop=stop, progress=log.info
+            ),
             name="live",
         )
         _explain(
@@ -161,7 +174,13 @@ def run_demo(base: Settings, options: DemoOptions) -> int:
             thread.join(30)
         influx.stop()
         broker.stop()
+        accounts.registry.close()
     return 0
+
+
+def port_of(url: str) -> int:
+    """The port of a broker URL."""
+    return MqttEndpoint.from_url(url).port
 
 
 def _explain(
@@ -173,6 +192,7 @@ def _explain(
     theft: Fault,
     begin_ms: int,
 ) -> None:
+    monitor = DEFAULT_SERVICE_USERNAMES[ServiceRole.MONITOR]
     theft_at = dt.datetime.fromtimestamp(theft.start_ms / 1000, TOKYO).strftime("%m-%d %H:%M")
     theft_in_s = (theft.start_ms - begin_ms) / 1000 / options.accel
     print(
@@ -195,8 +215,11 @@ def _explain(
   A theft from bin {theft.bin} at {theft_at} JST (simulated) happens about {theft_in_s:.0f} s
   from now; watch the factory page raise the alert, then acknowledge it as the operator.
 
-  watch the raw messages:  mosquitto_sub -L '{settings.mqtt_url}/shinshu/v1/#' -v
-  rejected input:          mosquitto_sub -L '{settings.mqtt_url}/shinshu/deadletter/#' -v
+  The broker refuses anonymous clients; every device and service has its own account
+  (`shinshu devices list`). Watch the traffic with the read-only monitor account:
+    mosquitto_sub -h 127.0.0.1 -p {port_of(settings.mqtt_url)} -u {monitor} -i {monitor} \\
+      -P "$(cat {settings.secrets_path}/{monitor}.secret)" \\
+      -t 'shinshu/v1/#' -t 'shinshu/deadletter/#' -v
   query the readings:      curl -G '{settings.influx_url}/query' \\
                              --data-urlencode 'db={settings.influx_db}' \\
                              --data-urlencode 'q=SELECT * FROM air_temperature LIMIT 5'

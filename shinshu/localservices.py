@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import getpass
+import json
 import shutil
 import signal
 import socket
@@ -11,8 +13,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
+
+from edge.credentials import read_secret_file, write_secret_file
+from edge.mqtt import MqttEndpoint
+from identity.accounts import DEFAULT_SERVICE_USERNAMES, ServiceRole
+from identity.broker_config import BrokerLayout, find_plugin, render
+from identity.certs import make_broker_cert, make_ca
+from identity.dynsec import DynsecControl
+from identity.registry import Registry
+from identity.service import AccountService, bootstrap
 
 
 class ServiceError(RuntimeError):
@@ -87,51 +99,122 @@ class LocalProcess:
             self.proc.kill()
             self.proc.wait()
 
-    def _port_open(self) -> bool:
+    def _port_open(self, port: int | None = None) -> bool:
         with (
             contextlib.suppress(OSError),
-            socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
+            socket.create_connection(("127.0.0.1", port or self.port), timeout=0.2),
         ):
             return True
         return False
 
 
+AccountFileHook = Callable[[dict[str, Any]], dict[str, Any]]
+
+
 @dataclass
 class LocalMosquitto(LocalProcess):
-    """A Mosquitto broker on loopback, anonymous, persistent sessions kept without limits."""
+    """A Mosquitto broker on loopback with the shipped configuration: accounts, persistence, TLS.
+
+    Its accounts come from a registry in the same folder (`registry.sqlite3`, secrets in
+    `secrets/`), exactly as `shinshu broker init` makes them on a server; restarting it keeps
+    its sessions, queued messages and accounts.
+    """
+
+    tls_port: int = 0
+    # Lets a test add accounts of its own to the first account file (never the demo).
+    account_file_hook: AccountFileHook | None = None
+
+    @property
+    def registry_path(self) -> Path:
+        """The account registry of this broker."""
+        return self.folder / "registry.sqlite3"
+
+    @property
+    def secrets_path(self) -> Path:
+        """Where the service accounts' secrets are."""
+        return self.folder / "secrets"
+
+    @property
+    def certs_path(self) -> Path:
+        """The private CA and the broker's certificate."""
+        return self.folder / "certs"
+
+    @property
+    def ca_file(self) -> Path:
+        """The CA that signed the broker's certificate."""
+        return self.certs_path / "ca.crt"
+
+    def _layout(self) -> BrokerLayout:
+        return BrokerLayout(
+            plain_host="127.0.0.1",
+            plain_port=self.port,
+            tls_host="127.0.0.1",
+            tls_port=self.tls_port,
+            plugin=find_plugin(),
+            accounts_file=self.folder / "dynamic-security.json",
+            persistence_dir=self.folder / "mosquitto-data",
+            ca_file=self.ca_file,
+            cert_file=self.certs_path / "broker.crt",
+            key_file=self.certs_path / "broker.key",
+            log_dest="stdout",
+            # Running as root, Mosquitto would switch to `mosquitto`, which cannot write here.
+            user=getpass.getuser(),
+        )
 
     def command(self) -> list[str]:
-        """Write the configuration and return the command line."""
+        """Write the configuration (and, the first time, accounts and certificates)."""
         binary = require_binary("mosquitto", "mosquitto")
+        if not self.tls_port:
+            self.tls_port = free_port()
+        layout = self._layout()
+        layout.persistence_dir.mkdir(parents=True, exist_ok=True)
+        if not layout.cert_file.exists():
+            ca = make_ca(self.certs_path, "Shinshu IoT local CA")
+            make_broker_cert(ca, self.certs_path, ("localhost", "127.0.0.1"))
+        if not layout.accounts_file.exists():
+            registry = Registry(self.registry_path)
+            try:
+                document = bootstrap(registry, self.secrets_path, actor="local broker")
+            finally:
+                registry.close()
+            if self.account_file_hook is not None:
+                document = self.account_file_hook(document)
+            write_secret_file(layout.accounts_file, json.dumps(document, indent=1))
         conf = self.folder / "mosquitto.conf"
-        conf.write_text(
-            "\n".join(
-                [
-                    f"listener {self.port} 127.0.0.1",
-                    "allow_anonymous true",
-                    # An ingest session may hold a large backlog while the store is down.
-                    "max_queued_messages 0",
-                    "max_queued_bytes 0",
-                    "max_inflight_messages 1000",
-                    "persistence false",
-                    "log_dest stdout",
-                    "log_type error",
-                    "log_type warning",
-                    "log_type notice",
-                    "",
-                ]
-            )
-        )
+        conf.write_text(render(layout))
         return [binary, "-c", str(conf)]
 
     def ready(self) -> bool:
-        """Whether the broker accepts TCP connections."""
-        return self._port_open()
+        """Whether the broker accepts TCP connections on both listeners."""
+        return self._port_open() and self._port_open(self.tls_port)
 
     @property
     def url(self) -> str:
-        """The broker's URL in the form the settings take."""
+        """The plain listener's URL in the form the settings take (no credentials)."""
         return f"mqtt://127.0.0.1:{self.port}"
+
+    @property
+    def tls_url(self) -> str:
+        """The TLS listener's URL; the certificate is for `localhost`."""
+        return f"mqtts://localhost:{self.tls_port}"
+
+    def secret(self, username: str) -> str:
+        """The secret of a service account made when the broker was first started."""
+        return read_secret_file(self.secrets_path / f"{username}.secret")
+
+    def endpoint(self, username: str, *, tls: bool = False) -> MqttEndpoint:
+        """The broker as service account `username`."""
+        endpoint = MqttEndpoint.from_url(self.tls_url if tls else self.url)
+        endpoint = endpoint.with_login(username, self.secret(username))
+        return endpoint.with_tls_files(self.ca_file) if tls else endpoint
+
+    def control(self) -> DynsecControl:
+        """The dynamic-security control client of this broker."""
+        return DynsecControl(self.endpoint(DEFAULT_SERVICE_USERNAMES[ServiceRole.CONTROL]))
+
+    def accounts(self) -> AccountService:
+        """Registry and broker together: add, rotate and revoke accounts live."""
+        return AccountService(Registry(self.registry_path), self.control())
 
 
 @dataclass
@@ -181,10 +264,14 @@ bind-address = "127.0.0.1:{self.rpc_port}"
         return f"http://127.0.0.1:{self.port}"
 
 
-def start_pair(folder: Path) -> tuple[LocalMosquitto, LocalInfluxDB]:
-    """Start a broker and a database in `folder` on free ports."""
+def start_pair(
+    folder: Path, account_file_hook: AccountFileHook | None = None
+) -> tuple[LocalMosquitto, LocalInfluxDB]:
+    """Start a broker (with accounts, persistence and TLS) and a database in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
-    broker = LocalMosquitto("mosquitto", folder, free_port())
+    broker = LocalMosquitto(
+        "mosquitto", folder, free_port(), tls_port=free_port(), account_file_hook=account_file_hook
+    )
     influx = LocalInfluxDB("influxd", folder, free_port())
     broker.start()
     try:

@@ -1,6 +1,6 @@
 """Typed settings, read once: defaults, then a TOML file, then `SHINSHU_*` variables, then flags.
 
-Standard library only, so that the edge agent can use it on a Raspberry Pi.
+Standard library and the edge package only (no server dependencies).
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from edge.credentials import CredentialError, read_secret_file, systemd_credential
+from edge.mqtt import MqttEndpoint
 
 ENV_PREFIX = "SHINSHU_"
 
@@ -31,6 +34,16 @@ class Settings:
     """Configuration of every service; field `x` is also `SHINSHU_X` and `x` in the TOML file."""
 
     mqtt_url: str = "mqtt://localhost:1883"
+    # The service's broker account: its username (default: the service's client id) and its
+    # secret, from a file only the service user can read (default:
+    # `<data_dir>/secrets/<username>.secret`, as `shinshu broker init` writes it).
+    mqtt_username: str | None = None
+    mqtt_password: str | None = _secret()
+    mqtt_password_file: Path | None = None
+    # mqtts://: the private CA that signed the broker's certificate, and a client certificate.
+    mqtt_ca_file: Path | None = None
+    mqtt_cert_file: Path | None = None
+    mqtt_key_file: Path | None = None
     influx_url: str = "http://localhost:8086"
     influx_db: str = "shinshu"
     influx_token: str | None = _secret()
@@ -62,6 +75,12 @@ class Settings:
     alerts_history_h: float = 72.0
     alerts_episode_gap_h: float = 6.0
 
+    # `shinshu serve`: its broker account publishes device configuration.
+    api_client_id: str = "shinshu-api"
+    # `shinshu devices` and the API's device routes change broker accounts with this account.
+    control_username: str = "shinshu-control"
+    control_password_file: Path | None = None
+
     tenant: str = "demo"
     site: str = "sim"
 
@@ -71,6 +90,10 @@ class Settings:
             raise SettingsError("set either SHINSHU_INFLUX_TOKEN or user and password, not both")
         if bool(self.influx_user) != bool(self.influx_password):
             raise SettingsError("SHINSHU_INFLUX_USER and SHINSHU_INFLUX_PASSWORD go together")
+        if self.mqtt_password and self.mqtt_password_file:
+            raise SettingsError("set SHINSHU_MQTT_PASSWORD or SHINSHU_MQTT_PASSWORD_FILE, not both")
+        if (self.mqtt_cert_file is None) != (self.mqtt_key_file is None):
+            raise SettingsError("SHINSHU_MQTT_CERT_FILE and SHINSHU_MQTT_KEY_FILE go together")
         for name in ("ingest_batch_points", "ingest_batch_ms", "ingest_receive_maximum"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive")
@@ -79,6 +102,62 @@ class Settings:
     def data_path(self) -> Path:
         """The data folder with `~` expanded."""
         return self.data_dir.expanduser()
+
+    @property
+    def secrets_path(self) -> Path:
+        """Where `shinshu broker init` keeps the service accounts' secrets."""
+        return self.data_path / "secrets"
+
+    @property
+    def registry_path(self) -> Path:
+        """The account registry (devices and services)."""
+        return self.data_path / "registry.sqlite3"
+
+    def mqtt_endpoint(self, username: str) -> MqttEndpoint:
+        """The broker as account `username` (unless SHINSHU_MQTT_USERNAME names another)."""
+        endpoint = MqttEndpoint.from_url(self.mqtt_url)
+        user = self.mqtt_username or endpoint.username or username
+        password = self.mqtt_password or endpoint.password
+        if password is None:
+            password = _read_secret(
+                self.mqtt_password_file, "mqtt-password", self.secrets_path / f"{user}.secret"
+            )
+        return self._with_tls(endpoint.with_login(user, password))
+
+    def _with_tls(self, endpoint: MqttEndpoint) -> MqttEndpoint:
+        """`endpoint` with this installation's CA and client certificate if it uses TLS."""
+        if not endpoint.tls:
+            return endpoint
+        return endpoint.with_tls_files(self.mqtt_ca_file, self.mqtt_cert_file, self.mqtt_key_file)
+
+    def control_endpoint(self) -> MqttEndpoint:
+        """The broker as the control account that changes accounts."""
+        endpoint = MqttEndpoint.from_url(self.mqtt_url)
+        password = _read_secret(
+            self.control_password_file,
+            "control-password",
+            self.secrets_path / f"{self.control_username}.secret",
+        )
+        if password is None:
+            raise SettingsError(
+                f"no secret for the broker control account {self.control_username}: set "
+                "SHINSHU_CONTROL_PASSWORD_FILE or run `shinshu broker init`"
+            )
+        return self._with_tls(endpoint.with_login(self.control_username, password))
+
+
+def _read_secret(configured: Path | None, credential: str, default: Path) -> str | None:
+    """The secret in the configured file (which must exist), else in the systemd credential
+    `credential`, else in `default` if it exists; None when there is none."""
+    path = configured.expanduser() if configured is not None else systemd_credential(credential)
+    if path is None:
+        if not default.exists():
+            return None
+        path = default
+    try:
+        return read_secret_file(path)
+    except CredentialError as exc:
+        raise SettingsError(str(exc)) from exc
 
 
 def _field_type(name: str) -> type:

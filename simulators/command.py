@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shutil
 import threading
@@ -10,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from simulators.accounts import SecretIssuer
 from simulators.faults import FaultError, generate, load_schedule, parse_duration_ms, write_faults
 from simulators.live import MARGIN_S, LiveError, LivePlan, run_live
 from simulators.scenario import Scenario, Truth, scenario_sites
@@ -92,12 +94,16 @@ def run_live_command(
     mqtt_url: str,
     tenant: str,
     data_dir: Path,
+    issue_secrets: SecretIssuer,
+    ca_file: Path | None = None,
     stop: threading.Event,
     out: Callable[[str], None] = print,
 ) -> int:
     """Run a live simulation; 0 when everything was delivered, 130 if stopped, 1 otherwise."""
     run_dir = data_dir / "simulate" / f"run-{time.strftime('%Y%m%dT%H%M%S')}-seed{options.seed}"
-    plan = build_plan(options, tenant, run_dir, int(time.time() * 1000))
+    plan = dataclasses.replace(
+        build_plan(options, tenant, run_dir, int(time.time() * 1000)), ca_file=ca_file
+    )
     scenario = plan.scenario
     begin = dt.datetime.fromtimestamp(scenario.start_ms / 1000, dt.UTC)
     real_s = scenario.duration_ms / 1000 / plan.accel
@@ -107,7 +113,7 @@ def run_live_command(
         f"x{plan.accel:g} (about {real_s:.0f} s), {len(plan.faults)} faults; spools in {run_dir}"
     )
     truth = Truth()
-    report = run_live(plan, mqtt_url, truth, stop=stop, progress=out)
+    report = run_live(plan, mqtt_url, truth, issue_secrets=issue_secrets, stop=stop, progress=out)
     files = [*truth.write(options.truth_dir), write_faults(options.truth_dir, report.faults)]
     out(
         f"took {report.sampled:,} readings at {report.sites} sites in {report.seconds:.1f} s; "

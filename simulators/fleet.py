@@ -2,7 +2,8 @@
 
 Signals are smooth cycles with seeded noise: enough to drive and check the data path end to end.
 Every value is reproducible from (seed, device index, reading index), so tests can recompute
-what the store must hold.
+what the store must hold. A load generator: it waits for the broker's PUBACKs, not for
+ingest's stored receipts (the edge agent does that).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from edge.drivers.simulated import SIGNALS
-from edge.mqtt import MqttEndpoint, Publisher, connect, make_client
+from edge.mqtt import MqttEndpoint, MqttError, Publisher, connect, make_client
 from edge.protocol import (
     MAX_MESSAGE_BYTES,
     Channel,
@@ -26,6 +27,8 @@ from edge.protocol import (
     SensorKind,
     encode_batch,
 )
+from identity.accounts import device_username
+from simulators.accounts import SecretIssuer
 
 log = logging.getLogger(__name__)
 
@@ -109,11 +112,15 @@ def _run_device(
     stop: threading.Event,
     clock: Callable[[], float],
     counts: list[int],
+    secret: str | None,
 ) -> None:
     """Publish one device's readings in batches and wait for every PUBACK."""
     name = device_name(index)
     topic = DeviceTopic(plan.tenant, plan.site, name).validate().topic(Channel.UP)
-    client = make_client(endpoint, f"shinshu-sim-{plan.tenant}-{plan.site}-{name}")
+    client_id = device_username(plan.tenant, plan.site, name)
+    if secret is not None:
+        endpoint = endpoint.with_login(client_id, secret)
+    client = make_client(endpoint, client_id)
     publisher = Publisher(client, window=plan.window)
     connect(client, endpoint, clean_start=False)
     readings = iter_readings(index, plan.readings, start_ms, plan.interval_ms, plan.seed)
@@ -133,6 +140,11 @@ def _run_device(
             publisher.publish(topic, payload)
             counts[index] += len(chunk)
         publisher.flush()
+        if publisher.refused_count:
+            raise MqttError(
+                f"the broker refused {publisher.refused_count} message(s) of {name}: "
+                f"{publisher.refused[-1]}"
+            )
     finally:
         client.disconnect()
         client.loop_stop()
@@ -143,11 +155,21 @@ def run_fleet(
     endpoint: MqttEndpoint,
     stop: threading.Event | None = None,
     clock: Callable[[], float] = time.time,
+    issue_secrets: SecretIssuer | None = None,
 ) -> FleetReport:
-    """Run every device of `plan` in its own thread until all readings are acknowledged."""
+    """Run every device of `plan` in its own thread until all readings are acknowledged.
+
+    With `issue_secrets`, each device logs in with its own registered account; without, all
+    use `endpoint`'s login (a broker with its own accounts for them).
+    """
     stop = stop or threading.Event()
     start_ms = plan.start_for(int(clock() * 1000))
     counts = [0] * plan.devices
+    secrets: dict[int, str] = {}
+    if issue_secrets is not None:
+        keys = [(plan.tenant, plan.site, device_name(i)) for i in range(plan.devices)]
+        issued = issue_secrets(keys)
+        secrets = {i: issued[key] for i, key in enumerate(keys)}
     errors: list[BaseException] = []
     began = time.monotonic()
 
@@ -161,6 +183,7 @@ def run_fleet(
                 stop=stop,
                 clock=clock,
                 counts=counts,
+                secret=secrets.get(index),
             )
         except BaseException as exc:
             log.exception("device %s failed", device_name(index))

@@ -4,7 +4,8 @@ Every site runs the real agent (spool, uplink, publisher) with scenario-backed s
 `simulators.devices`). Simulated time runs `accel` times faster than the wall clock; nothing
 sleeps in simulated time. Faults from a schedule are applied when simulated time reaches them,
 and recorded as they happened in `faults.csv`. At the end of the window the runner waits until
-every spool is empty (everything acknowledged by the broker), then stops the agents.
+every spool is empty (everything confirmed stored), then stops the agents. Each device logs in
+with its own broker account, issued by the platform's registry.
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ import datetime as dt
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from edge.config import AgentConfig
+from edge.credentials import write_secret_file
 from edge.mqtt import MqttEndpoint, Publisher, close_client, connect, make_client
 from edge.protocol import Channel, DeviceTopic
+from simulators.accounts import SecretIssuer
 from simulators.devices import (
     DeviceClock,
     SimClock,
@@ -69,6 +71,8 @@ class LivePlan:
     # Run live from this simulated time (on the sampling grid); what comes before it is
     # history that the caller wrote to the store (see simulators.backfill). None: the start.
     begin_ms: int | None = None
+    # mqtts://: the CA the agents trust for the broker's certificate.
+    ca_file: Path | None = None
 
     def live_from_ms(self) -> int:
         """Simulated time at which the agents start sampling."""
@@ -108,7 +112,8 @@ class _Runner:
     relays: dict[str, Relay]
     stop: threading.Event
     progress: Callable[[str], None]
-    injector: tuple[object, Publisher] | None = None
+    mqtt_url: str = ""
+    secrets: dict[str, str] = field(default_factory=dict)
     records: list[FaultRecord] = field(default_factory=list)
     workers: list[threading.Thread] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -199,14 +204,29 @@ class _Runner:
         self.record(device, fault, fault.start_ms, end, detail)
 
     def garbage(self, fault: Fault, device: SimulatedDevice, number: int) -> None:
-        """Publish one malformed message on the device's up topic."""
-        assert self.injector is not None
-        _, publisher = self.injector
+        """Publish one malformed message on the device's up topic, as the device itself.
+
+        Like faulty firmware, it logs in with the device's own account and client id, which
+        briefly takes over the agent's session; the agent reconnects and carries on.
+        """
         topic = DeviceTopic(self.plan.tenant, device.data.site, device.data.device).topic(
             Channel.UP
         )
         payload = malformed_payload(fault, device.data.device, number)
-        publisher.publish(topic, payload)
+        client_id = device.config.client_id
+        endpoint = MqttEndpoint.from_url(self.mqtt_url).with_login(
+            client_id, self.secrets[device.data.site]
+        )
+        if endpoint.tls:
+            endpoint = endpoint.with_tls_files(self.plan.ca_file)
+        client = make_client(endpoint, client_id)
+        publisher = Publisher(client, window=1)
+        connect(client, endpoint, timeout=10.0)
+        try:
+            publisher.publish(topic, payload)
+            publisher.flush(timeout=5.0)
+        finally:
+            close_client(client)
         at = self.now()
         self.record(
             device, fault, at, at, f"{fault.payload.value} #{number} ({len(payload)} bytes)"
@@ -248,7 +268,11 @@ def _device_url(mqtt_url: str, port: int) -> str:
 
 
 def _build_devices(
-    plan: LivePlan, sites: Sequence[SiteData], clock: SimClock, mqtt_url: str
+    plan: LivePlan,
+    sites: Sequence[SiteData],
+    clock: SimClock,
+    mqtt_url: str,
+    secrets: dict[str, str],
 ) -> tuple[dict[str, SimulatedDevice], dict[str, Relay]]:
     """One SimulatedDevice per site; a relay in front of the broker for sites with outages."""
     scenario = plan.scenario
@@ -264,12 +288,15 @@ def _build_devices(
             relays[data.site] = Relay(endpoint.host, endpoint.port).start()
             url = _device_url(mqtt_url, relays[data.site].port)
         folder = plan.data_dir / data.site / data.device
+        secret_file = write_secret_file(folder / "mqtt.secret", secrets[data.site])
         config = AgentConfig(
             device=data.device,
             sensors=sensor_configs(data, interval_s),
             tenant=plan.tenant,
             site=data.site,
             mqtt_url=url,
+            mqtt_password_file=secret_file,
+            mqtt_ca_file=plan.ca_file,
             data_dir=folder,
             batch_linger_s=0.5,
             backoff_base_s=0.1,
@@ -327,13 +354,19 @@ def run_live(
     mqtt_url: str,
     truth: Truth,
     *,
+    issue_secrets: SecretIssuer,
     stop: threading.Event | None = None,
     progress: Callable[[str], None] = log.info,
 ) -> LiveReport:
-    """Run the plan until its window is over and delivered, or until `stop` is set."""
+    """Run the plan until its window is over and delivered, or until `stop` is set.
+
+    Every simulated device gets its broker account from `issue_secrets`, as a real one would.
+    """
     stop = stop or threading.Event()
     sites = list(simulate_sites(plan.scenario, truth))
     check_plan(plan, [s.site for s in sites])
+    issued = issue_secrets([(plan.tenant, s.site, s.device) for s in sites])
+    secrets = {s.site: issued[plan.tenant, s.site, s.device] for s in sites}
     # Simulated time starts once every agent is up, so no device misses the first readings.
     clock = SimClock(
         plan.live_from_ms(),
@@ -341,13 +374,11 @@ def run_live(
         lead_s=1.0 + 0.05 * len(sites),
         until_ms=plan.finish_ms(),
     )
-    devices, relays = _build_devices(plan, sites, clock, mqtt_url)
-    runner = _Runner(plan, clock, devices, relays, stop, progress)
+    devices, relays = _build_devices(plan, sites, clock, mqtt_url, secrets)
+    runner = _Runner(plan, clock, devices, relays, stop, progress, mqtt_url, secrets)
     began = time.monotonic()
     completed = False
     try:
-        if any(f.kind is FaultKind.MALFORMED for f in plan.faults):
-            runner.injector = _injector(mqtt_url, plan.tenant)
         for device in devices.values():
             device.start()
         completed = _main_loop(runner, began)
@@ -364,10 +395,6 @@ def run_live(
             device.stop()
         for relay in relays.values():
             relay.close()
-        if runner.injector is not None:
-            client, publisher = runner.injector
-            publisher.flush(timeout=5.0)
-            close_client(client)  # type: ignore[arg-type]
     left = sum(d.backlog() for d in devices.values())
     if left:
         log.warning("%d readings were not delivered; they stay in %s", left, plan.data_dir)
@@ -401,12 +428,3 @@ def _main_loop(runner: _Runner, began: float) -> bool:
             return True
         runner.stop.wait(TICK_S)
     return False
-
-
-def _injector(mqtt_url: str, tenant: str) -> tuple[object, Publisher]:
-    """A client of its own that publishes the malformed messages."""
-    endpoint = MqttEndpoint.from_url(mqtt_url)
-    client = make_client(endpoint, f"shinshu-sim-faults-{tenant}-{uuid.uuid4().hex[:8]}")
-    publisher = Publisher(client, window=20)
-    connect(client, endpoint)
-    return client, publisher

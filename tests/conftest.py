@@ -14,27 +14,28 @@ from support import (
     ServiceProcess,
     Services,
     service_env,
+    start_services,
+    stop_services,
 )
 
-from shinshu.localservices import free_port, start_pair
+from identity.accounts import ServiceRole
+from shinshu.localservices import free_port
 
 
 @pytest.fixture(scope="session")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    """One broker and one database for the whole session."""
-    broker, influx = start_pair(tmp_path_factory.mktemp("services"))
-    yield Services(broker, influx)
-    influx.stop()
-    broker.stop()
+    """One broker (the shipped configuration: accounts, persistence, TLS) and one database."""
+    running = start_services(tmp_path_factory.mktemp("services"))
+    yield running
+    stop_services(running)
 
 
 @pytest.fixture
 def own_services(tmp_path: Path) -> Iterator[Services]:
     """A broker and database of this test's own, for tests that stop them."""
-    broker, influx = start_pair(tmp_path / "services")
-    yield Services(broker, influx)
-    influx.stop()
-    broker.stop()
+    running = start_services(tmp_path / "services")
+    yield running
+    stop_services(running)
 
 
 @pytest.fixture
@@ -51,7 +52,10 @@ def ingest_factory(tmp_path: Path) -> Iterator[IngestFactory]:
     def start(services: Services, database: str, **extra: str) -> Ingest:
         port = free_port()
         extra.setdefault("ingest_client_id", f"ingest-{uuid.uuid4().hex[:8]}")
-        env = service_env(services, database, ingest_metrics_port=str(port), **extra)
+        secret = services.service_account(ServiceRole.INGEST, extra["ingest_client_id"], tmp_path)
+        env = service_env(
+            services, database, password_file=secret, ingest_metrics_port=str(port), **extra
+        )
         worker = Ingest(env, tmp_path / f"ingest-{len(started)}.log", port)
         started.append(worker)
         return worker.start()
@@ -69,7 +73,10 @@ def alerts_factory(tmp_path: Path) -> Iterator[AlertsFactory]:
     def start(services: Services, database: str, **extra: str) -> ServiceProcess:
         port = free_port()
         extra.setdefault("alerts_client_id", f"alerts-{uuid.uuid4().hex[:8]}")
-        env = service_env(services, database, alerts_metrics_port=str(port), **extra)
+        secret = services.service_account(ServiceRole.ALERTS, extra["alerts_client_id"], tmp_path)
+        env = service_env(
+            services, database, password_file=secret, alerts_metrics_port=str(port), **extra
+        )
         log = tmp_path / f"alerts-{len(started)}.log"
         service = ServiceProcess(env, log, port, command="alerts")
         started.append(service)

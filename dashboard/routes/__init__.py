@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from dashboard.routes import (
     alerts,
+    devices,
     exports,
     forecasts,
     forest,
@@ -28,6 +29,7 @@ api_routers: list[APIRouter] = [
     stock.router,
     forest.router,
     forecasts.router,
+    devices.router,
 ]
 operations_router = status.router
 ui_router = ui.router

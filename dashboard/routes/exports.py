@@ -182,6 +182,9 @@ def _stream(
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',
             "X-Dataset-Id": selection.dataset_id,
+            # Kept by no shared cache and revalidated every time. Not `no-store`: Chromium then
+            # aborts a streamed download at its end, although every byte arrived.
+            "Cache-Control": "private, no-cache",
         },
     )
 

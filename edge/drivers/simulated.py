@@ -44,19 +44,32 @@ def simulated_value(seed: int, name: str, kind: SensorKind, ts_ms: int) -> float
 
 
 class SimulatedSensor(Driver):
-    """A virtual sensor; `fail=True` makes every read fail (to exercise error reporting)."""
+    """A virtual sensor; `fail=True` makes every read fail (to exercise error reporting).
+
+    `count` makes it fall silent after that many reads, so a test knows the exact total.
+    """
 
     def __init__(
-        self, name: str, kinds: tuple[SensorKind, ...] = (), seed: int = 1, fail: bool = False
+        self,
+        name: str,
+        kinds: tuple[SensorKind, ...] = (),
+        seed: int = 1,
+        fail: bool = False,
+        count: int | None = None,
     ) -> None:
         """`kinds` defaults to air temperature; `seed` varies the jitter between devices."""
         self.name = name
         self.kinds = kinds or (SensorKind.AIR_TEMPERATURE,)
         self.seed = seed
         self.fail = fail
+        self.left = count
 
     def read(self, ts_ms: int) -> Mapping[SensorKind, float]:
-        """The simulated values at `ts_ms`."""
+        """The simulated values at `ts_ms` (nothing once `count` reads were made)."""
         if self.fail:
             raise DriverError(f"simulated sensor {self.name!r} is set to fail")
+        if self.left is not None:
+            if self.left <= 0:
+                return {}
+            self.left -= 1
         return {kind: simulated_value(self.seed, self.name, kind, ts_ms) for kind in self.kinds}

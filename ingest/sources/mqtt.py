@@ -166,13 +166,14 @@ def make_source(
     group: str | None,
     receive_maximum: int,
     session_expiry_s: int,
+    topic_filter: str | None = None,
 ) -> MqttSource:
-    """Build the source for an ingest worker."""
+    """Build the source for an ingest worker (or the alerts service, with its own filter)."""
     client = make_client(endpoint, client_id, manual_ack=True, max_inflight=100)
     return MqttSource(
         client,
         endpoint,
-        topic_filter=subscription_filter(group),
+        topic_filter=topic_filter or subscription_filter(group),
         receive_maximum=receive_maximum,
         session_expiry_s=session_expiry_s,
     )

@@ -22,7 +22,7 @@ from alerting.store import AlertStore
 from dashboard.app import create_app
 from dashboard.keys import Role
 from dashboard.settings import load_api_settings
-from edge.mqtt import MqttEndpoint, Publisher, close_client, connect, make_client
+from edge.mqtt import Publisher, close_client, connect, make_client
 from edge.protocol import Channel, DeviceTopic, Reading, SensorKind, encode_batch
 from ingest.stores.assets import BinAsset, write_assets
 from ingest.stores.influx import InfluxStore
@@ -120,7 +120,7 @@ def write_history(store: InfluxStore, factory: Factory) -> None:
 
 def publish(services: Services, factory: Factory, steps: range) -> dict[int, float]:
     """Publish live steps as the gateway does (a batch per instant); returns when each went."""
-    endpoint = MqttEndpoint.from_url(services.broker.url)
+    endpoint = services.endpoint()
     client = make_client(endpoint, f"gateway-{uuid.uuid4().hex[:6]}")
     publisher = Publisher(client, window=50)
     connect(client, endpoint)
@@ -202,8 +202,13 @@ def test_live_theft_is_alerted_listed_acknowledged_and_not_repeated_after_kill(
         30,
         "the alerts service to acknowledge every message",
     )
+    # Readings, not messages: a new ingest session also receives statuses other tests retained.
+    per_message = 2 * len(factory.readings)
     wait_until(
-        lambda: ingest.metrics().get("shinshu_ingest_messages_total") == DROP_AT + 30,
+        lambda: (
+            ingest.metrics().get("shinshu_ingest_readings_stored_total")
+            == (DROP_AT + 30) * per_message
+        ),
         30,
         "ingest to store every message",
     )

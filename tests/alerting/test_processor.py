@@ -218,3 +218,32 @@ def test_a_reading_waits_for_its_partner_from_the_next_message() -> None:
     source.messages = [second]
     run_all(made, source)
     assert source.acked == [1, 2]
+
+
+def test_poison_messages_are_counted_and_acknowledged_without_stopping_the_loop() -> None:
+    """Deep nesting, a list as kind, version 1.0, a bad status: counted, acked, loop goes on."""
+    alerts, source = live_with_drop(n_live=3)
+    good = source.messages
+    reading = {"t": NOW_MS, "k": ["bin_weight"], "v": 1.0, "s": "bolts_weight"}
+    doc = {"v": 1, "device": TOPIC.device, "seq": 1, "sent": NOW_MS, "readings": [reading]}
+    up, status = TOPIC.topic(Channel.UP), TOPIC.topic(Channel.STATUS)
+    bad = [
+        InMessage(up, b"[" * 2_000 + b"]" * 2_000, 900, 1, 0.0),
+        InMessage(up, json.dumps(doc).encode(), 901, 1, 0.0),
+        InMessage(up, json.dumps({**doc, "v": 1.0}).encode(), 902, 1, 0.0),
+        InMessage(status, b'{"v":1,"device":["x"],"state":"online"}', 903, 1, 0.0),
+        InMessage(status, b'{"v":1,"device":"stock-gateway","state":"online"}', 904, 1, 0.0),
+    ]
+    source.messages = bad + good
+    made, metrics = processor(source, alerts)
+    run_all(made, source)
+    assert source.acked == [900, 901, 902, 903, 904] + [m.mid for m in good]
+
+    def skipped(reason: str) -> float | None:
+        """The skip counter for `reason`."""
+        return metrics.registry.get_sample_value("shinshu_alerts_skipped_total", {"reason": reason})
+
+    assert skipped("bad_message") == 3
+    assert skipped("invalid_reading") == 1
+    assert skipped("failed") == 0
+    assert metrics.registry.get_sample_value("shinshu_alerts_reading_pairs_total") == 3

@@ -42,6 +42,9 @@ def ui_env(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iter
         report = backfill(scenario, store, tenant, Truth(), progress=lambda _line: None)
         assert report.refused == 0
     base = Settings(
+        mqtt_url=services.broker.url,
+        mqtt_password_file=services.broker.secrets_path / "shinshu-api.secret",
+        control_password_file=services.broker.secrets_path / "shinshu-control.secret",
         influx_url=services.influx.url,
         influx_db=database,
         data_dir=tmp_path_factory.mktemp("ui"),

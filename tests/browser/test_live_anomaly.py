@@ -19,6 +19,7 @@ from browser.ui_support import Browse
 from support import AlertsFactory, IngestFactory, Services, wait_until
 
 from dashboard.keys import Role
+from simulators.accounts import issuer_of
 from simulators.backfill import backfill
 from simulators.factory import DEFAULT_FACTORIES
 from simulators.faults import Fault, FaultKind
@@ -104,7 +105,12 @@ def test_simulated_theft_appears_on_the_factory_page_and_is_acknowledged(
     runner = threading.Thread(
         target=run_live,
         args=(plan, services.broker.url, live_truth),
-        kwargs={"stop": stop, "progress": lambda _line: None},
+        kwargs={
+            "stop": stop,
+            "progress": lambda _line: None,
+            # The agents log in with accounts the registry issues, as in the demo.
+            "issue_secrets": issuer_of(services.accounts),
+        },
         daemon=True,
     )
     runner.start()

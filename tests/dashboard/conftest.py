@@ -126,24 +126,42 @@ class ApiEnv:
             # A harvest forecast exists only for a farm field: a site with a leaf-wetness sensor.
             values["site"] = first_site(self.store, tenant, "leaf_wetness")
         values["alert_id"] = AlertStore(self.store).list_alerts(tenant, AlertState.ALL)[-1].alert.id
+        if "/devices/{site}/{device}" in route.path:
+            # A registered device (registered anew each time: a route may revoke it).
+            self.app.state.context.devices().issue_devices([(tenant, site, device)], actor="tests")
         return route.path.format(**values)
 
     def call(self, route: RouteInfo, path: str, headers: dict[str, str]) -> tuple[int, str]:
         """Call `route` at `path` with valid query parameters and body; return status, body."""
         method = sorted(route.methods)[0]
-        body = {"role": "viewer"} if method == "POST" else None
+        body: dict[str, object] | None = {"role": "viewer"} if method == "POST" else None
+        if route.path.endswith("/devices"):
+            body = {"site": "registry-site", "device": f"new-{uuid.uuid4().hex[:12]}"}
+        elif route.path.endswith("/config"):
+            body = {"rev": 1, "sensors": {"air": {"interval_s": 30}}}
         response = self.client.request(method, path, params=RANGE, json=body, headers=headers)
         return response.status_code, response.text
 
 
 def _api_settings(services: Services, database: str, data_dir: Path, **env: str) -> ApiSettings:
+    secrets = services.broker.secrets_path
     store = Settings(
         mqtt_url=services.broker.url,
+        # The API's own account (configuration down to devices) and the control account
+        # (device registration) of the shared broker.
+        mqtt_password_file=secrets / "shinshu-api.secret",
+        control_password_file=secrets / "shinshu-control.secret",
         influx_url=services.influx.url,
         influx_db=database,
         data_dir=data_dir,
     )
-    defaults = {"SHINSHU_API_RATE_PER_S": "100000", "SHINSHU_API_RATE_BURST": "100000"}
+    # Every request of a test client comes from one address, and the route-table tests send
+    # wrong keys on purpose: the limits are tested by tests that set them low.
+    defaults = {
+        "SHINSHU_API_RATE_PER_S": "100000",
+        "SHINSHU_API_RATE_BURST": "100000",
+        "SHINSHU_API_AUTH_FAILURE_BURST": "100000",
+    }
     return load_api_settings(store, env={**defaults, **env})
 
 

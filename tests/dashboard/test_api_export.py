@@ -137,6 +137,7 @@ def server(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iter
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHINSHU_")}
     env.update(
         SHINSHU_MQTT_URL=services.broker.url,
+        SHINSHU_MQTT_PASSWORD_FILE=str(services.broker.secrets_path / "shinshu-api.secret"),
         SHINSHU_INFLUX_URL=services.influx.url,
         SHINSHU_INFLUX_DB=database,
         SHINSHU_DATA_DIR=str(data_dir),

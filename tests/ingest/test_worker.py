@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
+import pytest
 from support import Services, count_points, make_influx
 
 from edge.protocol import Channel, DeviceTopic, Reading, SensorKind, encode_batch
+from edge.receipts import decode_receipt
+from ingest import worker as worker_module
 from ingest.clock import SkewCorrector
 from ingest.metrics import IngestMetrics
 from ingest.sources.mqtt import InMessage
-from ingest.stores.influx import InfluxStore
+from ingest.stores.influx import InfluxStore, LineRejected
 from ingest.worker import IngestWorker, WorkerOptions
 from shinshu.localservices import free_port
 
@@ -38,6 +44,7 @@ class FakeSource:
     messages: list[InMessage]
     acked: list[int] = field(default_factory=list)
     published: list[tuple[str, dict[str, object]]] = field(default_factory=list)
+    receipts: list[tuple[str, list[int]]] = field(default_factory=list)
 
     def get(self, timeout: float) -> InMessage | None:
         """The next prepared message, if any."""
@@ -48,8 +55,11 @@ class FakeSource:
         self.acked.append(message.mid)
 
     def publish(self, topic: str, payload: bytes) -> Sent:
-        """Record a dead letter."""
-        self.published.append((topic, json.loads(payload)))
+        """Record a dead letter, or a receipt to a device."""
+        if topic.endswith("/ack"):
+            self.receipts.append((topic, decode_receipt(payload)))
+        else:
+            self.published.append((topic, json.loads(payload)))
         return Sent()
 
 
@@ -170,3 +180,208 @@ def test_missing_batch_numbers_are_counted(services: Services, database: str) ->
     worker.run(_stop_when_empty(source))
     assert metrics.sequence_gaps._value.get() == 2
     assert source.acked == [1, 2, 5, 5, 2, 6]
+
+
+@dataclass
+class MemoryStore:
+    """Keeps written lines; raises for lines holding `explode`, refuses those holding `refuse`."""
+
+    explode: str = "\x00never"
+    refuse: str = "\x00never"
+    lines: list[str] = field(default_factory=list)
+    writes: int = 0
+
+    def write_lines(self, lines: list[str], offset: int = 0) -> list[LineRejected]:
+        """Store `lines` but the refused ones; raise an unexpected error for a poisoned one."""
+        self.writes += 1
+        if any(self.explode in line for line in lines):
+            raise RuntimeError("the client broke on this line")
+        refused = [
+            LineRejected(offset + i, "partial write: field type conflict")
+            for i, line in enumerate(lines)
+            if self.refuse in line
+        ]
+        self.lines += [line for line in lines if self.refuse not in line]
+        return refused
+
+
+def memory_worker(source: FakeSource, store: MemoryStore, metrics: IngestMetrics) -> IngestWorker:
+    """A worker on the in-memory store."""
+    return worker_for(source, store, metrics)  # type: ignore[arg-type]
+
+
+def raw(mid: int, payload: bytes, channel: Channel = Channel.UP) -> InMessage:
+    """A message of TOPIC carrying `payload` as it is."""
+    return InMessage(TOPIC.topic(channel), payload, mid, 1, time.time())
+
+
+def sample(metrics: IngestMetrics, name: str, **labels: str) -> float | None:
+    """One sample of the worker's registry."""
+    return metrics.registry.get_sample_value(name, labels)
+
+
+def dead_reasons(source: FakeSource) -> list[str]:
+    """Every reason in the dead letters published so far, message and reading alike."""
+    found: list[str] = []
+    for _topic, letter in source.published:
+        if "reason" in letter:
+            found.append(str(letter["reason"]))
+        found += [str(item["reason"]) for item in letter.get("rejected", [])]  # type: ignore[attr-defined]
+    return found
+
+
+def test_a_store_error_for_one_message_dead_letters_it_and_the_rest_goes_on() -> None:
+    """An unexpected exception writing one message costs that message only; all are acked."""
+    poisoned = Reading("explodes", SensorKind.AIR_TEMPERATURE, NOW_MS - 5, 1.0)
+    bad = InMessage(
+        TOPIC.topic(Channel.UP), encode_batch(TOPIC.device, 2, NOW_MS, [poisoned]), 2, 1, 0.0
+    )
+    source = FakeSource([message(1, SensorKind.SOIL_MOISTURE, 3), bad])
+    source.messages += [message(3, SensorKind.SOIL_MOISTURE, 4)]
+    store = MemoryStore(explode="explodes")
+    metrics = IngestMetrics()
+    memory_worker(source, store, metrics).run(_stop_when_empty(source))
+    assert source.acked == [1, 2, 3]
+    assert len(store.lines) == 7
+    ((topic, letter),) = source.published
+    assert topic == "shinshu/deadletter/t"
+    assert letter["reason"] == "internal error: RuntimeError: the client broke on this line"
+    assert json.loads(str(letter["payload"]))["seq"] == 2
+    assert sample(metrics, "shinshu_ingest_readings_dead_lettered_total", reason="failed") == 1
+    assert sample(metrics, "shinshu_ingest_readings_stored_total") == 7
+    assert sample(metrics, "shinshu_ingest_messages_total") == 3
+
+
+def test_an_exception_while_parsing_dead_letters_the_message_and_later_ones_are_stored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bug hit by one message is logged, that message dead-lettered, the next one stored."""
+    real_parse = worker_module.parse_message
+
+    def parse(topic: str, payload: bytes, *args: Any, **kwargs: Any) -> Any:
+        """parse_message, with a bug that batch 2 runs into."""
+        if b'"seq":2,' in payload:
+            raise KeyError("a bug")
+        return real_parse(topic, payload, *args, **kwargs)
+
+    monkeypatch.setattr(worker_module, "parse_message", parse)
+    source = FakeSource([message(mid, SensorKind.AIR_TEMPERATURE, 2) for mid in (1, 2, 3)])
+    store = MemoryStore()
+    metrics = IngestMetrics()
+    memory_worker(source, store, metrics).run(_stop_when_empty(source))
+    assert source.acked == [1, 2, 3]
+    assert len(store.lines) == 4
+    assert dead_reasons(source) == ["internal error: KeyError: 'a bug'"]
+    assert sample(metrics, "shinshu_ingest_readings_dead_lettered_total", reason="failed") == 1
+
+
+def test_poison_payloads_are_dead_lettered_by_reason_and_the_worker_goes_on() -> None:
+    """Deep nesting, a list as kind, an oversized payload: each dead-lettered and counted."""
+    good = {"t": NOW_MS - 10, "k": "air_temperature", "v": 1.0}
+
+    def batch(seq: int, readings: object) -> bytes:
+        """A batch of TOPIC's device."""
+        doc = {"v": 1, "device": TOPIC.device, "seq": seq, "sent": NOW_MS, "readings": readings}
+        return json.dumps(doc).encode()
+
+    huge = b'{"v": 1,' + "川".encode() * 400_000 + b"}"
+    source = FakeSource(
+        [
+            raw(1, b"[" * 2_000 + b"]" * 2_000),
+            raw(2, batch(2, [good, {**good, "k": ["air_temperature"]}, {**good, "k": None}])),
+            raw(3, huge),
+            raw(4, b'{"v":1,"device":["d"],"state":"online"}', Channel.STATUS),
+            raw(5, batch(5, [good])),
+        ]
+    )
+    store = MemoryStore()
+    metrics = IngestMetrics()
+    memory_worker(source, store, metrics).run(_stop_when_empty(source))
+    assert source.acked == [1, 2, 3, 4, 5]
+    assert len(store.lines) == 2
+    reasons = dead_reasons(source)
+    assert reasons == [
+        "payload is nested deeper than 32 levels",
+        "unknown sensor kind ['air_temperature']",
+        "unknown sensor kind None",
+        f"message of {len(huge)} bytes exceeds the limit of 262144",
+        "status has no device id",
+    ]
+    dead = "shinshu_ingest_readings_dead_lettered_total"
+    assert sample(metrics, dead, reason="invalid_message") == 1
+    assert sample(metrics, dead, reason="invalid_reading") == 2
+    assert sample(metrics, dead, reason="oversized") == 1
+    assert sample(metrics, dead, reason="invalid_status") == 1
+    # The oversized payload travels as its first KiB (whole characters) with length and digest.
+    letter = source.published[2][1]
+    assert letter["payload_truncated"] is True
+    assert letter["payload_encoding"] == "utf-8"
+    # 8 bytes, then 338 three-byte characters: the 339th would end past byte 1,024.
+    assert letter["payload_prefix_bytes"] == 1_022
+    assert str(letter["payload"]).encode() == huge[:1_022]
+    assert letter["payload_bytes"] == len(huge)
+    assert letter["payload_sha256"] == hashlib.sha256(huge).hexdigest()
+
+
+def test_an_oversized_binary_payload_is_kept_as_base64_of_its_first_kib() -> None:
+    """Bytes that are not UTF-8 travel as base64, still cut at 1,024 bytes."""
+    blob = bytes(range(256)) * 2_000
+    source = FakeSource([raw(1, blob)])
+    memory_worker(source, MemoryStore(), IngestMetrics()).run(_stop_when_empty(source))
+    ((_topic, letter),) = source.published
+    assert letter["payload_encoding"] == "base64"
+    assert base64.b64decode(str(letter["payload"])) == blob[:1_024]
+    assert letter["payload_sha256"] == hashlib.sha256(blob).hexdigest()
+
+
+def test_a_status_point_the_store_refuses_is_dead_lettered() -> None:
+    """Like a refused reading, a refused status point goes back with the store's reason."""
+    status = b'{"v":1,"device":"d","state":"online","version":"refuse-me"}'
+    source = FakeSource([raw(1, status, Channel.STATUS), message(2, SensorKind.RAINFALL, 2)])
+    store = MemoryStore(refuse="refuse-me")
+    metrics = IngestMetrics()
+    memory_worker(source, store, metrics).run(_stop_when_empty(source))
+    assert source.acked == [1, 2]
+    ((topic, letter),) = source.published
+    assert topic == "shinshu/deadletter/t"
+    assert letter["reason"] == "store refused: partial write: field type conflict"
+    assert letter["payload"] == status.decode()
+    assert letter["source_topic"] == TOPIC.topic(Channel.STATUS)
+    dead = "shinshu_ingest_readings_dead_lettered_total"
+    assert sample(metrics, dead, reason="store_rejected") == 1
+    assert sample(metrics, "shinshu_ingest_status_messages_total") == 0
+    assert sample(metrics, "shinshu_ingest_readings_stored_total") == 2
+
+
+class NonsenseStore(MemoryStore):
+    """Answers its first write by refusing a line that was never written."""
+
+    def write_lines(self, lines: list[str], offset: int = 0) -> list[LineRejected]:
+        """Refuse line 10,000 the first time; store normally after."""
+        self.writes += 1
+        if self.writes == 1:
+            return [LineRejected(10_000, "no such line")]
+        self.lines += lines
+        return []
+
+
+def test_a_bug_while_storing_a_batch_dead_letters_its_messages_and_the_next_batch_is_stored() -> (
+    None
+):
+    """The writer's last resort: the batch it cannot settle is dead-lettered and acknowledged."""
+    source = FakeSource([message(mid, SensorKind.AIR_TEMPERATURE, 2) for mid in (1, 2, 3)])
+    store = NonsenseStore()
+    metrics = IngestMetrics()
+    worker = memory_worker(source, store, metrics)
+    worker.accept(source.get(0))  # type: ignore[arg-type]
+    worker.accept(source.get(0))  # type: ignore[arg-type]
+    assert worker.flush() is True
+    assert source.acked == [1, 2]
+    reasons = [str(letter["reason"]) for _topic, letter in source.published]
+    assert len(reasons) == 2 and all(r.startswith("internal error: ") for r in reasons), reasons
+    worker.accept(source.get(0))  # type: ignore[arg-type]
+    assert worker.flush() is True
+    assert source.acked == [1, 2, 3]
+    assert len(store.lines) == 2
+    assert sample(metrics, "shinshu_ingest_readings_dead_lettered_total", reason="failed") == 2
+    assert sample(metrics, "shinshu_ingest_messages_total") == 3

@@ -22,7 +22,7 @@ from support import IngestFactory, Services, make_influx, wait_until
 from dashboard.app import create_app
 from dashboard.keys import Role
 from dashboard.settings import load_api_settings
-from edge.mqtt import MqttEndpoint, close_client, connect, make_client, subscribe
+from edge.mqtt import close_client, connect, make_client, subscribe
 from edge.protocol import Channel, DeviceTopic
 from shinshu.settings import Settings
 
@@ -58,7 +58,7 @@ def test_device_status_is_stored_and_served(
     client = api
     ingest_factory(services, database)
     tmp_path = client.app.state.context.settings.store.data_path  # type: ignore[attr-defined]
-    agent = new_agent(agents, tmp_path, services.broker.url, keepalive_s=2, status_interval_s=1.0)
+    agent = new_agent(agents, tmp_path, services, keepalive_s=2, status_interval_s=1.0)
     agent.start()
     wait_until(
         lambda: (d := _device(client, agent.device)) is not None and d["online"] is True,
@@ -90,7 +90,7 @@ def test_a_malformed_status_is_dead_lettered_and_stores_nothing(
     ingest_factory(services, database)
     store = make_influx(services.influx, database)
     letters: list[dict[str, object]] = []
-    endpoint = MqttEndpoint.from_url(services.broker.url)
+    endpoint = services.endpoint()
     watcher = make_client(endpoint, f"dead-letters-{uuid.uuid4().hex[:8]}")
     connect(watcher, endpoint)
     subscribe(
@@ -101,7 +101,7 @@ def test_a_malformed_status_is_dead_lettered_and_stores_nothing(
     time.sleep(0.5)  # let the subscription settle before publishing
     topic = DeviceTopic(TENANT, "field", "pi-bad").topic(Channel.STATUS)
     for payload in (b"not json", b'{"v":1,"device":"pi-bad","state":"dancing"}'):
-        publish_retained(services.broker.url, topic, payload)
+        publish_retained(services.url, topic, payload)
     wait_until(lambda: len(letters) >= 2, 20, "two dead letters")
     reasons = sorted(str(letter["reason"]) for letter in letters)
     assert "JSON" in reasons[1] or "JSON" in reasons[0]
@@ -109,7 +109,7 @@ def test_a_malformed_status_is_dead_lettered_and_stores_nothing(
     # Other tests' agents left retained statuses on the shared broker: look at this device only.
     stored = store.query('SELECT * FROM "device_status" WHERE "device" = \'pi-bad\'')
     assert stored[0].get("series") is None
-    publish_retained(services.broker.url, topic, b"")
+    publish_retained(services.url, topic, b"")
     close_client(watcher)
 
 
@@ -122,7 +122,7 @@ def test_a_quiet_agent_stops_promptly_and_says_goodbye(
     sensors: list[dict[str, object]] = [
         {"name": "air", "driver": "simulated", "kind": "air_temperature", "interval_s": 60.0}
     ]
-    agent = new_agent(agents, tmp_path, services.broker.url, sensors, status_interval_s=60.0)
+    agent = new_agent(agents, tmp_path, services, sensors, status_interval_s=60.0)
     agent.start()
     wait_until(lambda: "agent " in agent.logs(), 20, "the agent to start")
     time.sleep(2.0)  # connected, first reading sent; nothing else due for a minute

@@ -153,11 +153,18 @@ def agents(tmp_path: Path) -> Iterator[list[Agent]]:
 def new_agent(
     agents: list[Agent],
     tmp_path: Path,
-    broker_url: str,
+    services: Services,
     sensors: list[dict[str, object]] | None = None,
+    *,
+    tls: bool = False,
+    url: str | None = None,
     **settings: object,
 ) -> Agent:
-    """An agent (not started) with fast test timings unless overridden."""
+    """A registered device's agent (not started), fast test timings unless overridden.
+
+    The device gets its own broker account from the registry; its secret is in a 0600 file.
+    With `tls`, it connects to the TLS listener and verifies the broker against the local CA.
+    """
     defaults: dict[str, object] = {
         "batch_linger_s": 0.2,
         "backoff_base_s": 0.2,
@@ -171,6 +178,11 @@ def new_agent(
     device = f"pi-{uuid.uuid4().hex[:8]}"
     folder = tmp_path / device
     folder.mkdir()
+    defaults["mqtt_password_file"] = str(services.device_account(TENANT, SITE, device, folder))
+    broker_url = url or services.broker.url
+    if tls:
+        broker_url = services.broker.tls_url
+        defaults["mqtt_ca_file"] = str(services.broker.ca_file)
     sensors = sensors or [
         {"name": "air", "driver": "simulated", "kind": AIR.value, "interval_s": 0.1}
     ]
@@ -241,7 +253,7 @@ def test_broker_outage_of_60_s_at_10_readings_per_s_loses_nothing(
     services = own_services
     worker = ingest_factory(services, database)
     store = make_influx(services.influx, database)
-    agent = new_agent(agents, tmp_path, services.broker.url).start()
+    agent = new_agent(agents, tmp_path, services).start()
     wait_until(lambda: stored(store, agent.device), 30, "the first points")
 
     services.broker.stop()
@@ -284,7 +296,7 @@ def test_kill_9_ten_times_while_publishing_loses_no_reading(
         {"name": "air", "driver": "simulated", "kind": AIR.value, "interval_s": 0.01}
     ]
     agent = new_agent(
-        agents, tmp_path, services.broker.url, sensors, batch_linger_s=0.05, batch_max_readings=50
+        agents, tmp_path, services, sensors, batch_linger_s=0.05, batch_max_readings=50
     )
     rng = random.Random(7)
     for _ in range(10):
@@ -317,18 +329,19 @@ def test_spool_cap_drops_exactly_the_oldest_and_counts_them(
 ) -> None:
     """Broker down from the start, a tiny cap: dropped count == readings missing, the oldest."""
     services = own_services
-    services.broker.stop()
     store = make_influx(services.influx, database)
     sensors: list[dict[str, object]] = [
         {"name": "air", "driver": "simulated", "kind": AIR.value, "interval_s": 0.02}
     ]
-    agent = new_agent(agents, tmp_path, services.broker.url, sensors, spool_max_bytes=4096)
+    # Registered while the broker is up; it is down by the time the agent starts.
+    agent = new_agent(agents, tmp_path, services, sensors, spool_max_bytes=4096)
+    services.broker.stop()
     agent.start()
     time.sleep(5)
     agent.signal(signal.SIGSTOP)
     services.broker.start()
     ingest_factory(services, database)
-    watcher = StatusWatcher(services.broker.url, agent.topic(Channel.STATUS))
+    watcher = StatusWatcher(services.url, agent.topic(Channel.STATUS))
     agent.signal(signal.SIGCONT)
     time.sleep(3)
     assert agent.stop() == 0, agent.logs()
@@ -442,8 +455,9 @@ def test_broker_never_sees_more_unacknowledged_messages_than_the_window(
     agent = new_agent(
         agents,
         tmp_path,
-        f"mqtt://127.0.0.1:{proxy.port}",
+        services,
         sensors,
+        url=f"mqtt://127.0.0.1:{proxy.port}",
         inflight=4,
         batch_max_readings=5,
         batch_linger_s=0.01,
@@ -477,15 +491,15 @@ def test_remote_config_applies_within_one_interval_and_invalid_is_refused(
             "options": {"fail": True},
         },
     ]
-    agent = new_agent(agents, tmp_path, services.broker.url, sensors, status_interval_s=30.0)
-    watcher = StatusWatcher(services.broker.url, agent.topic(Channel.STATUS))
+    agent = new_agent(agents, tmp_path, services, sensors, status_interval_s=30.0)
+    watcher = StatusWatcher(services.url, agent.topic(Channel.STATUS))
     agent.start()
     wait_until(lambda: watcher.latest().get("state") == "online", 20, "the agent online")
     time.sleep(1.5)
 
     sent_at = time.time() * 1000
     config = {"rev": 1, "sensors": {"a": {"interval_s": 0.2}, "b": {"enabled": True}}}
-    publish_retained(services.broker.url, agent.topic(Channel.CONFIG), json.dumps(config).encode())
+    publish_retained(services.url, agent.topic(Channel.CONFIG), json.dumps(config).encode())
     wait_until(
         lambda: watcher.latest().get("config", {}).get("state") == "applied",  # type: ignore[union-attr]
         5,
@@ -508,9 +522,7 @@ def test_remote_config_applies_within_one_interval_and_invalid_is_refused(
     assert not [s for s, _, _ in sampled if s == "bad"]
 
     bad_config = {"rev": 2, "sensors": {"a": {"interval_s": -5}}}
-    publish_retained(
-        services.broker.url, agent.topic(Channel.CONFIG), json.dumps(bad_config).encode()
-    )
+    publish_retained(services.url, agent.topic(Channel.CONFIG), json.dumps(bad_config).encode())
     wait_until(
         lambda: watcher.latest().get("config", {}).get("state") == "rejected",  # type: ignore[union-attr]
         5,
@@ -522,7 +534,7 @@ def test_remote_config_applies_within_one_interval_and_invalid_is_refused(
     before = len([k for k in agent.sampled() if k[0] == "a"])
     time.sleep(1.0)
     assert len([k for k in agent.sampled() if k[0] == "a"]) - before >= 4  # still every 0.2 s
-    publish_retained(services.broker.url, agent.topic(Channel.CONFIG), b"")
+    publish_retained(services.url, agent.topic(Channel.CONFIG), b"")
     agent.stop()
     watcher.close()
 
@@ -532,8 +544,8 @@ def test_status_shows_offline_within_the_keepalive_after_the_agent_dies(
 ) -> None:
     """kill -9: the broker publishes the last will (retained offline) within the keep-alive."""
     keepalive = 2
-    agent = new_agent(agents, tmp_path, services.broker.url, keepalive_s=keepalive)
-    watcher = StatusWatcher(services.broker.url, agent.topic(Channel.STATUS))
+    agent = new_agent(agents, tmp_path, services, keepalive_s=keepalive)
+    watcher = StatusWatcher(services.url, agent.topic(Channel.STATUS))
     agent.start()
     wait_until(lambda: watcher.latest().get("state") == "online", 20, "the agent online")
     killed = time.monotonic()
@@ -542,7 +554,7 @@ def test_status_shows_offline_within_the_keepalive_after_the_agent_dies(
     arrived = watcher.messages[-1][0]
     watcher.close()
     # Retained: a newcomer learns it too.
-    late = StatusWatcher(services.broker.url, agent.topic(Channel.STATUS))
+    late = StatusWatcher(services.url, agent.topic(Channel.STATUS))
     wait_until(lambda: late.latest().get("state") == "offline", 5, "the retained offline status")
     late.close()
     print(f"offline {arrived - killed:.2f} s after kill -9 (keep-alive {keepalive} s)")

@@ -58,7 +58,7 @@ def start_simulate(
     """`shinshu simulate` in the background."""
     return subprocess.Popen(
         [sys.executable, "-m", "shinshu.cli", "simulate", *args],
-        env=service_env(services, database, **extra),
+        env=service_env(services, database, control=True, **extra),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -23,7 +23,7 @@ import paho.mqtt.client as paho
 import pytest
 from support import IngestFactory, Services, count_points, make_influx, service_env, wait_until
 
-from edge.mqtt import MqttEndpoint, connect, make_client
+from edge.mqtt import connect, make_client
 from edge.protocol import Channel, DeviceTopic
 from simulators.scenario import Scenario, SiteData, Truth, simulate_sites
 
@@ -80,7 +80,7 @@ class Inbox:
         """Subscribe before anything is published."""
         self.records: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        endpoint = MqttEndpoint.from_url(services.broker.url)
+        endpoint = services.endpoint()
         self.client = make_client(endpoint, f"live-dlq-{time.monotonic_ns()}")
         self.client.on_message = self._on_message
         connect(self.client, endpoint)
@@ -147,7 +147,9 @@ def test_live_run_with_faults_stores_exactly_the_scenario(
         *("--start", first_day.isoformat(), "--faults", str(schedule)),
         *("--truth-dir", str(tmp_path / "truth")),
     ]
-    env = service_env(services, database, tenant=TENANT, data_dir=str(tmp_path / "data"))
+    env = service_env(
+        services, database, control=True, tenant=TENANT, data_dir=str(tmp_path / "data")
+    )
     result = subprocess.run(
         [sys.executable, "-m", "shinshu.cli", "simulate", *args],
         env=env,
@@ -227,7 +229,9 @@ def test_live_run_stops_cleanly_on_sigterm(
     services: Services, database: str, tmp_path: Path
 ) -> None:
     """SIGTERM mid-run: progress was shown, the command exits 130 promptly and writes truth."""
-    env = service_env(services, database, tenant="t-live-stop", data_dir=str(tmp_path / "data"))
+    env = service_env(
+        services, database, control=True, tenant="t-live-stop", data_dir=str(tmp_path / "data")
+    )
     args = ["--factories", "1", "--farms", "0", "--forests", "0", "--accel", "600"]
     args += ["--duration", "7d", "--truth-dir", str(tmp_path / "truth")]
     proc = subprocess.Popen(

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
+import dataclasses
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+from shinshu.cli import SETTING_FLAGS, build_parser, setting_overrides
+from shinshu.settings import Settings
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -86,3 +92,71 @@ def test_harvest_commands_are_reachable_and_report_bad_files(tmp_path: Path) -> 
     assert result.returncode != 0
     assert "missing.csv" in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
+
+
+def _shinshu(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `shinshu` with only `SHINSHU_DATA_DIR` of the platform's variables set."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHINSHU_")}
+    env["SHINSHU_DATA_DIR"] = str(data_dir)
+    return subprocess.run(
+        [sys.executable, "-m", "shinshu.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_keys_create_takes_repeated_sites(tmp_path: Path) -> None:
+    """`shinshu keys create --role researcher --site A --site B` stores both sites."""
+    created = _shinshu(
+        tmp_path,
+        "keys",
+        *("create", "--tenant", "farmco", "--role", "researcher"),
+        *("--site", "kawakami-01", "--site", "suzaka-01"),
+    )
+    assert created.returncode == 0, created.stderr
+    key_id = created.stdout.strip().splitlines()[-1].split("_")[1]
+    listed = _shinshu(tmp_path, "keys", "list", "--tenant", "farmco")
+    assert listed.returncode == 0, listed.stderr
+    row = next(line.split("\t") for line in listed.stdout.splitlines() if line.startswith(key_id))
+    assert row[1:5] == ["farmco", "researcher", "active", "kawakami-01,suzaka-01"]
+    assert _shinshu(tmp_path, "keys", "list", "--tenant", "other").stdout.count("\n") == 1
+
+
+def _commands() -> dict[str, list[argparse.ArgumentParser]]:
+    """Every subcommand's parser with the parsers of its own subcommands."""
+    top = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+
+    def walk(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+        nested = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        return [parser, *(p for action in nested for c in action.choices.values() for p in walk(c))]
+
+    return {name: walk(parser) for name, parser in top.choices.items()}
+
+
+def test_no_flag_lands_in_a_setting_unless_declared_as_one() -> None:
+    """A flag whose dest is a setting's name must be declared a setting flag of its command."""
+    settings = {f.name for f in dataclasses.fields(Settings)}
+    commands = _commands()
+    assert set(SETTING_FLAGS) <= set(commands)
+    for name, parsers in commands.items():
+        dests = {a.dest for parser in parsers for a in parser._actions}
+        shadowing = (dests & settings) - set(SETTING_FLAGS.get(name, ()))
+        assert not shadowing, f"`shinshu {name}`: give {sorted(shadowing)} a dest of their own"
+        assert set(SETTING_FLAGS.get(name, ())) <= dests & settings, name
+
+
+def test_setting_flags_override_settings_only_for_their_own_command() -> None:
+    """`simulate --site` and `train --tenant` are settings; `keys --tenant/--site` are not."""
+    parser = build_parser()
+    simulate = setting_overrides(parser.parse_args(["simulate", "--tenant", "t", "--site", "s"]))
+    assert (simulate["tenant"], simulate["site"]) == ("t", "s")
+    train = setting_overrides(parser.parse_args(["train", "--seasons", "s.csv", "--tenant", "t"]))
+    assert train["tenant"] == "t"
+    keys = parser.parse_args(
+        ["keys", "create", "--tenant", "t", "--role", "researcher", "--site", "a", "--site", "b"]
+    )
+    assert keys.key_sites == ["a", "b"] and keys.key_tenant == "t"
+    assert set(setting_overrides(keys)) == {"log_level"}
