@@ -9,7 +9,10 @@ import sys
 # project's own modules may load as long as they import nothing else).
 _PROBE = """
 import importlib.abc, sys
-project = {"edge", "shinshu", "ingest", "models", "dashboard", "simulators", "alerting", "identity"}
+project = {
+    "edge", "core", "storage", "shinshu", "ingest", "models", "dashboard", "simulators",
+    "alerting", "identity", "evaluation",
+}
 allowed = set(sys.stdlib_module_names) | project | {"paho", "_distutils_hack"}
 class Refuse(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
