@@ -13,7 +13,7 @@ from shinshu.settings import Settings
 def _alerts(settings: Settings, args: argparse.Namespace) -> int:
     """Run the alerts service until SIGTERM/SIGINT."""
     from alerting.service import run_alerts
-    from ingest.service import install_stop_handlers
+    from core.signals import install_stop_handlers
 
     flags = {"alerts_client_id": args.alerts_client_id, "alerts_metrics_port": args.metrics_port}
     settings = dataclasses.replace(settings, **{k: v for k, v in flags.items() if v is not None})

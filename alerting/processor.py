@@ -10,7 +10,6 @@ the backlog; a stop request leaves whatever is unfinished unacknowledged for the
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections import deque
@@ -23,6 +22,7 @@ from alerting.detect import BinState, DetectOptions, Outcome
 from alerting.metrics import AlertMetrics, SkipReason
 from alerting.records import Alert
 from alerting.store import AlertStore
+from core.retry import Backoff, RetryStoppedError, retry
 from edge.protocol import SensorKind
 from ingest.clock import SkewCorrector
 from ingest.metrics import DropReason
@@ -53,10 +53,6 @@ class _Ticket:
     message: InMessage
     waiting: int = 0
     handled: bool = False
-
-
-class _StoppedError(Exception):
-    """A stop was requested while waiting for the store."""
 
 
 @dataclass(slots=True)
@@ -101,6 +97,7 @@ class AlertProcessor:
         self._tickets: deque[_Ticket] = deque()
         self._last_expiry = monotonic()
         self._limits = Limits(max_message_bytes=options.max_message_bytes)
+        self._backoff = Backoff(options.retry_initial_s, options.retry_max_s)
 
     @property
     def bins(self) -> dict[tuple[str, str, str, str], BinState[_Ticket]]:
@@ -116,7 +113,7 @@ class AlertProcessor:
                     self.handle(message, stop)
                 if self._monotonic() - self._last_expiry >= 1.0:
                     self.expire(stop)
-            except _StoppedError:
+            except RetryStoppedError:
                 break
         if self._tickets:
             log.info(
@@ -147,7 +144,7 @@ class AlertProcessor:
                 for ts, channel, value in sorted(routed.readings[key], key=lambda r: r[0]):
                     ticket.waiting += 1
                     state.offer(channel, ts, value, ticket, arrived=arrived, out=out)
-        except _StoppedError:
+        except RetryStoppedError:
             raise
         except Exception:
             # A bug must not stop alerts for every other bin; the message is counted and logged.
@@ -264,19 +261,23 @@ class AlertProcessor:
 
     def _retry(self, action: Callable[[], T], stop: threading.Event, fallback: T) -> T:
         """Run `action`, retrying while the store is unavailable; `fallback` if it refuses."""
-        delay = self._options.retry_initial_s
-        while True:
-            try:
-                return action()
-            except StoreUnavailableError as exc:
-                self._metrics.store_errors.inc()
-                log.warning("store unavailable (%s); retrying in %.2f s", exc, delay)
-            except StoreError as exc:
-                # Refused for good (not a passing outage): counted and logged, never retried.
-                self._metrics.store_errors.inc()
-                log.error("the store refused a request of the alerts service: %s", exc)
-                return fallback
-            if stop.is_set():
-                raise _StoppedError
-            self._sleep(delay * random.uniform(0.5, 1.0))
-            delay = min(delay * 2, self._options.retry_max_s)
+
+        def failed(exc: Exception, delay: float) -> bool:
+            """Count the outage; a stop request ends the retries."""
+            self._metrics.store_errors.inc()
+            log.warning("store unavailable (%s); retrying in %.2f s", exc, delay)
+            return not stop.is_set()
+
+        try:
+            return retry(
+                action,
+                transient=StoreUnavailableError,
+                backoff=self._backoff,
+                on_failure=failed,
+                sleep=self._sleep,
+            )
+        except StoreError as exc:
+            # Refused for good (not a passing outage): counted and logged, never retried.
+            self._metrics.store_errors.inc()
+            log.error("the store refused a request of the alerts service: %s", exc)
+            return fallback

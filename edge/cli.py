@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import threading
 from collections.abc import Sequence
@@ -16,19 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from edge.config import EdgeError, load_config
+from edge.signals import install_stop_handlers
 
 log = logging.getLogger("shinshu.edge")
-
-
-def install_stop_handlers(stop: threading.Event) -> None:
-    """SIGTERM and SIGINT set `stop`, so the agent spools what it sampled and says offline."""
-
-    def handler(_signum: int, _frame: object) -> None:
-        """Ask the agent to stop."""
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
 
 
 def run_edge(config_path: Path | None, stop: threading.Event | None = None) -> int:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
-from types import FrameType
 
 from prometheus_client import Gauge
 
@@ -19,17 +17,6 @@ from ingest.worker import IngestWorker, WorkerOptions
 from shinshu.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-def install_stop_handlers(stop: threading.Event) -> None:
-    """Turn SIGTERM and SIGINT into a clean stop."""
-
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s; finishing the current batch", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
 
 
 def open_store(settings: Settings) -> InfluxStore:

@@ -6,12 +6,12 @@ import bisect
 import dataclasses
 import logging
 import queue
-import random
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from core.retry import Backoff, RetryStoppedError, retry
 from edge.protocol import Batch, Channel, DeviceTopic, Reading, Rejected
 from edge.receipts import encode_receipt, receipt_topic
 from ingest.clock import SkewCorrector
@@ -138,6 +138,7 @@ class IngestWorker:
         self._handoff: queue.Queue[_Pending | None] = queue.Queue(maxsize=options.write_queue)
         self._stop_deadline: float | None = None
         self._gave_up = False
+        self._backoff = Backoff(options.retry_initial_s, options.retry_max_s)
 
     def run(self, stop: threading.Event) -> None:
         """Work until `stop` is set; then store what was received, or leave it unacknowledged."""
@@ -324,26 +325,37 @@ class IngestWorker:
         """
         if self._gave_up:
             return False
-        delay = self._options.retry_initial_s
-        while True:
+        started = self._monotonic()
+
+        def attempt() -> tuple[list[LineRejected], list[_Failure]]:
+            """One write; the histogram times the attempt that worked."""
+            nonlocal started
             started = self._monotonic()
-            try:
-                refused, failed = self._write(batch)
-                break
-            except StoreUnavailableError as exc:
-                self._metrics.store_up.set(0)
-                self._metrics.retries.inc()
-                log.warning("store unavailable (%s); retrying in %.2f s", exc, delay)
+            return self._write(batch)
+
+        def failed(exc: Exception, delay: float) -> bool:
+            """Count the outage; go on unless the shutdown grace would end during the wait."""
+            self._metrics.store_up.set(0)
+            self._metrics.retries.inc()
+            log.warning("store unavailable (%s); retrying in %.2f s", exc, delay)
             deadline = self._give_up_at(stop)
-            if deadline is not None and self._monotonic() + delay > deadline:
-                log.warning("leaving %d messages unacknowledged", len(batch.messages))
-                self._gave_up = True
-                return False
-            self._sleep(delay * random.uniform(0.5, 1.0))
-            delay = min(delay * 2, self._options.retry_max_s)
+            return deadline is None or self._monotonic() + delay <= deadline
+
+        try:
+            refused, failed_points = retry(
+                attempt,
+                transient=StoreUnavailableError,
+                backoff=self._backoff,
+                on_failure=failed,
+                sleep=self._sleep,
+            )
+        except RetryStoppedError:
+            log.warning("leaving %d messages unacknowledged", len(batch.messages))
+            self._gave_up = True
+            return False
         self._metrics.write_seconds.observe(self._monotonic() - started)
         self._metrics.store_up.set(1)
-        self._count_and_dead_letter(batch, refused, failed)
+        self._count_and_dead_letter(batch, refused, failed_points)
         while not wait_delivered(batch.dead_letters, timeout=5.0):
             log.warning("dead letters not yet acknowledged by the broker; holding the batch")
             deadline = self._give_up_at(stop)

@@ -82,7 +82,7 @@ def run_train(
     """Train once, or every `--every` until SIGTERM/SIGINT (a run in progress finishes first)."""
     if args.every is None:
         return _train_once(settings, args)
-    from ingest.service import install_stop_handlers
+    from core.signals import install_stop_handlers
 
     if stop is None:
         stop = threading.Event()

@@ -17,7 +17,8 @@ log = logging.getLogger("shinshu")
 
 
 def _ingest(settings: Settings, _args: argparse.Namespace) -> int:
-    from ingest.service import install_stop_handlers, run_ingest
+    from core.signals import install_stop_handlers
+    from ingest.service import run_ingest
 
     stop = threading.Event()
     install_stop_handlers(stop)
@@ -57,7 +58,7 @@ def _backfill(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _live(settings: Settings, args: argparse.Namespace) -> int:
-    from ingest.service import install_stop_handlers
+    from core.signals import install_stop_handlers
     from simulators.command import LiveOptions, run_live_command
 
     stop = threading.Event()
@@ -94,8 +95,8 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
         return _backfill(settings, args)
     if args.live or args.accel is not None:
         return _live(settings, args)
+    from core.signals import install_stop_handlers
     from edge.mqtt import MqttEndpoint
-    from ingest.service import install_stop_handlers
     from simulators.accounts import issuer_from_settings
     from simulators.fleet import FleetPlan, run_fleet
 

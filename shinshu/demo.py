@@ -18,12 +18,13 @@ from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from alerting.service import run_alerts
+from core.signals import install_stop_handlers
 from dashboard.app import create_app
 from dashboard.keys import Role
 from dashboard.settings import load_api_settings
 from edge.mqtt import MqttEndpoint
 from identity.accounts import DEFAULT_SERVICE_USERNAMES, ServiceRole
-from ingest.service import install_stop_handlers, run_ingest
+from ingest.service import run_ingest
 from ingest.stores.influx import StoreError, make_store
 from shinshu.localservices import free_port, start_pair
 from shinshu.settings import Settings
