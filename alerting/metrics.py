@@ -8,7 +8,7 @@ from enum import StrEnum
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from alerting.records import AlertKind
-from shinshu.metrics import serve_metrics
+from core.metrics import serve_metrics
 
 
 class SkipReason(StrEnum):

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from dashboard.cache import TtlCache
+from core.cache import TtlCache
 from dashboard.queries import first_series, from_store
 from edge.protocol import SensorKind
 from ingest.stores.assets import Registry, read_assets

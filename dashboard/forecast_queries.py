@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dashboard.cache import TtlCache
+from core.cache import TtlCache
 from dashboard.queries import NotFoundError, QueryError, from_store
 from ingest.stores.assets import FieldAsset, read_assets
 from ingest.stores.influx import InfluxStore

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from core.cache import TtlCache
 from dashboard.asset_queries import AssetReader, Latest, Series
-from dashboard.cache import TtlCache
 from edge.protocol import SensorKind
 from ingest.stores.assets import BinAsset
 from models.stockout import StockoutError, StockoutForecast, forecast_stockout

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from dashboard.cache import TtlCache
+from core.cache import TtlCache
 from dashboard.settings import DashboardError
 from edge.protocol import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, SensorKind
 from ingest.stores.influx import (

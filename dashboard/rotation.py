@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.cache import TtlCache
 from dashboard.asset_queries import MS_PER_DAY, AssetReader, FloatArray, Series
-from dashboard.cache import TtlCache
 from dashboard.settings import DashboardError
 from edge.protocol import SensorKind
 from ingest.stores.assets import StandAsset

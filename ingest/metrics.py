@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from shinshu.metrics import serve_metrics
+from core.metrics import serve_metrics
 
 
 class DropReason(StrEnum):
