@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Generic, TypeVar
 
+from cachetools import TTLCache
+
 _T = TypeVar("_T")
 CACHE_ENTRIES = 1_024
+_MISSING = object()
 
 
 class TtlCache(Generic[_T]):
@@ -24,21 +25,22 @@ class TtlCache(Generic[_T]):
     def __init__(self, ttl_s: float, entries: int = CACHE_ENTRIES) -> None:
         """Keep up to `entries` answers for `ttl_s` seconds each."""
         self._ttl = ttl_s
-        self._entries = entries
-        self._answers: OrderedDict[object, tuple[float, _T]] = OrderedDict()
+        # cachetools expires and evicts; it is not thread-safe, so every access holds the lock.
+        self._answers: TTLCache[object, _T] | None = (
+            TTLCache(maxsize=entries, ttl=ttl_s) if ttl_s > 0 else None
+        )
         self._flights: dict[object, Future[_T]] = {}
         self._lock = threading.Lock()
 
     def get(self, key: object, compute: Callable[[], _T]) -> _T:
         """The cached answer for `key`, or `compute()` once while other callers wait for it."""
-        if self._ttl <= 0:
+        answers = self._answers
+        if answers is None:
             return compute()
-        began = time.monotonic()
         with self._lock:
-            hit = self._answers.get(key)
-            if hit is not None and began - hit[0] < self._ttl:
-                self._answers.move_to_end(key)
-                return hit[1]
+            hit = answers.get(key, _MISSING)
+            if hit is not _MISSING:
+                return hit  # type: ignore[return-value]
             flight = self._flights.get(key)
             leader = flight is None
             if flight is None:
@@ -54,10 +56,7 @@ class TtlCache(Generic[_T]):
             flight.set_exception(exc)
             raise
         with self._lock:
-            self._answers[key] = (began, answer)
-            self._answers.move_to_end(key)
-            while len(self._answers) > self._entries:
-                self._answers.popitem(last=False)
+            answers[key] = answer
             del self._flights[key]
         flight.set_result(answer)
         return answer
