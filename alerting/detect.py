@@ -22,13 +22,11 @@ from typing import Generic, TypeVar
 
 from alerting.bins import BinRef, Channel
 from alerting.records import Alert, AlertKind
+from core.time import JST, MS_PER_HOUR
 from models.stock_anomaly import BinAnomalyDetector
 from models.stockout import StockoutError, StockoutForecaster
 
 H = TypeVar("H")
-
-MS_PER_HOUR = 3_600_000
-_JST = dt.timezone(dt.timedelta(hours=9), "JST")
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +206,7 @@ class BinState(Generic[H]):
             return
         lead = self.ref.lead_time_h
         score = min(1.0, max(0.05, (lead - forecast.hours_low) / lead))
-        empty_at = dt.datetime.fromtimestamp(forecast.stockout_ms / 1000, _JST)
+        empty_at = dt.datetime.fromtimestamp(forecast.stockout_ms / 1000, JST)
         reason = (
             f"bin {self.ref.bin}: stock-out expected in {_hours(forecast.hours_median)} "
             f"(around {empty_at:%Y-%m-%d %H:%M} JST; 80 % interval "

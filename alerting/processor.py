@@ -23,6 +23,7 @@ from alerting.metrics import AlertMetrics, SkipReason
 from alerting.records import Alert
 from alerting.store import AlertStore
 from core.retry import Backoff, RetryStoppedError, retry
+from core.time import MS_PER_DAY, MS_PER_HOUR
 from edge.protocol import SensorKind
 from ingest.clock import SkewCorrector
 from ingest.metrics import DropReason
@@ -39,7 +40,7 @@ T = TypeVar("T")
 class ProcessorOptions:
     """Warm-start window, pairing patience, retry limits."""
 
-    history_ms: int = 72 * 3_600_000
+    history_ms: int = 72 * MS_PER_HOUR
     pair_wait_s: float = 10.0
     retry_initial_s: float = 0.05
     retry_max_s: float = 5.0
@@ -193,7 +194,7 @@ class AlertProcessor:
         state = BinState[_Ticket](ref, self._detect)
         start = first_ts - self._options.history_ms
         # The stock-out forecast learns from weeks of weight; the detector from the counts' span.
-        forecast_ms = int(self._detect.forecast_window_days * 86_400_000)
+        forecast_ms = int(self._detect.forecast_window_days * MS_PER_DAY)
         alerts = self._alerts
 
         def history(sensor: str, kind: SensorKind, since: int) -> list[tuple[int, float]]:

@@ -11,6 +11,7 @@ from alerting.detect import DetectOptions
 from alerting.metrics import AlertMetrics
 from alerting.processor import AlertProcessor, ProcessorOptions
 from alerting.store import AlertStore
+from core.time import MS_PER_HOUR
 from edge.protocol import TOPIC_ROOT, Channel
 from ingest.clock import SkewCorrector
 from ingest.service import open_store, start_source
@@ -19,7 +20,6 @@ from shinshu.settings import Settings
 
 log = logging.getLogger(__name__)
 
-MS_PER_HOUR = 3_600_000
 READINGS_FILTER = f"{TOPIC_ROOT}/+/+/+/{Channel.UP.value}"
 
 

@@ -26,6 +26,7 @@ from alerting.records import (
     AlertView,
     raised_ms_of,
 )
+from core.time import MS_PER_DAY
 from edge.protocol import SensorKind
 from ingest.stores.influx import DatabaseNotFoundError, InfluxStore, StoreError, quote_string
 from ingest.stores.lineprotocol import escape_tag, string_field
@@ -34,7 +35,7 @@ ALERTS = "alerts"
 ACKS = "alert_acks"
 _ALERT_COLUMNS = '"id", "score", "reason", "last_seen", "site", "device", "sensor", "kind"'
 # An acknowledgement comes after its alert; a day's slack covers device clocks running ahead.
-_ACK_SLACK_MS = 86_400_000
+_ACK_SLACK_MS = MS_PER_DAY
 _PAGE_MIN = 200
 
 

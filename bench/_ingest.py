@@ -31,6 +31,7 @@ import httpx
 import paho.mqtt.client as paho
 import psutil
 
+from core.time import MS_PER_DAY
 from edge.credentials import write_secret_file
 from edge.mqtt import MqttEndpoint, Publisher, connect, connect_properties, make_client
 from edge.protocol import Channel, DeviceTopic, Reading, SensorKind, encode_batch
@@ -126,7 +127,7 @@ def access(mode: str, tmp: Path) -> Access:
 
 
 # Readings one millisecond apart, ending before now: inside the protocol's time window.
-T0_MS = int(time.time() * 1000) - 86_400_000
+T0_MS = int(time.time() * 1000) - MS_PER_DAY
 SESSION_S = 3600
 
 

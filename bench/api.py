@@ -28,6 +28,7 @@ import psutil
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from bench._serve import serve, server_env  # noqa: E402
+from core.time import MS_PER_DAY  # noqa: E402
 from dashboard.keys import KeyStore, Role  # noqa: E402
 from edge.protocol import DeviceTopic, SensorKind  # noqa: E402
 from ingest.stores.influx import InfluxStore  # noqa: E402
@@ -43,7 +44,7 @@ CLIENTS = 20
 
 def _fill(store: InfluxStore, export_days: int) -> None:
     """Farms of tenant `farmco` (backfill) and 500 devices of tenant `fleet` over 7 days."""
-    scenario = Scenario(10, 5, 3, START_MS, export_days * 86_400_000, 600_000, seed=1)
+    scenario = Scenario(10, 5, 3, START_MS, export_days * MS_PER_DAY, 600_000, seed=1)
     backfill(scenario, store, "farmco", Truth(), progress=lambda _l: None)
     times = [START_MS + i * 600_000 for i in range(7 * 144)]
     for d in range(500):

@@ -17,6 +17,7 @@ import httpx
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
+from core.time import MS_PER_DAY  # noqa: E402
 from ingest.stores.influx import InfluxStore  # noqa: E402
 from shinshu.localservices import start_pair  # noqa: E402
 from simulators.backfill import backfill  # noqa: E402
@@ -29,7 +30,7 @@ def main() -> None:
     parser.add_argument("--days", type=float, default=365.0)
     args = parser.parse_args()
     start = int(dt.datetime(2025, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
-    scenario = Scenario(10, 5, 3, start, int(args.days * 86_400_000), 600_000, seed=1)
+    scenario = Scenario(10, 5, 3, start, int(args.days * MS_PER_DAY), 600_000, seed=1)
     with tempfile.TemporaryDirectory() as folder:
         broker, influx = start_pair(Path(folder))
         try:

@@ -24,6 +24,7 @@ from playwright.sync_api import Browser, sync_playwright
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from bench._serve import serve, server_env  # noqa: E402
+from core.time import MS_PER_DAY  # noqa: E402
 from dashboard.keys import KeyStore, Role  # noqa: E402
 from ingest.stores.influx import InfluxStore  # noqa: E402
 from shinshu.localservices import LocalInfluxDB, free_port  # noqa: E402
@@ -72,7 +73,7 @@ def main() -> None:
             store = InfluxStore(httpx.Client(base_url=influx.url, timeout=60), "bench")
             store.ensure_database()
             start_ms = int(START.timestamp() * 1000)
-            scenario = Scenario(3, 2, 2, start_ms, args.days * 86_400_000, 600_000, seed=1)
+            scenario = Scenario(3, 2, 2, start_ms, args.days * MS_PER_DAY, 600_000, seed=1)
             print(f"simulating {args.days} days of 3 farms, 2 stands, 2 factories ...")
             backfill(scenario, store, "farmco", Truth(), progress=lambda _l: None)
             sites = site_kinds(store, "farmco")

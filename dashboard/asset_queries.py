@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core.cache import TtlCache
+from core.time import MS_PER_DAY
 from dashboard.queries import first_series, from_store
 from edge.protocol import SensorKind
 from ingest.stores.assets import Registry, read_assets
@@ -23,7 +24,6 @@ from ingest.stores.influx import InfluxStore, quote_string
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
-MS_PER_DAY = 86_400_000
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from core.time import from_ms
 from dashboard.keys import ApiKey, KeyStore, KeyStoreError, Role
 from dashboard.settings import ApiSettingsError, load_api_settings
 from shinshu.settings import Settings, SettingsError, load_settings
@@ -33,7 +33,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _describe(key: ApiKey) -> str:
-    created = dt.datetime.fromtimestamp(key.created_ms / 1000, dt.UTC).isoformat()
+    created = from_ms(key.created_ms).isoformat()
     state = "active" if key.active else "revoked"
     sites = ",".join(key.sites) or "-"
     return f"{key.id}\t{key.tenant}\t{key.role.value}\t{state}\t{sites}\t{created}\t{key.name}"

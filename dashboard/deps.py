@@ -12,6 +12,7 @@ from fastapi import Depends, Path, Query, Request, Security
 from fastapi.security import APIKeyHeader
 
 from alerting.store import AlertStore
+from core import time as core_time
 from dashboard.auth import AuthenticationError, Permission, authorize
 from dashboard.broker import BrokerProbe
 from dashboard.device_accounts import DeviceAccounts
@@ -144,17 +145,10 @@ def valid_id(value: str, what: str) -> str:
 
 def to_ms(value: dt.datetime) -> int:
     """Milliseconds since the epoch; a time without zone is taken as UTC."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
     try:
-        return int(value.timestamp() * 1000)
+        return core_time.to_ms(value)
     except (OverflowError, ValueError, OSError) as exc:
         raise QueryError(f"time {value.isoformat()} is out of range") from exc
-
-
-def from_ms(ms: int) -> dt.datetime:
-    """An aware UTC datetime from milliseconds since the epoch."""
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
 
 
 StartQuery = Annotated[

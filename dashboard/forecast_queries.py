@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.cache import TtlCache
+from core.time import day_number, from_day_number, local_today
 from dashboard.queries import NotFoundError, QueryError, from_store
 from ingest.stores.assets import FieldAsset, read_assets
 from ingest.stores.influx import InfluxStore
 from models.harvest.baselines import GDD_BASE_C, daily_gdd
 from models.harvest.climate import PRE_DAYS
-from models.harvest.csvio import EPOCH
 from models.harvest.types import (
     MODEL_NAME,
     FieldWeather,
@@ -39,7 +39,7 @@ from models.harvest.types import (
     SeasonRecord,
 )
 from models.registry import ModelMeta, ModelRegistry, ModelStatus, RegistryError
-from models.store_weather import day_number, local_today, read_daily_weather
+from models.store_weather import read_daily_weather
 
 if TYPE_CHECKING:
     from models.harvest.model import HarvestForecaster
@@ -89,7 +89,7 @@ class FieldForecast:
 
 def to_date(day: float) -> dt.date:
     """A (fractional) day number as a date, rounded to the nearest day."""
-    return EPOCH + dt.timedelta(days=round(day))
+    return from_day_number(round(day))
 
 
 def _gdd(weather: FieldWeather | None, planting: int, as_of: int) -> list[tuple[dt.date, float]]:
@@ -106,7 +106,7 @@ def _gdd(weather: FieldWeather | None, planting: int, as_of: int) -> list[tuple[
         if math.isnan(g):
             continue  # a day without temperatures adds nothing and is not listed
         total += g
-        out.append((EPOCH + dt.timedelta(days=day), round(total, 6)))
+        out.append((from_day_number(day), round(total, 6)))
     return out
 
 

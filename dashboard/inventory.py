@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from core.cache import TtlCache
+from core.time import MS_PER_HOUR
 from dashboard.asset_queries import AssetReader, Latest, Series
 from edge.protocol import SensorKind
 from ingest.stores.assets import BinAsset
 from models.stockout import StockoutError, StockoutForecast, forecast_stockout
 
-MS_PER_HOUR = 3_600_000
 HISTORY_DAYS = 28
 # forecast_stockout walks this far ahead; a forecast at the horizon means "not within it".
 HORIZON_H = 24.0 * 28

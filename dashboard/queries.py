@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core.cache import TtlCache
+from core.time import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, parse_duration_ms
 from dashboard.settings import DashboardError
 from edge.protocol import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, SensorKind
 from ingest.stores.influx import (
@@ -41,7 +42,7 @@ AGGREGATE_CACHE_ENTRIES = 1_024
 # The catalogue is read in full once in this many refreshes, incrementally in between, and an
 # incremental read reaches this far back before the previous one.
 FULL_READ_EVERY = 20
-CATALOGUE_OVERLAP_MS = 10 * 60_000
+CATALOGUE_OVERLAP_MS = 10 * MS_PER_MINUTE
 
 
 class QueryError(DashboardError):
@@ -85,8 +86,7 @@ class Interval(StrEnum):
     @property
     def ms(self) -> int:
         """Width in milliseconds."""
-        unit = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}[self.value[-1]]
-        return int(self.value[:-1]) * unit
+        return parse_duration_ms(self.value)
 
 
 class AggregateFunction(StrEnum):
@@ -433,7 +433,7 @@ class Reader:
                 'GROUP BY "site", "device", "sensor"',
             )
 
-        window = 3_600_000
+        window = MS_PER_HOUR
         begin, stop = start_ms, min(end_ms, start_ms + window)
         with ThreadPoolExecutor(1, thread_name_prefix="export-query") as lookahead:
             pending: Future[list[SeriesColumns]] | None = ask(begin, stop)
@@ -444,7 +444,7 @@ class Reader:
                 # that a burst of dense data after a sparse stretch cannot blow up one batch.
                 density = count / (stop - begin)
                 target = window_rows / density if density else window * 4
-                window = int(max(60_000, min(window * 4, target, 366 * 86_400_000)))
+                window = int(max(MS_PER_MINUTE, min(window * 4, target, 366 * MS_PER_DAY)))
                 begin, stop = stop, min(end_ms, stop + window)
                 pending = ask(begin, stop) if begin < end_ms else None
                 if count:

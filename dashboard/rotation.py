@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.cache import TtlCache
-from dashboard.asset_queries import MS_PER_DAY, AssetReader, FloatArray, Series
+from core.time import JST, MS_PER_DAY
+from dashboard.asset_queries import AssetReader, FloatArray, Series
 from dashboard.settings import DashboardError
 from edge.protocol import SensorKind
 from ingest.stores.assets import StandAsset
@@ -49,7 +50,6 @@ MIN_TABLE_SPAN_YEARS = 10.0
 UM_PER_CM_DIAMETER = 5_000.0
 # Stand volume grows about as the 2.5th power of the mean diameter (height grows with it).
 VOLUME_DIAMETER_EXPONENT = 2.5
-JST = dt.timezone(dt.timedelta(hours=9))
 
 # Regional yield-table curves (m³/ha by age, medium site) of the order of Nagano's tables:
 # larch about 350 m³/ha and sugi about 500 m³/ha at 50 years.

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import getpass
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from core.time import from_ms
 from edge.credentials import write_secret_file
 from identity.accounts import Account, AccountError, ServiceRole, device_username
 from identity.broker_config import DEBIAN, render
@@ -34,7 +34,7 @@ def _actor() -> str:
 def _when(ms: int | None) -> str:
     if ms is None:
         return "-"
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="seconds")
+    return from_ms(ms).isoformat(timespec="seconds")
 
 
 def _describe(account: Account) -> str:

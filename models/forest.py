@@ -235,7 +235,8 @@ def evaluate_forest(
     The growth baseline extends the mean increment of the last five fitted years linearly; the
     rotation baseline is the age of maximum mean annual increment (no discounting).
     """
-    from simulators.common import MS_PER_DAY, day_start_ms, jan1
+    from core.time import MS_PER_DAY
+    from simulators.common import day_start_ms, jan1
     from simulators.forest import DEFAULT_STANDS, SPECIES, simulate_forest
 
     econ = econ or Economics()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.time import MS_PER_DAY, MS_PER_HOUR
 from models.stock_anomaly import BinAnomalyDetector, StockAlert, StockAnomaly
 from simulators.factory import DEFAULT_FACTORIES, simulate_factory
 from simulators.truth import AnomalyEvent, AnomalyKind
@@ -26,7 +27,7 @@ EXPECTED: dict[AnomalyKind, StockAnomaly] = {
     AnomalyKind.SPIKE: StockAnomaly.SPIKE,
     AnomalyKind.MISCOUNT: StockAnomaly.COUNT_JUMP,
 }
-GRACE_MS = 2 * 3_600_000
+GRACE_MS = 2 * MS_PER_HOUR
 
 
 @dataclass
@@ -48,7 +49,7 @@ class KindScore:
     @property
     def median_delay_h(self) -> float:
         """Median delay from an anomaly's start to its first alert, in hours."""
-        return statistics.median(self.delays_ms) / 3_600_000 if self.delays_ms else float("nan")
+        return statistics.median(self.delays_ms) / MS_PER_HOUR if self.delays_ms else float("nan")
 
 
 def detect_bin(ts: np.ndarray, weight: np.ndarray, count: np.ndarray) -> list[StockAlert]:
@@ -95,7 +96,7 @@ def evaluate(
     for seed in seeds:
         for number, spec in enumerate(DEFAULT_FACTORIES):
             result = simulate_factory(
-                spec, start, int(days * 86_400_000), step_ms, seed * 100 + number
+                spec, start, int(days * MS_PER_DAY), step_ms, seed * 100 + number
             )
             by_sensor = {s.sensor: s for s in result.series}
             for bin_spec in spec.bins:

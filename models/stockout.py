@@ -11,7 +11,6 @@ of today.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import deque
 from dataclasses import dataclass
 
@@ -19,12 +18,11 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
+from core.time import JST_OFFSET_MS, MS_PER_DAY, MS_PER_HOUR, from_day_number
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-MS_PER_HOUR = 3_600_000
-MS_PER_DAY = 86_400_000
-JST_OFFSET_MS = 9 * MS_PER_HOUR
 SUNDAY = 6
 MEDIAN_SAMPLES = 7
 MIN_HISTORY_H = 48
@@ -38,7 +36,7 @@ class StockoutError(ValueError):
 
 def japanese_factory_holiday(day: int) -> bool:
     """New Year (29 Dec-3 Jan), Golden Week (29 Apr-5 May) and Obon (13-16 Aug) closures."""
-    date = dt.date(1970, 1, 1) + dt.timedelta(days=int(day))
+    date = from_day_number(day)
     m, d = date.month, date.day
     return (
         (m == 1 and d <= 3)

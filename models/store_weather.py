@@ -19,15 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from core.time import TIMEZONE, day_number, day_start_ms, local_day
 from edge.protocol import SensorKind
 from ingest.stores.influx import InfluxStore, quote_string
-from models.harvest.csvio import EPOCH
 from models.harvest.types import FieldWeather
 
-TIMEZONE = "Asia/Tokyo"
-# Japan has kept standard time since 1951, so a local day is a fixed 9 h offset from UTC.
-JST_OFFSET_MS = 9 * 3_600_000
-MS_PER_DAY = 86_400_000
 W_M2_DAY_TO_MJ = 86_400 / 1e6
 MIN_DAY_SHARE = 0.5
 
@@ -58,17 +54,6 @@ _SOURCES = (
     _Source(SensorKind.SOIL_MOISTURE, (("mean", Daily.SOIL_MOISTURE),)),
 )
 _COLUMN = {v: i for i, v in enumerate(Daily)}
-
-
-def day_number(day: dt.date) -> int:
-    """Days since 1970-01-01 (the harvest model's day numbers)."""
-    return (day - EPOCH).days
-
-
-def local_today(now: dt.datetime | None = None) -> dt.date:
-    """Today's date in Asia/Tokyo."""
-    moment = now or dt.datetime.now(dt.UTC)
-    return (moment.astimezone(dt.UTC) + dt.timedelta(milliseconds=JST_OFFSET_MS)).date()
 
 
 def _statement(
@@ -104,8 +89,8 @@ def read_daily_weather(
     if not fields or last < first:
         return {}
     first_day, last_day = day_number(first), day_number(last)
-    start_ms = first_day * MS_PER_DAY - JST_OFFSET_MS
-    end_ms = (last_day + 1) * MS_PER_DAY - JST_OFFSET_MS
+    start_ms = day_start_ms(first_day)
+    end_ms = day_start_ms(last_day + 1)
     query = ";".join(_statement(s, tenant, fields, start_ms, end_ms) for s in _SOURCES)
     results = store.query(query)
     n = last_day - first_day + 1
@@ -136,7 +121,7 @@ def _fill(table: np.ndarray, serie: Mapping[str, Any], source: _Source, first_da
     # The usual daily count of this series; a day far below it is not a whole day.
     enough = counts >= MIN_DAY_SHARE * float(np.median(counts))
     for row, ok in zip(rows, enough, strict=True):
-        index = (int(row["time"]) + JST_OFFSET_MS) // MS_PER_DAY - first_day
+        index = local_day(int(row["time"])) - first_day
         if not ok or not 0 <= index < len(table):
             continue
         for _fn, var in source.selects:

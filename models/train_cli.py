@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
-import re
 import sys
 import threading
 from enum import StrEnum
 from pathlib import Path
 
+from core.time import MS_PER_SECOND, parse_duration_ms
 from shinshu.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -18,8 +18,6 @@ log = logging.getLogger(__name__)
 EXIT_REJECTED = 3
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
-_UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 class TrainableModel(StrEnum):
@@ -30,10 +28,12 @@ class TrainableModel(StrEnum):
 
 def parse_every(text: str) -> float:
     """A retraining period such as `24h`, `30m`, `1d` or `90s`, in seconds."""
-    match = _DURATION.match(text)
-    if match is None:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a number and s, m, h or d (e.g. 24h)")
-    seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
+    try:
+        seconds = parse_duration_ms(text, bare_unit=None) / MS_PER_SECOND
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give a number and s, m, h or d (e.g. 24h)"
+        ) from exc
     if seconds < 1.0:
         raise argparse.ArgumentTypeError("the period must be at least one second")
     return seconds

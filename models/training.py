@@ -22,10 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from core.time import from_day_number, local_today
 from ingest.stores.assets import read_assets
 from ingest.stores.influx import InfluxStore
 from models.harvest.climate import PRE_DAYS
-from models.harvest.csvio import EPOCH, from_day, read_seasons
+from models.harvest.csvio import from_day, read_seasons
 from models.harvest.evaluation import as_of_share, summarize
 from models.harvest.model import HarvestForecaster
 from models.harvest.persist import HARVEST_CODEC
@@ -38,7 +39,7 @@ from models.harvest.types import (
     SeasonRecord,
 )
 from models.registry import Better, Metric, ModelMeta, ModelRegistry
-from models.store_weather import local_today, read_daily_weather
+from models.store_weather import read_daily_weather
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class TrainingRequest:
 
 def _window(request: TrainingRequest, seasons: list[SeasonRecord]) -> tuple[dt.date, dt.date]:
     """The days of weather to read: from before the first planting to yesterday by default."""
-    first = EPOCH + dt.timedelta(days=min(s.planting for s in seasons) - PRE_DAYS)
+    first = from_day_number(min(s.planting for s in seasons) - PRE_DAYS)
     start = request.start or first
     end = request.end or local_today() - dt.timedelta(days=1)
     if end < start:
@@ -91,7 +92,7 @@ def _observed_span(weather: dict[str, FieldWeather]) -> tuple[dt.date, dt.date]:
     ]
     first = min(int(d[0]) for d in days)
     last = max(int(d[1]) for d in days)
-    return EPOCH + dt.timedelta(days=first), EPOCH + dt.timedelta(days=last)
+    return from_day_number(first), from_day_number(last)
 
 
 def split_seasons(

@@ -27,6 +27,7 @@ def _ingest(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _backfill(settings: Settings, args: argparse.Namespace) -> int:
+    from core.time import MS_PER_DAY, MS_PER_MINUTE
     from ingest.stores.influx import make_store
     from simulators.backfill import backfill
     from simulators.scenario import Scenario, Truth
@@ -38,8 +39,8 @@ def _backfill(settings: Settings, args: argparse.Namespace) -> int:
         forests=args.forests,
         factories=args.factories,
         start_ms=int(start.timestamp() * 1000),
-        duration_ms=int(args.days * 86_400_000),
-        step_ms=args.step_minutes * 60_000,
+        duration_ms=int(args.days * MS_PER_DAY),
+        step_ms=args.step_minutes * MS_PER_MINUTE,
         seed=args.seed,
     )
     store = make_store(settings, timeout=120.0)

@@ -15,10 +15,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from zoneinfo import ZoneInfo
 
 from alerting.service import run_alerts
 from core.signals import install_stop_handlers
+from core.time import JST, MS_PER_DAY, MS_PER_HOUR
 from dashboard.app import create_app
 from dashboard.keys import Role
 from dashboard.settings import load_api_settings
@@ -39,9 +39,8 @@ from simulators.scenario import Scenario, Truth
 log = logging.getLogger(__name__)
 
 STEP_MS = 600_000
-LIVE_MS = 86_400_000
-THEFT_AFTER_MS = 2 * 3_600_000
-TOKYO = ZoneInfo("Asia/Tokyo")
+LIVE_MS = MS_PER_DAY
+THEFT_AFTER_MS = 2 * MS_PER_HOUR
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -68,7 +67,7 @@ def _scenario(options: DemoOptions, now_ms: int) -> tuple[Scenario, int]:
     tail_ms = STEP_MS + round(MARGIN_S * options.accel * 1000)
     end_ms = (now_ms - tail_ms) // STEP_MS * STEP_MS
     begin_ms = end_ms - LIVE_MS
-    start_ms = begin_ms - options.history_days * 86_400_000
+    start_ms = begin_ms - options.history_days * MS_PER_DAY
     scenario = Scenario(1, 1, 1, start_ms, end_ms - start_ms, STEP_MS, options.seed)
     return scenario, begin_ms
 
@@ -194,7 +193,7 @@ def _explain(
     begin_ms: int,
 ) -> None:
     monitor = DEFAULT_SERVICE_USERNAMES[ServiceRole.MONITOR]
-    theft_at = dt.datetime.fromtimestamp(theft.start_ms / 1000, TOKYO).strftime("%m-%d %H:%M")
+    theft_at = dt.datetime.fromtimestamp(theft.start_ms / 1000, JST).strftime("%m-%d %H:%M")
     theft_in_s = (theft.start_ms - begin_ms) / 1000 / options.accel
     print(
         f"""

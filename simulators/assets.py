@@ -14,10 +14,9 @@ blooms on or before the last simulated day.
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 
+from core.time import from_day_number
 from ingest.stores.assets import (
     Asset,
     BinAsset,
@@ -36,7 +35,6 @@ from simulators.truth import Crop, Species
 from simulators.weather import simulate_weather
 
 GATEWAY = "stock-gateway"
-EPOCH = dt.date(1970, 1, 1)
 
 # Municipality of each site id's first part: (Japanese, English).
 PLACES: dict[str, tuple[str, str]] = {
@@ -134,7 +132,7 @@ def _days(start_ms: int, duration_ms: int) -> tuple[int, int]:
 
 def _date(day: int) -> str:
     """ISO date of a day number since the epoch."""
-    return (EPOCH + dt.timedelta(days=int(day))).isoformat()
+    return from_day_number(day).isoformat()
 
 
 def plantings(

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.time import MS_PER_MINUTE
 from simulators.accounts import SecretIssuer
 from simulators.faults import FaultError, generate, load_schedule, parse_duration_ms, write_faults
 from simulators.live import MARGIN_S, LiveError, LivePlan, run_live
@@ -40,7 +41,7 @@ def live_scenario(options: LiveOptions, now_ms: int) -> Scenario:
         duration_ms = parse_duration_ms(options.duration)
     except FaultError as exc:
         raise LiveError(str(exc)) from exc
-    step_ms = options.step_minutes * 60_000
+    step_ms = options.step_minutes * MS_PER_MINUTE
     # Simulated time runs a little past the window (see LivePlan.finish_ms); that too is past.
     tail_ms = step_ms + round(MARGIN_S * options.accel * 1000)
     if options.start is None:

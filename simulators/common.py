@@ -9,18 +9,14 @@ from typing import TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+# MS_PER_HOUR and MS_PER_MINUTE stay importable from here for the simulators' tests.
+from core.time import JST_OFFSET_MS, MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE  # noqa: F401
 from edge.protocol import CATALOGUE, SensorKind
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 IntArray: TypeAlias = npt.NDArray[np.int64]
 BoolArray: TypeAlias = npt.NDArray[np.bool_]
 Seed: TypeAlias = int | np.random.Generator
-
-MS_PER_MINUTE = 60_000
-MS_PER_HOUR = 3_600_000
-MS_PER_DAY = 86_400_000
-# Every site is in Japan: local civil time is JST, UTC+9, with no daylight saving.
-JST_OFFSET_MS = 9 * MS_PER_HOUR
 
 
 def make_rng(seed: Seed) -> np.random.Generator:
@@ -39,12 +35,12 @@ def time_grid(start_ms: int, duration_ms: int, step_ms: int) -> IntArray:
 
 
 def local_day(ts_ms: IntArray | int) -> IntArray:
-    """JST calendar day of each timestamp, as days since 1970-01-01."""
+    """JST calendar day of each timestamp, as days since 1970-01-01 (`core.time`'s, on arrays)."""
     return (np.asarray(ts_ms, dtype=np.int64) + JST_OFFSET_MS) // MS_PER_DAY
 
 
 def day_start_ms(day: IntArray | int) -> IntArray:
-    """UTC ms of JST midnight at the start of each local day."""
+    """UTC ms of JST midnight at the start of each local day (`core.time`'s, on arrays)."""
     return np.asarray(day, dtype=np.int64) * MS_PER_DAY - JST_OFFSET_MS
 
 

@@ -12,16 +12,14 @@ mid-November, at the latest 16 November). Potential yields: lettuce 35 t/ha, bro
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
 
+from core.time import from_day_number
 from simulators.common import BoolArray, FloatArray, jan1
 from simulators.truth import Crop, SeasonOutcome
 from simulators.weather import DailyWeather
-
-EPOCH = dt.date(1970, 1, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,8 +183,8 @@ def outcome(
         * forced
     )
     first = int(daily.day[0])
-    planted = EPOCH + dt.timedelta(days=first + season.start)
-    matured = EPOCH + dt.timedelta(days=first + season.maturity)
+    planted = from_day_number(first + season.start)
+    matured = from_day_number(first + season.maturity)
     return SeasonOutcome(
         site=site,
         field=field,

@@ -14,11 +14,9 @@ from enum import StrEnum
 
 import numpy as np
 
+from core.time import JST_OFFSET_MS, MS_PER_DAY, MS_PER_HOUR
 from edge.protocol import SensorKind
 from simulators.common import (
-    JST_OFFSET_MS,
-    MS_PER_DAY,
-    MS_PER_HOUR,
     BoolArray,
     FloatArray,
     IntArray,

@@ -30,8 +30,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
-import math
-import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,12 +39,12 @@ from typing import Any
 
 import numpy as np
 
+from core import time as core_time
+from core.time import MS_PER_DAY, MS_PER_MINUTE
 from simulators.truth import write_csv
 
 # Child seed stream of the scenario seed for faults; 0..2 are the farms, forests and factories.
 FAULT_SEED_STREAM = 3
-_UNITS_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 
 
 class FaultError(ValueError):
@@ -109,15 +107,10 @@ class FaultRecord:
 
 def parse_duration_ms(text: str | float) -> int:
     """Milliseconds of `90s`, `30m`, `6h`, `2d`, `1w`, `250ms` or a plain number of seconds."""
-    if isinstance(text, int | float) and not isinstance(text, bool):
-        if not math.isfinite(text) or text < 0:
-            raise FaultError(f"a duration must be a non-negative number, got {text!r}")
-        return round(text * 1000)
-    match = _DURATION.match(str(text))
-    if match is None:
-        raise FaultError(f"cannot read {text!r} as a duration (e.g. 90s, 30m, 6h, 2d)")
-    number, unit = match.groups()
-    return round(float(number) * _UNITS_MS[unit or "s"])
+    try:
+        return core_time.parse_duration_ms(text)
+    except ValueError as exc:
+        raise FaultError(str(exc)) from exc
 
 
 def _instant_ms(raw: Any, origin_ms: int, where: str) -> int:
@@ -244,7 +237,7 @@ def generate(
     """A random schedule: about `rate_per_day` faults per device per simulated day, from `seed`."""
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(FAULT_SEED_STREAM,)))
     span = end_ms - start_ms
-    days = span / 86_400_000
+    days = span / MS_PER_DAY
     out: list[Fault] = []
     kinds = list(RANDOM_KINDS)
     for site in sites:
@@ -273,7 +266,7 @@ def generate(
 
 def _length(kind: FaultKind, rng: np.random.Generator, step_ms: int, min_reboot_ms: int) -> int:
     """A random duration for a fault of `kind` (0 for a malformed message)."""
-    minute = 60_000
+    minute = MS_PER_MINUTE
     if kind is FaultKind.MALFORMED:
         return 0
     if kind is FaultKind.OUTAGE:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from core.time import MS_PER_DAY
 from edge.drivers.simulated import SIGNALS
 from edge.mqtt import MqttEndpoint, MqttError, Publisher, connect, make_client
 from edge.protocol import (
@@ -33,7 +34,6 @@ from simulators.accounts import SecretIssuer
 log = logging.getLogger(__name__)
 
 _KINDS = list(SensorKind)
-_DAY_MS = 86_400_000
 
 
 def device_name(index: int) -> str:
@@ -56,7 +56,7 @@ def iter_readings(
     rng = random.Random(f"{seed}/{index}")
     for i in range(count):
         ts = start_ms + i * interval_ms
-        phase = 2 * math.pi * (ts % _DAY_MS) / _DAY_MS
+        phase = 2 * math.pi * (ts % MS_PER_DAY) / MS_PER_DAY
         value = level + swing * math.sin(phase) + rng.gauss(0.0, swing * 0.05)
         value = min(max(value, spec.low), spec.high)
         value = float(round(value)) if kind is SensorKind.ITEM_COUNT else round(value, 3)

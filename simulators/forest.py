@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.time import MS_PER_DAY
 from edge.protocol import SensorKind
 from simulators.climate import KAWAKAMI, NAGANO_CITY, Climate, climatology
 from simulators.common import (
@@ -228,7 +229,7 @@ def simulate_forest(
             )
         )
     cumulative = np.cumsum(daily_growth, axis=0)
-    day_end = hourly.t_ms[::24] + 24 * 3_600_000
+    day_end = hourly.t_ms[::24] + MS_PER_DAY
     ts = time_grid(start_ms, duration_ms, step_ms)
     n = len(ts)
     first_day, last_day = int(local_day(start_ms)), int(local_day(start_ms + duration_ms - 1))

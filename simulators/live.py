@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from core.time import MS_PER_MINUTE
 from edge.config import AgentConfig
 from edge.credentials import write_secret_file
 from edge.mqtt import MqttEndpoint, Publisher, close_client, connect, make_client
@@ -341,10 +342,11 @@ def check_plan(plan: LivePlan, sites: Sequence[str]) -> None:
         raise LiveError(str(exc)) from exc
     shortest = plan.min_reboot_ms()
     for fault in plan.faults:
-        if fault.kind is FaultKind.REBOOT and fault.end_ms - fault.start_ms < shortest:
+        lasts_ms = fault.end_ms - fault.start_ms
+        if fault.kind is FaultKind.REBOOT and lasts_ms < shortest:
             raise LiveError(
-                f"reboot of {fault.site!r} lasts {(fault.end_ms - fault.start_ms) / 60_000:g} min; "
-                f"at --accel {plan.accel:g} a reboot needs at least {shortest / 60_000:.1f} "
+                f"reboot of {fault.site!r} lasts {lasts_ms / MS_PER_MINUTE:g} min; "
+                f"at --accel {plan.accel:g} a reboot needs at least {shortest / MS_PER_MINUTE:.1f} "
                 "simulated minutes (stopping and starting the agent takes real time)"
             )
 

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulators.common import (
-    JST_OFFSET_MS,
-    MS_PER_DAY,
-    MS_PER_HOUR,
-    FloatArray,
-    IntArray,
-    day_of_year,
-    local_day,
-)
+from core.time import JST_OFFSET_MS, MS_PER_DAY, MS_PER_HOUR
+from simulators.common import FloatArray, IntArray, day_of_year, local_day
 
 # JST clocks follow the 135° E meridian; solar time at a site is offset by its longitude.
 JST_MERIDIAN_DEG = 135.0

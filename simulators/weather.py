@@ -16,10 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.time import MS_PER_DAY, MS_PER_HOUR
 from simulators.climate import MONTH_DAYS, Climate, climatology
 from simulators.common import (
-    MS_PER_DAY,
-    MS_PER_HOUR,
     BoolArray,
     FloatArray,
     IntArray,

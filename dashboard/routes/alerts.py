@@ -12,8 +12,9 @@ from pydantic import BaseModel, Field
 
 from alerting.records import AlertKind, AlertNotFoundError, AlertState, AlertView
 from alerting.store import AlertStore
+from core.time import from_ms
 from dashboard.auth import Permission
-from dashboard.deps import API_PREFIX, Context, ReadKey, TenantPath, from_ms, requires, valid_id
+from dashboard.deps import API_PREFIX, Context, ReadKey, TenantPath, requires, valid_id
 from dashboard.keys import ApiKey
 from dashboard.queries import NotFoundError, StoreDownError
 from dashboard.schemas import AUTHENTICATED, error_responses

@@ -7,15 +7,8 @@ from contextlib import contextmanager
 
 from fastapi import APIRouter, status
 
-from dashboard.deps import (
-    API_PREFIX,
-    Context,
-    DevicesAdmin,
-    DevicesOperator,
-    TenantPath,
-    from_ms,
-    valid_id,
-)
+from core.time import from_ms
+from dashboard.deps import API_PREFIX, Context, DevicesAdmin, DevicesOperator, TenantPath, valid_id
 from dashboard.downlink import DownlinkError, InvalidConfigError
 from dashboard.errors import ConflictError, InvalidInputError, UnavailableError
 from dashboard.keys import ApiKey

@@ -12,17 +12,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
+from core.time import from_ms, iso_utc
 from dashboard.auth import allowed_sites
-from dashboard.deps import (
-    API_PREFIX,
-    AppContext,
-    Context,
-    ExportKey,
-    TenantPath,
-    from_ms,
-    to_ms,
-    valid_id,
-)
+from dashboard.deps import API_PREFIX, AppContext, Context, ExportKey, TenantPath, to_ms, valid_id
 from dashboard.keys import ApiKey
 from dashboard.queries import ExportBatch, check_range
 from dashboard.routes.encoding import COLUMN_DOCS, csv_chunks, parquet_chunks
@@ -83,10 +75,6 @@ def _selection(
     return Selection(key.tenant, chosen, sorted(set(kinds or SensorKind)), start_ms, end_ms)
 
 
-def _iso(ms: int) -> str:
-    return from_ms(ms).isoformat().replace("+00:00", "Z")
-
-
 def _metadata(context: AppContext, selection: Selection) -> DatasetMetadata:
     settings = context.settings
     spacing = context.reader.first_spacing(
@@ -102,7 +90,7 @@ def _metadata(context: AppContext, selection: Selection) -> DatasetMetadata:
     citation = (
         f"{settings.publisher} ({year}). {settings.dataset_title}, tenant {selection.tenant}, "
         f"sites {', '.join(sites) or 'none'}; {', '.join(k.value for k in kinds) or 'no sensors'}; "
-        f"{_iso(selection.start_ms)} to {_iso(selection.end_ms)} [Data set]. "
+        f"{iso_utc(selection.start_ms)} to {iso_utc(selection.end_ms)} [Data set]. "
         f"Licence: {settings.licence}. Dataset id {selection.dataset_id}."
     )
     return DatasetMetadata(

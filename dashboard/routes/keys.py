@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from dashboard.deps import API_PREFIX, Context, KeysAdmin, TenantPath, from_ms, valid_id
+from core.time import from_ms
+from dashboard.deps import API_PREFIX, Context, KeysAdmin, TenantPath, valid_id
 from dashboard.keys import ApiKey
 from dashboard.schemas import AUTHENTICATED, KeyCreate, KeyCreated, KeyOut, error_responses
 

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from core.time import from_ms
 from dashboard.deps import (
     API_PREFIX,
     Context,
@@ -18,7 +19,6 @@ from dashboard.deps import (
     ReadKey,
     StartQuery,
     TenantPath,
-    from_ms,
     time_range,
     valid_id,
 )

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import TypeAdapter
 
-from dashboard.deps import API_PREFIX, Context, ReadKey, TenantPath, from_ms, valid_id
+from core.time import from_ms
+from dashboard.deps import API_PREFIX, Context, ReadKey, TenantPath, valid_id
 from dashboard.queries import Catalogue, NotFoundError, SeriesKey
 from dashboard.schemas import AUTHENTICATED, DeviceOut, SensorOut, SiteOut, error_responses
 

@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from core.time import from_ms
 from dashboard.asset_services import Services
-from dashboard.deps import API_PREFIX, ReadKey, TenantPath, from_ms, valid_id
+from dashboard.deps import API_PREFIX, ReadKey, TenantPath, valid_id
 from dashboard.inventory import HORIZON_H, Basis, BinStatus
 from dashboard.schemas import AUTHENTICATED, error_responses
 

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import math
 
+from core.time import MS_PER_HOUR
 from models.anomaly.context import PhaseMemory, SequenceMemory
 from models.anomaly.likelihood import AnomalyLikelihood
-
-_HOUR_MS = 3_600_000
 
 
 def _hour_of(timestamp_ms: float) -> int | None:
     """Hours since the epoch, or None when the timestamp is unusable."""
     try:
-        return int(timestamp_ms) // _HOUR_MS
+        return int(timestamp_ms) // MS_PER_HOUR
     except (TypeError, ValueError, OverflowError):
         return None
 

@@ -12,17 +12,17 @@ import datetime as dt
 
 import numpy as np
 
+from core.time import day_number, from_day_number
 from models.harvest.types import FieldWeather, FloatArray
 
 # Windows start this many days before planting: frost around planting or bloom matters.
 PRE_DAYS = 10
 MIN_COVERAGE = 0.9
-EPOCH = dt.date(1970, 1, 1)
 
 
 def _date(day: int) -> dt.date:
     """Day number as a date."""
-    return EPOCH + dt.timedelta(days=int(day))
+    return from_day_number(day)
 
 
 def window(record: FieldWeather, start: int, n: int) -> FloatArray:
@@ -51,7 +51,7 @@ def analog_windows(records: list[FieldWeather], planting: int, n: int) -> FloatA
         for year in range(first - 1, last + 1):
             if year == start.year:
                 continue
-            day = (_same_day_in(year, start) - EPOCH).days
+            day = day_number(_same_day_in(year, start))
             member = window(record, day, n)
             ok = np.isfinite(member[:, 0]) & np.isfinite(member[:, 1])
             if ok.mean() >= MIN_COVERAGE:

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.time import EPOCH_DATE as EPOCH
 from models.harvest.types import FieldWeather, HarvestDataError, SeasonRecord
-
-EPOCH = dt.date(1970, 1, 1)
 
 
 class WeatherColumn(StrEnum):

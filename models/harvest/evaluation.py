@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from models.harvest.csvio import EPOCH
+from core.time import day_number
 from models.harvest.model import HarvestForecaster
 from models.harvest.predict import predict_all
 from models.harvest.types import (
@@ -21,7 +21,8 @@ def simulate_dataset(
     seed: int, first_year: int, years: int
 ) -> tuple[dict[str, FieldWeather], list[SeasonRecord]]:
     """Daily weather (with soil moisture) and season truth of the default simulated fields."""
-    from simulators.common import MS_PER_DAY, day_start_ms, jan1
+    from core.time import MS_PER_DAY
+    from simulators.common import day_start_ms, jan1
     from simulators.farm import DEFAULT_FIELDS, simulate_farm
 
     start = int(day_start_ms(jan1(first_year)))
@@ -44,8 +45,8 @@ def simulate_dataset(
             SeasonRecord(
                 field_id=spec.name,
                 crop=s.crop.value,
-                planting=(s.planted - EPOCH).days,
-                maturity=(s.maturity - EPOCH).days,
+                planting=day_number(s.planted),
+                maturity=day_number(s.maturity),
                 yield_value=s.yield_t_ha,
             )
             for s in result.seasons

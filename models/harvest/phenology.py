@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from core.time import from_day_number
 from models.harvest.types import FloatArray, PhenologyKind
 
 NO_CAP = 99.0
@@ -88,7 +89,7 @@ def deadline_index(planting: np.ndarray, deadline_doy: int | None) -> FloatArray
         return None
     out = np.empty(len(planting))
     for i, day in enumerate(np.asarray(planting).tolist()):
-        date = dt.date(1970, 1, 1) + dt.timedelta(days=int(day))
+        date = from_day_number(day)
         last = dt.date(date.year, 1, 1) + dt.timedelta(days=deadline_doy - 1)
         if last <= date:
             last = dt.date(date.year + 1, 1, 1) + dt.timedelta(days=deadline_doy - 1)
@@ -98,12 +99,7 @@ def deadline_index(planting: np.ndarray, deadline_doy: int | None) -> FloatArray
 
 def find_deadline(planting: np.ndarray, maturity: np.ndarray) -> int | None:
     """The latest day of year seasons end on, if enough seasons end exactly there."""
-    doys = np.array(
-        [
-            (dt.date(1970, 1, 1) + dt.timedelta(days=int(d))).timetuple().tm_yday
-            for d in np.asarray(maturity).tolist()
-        ]
-    )
+    doys = np.array([from_day_number(d).timetuple().tm_yday for d in np.asarray(maturity).tolist()])
     latest = int(doys.max())
     at_latest = int(np.sum(doys == latest))
     if at_latest >= 2 and at_latest >= DEADLINE_MIN_SHARE * len(doys):
