@@ -166,6 +166,7 @@ def test_a_device_may_only_use_its_own_topics(
     a = probe(fleet.endpoint(fleet.a, fleet.a_secret), fleet.a.client_id)
     forged = [
         topic(fleet.b, Channel.UP),
+        topic(fleet.b, Channel.STATUS),
         topic(fleet.other, Channel.UP),
         topic(fleet.a, Channel.CONFIG),
         topic(fleet.b, Channel.CONFIG),
