@@ -22,6 +22,7 @@ from typing import Any
 
 from edge.clock import ClockSource
 from edge.credentials import systemd_credential
+from edge.errors import EdgeError
 from edge.protocol import MAX_MESSAGE_BYTES, MAX_READINGS_PER_BATCH, SensorKind, check_id
 
 ENV_PREFIX = "SHINSHU_"
@@ -29,10 +30,6 @@ MIN_INTERVAL_S = 0.001
 MAX_INTERVAL_S = 7 * 24 * 3600.0
 # A remote configuration names sensors and two settings each: a few kB at most.
 MAX_CONFIG_BYTES = 64 * 1024
-
-
-class EdgeError(Exception):
-    """Base of every error the edge agent raises on purpose."""
 
 
 class ConfigError(EdgeError, ValueError):
@@ -175,9 +172,9 @@ def _enum(kind: type[StrEnum], raw: Any, where: str) -> Any:
     """An enum member from its value, or a ConfigError listing the choices."""
     try:
         return kind(raw)
-    except ValueError:
+    except ValueError as exc:
         choices = ", ".join(member.value for member in kind)
-        raise ConfigError(f"{where}: {raw!r} is not one of {choices}") from None
+        raise ConfigError(f"{where}: {raw!r} is not one of {choices}") from exc
 
 
 def parse_sensor(doc: Mapping[str, Any]) -> SensorConfig:
@@ -300,8 +297,9 @@ def parse_remote(payload: bytes, sensor_names: frozenset[str] | None) -> RemoteC
         doc = json.loads(payload)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ConfigError(f"config is not JSON: {exc}") from exc
-    except RecursionError:
-        raise ConfigError("config is nested too deeply") from None
+    except RecursionError as exc:
+        # Without its traceback: the cause is kept, not a thousand frames of the decoder.
+        raise ConfigError("config is nested too deeply") from exc.with_traceback(None)
     if not isinstance(doc, dict):
         raise ConfigError("config must be a JSON object")
     unknown = sorted(set(doc) - {"rev", "sensors"})

@@ -10,12 +10,14 @@ import os
 import stat
 from pathlib import Path
 
+from edge.errors import EdgeError
+
 # systemd's LoadCredential= puts a service's secrets here, readable by that service alone.
 CREDENTIALS_DIRECTORY = "CREDENTIALS_DIRECTORY"
 MAX_SECRET_BYTES = 4096
 
 
-class CredentialError(ValueError):
+class CredentialError(EdgeError, ValueError):
     """A secret file is missing, unreadable, empty or readable by others; the text says which."""
 
 

@@ -18,13 +18,15 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from edge.errors import EdgeError
+
 log = logging.getLogger(__name__)
 
 # paho numbers messages with 16 bits; a larger window would reuse ids still in flight.
 MAX_WINDOW = 65_000
 
 
-class MqttError(RuntimeError):
+class MqttError(EdgeError, RuntimeError):
     """The broker could not be reached or refused what was asked."""
 
 

@@ -15,6 +15,8 @@ from enum import StrEnum
 from itertools import accumulate
 from typing import Any, NamedTuple
 
+from edge.errors import EdgeError
+
 SCHEMA_VERSION = 1
 TOPIC_ROOT = "shinshu/v1"
 DEAD_LETTER_ROOT = "shinshu/deadletter"
@@ -37,7 +39,7 @@ MAX_TIMESTAMP_MS = 4_102_444_800_000
 _FORBIDDEN_ID_CHAR = re.compile(r"[/+#\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
-class ProtocolError(ValueError):
+class ProtocolError(EdgeError, ValueError):
     """A message or reading breaks the wire protocol; the text is the reason given back."""
 
 
@@ -222,10 +224,10 @@ def parse_topic(topic: str) -> tuple[DeviceTopic, Channel]:
         )
     try:
         channel = Channel(parts[5])
-    except ValueError:
+    except ValueError as exc:
         raise ProtocolError(
             f"unknown channel {brief(parts[5])} in topic {brief(topic, 200)}"
-        ) from None
+        ) from exc
     return DeviceTopic(parts[2], parts[3], parts[4]).validate(), channel
 
 

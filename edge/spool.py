@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.config import EdgeError
+from edge.errors import EdgeError
 from edge.protocol import Reading, SensorKind
 
 # Bytes a reading is counted as besides its text: rowid, timestamp, value, frame and

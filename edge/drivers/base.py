@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 
-from edge.config import EdgeError
+from edge.errors import EdgeError
 from edge.protocol import SensorKind
 
 
