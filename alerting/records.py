@@ -6,14 +6,15 @@ import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
 
+from core.errors import NotFoundError, ShinshuError
 from models.stock_anomaly import StockAnomaly
 
 
-class AlertError(Exception):
+class AlertError(ShinshuError):
     """Base of the alerting package's errors."""
 
 
-class AlertNotFoundError(AlertError):
+class AlertNotFoundError(AlertError, NotFoundError):
     """The tenant has no alert with this id."""
 
 

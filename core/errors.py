@@ -39,3 +39,7 @@ class InvalidRequestError(ShinshuError):
 
 class UnavailableError(ShinshuError):
     """A service the request needs (store, broker) does not answer now; retry later (HTTP 503)."""
+
+
+class SettingsError(ConfigurationError, ValueError):
+    """A setting is missing, unknown or of the wrong type."""

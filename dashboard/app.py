@@ -7,20 +7,28 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from alerting.store import AlertStore
+from core.errors import ShinshuError
 from dashboard.asset_services import build_services
 from dashboard.auth import AuthenticationError, PermissionDeniedError
-from dashboard.broker import BrokerDownError, BrokerProbe
+from dashboard.broker import BrokerProbe
 from dashboard.deps import API_KEY_HEADER, AppContext
 from dashboard.device_accounts import DeviceAccounts
 from dashboard.downlink import ConfigPublisher
-from dashboard.errors import ConflictError, InvalidInputError, UnavailableError
+from dashboard.errors import (
+    ConflictError,
+    DashboardError,
+    InvalidInputError,
+    InvalidRequestError,
+    NotFoundError,
+    UnavailableError,
+)
 from dashboard.forecast_queries import ForecastService
-from dashboard.keys import KeyStore, KeyStoreError
+from dashboard.keys import KeyStore
 from dashboard.metrics import AccessLogMiddleware, ApiMetrics
-from dashboard.queries import NotFoundError, QueryError, Reader, StoreDownError
+from dashboard.queries import Reader
 from dashboard.ratelimit import RateLimitedError, RateLimiter
 from dashboard.routes import api_routers, operations_router, ui_router
-from dashboard.settings import ApiSettings, DashboardError
+from dashboard.settings import ApiSettings
 from edge.mqtt import MqttEndpoint
 from ingest.stores.influx import InfluxStore
 
@@ -34,29 +42,27 @@ aggregates), **operator** (viewer, plus alerts and device configuration), **admi
 the sites shared with the key, nothing else). Times are ISO 8601 in UTC.
 """
 
-# Each of our errors maps to one status; nothing below the web layer knows about HTTP.
-_STATUS: list[tuple[type[DashboardError], int]] = [
+# Each kind of our errors maps to one status, the first that matches (so a KeyNotFoundError,
+# also an InvalidRequestError, is a 404); nothing below the web layer knows about HTTP.
+_STATUS: list[tuple[type[ShinshuError], int]] = [
     (AuthenticationError, 401),
     (PermissionDeniedError, 403),
     (NotFoundError, 404),
     (RateLimitedError, 429),
-    (StoreDownError, 503),
-    (BrokerDownError, 503),
     (UnavailableError, 503),
     (ConflictError, 409),
     (InvalidInputError, 422),
-    (QueryError, 400),
+    (InvalidRequestError, 400),
+    # The web layer's own errors of no other kind are the client's.
+    (DashboardError, 400),
 ]
 
 
 def _error_response(_request: Request, exc: Exception) -> JSONResponse:
-    status = 400
-    for kind, code in _STATUS:
-        if isinstance(exc, kind):
-            status = code
-            break
-    if isinstance(exc, KeyStoreError) and str(exc).startswith("no key"):
-        status = 404
+    status = next((code for kind, code in _STATUS if isinstance(exc, kind)), None)
+    if status is None:
+        # Not a kind the client can act on: a server error, logged with its trace by Starlette.
+        raise exc
     headers: dict[str, str] = {}
     if isinstance(exc, AuthenticationError):
         headers["WWW-Authenticate"] = f'APIKey header="{API_KEY_HEADER}"'
@@ -121,6 +127,6 @@ def create_app(settings: ApiSettings, context: AppContext | None = None) -> Fast
     app.include_router(ui_router)
     for router in api_routers:
         app.include_router(router)
-    app.add_exception_handler(DashboardError, _error_response)
+    app.add_exception_handler(ShinshuError, _error_response)
     app.add_middleware(AccessLogMiddleware, metrics=context.metrics)
     return app

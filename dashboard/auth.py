@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from dashboard.errors import DashboardError
 from dashboard.keys import ApiKey, Role
-from dashboard.settings import DashboardError
 
 
 class AuthenticationError(DashboardError):

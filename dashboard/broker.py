@@ -7,14 +7,14 @@ import threading
 import time
 from collections.abc import Callable
 
-from dashboard.settings import DashboardError
+from dashboard.errors import DashboardError, UnavailableError
 from edge.mqtt import MqttEndpoint, MqttError, close_client, connect, make_client
 from shinshu.settings import SettingsError
 
 log = logging.getLogger(__name__)
 
 
-class BrokerDownError(DashboardError):
+class BrokerDownError(DashboardError, UnavailableError):
     """The MQTT broker did not accept a session (HTTP 503 on /readyz)."""
 
 

@@ -13,6 +13,7 @@ from fastapi.security import APIKeyHeader
 
 from alerting.store import AlertStore
 from core import time as core_time
+from core.errors import NotFoundError
 from dashboard.auth import AuthenticationError, Permission, authorize
 from dashboard.broker import BrokerProbe
 from dashboard.device_accounts import DeviceAccounts
@@ -20,7 +21,7 @@ from dashboard.downlink import ConfigPublisher
 from dashboard.forecast_queries import ForecastService
 from dashboard.keys import ApiKey, KeyStore
 from dashboard.metrics import ApiMetrics
-from dashboard.queries import NotFoundError, QueryError, Reader
+from dashboard.queries import QueryError, Reader
 from dashboard.ratelimit import RateLimitedError, RateLimiter
 from dashboard.settings import ApiSettings
 from edge.protocol import ProtocolError, check_id

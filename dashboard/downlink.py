@@ -11,17 +11,21 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dashboard.settings import DashboardError
+from dashboard.errors import DashboardError, InvalidInputError, UnavailableError
 from edge.config import ConfigError, RemoteConfig, parse_remote
 from edge.mqtt import MqttEndpoint, MqttError, Publisher, close_client, connect, make_client
 from edge.protocol import Channel, DeviceTopic
 
 
-class InvalidConfigError(DashboardError):
+class InvalidConfigError(DashboardError, InvalidInputError):
     """A configuration a device would refuse (HTTP 422)."""
 
+    def __init__(self, message: str, field: str = "sensors") -> None:
+        """`field` names the input at fault (the sensor list by default)."""
+        super().__init__(message, field)
 
-class DownlinkError(DashboardError):
+
+class DownlinkError(DashboardError, UnavailableError):
     """The broker did not take the configuration (HTTP 503)."""
 
 

@@ -1,22 +1,29 @@
-"""API errors that are not about a read model; the app maps each kind to one HTTP status."""
+"""The API's errors: `DashboardError` for the web layer's own, and the kinds shared by all.
+
+The app maps each kind to one HTTP status (`dashboard/app.py`); nothing below the web layer
+knows about HTTP. The shared kinds live in `core.errors` and are re-exported here.
+"""
 
 from __future__ import annotations
 
-from dashboard.settings import DashboardError
+from core.errors import (
+    ConflictError,
+    InvalidInputError,
+    InvalidRequestError,
+    NotFoundError,
+    ShinshuError,
+    UnavailableError,
+)
+
+__all__ = [
+    "ConflictError",
+    "DashboardError",
+    "InvalidInputError",
+    "InvalidRequestError",
+    "NotFoundError",
+    "UnavailableError",
+]
 
 
-class ConflictError(DashboardError):
-    """The thing to create exists already (HTTP 409)."""
-
-
-class InvalidInputError(DashboardError):
-    """The request is well-formed JSON but a field cannot be accepted (HTTP 422)."""
-
-    def __init__(self, message: str, field: str) -> None:
-        """`field` names the body field at fault."""
-        super().__init__(message)
-        self.field = field
-
-
-class UnavailableError(DashboardError):
-    """A service the request needs (the broker, its control account) is not there (HTTP 503)."""
+class DashboardError(ShinshuError):
+    """Base of the errors the web layer raises itself; one of no other kind is a 400."""

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.cache import TtlCache
+from core.errors import NotFoundError
 from core.time import day_number, from_day_number, local_today
-from dashboard.queries import NotFoundError, QueryError, from_store
+from dashboard.queries import QueryError, from_store
 from ingest.stores.assets import FieldAsset, read_assets
 from ingest.stores.influx import InfluxStore
 from models.harvest.baselines import GDD_BASE_C, daily_gdd

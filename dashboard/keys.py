@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from dashboard.settings import DashboardError
+from dashboard.errors import DashboardError, InvalidRequestError, NotFoundError
 from edge.protocol import ProtocolError, check_id
 from identity.registry import open_private_database
 
@@ -43,8 +43,12 @@ CREATE TABLE IF NOT EXISTS api_keys (
 """
 
 
-class KeyStoreError(DashboardError):
+class KeyStoreError(DashboardError, InvalidRequestError):
     """A key cannot be created, found or revoked as asked."""
+
+
+class KeyNotFoundError(KeyStoreError, NotFoundError):
+    """No key of that id (or not of that tenant)."""
 
 
 class Role(StrEnum):
@@ -162,7 +166,7 @@ class KeyStore:
         """Revoke a key (of `tenant`, if given); revoking twice is allowed."""
         key = self.get(key_id)
         if key is None or (tenant is not None and key.tenant != tenant):
-            raise KeyStoreError(f"no key {key_id!r}")
+            raise KeyNotFoundError(f"no key {key_id!r}")
         if key.active:
             with self._lock:
                 self._db.execute(

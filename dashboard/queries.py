@@ -20,7 +20,9 @@ import numpy.typing as npt
 
 from core.cache import TtlCache
 from core.time import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, parse_duration_ms
-from dashboard.settings import DashboardError
+
+# NotFoundError is importable from here too, where it was first defined.
+from dashboard.errors import DashboardError, InvalidRequestError, NotFoundError, UnavailableError
 from edge.protocol import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, SensorKind
 from ingest.stores.influx import (
     DatabaseNotFoundError,
@@ -45,15 +47,11 @@ FULL_READ_EVERY = 20
 CATALOGUE_OVERLAP_MS = 10 * MS_PER_MINUTE
 
 
-class QueryError(DashboardError):
+class QueryError(DashboardError, InvalidRequestError):
     """A request the store cannot answer as asked (bad range, too many buckets, bad cursor)."""
 
 
-class NotFoundError(DashboardError):
-    """The tenant has no such site, device or sensor."""
-
-
-class StoreDownError(DashboardError):
+class StoreDownError(DashboardError, UnavailableError):
     """The store did not answer; the client may retry later."""
 
 

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dashboard.settings import DashboardError
+from dashboard.errors import DashboardError
 
 # Enough for every address active at once in a busy deployment, small enough (a few MB) that
 # a client spraying source addresses cannot exhaust memory.

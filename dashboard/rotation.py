@@ -28,7 +28,7 @@ import numpy as np
 from core.cache import TtlCache
 from core.time import JST, MS_PER_DAY
 from dashboard.asset_queries import AssetReader, FloatArray, Series
-from dashboard.settings import DashboardError
+from dashboard.errors import DashboardError, InvalidRequestError
 from edge.protocol import SensorKind
 from ingest.stores.assets import StandAsset
 from models.forest import (
@@ -65,7 +65,7 @@ DEFAULT_ECONOMICS: dict[str, Economics] = {
 }
 
 
-class RotationError(DashboardError):
+class RotationError(DashboardError, InvalidRequestError):
     """A stand whose growth or rotation cannot be computed from what is known of it."""
 
 

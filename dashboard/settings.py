@@ -7,16 +7,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import SettingsError
+
+# DashboardError is importable from here too, where it was first defined.
+from dashboard.errors import DashboardError
 from shinshu.settings import Settings
 
 API_PREFIX = "SHINSHU_API_"
 
 
-class DashboardError(Exception):
-    """Base of every error the API raises; the web layer maps each kind to an HTTP status."""
-
-
-class ApiSettingsError(DashboardError, ValueError):
+class ApiSettingsError(DashboardError, SettingsError):
     """An API setting is missing, malformed or out of range."""
 
 

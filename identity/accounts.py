@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from core.errors import InvalidInputError
 from edge.protocol import ProtocolError, check_id
+from identity.errors import IdentityError
 
 # A device's MQTT username and client id; the agent builds the same one from its ids.
 DEVICE_PREFIX = "shinshu-edge"
@@ -39,18 +41,22 @@ DEFAULT_SERVICE_USERNAMES: dict[ServiceRole, str] = {
 }
 
 
-class AccountError(ValueError):
-    """An account id or request is invalid; the text says why."""
+class AccountError(IdentityError, InvalidInputError, ValueError):
+    """An account id or request is invalid; the text says why and `field` which input."""
+
+    def __init__(self, message: str, field: str = "body") -> None:
+        """`field` names the input at fault (the whole request body by default)."""
+        super().__init__(message, field)
 
 
 def device_username(tenant: str, site: str, device: str) -> str:
     """The username (and client id) of a device: unambiguous, since ids never contain '/'."""
-    try:
-        check_id(tenant, "tenant")
-        check_id(site, "site")
-        check_id(device, "device")
-    except ProtocolError as exc:
-        raise AccountError(str(exc)) from exc
+    for value, what in ((tenant, "tenant"), (site, "site"), (device, "device")):
+        try:
+            check_id(value, what)
+        except ProtocolError as exc:
+            # The tenant comes from the caller's key, not from the request.
+            raise AccountError(str(exc), "body" if what == "tenant" else what) from exc
     return f"{DEVICE_PREFIX}/{tenant}/{site}/{device}"
 
 

@@ -155,10 +155,10 @@ def _service_spec(spec: str) -> tuple[ServiceRole, str]:
     role, _, username = spec.partition(":")
     try:
         return ServiceRole(role), username or f"shinshu-{role}"
-    except ValueError:
+    except ValueError as exc:
         raise AccountError(
             f"--service {spec!r}: ROLE:NAME with ROLE one of ingest, alerts, api, monitor"
-        ) from None
+        ) from exc
 
 
 def _certs(args: argparse.Namespace) -> int:

@@ -16,8 +16,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.errors import UnavailableError
 from edge.mqtt import MqttEndpoint, MqttError, close_client, connect, make_client, subscribe_topics
 from identity.accounts import Account, AccountKind, ServiceRole
+from identity.errors import IdentityError
 from identity.grants import CONTROL_RESPONSE_TOPIC, CONTROL_TOPIC, Action, Grant, grants_for
 from identity.secrets import SecretHash
 
@@ -35,7 +37,7 @@ DEFAULT_ACL_ACCESS = {
 DEVICE_ROLE_PREFIX = "device:"
 
 
-class BrokerControlError(Exception):
+class BrokerControlError(IdentityError, UnavailableError):
     """The broker could not be reached or refused an account change; the text says why."""
 
 

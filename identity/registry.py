@@ -15,7 +15,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import ConflictError, NotFoundError
 from identity.accounts import Account, AccountKind, ServiceRole
+from identity.errors import IdentityError
 from identity.secrets import SecretHash
 
 _SCHEMA = """
@@ -47,15 +49,15 @@ CREATE TABLE IF NOT EXISTS events (
 _COLUMNS = "username, kind, role, tenant, site, device, name, created_ms, rotated_ms, revoked_ms"
 
 
-class RegistryError(Exception):
+class RegistryError(IdentityError):
     """The registry cannot do what was asked; the text says why."""
 
 
-class AccountExistsError(RegistryError):
+class AccountExistsError(RegistryError, ConflictError):
     """An active account of that name is registered already."""
 
 
-class AccountNotFoundError(RegistryError):
+class AccountNotFoundError(RegistryError, NotFoundError):
     """No account of that name (or not in that tenant)."""
 
 

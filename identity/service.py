@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from core.errors import UnavailableError
 from edge.credentials import write_secret_file
 from identity.accounts import (
     DEFAULT_SERVICE_USERNAMES,
@@ -22,6 +23,7 @@ from identity.accounts import (
     device_username,
 )
 from identity.dynsec import BrokerControlError, account_file
+from identity.errors import IdentityError
 from identity.registry import AccountNotFoundError, Registry
 from identity.secrets import hash_secret, new_secret
 
@@ -47,7 +49,7 @@ class BrokerAccounts(Protocol):
         """Every account the broker knows."""
 
 
-class BrokerNotUpdatedError(Exception):
+class BrokerNotUpdatedError(IdentityError, UnavailableError):
     """The registry changed but the broker could not be told; `shinshu devices sync` retries."""
 
 

@@ -24,12 +24,14 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from models.errors import ModelError
+
 FloatArray = npt.NDArray[np.float64]
 
 MAX_AGE = 300.0
 
 
-class ForestModelError(ValueError):
+class ForestModelError(ModelError, ValueError):
     """Growth data or economic parameters the forest model cannot use."""
 
 

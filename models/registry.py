@@ -27,17 +27,20 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from core.errors import NotFoundError
+from models.errors import ModelError
+
 MODEL_FILE = "model.skops"
 META_FILE = "meta.json"
 META_FORMAT = 1
 _T = TypeVar("_T")
 
 
-class RegistryError(Exception):
+class RegistryError(ModelError):
     """A model that cannot be registered, found or read."""
 
 
-class ModelNotFoundError(RegistryError):
+class ModelNotFoundError(RegistryError, NotFoundError):
     """No such model name or version in the registry."""
 
 

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
 from core.time import JST_OFFSET_MS, MS_PER_DAY, MS_PER_HOUR, from_day_number
+from models.errors import ModelError
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -30,7 +31,7 @@ PATHS = 400
 SPREAD = 1.25
 
 
-class StockoutError(ValueError):
+class StockoutError(ModelError, ValueError):
     """Stock history that the forecaster cannot use."""
 
 

@@ -25,6 +25,7 @@ import numpy as np
 from core.time import from_day_number, local_today
 from ingest.stores.assets import read_assets
 from ingest.stores.influx import InfluxStore
+from models.errors import ModelError
 from models.harvest.climate import PRE_DAYS
 from models.harvest.csvio import from_day, read_seasons
 from models.harvest.evaluation import as_of_share, summarize
@@ -51,7 +52,7 @@ SHARES = (0.5, 0.75)
 Progress = Callable[[str], None]
 
 
-class TrainingError(Exception):
+class TrainingError(ModelError):
     """Training could not start or finish (unusable seasons file, no weather in the store)."""
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from core.errors import ShinshuError
 from edge.credentials import read_secret_file, write_secret_file
 from edge.mqtt import MqttEndpoint
 from identity.accounts import DEFAULT_SERVICE_USERNAMES, ServiceRole
@@ -27,7 +28,7 @@ from identity.registry import Registry
 from identity.service import AccountService, bootstrap
 
 
-class ServiceError(RuntimeError):
+class ServiceError(ShinshuError, RuntimeError):
     """A local service could not be found, started or reached."""
 
 

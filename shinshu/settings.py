@@ -15,14 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.errors import SettingsError
 from edge.credentials import CredentialError, read_secret_file, systemd_credential
 from edge.mqtt import MqttEndpoint
 
 ENV_PREFIX = "SHINSHU_"
-
-
-class SettingsError(ValueError):
-    """A setting is missing, unknown or of the wrong type."""
 
 
 def _secret() -> Any:

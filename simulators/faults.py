@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from core import time as core_time
+from core.errors import ShinshuError
 from core.time import MS_PER_DAY, MS_PER_MINUTE
 from simulators.truth import write_csv
 
@@ -47,7 +48,7 @@ from simulators.truth import write_csv
 FAULT_SEED_STREAM = 3
 
 
-class FaultError(ValueError):
+class FaultError(ShinshuError, ValueError):
     """A fault schedule cannot be read or does not fit the scenario; the text says why."""
 
 
@@ -134,9 +135,9 @@ def _enum(kind: type[StrEnum], raw: Any, where: str) -> Any:
     """An enum member from its value, or a FaultError listing the choices."""
     try:
         return kind(raw)
-    except ValueError:
+    except ValueError as exc:
         choices = ", ".join(member.value for member in kind)
-        raise FaultError(f"{where}: {raw!r} is not one of {choices}") from None
+        raise FaultError(f"{where}: {raw!r} is not one of {choices}") from exc
 
 
 def parse_fault(doc: Mapping[str, Any], origin_ms: int) -> Fault:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from core.errors import ShinshuError
 from core.time import MS_PER_MINUTE
 from edge.config import AgentConfig
 from edge.credentials import write_secret_file
@@ -54,7 +55,7 @@ TICK_S = 0.01
 STOP_JOIN_S = 40.0
 
 
-class LiveError(RuntimeError):
+class LiveError(ShinshuError, RuntimeError):
     """A live simulation cannot run as asked; the text says why."""
 
 

@@ -10,13 +10,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
-from alerting.records import AlertKind, AlertNotFoundError, AlertState, AlertView
+from alerting.records import AlertKind, AlertState, AlertView
 from alerting.store import AlertStore
 from core.time import from_ms
 from dashboard.auth import Permission
 from dashboard.deps import API_PREFIX, Context, ReadKey, TenantPath, requires, valid_id
 from dashboard.keys import ApiKey
-from dashboard.queries import NotFoundError, StoreDownError
+from dashboard.queries import StoreDownError
 from dashboard.schemas import AUTHENTICATED, error_responses
 from ingest.stores.influx import StoreError
 
@@ -54,11 +54,9 @@ Alerts = Annotated[AlertStore, Depends(get_alert_store)]
 
 @contextmanager
 def _store_errors() -> Iterator[None]:
-    """Turn the alert store's errors into the API's."""
+    """Turn the alert store's failures into the API's (an unknown alert is a 404 by its type)."""
     try:
         yield
-    except AlertNotFoundError as exc:
-        raise NotFoundError(str(exc)) from exc
     except StoreError as exc:
         raise StoreDownError(str(exc)) from exc
 

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from fastapi import APIRouter, status
 
+from core.errors import NotFoundError
 from core.time import from_ms
 from dashboard.deps import API_PREFIX, Context, DevicesAdmin, DevicesOperator, TenantPath, valid_id
-from dashboard.downlink import DownlinkError, InvalidConfigError
-from dashboard.errors import ConflictError, InvalidInputError, UnavailableError
 from dashboard.keys import ApiKey
-from dashboard.queries import NotFoundError
 from dashboard.schemas import (
     AUTHENTICATED,
     DeviceAccountOut,
@@ -23,34 +18,14 @@ from dashboard.schemas import (
     DeviceRegister,
     error_responses,
 )
-from identity.accounts import Account, AccountError, device_username
-from identity.dynsec import BrokerControlError
-from identity.registry import AccountExistsError, AccountNotFoundError
-from identity.service import AccountService, BrokerNotUpdatedError, Issued
+from identity.accounts import Account, device_username
+from identity.service import AccountService, Issued
 
 router = APIRouter(
     prefix=API_PREFIX,
     tags=["device registry"],
     responses=error_responses(*AUTHENTICATED, 409),
 )
-
-
-@contextmanager
-def _registry_errors() -> Iterator[None]:
-    """Registry and broker failures as the API's own errors."""
-    try:
-        yield
-    except AccountExistsError as exc:
-        raise ConflictError(str(exc)) from exc
-    except AccountNotFoundError as exc:
-        raise NotFoundError(str(exc)) from exc
-    except AccountError as exc:
-        field = str(exc).split(" ", 1)[0]
-        raise InvalidInputError(str(exc), field if field in ("site", "device") else "body") from exc
-    except InvalidConfigError as exc:
-        raise InvalidInputError(str(exc), "sensors") from exc
-    except (BrokerNotUpdatedError, BrokerControlError, DownlinkError) as exc:
-        raise UnavailableError(str(exc)) from exc
 
 
 def _username(key: ApiKey, site: str, device: str) -> str:
@@ -94,10 +69,9 @@ def register_device(
 ) -> DeviceCredentials:
     """A new device of the tenant with its own broker account; the secret is shown once."""
     service = context.devices()
-    with _registry_errors():
-        issued = service.add_device(
-            key.tenant, body.site, body.device, name=body.name, actor=f"key:{key.id}"
-        )
+    issued = service.add_device(
+        key.tenant, body.site, body.device, name=body.name, actor=f"key:{key.id}"
+    )
     return _credentials(service, issued)
 
 
@@ -124,8 +98,7 @@ def get_device_account(
 ) -> DeviceAccountOut:
     """The registration of one device with every change: who and when."""
     service = context.devices()
-    with _registry_errors():
-        account = service.device(key.tenant, valid_id(site, "site"), valid_id(device, "device"))
+    account = service.device(key.tenant, valid_id(site, "site"), valid_id(device, "device"))
     return _out(service, account)
 
 
@@ -139,8 +112,7 @@ def rotate_device(
 ) -> DeviceCredentials:
     """A new secret, shown once; the old one is refused and its session closed at once."""
     service = context.devices()
-    with _registry_errors():
-        issued = service.rotate(_username(key, site, device), actor=f"key:{key.id}")
+    issued = service.rotate(_username(key, site, device), actor=f"key:{key.id}")
     return _credentials(service, issued)
 
 
@@ -154,8 +126,7 @@ def revoke_device(
 ) -> DeviceAccountOut:
     """Revoke a device: the broker closes its session and refuses it from now on."""
     service = context.devices()
-    with _registry_errors():
-        account = service.revoke(_username(key, site, device), actor=f"key:{key.id}")
+    account = service.revoke(_username(key, site, device), actor=f"key:{key.id}")
     return _out(service, account)
 
 
@@ -175,11 +146,10 @@ def put_device_config(
 ) -> DeviceConfigOut:
     """Validate a configuration and retain it on the device's config topic for the agent."""
     site, device = valid_id(site, "site"), valid_id(device, "device")
-    with _registry_errors():
-        account = context.devices().device(key.tenant, site, device)
-        if not account.active:
-            raise NotFoundError(f"device {device!r} at site {site!r} is revoked")
-        published = context.downlink.publish(key.tenant, site, device, body.model_dump())
+    account = context.devices().device(key.tenant, site, device)
+    if not account.active:
+        raise NotFoundError(f"device {device!r} at site {site!r} is revoked")
+    published = context.downlink.publish(key.tenant, site, device, body.model_dump())
     sensors = {
         name: {
             k: v for k, v in (("interval_s", o.interval_s), ("enabled", o.enabled)) if v is not None

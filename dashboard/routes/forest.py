@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from core.errors import NotFoundError
 from core.time import from_ms
 from dashboard.asset_services import AssetServices, Services
 from dashboard.deps import API_PREFIX, ReadKey, TenantPath, valid_id
-from dashboard.queries import NotFoundError
 from dashboard.rotation import (
     DEFAULT_ECONOMICS,
     Recommendation,

@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import TypeAdapter
 
+from core.errors import NotFoundError
 from core.time import from_ms
 from dashboard.deps import API_PREFIX, Context, ReadKey, TenantPath, valid_id
-from dashboard.queries import Catalogue, NotFoundError, SeriesKey
+from dashboard.queries import Catalogue, SeriesKey
 from dashboard.schemas import AUTHENTICATED, DeviceOut, SensorOut, SiteOut, error_responses
 
 _DEVICE_LIST = TypeAdapter(list[DeviceOut])

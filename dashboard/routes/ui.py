@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.routing import APIRoute
 
-from dashboard.queries import NotFoundError
+from core.errors import NotFoundError
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 _YEAR = "public, max-age=31536000, immutable"

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from core.errors import ShinshuError, UnavailableError
 from shinshu.settings import Settings
 
 if TYPE_CHECKING:
@@ -20,11 +21,11 @@ log = logging.getLogger(__name__)
 _MSGPACK = "application/x-msgpack"
 
 
-class StoreError(RuntimeError):
+class StoreError(ShinshuError, RuntimeError):
     """The store answered in a way that no retry will change."""
 
 
-class StoreUnavailableError(StoreError):
+class StoreUnavailableError(StoreError, UnavailableError):
     """The store cannot take writes right now (network, 429, 5xx, auth): retry later."""
 
 

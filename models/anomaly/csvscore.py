@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from models.anomaly.detector import StreamingDetector
+from models.errors import ModelError
 
 SCORE_COLUMN = "anomaly_score"
 
 
-class CsvFormatError(ValueError):
+class CsvFormatError(ModelError, ValueError):
     """Malformed input CSV; ``line`` is the 1-based line number in the file."""
 
     def __init__(self, path: Path, line: int, message: str) -> None:
@@ -78,14 +79,14 @@ def score_csv(
                     )
                 try:
                     stamp = parse_timestamp_ms(row[ts_col])
-                except ValueError:
-                    raise CsvFormatError(in_path, line, f"bad timestamp {row[ts_col]!r}") from None
+                except ValueError as exc:
+                    raise CsvFormatError(in_path, line, f"bad timestamp {row[ts_col]!r}") from exc
                 try:
                     value = parse_value(row[val_col])
-                except ValueError:
+                except ValueError as exc:
                     raise CsvFormatError(
                         in_path, line, f"non-numeric value {row[val_col]!r}"
-                    ) from None
+                    ) from exc
                 score = detector.score_one(stamp, value)
                 out = list(row)
                 if score_col == len(row):

@@ -8,13 +8,15 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
+from models.errors import ModelError
+
 # The harvest model's name in the model registry.
 MODEL_NAME = "harvest"
 
 FloatArray = npt.NDArray[np.float64]
 
 
-class HarvestError(Exception):
+class HarvestError(ModelError):
     """Base of the harvest model's errors."""
 
 
