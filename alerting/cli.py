@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shinshu.settings import Settings
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 
-def _alerts(settings: Settings, args: argparse.Namespace) -> int:
-    """Run the alerts service until SIGTERM/SIGINT."""
+def _alerts(settings: Settings, _args: argparse.Namespace) -> int:
+    """Run the alerts service until SIGTERM/SIGINT (its flags are settings, see shinshu.cli)."""
     from alerting.service import run_alerts
     from core.signals import install_stop_handlers
 
-    flags = {"alerts_client_id": args.alerts_client_id, "alerts_metrics_port": args.metrics_port}
-    settings = dataclasses.replace(settings, **{k: v for k, v in flags.items() if v is not None})
     stop = threading.Event()
     install_stop_handlers(stop)
     run_alerts(settings, stop)
@@ -33,5 +31,7 @@ def add_alerts_command(sub: Any) -> None:
         "stock-out forecast, and stores alerts in InfluxDB (measurement `alerts`).",
     )
     alerts.add_argument("--client-id", dest="alerts_client_id", help="fixed MQTT client id")
-    alerts.add_argument("--metrics-port", type=int, help="Prometheus port, 0 = off")
+    alerts.add_argument(
+        "--metrics-port", dest="alerts_metrics_port", type=int, help="Prometheus port, 0 = off"
+    )
     alerts.set_defaults(handler=_alerts)

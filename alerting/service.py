@@ -11,12 +11,12 @@ from alerting.detect import DetectOptions
 from alerting.metrics import AlertMetrics
 from alerting.processor import AlertProcessor, ProcessorOptions
 from alerting.store import AlertStore
+from core.settings import Settings
 from core.time import MS_PER_HOUR
 from edge.protocol import TOPIC_ROOT, Channel
 from ingest.clock import SkewCorrector
 from ingest.service import open_store, start_source
 from ingest.sources.mqtt import make_source
-from shinshu.settings import Settings
 
 log = logging.getLogger(__name__)
 

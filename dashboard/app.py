@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 
 from alerting.store import AlertStore
 from core.errors import ShinshuError
+from core.settings import ApiSettings
 from dashboard.asset_services import build_services
 from dashboard.auth import AuthenticationError, PermissionDeniedError
 from dashboard.broker import BrokerProbe
@@ -28,7 +29,6 @@ from dashboard.metrics import AccessLogMiddleware, ApiMetrics
 from dashboard.queries import Reader
 from dashboard.ratelimit import RateLimitedError, RateLimiter
 from dashboard.routes import api_routers, operations_router, ui_router
-from dashboard.settings import ApiSettings
 from edge.mqtt import MqttEndpoint
 from ingest.stores.influx import InfluxStore
 

@@ -7,9 +7,9 @@ import threading
 import time
 from collections.abc import Callable
 
+from core.errors import SettingsError
 from dashboard.errors import DashboardError, UnavailableError
 from edge.mqtt import MqttEndpoint, MqttError, close_client, connect, make_client
-from shinshu.settings import SettingsError
 
 log = logging.getLogger(__name__)
 

@@ -7,17 +7,21 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from core.errors import SettingsError
 from core.time import from_ms
 from dashboard.keys import ApiKey, KeyStore, KeyStoreError, Role
-from dashboard.settings import ApiSettingsError, load_api_settings
-from shinshu.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     """Run the API with uvicorn until SIGTERM/SIGINT."""
     import uvicorn
 
+    from core.settings import load_api_settings
     from dashboard.app import create_app
 
     app = create_app(load_api_settings(settings))
@@ -41,6 +45,8 @@ def _describe(key: ApiKey) -> str:
 
 def _keys(settings: Settings, args: argparse.Namespace) -> int:
     """Create, list or revoke API keys in the key store under the data folder."""
+    from core.settings import load_api_settings
+
     store = KeyStore(load_api_settings(settings).keys_path)
     try:
         if args.keys_command == "create":
@@ -103,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_serve_command(sub)
     add_keys_command(sub)
     args = parser.parse_args(argv)
+    from core.settings import ApiSettingsError, load_settings
+
     try:
         settings = load_settings(args.config)
     except SettingsError as exc:

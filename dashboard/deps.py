@@ -14,6 +14,7 @@ from fastapi.security import APIKeyHeader
 from alerting.store import AlertStore
 from core import time as core_time
 from core.errors import NotFoundError
+from core.settings import ApiSettings
 from dashboard.auth import AuthenticationError, Permission, authorize
 from dashboard.broker import BrokerProbe
 from dashboard.device_accounts import DeviceAccounts
@@ -23,7 +24,6 @@ from dashboard.keys import ApiKey, KeyStore
 from dashboard.metrics import ApiMetrics
 from dashboard.queries import QueryError, Reader
 from dashboard.ratelimit import RateLimitedError, RateLimiter
-from dashboard.settings import ApiSettings
 from edge.protocol import ProtocolError, check_id
 
 if TYPE_CHECKING:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 
+from core.errors import SettingsError
+from core.settings import Settings
 from dashboard.errors import UnavailableError
 from identity.dynsec import DynsecControl
 from identity.registry import Registry
 from identity.service import AccountService
-from shinshu.settings import Settings, SettingsError
 
 
 class DeviceAccounts:

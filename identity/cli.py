@@ -7,8 +7,9 @@ import getpass
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from core.errors import SettingsError
 from core.time import from_ms
 from edge.credentials import write_secret_file
 from identity.accounts import Account, AccountError, ServiceRole, device_username
@@ -16,7 +17,9 @@ from identity.broker_config import DEBIAN, render
 from identity.dynsec import BrokerControlError, DynsecControl
 from identity.registry import Registry, RegistryError
 from identity.service import AccountService, BrokerNotUpdatedError, Issued, bootstrap
-from shinshu.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 _REFUSED = (AccountError, RegistryError, BrokerNotUpdatedError, BrokerControlError, SettingsError)
 

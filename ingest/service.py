@@ -8,13 +8,13 @@ import time
 
 from prometheus_client import Gauge
 
+from core.settings import Settings
 from edge.mqtt import MqttEndpoint
 from ingest.clock import SkewCorrector
 from ingest.metrics import IngestMetrics
 from ingest.sources.mqtt import MqttSource, make_source
 from ingest.stores.influx import InfluxStore, StoreUnavailableError, make_store
 from ingest.worker import IngestWorker, WorkerOptions
-from shinshu.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,12 @@ import sys
 import threading
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.time import MS_PER_SECOND, parse_duration_ms
-from shinshu.settings import Settings
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,12 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shinshu.settings import Settings, SettingsError, load_settings
+from core.errors import SettingsError
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 log = logging.getLogger("shinshu")
 
@@ -165,7 +168,8 @@ def _positive(text: str) -> int:
     return value
 
 
-Handler = Callable[[Settings, argparse.Namespace], int]
+# `edge` gets None: the agent does not use the platform settings.
+Handler = Callable[["Settings | None", argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -282,7 +286,7 @@ SETTING_FLAGS: dict[str, tuple[str, ...]] = {
     "ingest": ("ingest_client_id", "ingest_group", "ingest_metrics_port"),
     "simulate": ("tenant", "site"),
     "train": ("tenant",),
-    "alerts": ("alerts_client_id",),
+    "alerts": ("alerts_client_id", "alerts_metrics_port"),
 }
 
 
@@ -296,18 +300,24 @@ def setting_overrides(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line, load settings once and run the subcommand."""
     args = build_parser().parse_args(argv)
-    overrides = setting_overrides(args)
-    try:
-        settings = load_settings(args.config, overrides=overrides)
-    except SettingsError as exc:
-        print(f"shinshu: {exc}", file=sys.stderr)
-        return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # One line per HTTP request to the store would drown everything else.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    log_format = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    settings: Settings | None = None
+    if args.command == "edge":
+        # The agent reads its own configuration (edge.config, standard library only), so a Pi
+        # never loads the platform settings or pydantic; it sets up logging itself.
+        if args.log_level:
+            logging.basicConfig(level=args.log_level.upper(), format=log_format)
+    else:
+        from core.settings import load_settings
+
+        try:
+            settings = load_settings(args.config, overrides=setting_overrides(args))
+        except SettingsError as exc:
+            print(f"shinshu: {exc}", file=sys.stderr)
+            return 2
+        logging.basicConfig(level=settings.log_level.upper(), format=log_format)
+        # One line per HTTP request to the store would drown everything else.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     handler: Handler = args.handler
     try:
         return handler(settings, args)

@@ -17,17 +17,16 @@ import time
 from collections.abc import Callable
 
 from alerting.service import run_alerts
+from core.settings import Settings, load_api_settings
 from core.signals import install_stop_handlers
 from core.time import JST, MS_PER_DAY, MS_PER_HOUR
 from dashboard.app import create_app
 from dashboard.keys import Role
-from dashboard.settings import load_api_settings
 from edge.mqtt import MqttEndpoint
 from identity.accounts import DEFAULT_SERVICE_USERNAMES, ServiceRole
 from ingest.service import run_ingest
 from ingest.stores.influx import StoreError, make_store
 from shinshu.localservices import free_port, start_pair
-from shinshu.settings import Settings
 from shinshu.webthread import ThreadServer, serve_in_thread
 from simulators.accounts import issuer_of
 from simulators.backfill import backfill

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from core.settings import Settings
 from identity.dynsec import DynsecControl
 from identity.registry import Registry
 from identity.service import AccountService
-from shinshu.settings import Settings
 
 DeviceKey = tuple[str, str, str]
 # Fresh secrets for (tenant, site, device) triples: registered if new, rotated if known.

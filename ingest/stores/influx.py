@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from core.errors import ShinshuError, UnavailableError
-from shinshu.settings import Settings
+from core.settings import Settings
 
 if TYPE_CHECKING:
     from ingest.stores.influx_columns import SeriesColumns
