@@ -1,42 +1,125 @@
 """Typed settings, read once: defaults, then a TOML file, then `SHINSHU_*` variables, then flags.
 
-`Settings` is what every service reads; `ApiSettings` adds the web API's `SHINSHU_API_*` on
-top. Standard library and the edge package only (no server dependencies).
+`Settings` is what every service reads; each service's own fields carry its prefix (`ingest_`,
+`alerts_`, `api_`, `control_`). `ApiSettings` adds the web API's `SHINSHU_API_*` on top. Both
+are frozen pydantic dataclasses, so that a value gets its field's type however the settings
+are built and `dataclasses.replace` works; pydantic-settings looks the variables up. A value
+that does not fit is a `SettingsError` that names the setting. Secrets are `SecretStr`, never
+shown in a repr or a log line.
+
+Server side only: the edge agent has its own loader (`edge.config`, standard library only),
+since a Pi does not have pydantic.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import tomllib
 import types
 import typing
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import ConfigDict, SecretStr, ValidationError, create_model
+from pydantic.dataclasses import dataclass
+from pydantic_settings import BaseSettings, EnvSettingsSource
 
 from core.errors import SettingsError
 from edge.credentials import CredentialError, read_secret_file, systemd_credential
 from edge.mqtt import MqttEndpoint
 
 ENV_PREFIX = "SHINSHU_"
+API_PREFIX = "SHINSHU_API_"
+
+_Model = TypeVar("_Model")
 
 
-def _secret() -> Any:
-    return field(default=None, repr=False)
+class ApiSettingsError(SettingsError):
+    """An API setting is missing, malformed or out of range."""
 
 
-@dataclass(frozen=True, slots=True)
+def reveal(secret: SecretStr | None) -> str | None:
+    """The text of a secret setting, for the client that needs it (None stays None)."""
+    return secret.get_secret_value() if secret is not None else None
+
+
+def _kind(model: type, name: str) -> str:
+    """The name of a field's type, as a user would write it (`int`, `bool`, `Path`, ...)."""
+    hint = typing.get_type_hints(model).get(name)
+    if isinstance(hint, types.UnionType):
+        hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+    if hint is SecretStr:
+        return "str"
+    return getattr(hint, "__name__", str(hint))
+
+
+def _explain(model: type, exc: ValidationError, label: Callable[[str], str]) -> str:
+    """What pydantic found wrong, in words that name each setting as its user writes it."""
+    problems = []
+    for problem in exc.errors():
+        check = problem.get("ctx", {}).get("error")
+        if isinstance(check, SettingsError):
+            # A check of the model itself (two settings that go together, ...): its own words.
+            problems.append(str(check))
+            continue
+        name = str(problem["loc"][0]) if problem["loc"] else "?"
+        raw = problem.get("input")
+        if problem["type"] == "unexpected_keyword_argument":
+            problems.append(f"unknown setting {label(name)}")
+        elif problem["type"] == "missing":
+            problems.append(f"{label(name)} is not set")
+        elif isinstance(raw, str):
+            problems.append(f"{label(name)}: cannot read {raw!r} as {_kind(model, name)}")
+        else:
+            kind = _kind(model, name)
+            problems.append(f"{label(name)} must be of type {kind}, not {type(raw).__name__}")
+    return "; ".join(problems)
+
+
+def _refusing(
+    error: type[SettingsError], label: Callable[[str], str]
+) -> Callable[[type[_Model]], type[_Model]]:
+    """Make building the model raise `error` with the settings named, not a ValidationError.
+
+    Applies however the settings are built: by a loader, by a test, or `dataclasses.replace`.
+    """
+
+    def decorate(model: type[_Model]) -> type[_Model]:
+        """Wrap the model's validating `__init__`."""
+        validate = model.__init__
+
+        @functools.wraps(validate)
+        def init(self: Any, *args: Any, **kwargs: Any) -> None:
+            """Validate as pydantic does; refuse in the platform's words."""
+            try:
+                validate(self, *args, **kwargs)
+            except ValidationError as exc:
+                raise error(_explain(model, exc, label)) from exc
+
+        model.__init__ = init  # type: ignore[misc]
+        return model
+
+    return decorate
+
+
+@_refusing(SettingsError, lambda name: name)
+@dataclass(frozen=True, slots=True, config=ConfigDict(extra="forbid"))
 class Settings:
-    """Configuration of every service; field `x` is also `SHINSHU_X` and `x` in the TOML file."""
+    """Configuration of every service; field `x` is also `SHINSHU_X` and `x` in the TOML file.
+
+    Secrets have no defaults: they come from the environment, a file only the service user
+    can read, or a systemd credential.
+    """
 
     mqtt_url: str = "mqtt://localhost:1883"
     # The service's broker account: its username (default: the service's client id) and its
     # secret, from a file only the service user can read (default:
     # `<data_dir>/secrets/<username>.secret`, as `shinshu broker init` writes it).
     mqtt_username: str | None = None
-    mqtt_password: str | None = _secret()
+    mqtt_password: SecretStr | None = None
     mqtt_password_file: Path | None = None
     # mqtts://: the private CA that signed the broker's certificate, and a client certificate.
     mqtt_ca_file: Path | None = None
@@ -44,9 +127,9 @@ class Settings:
     mqtt_key_file: Path | None = None
     influx_url: str = "http://localhost:8086"
     influx_db: str = "shinshu"
-    influx_token: str | None = _secret()
+    influx_token: SecretStr | None = None
     influx_user: str | None = None
-    influx_password: str | None = _secret()
+    influx_password: SecretStr | None = None
     influx_create_db: bool = True
     influx_gzip: bool = False
     data_dir: Path = Path("~/.local/share/shinshu")
@@ -84,11 +167,11 @@ class Settings:
 
     def __post_init__(self) -> None:
         """Refuse combinations that cannot work."""
-        if self.influx_token and (self.influx_user or self.influx_password):
+        if reveal(self.influx_token) and (self.influx_user or reveal(self.influx_password)):
             raise SettingsError("set either SHINSHU_INFLUX_TOKEN or user and password, not both")
-        if bool(self.influx_user) != bool(self.influx_password):
+        if bool(self.influx_user) != bool(reveal(self.influx_password)):
             raise SettingsError("SHINSHU_INFLUX_USER and SHINSHU_INFLUX_PASSWORD go together")
-        if self.mqtt_password and self.mqtt_password_file:
+        if reveal(self.mqtt_password) and self.mqtt_password_file:
             raise SettingsError("set SHINSHU_MQTT_PASSWORD or SHINSHU_MQTT_PASSWORD_FILE, not both")
         if (self.mqtt_cert_file is None) != (self.mqtt_key_file is None):
             raise SettingsError("SHINSHU_MQTT_CERT_FILE and SHINSHU_MQTT_KEY_FILE go together")
@@ -115,7 +198,7 @@ class Settings:
         """The broker as account `username` (unless SHINSHU_MQTT_USERNAME names another)."""
         endpoint = MqttEndpoint.from_url(self.mqtt_url)
         user = self.mqtt_username or endpoint.username or username
-        password = self.mqtt_password or endpoint.password
+        password = reveal(self.mqtt_password) or endpoint.password
         if password is None:
             password = _read_secret(
                 self.mqtt_password_file, "mqtt-password", self.secrets_path / f"{user}.secret"
@@ -158,68 +241,8 @@ def _read_secret(configured: Path | None, credential: str, default: Path) -> str
         raise SettingsError(str(exc)) from exc
 
 
-def _field_type(name: str) -> type:
-    hint = typing.get_type_hints(Settings)[name]
-    if isinstance(hint, types.UnionType):
-        return next(arg for arg in typing.get_args(hint) if arg is not type(None))
-    return hint  # type: ignore[no-any-return]
-
-
-def _coerce(name: str, raw: Any) -> Any:
-    """Convert a raw value (string from the environment, or TOML value) to the field's type."""
-    kind = _field_type(name)
-    if isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
-        return raw
-    if not isinstance(raw, str):
-        raise SettingsError(f"{name} must be of type {kind.__name__}, not {type(raw).__name__}")
-    try:
-        if kind is bool:
-            lowered = raw.strip().lower()
-            if lowered in ("1", "true", "yes", "on"):
-                return True
-            if lowered in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(raw)
-        return kind(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name}: cannot read {raw!r} as {kind.__name__}") from exc
-
-
-def load_settings(
-    config: Path | None = None,
-    env: Mapping[str, str] | None = None,
-    overrides: Mapping[str, Any] | None = None,
-) -> Settings:
-    """Merge defaults, the TOML file, the environment and flag overrides (later ones win)."""
-    names = {f.name for f in dataclasses.fields(Settings)}
-    values: dict[str, Any] = {}
-    if config is not None:
-        try:
-            document = tomllib.loads(config.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise SettingsError(f"cannot read {config}: {exc}") from exc
-        unknown = sorted(set(document) - names)
-        if unknown:
-            raise SettingsError(f"unknown settings in {config}: {', '.join(unknown)}")
-        values.update(document)
-    environment = os.environ if env is None else env
-    for key, raw in environment.items():
-        if key.startswith(ENV_PREFIX):
-            name = key[len(ENV_PREFIX) :].lower()
-            if name in names:
-                values[name] = raw
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return Settings(**{name: _coerce(name, raw) for name, raw in values.items()})
-
-
-API_PREFIX = "SHINSHU_API_"
-
-
-class ApiSettingsError(SettingsError):
-    """An API setting is missing, malformed or out of range."""
-
-
-@dataclass(frozen=True, slots=True)
+@_refusing(ApiSettingsError, lambda name: API_PREFIX + name.upper())
+@dataclass(frozen=True, slots=True, config=ConfigDict(extra="forbid"))
 class ApiSettings:
     """Everything the web API needs, created once at start and passed to `create_app`."""
 
@@ -260,33 +283,65 @@ class ApiSettings:
             raise ApiSettingsError("SHINSHU_API_LICENCE and SHINSHU_API_PUBLISHER cannot be empty")
 
 
-_NUMBERS: dict[str, type] = {
-    "rate_per_s": float,
-    "rate_burst": int,
-    "auth_failure_rate_per_s": float,
-    "auth_failure_burst": int,
-    "export_window_rows": int,
-    "catalogue_ttl_s": float,
-    "aggregate_ttl_s": float,
-}
-_TEXTS = ("licence", "publisher", "dataset_title")
+class _Variables(EnvSettingsSource):
+    """pydantic-settings' environment source, reading a given mapping (tests pass their own)."""
+
+    def __init__(self, names: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        """Look `names`' fields up in `environ`, whatever the case of the variable names."""
+        self._environ = environ
+        super().__init__(names, case_sensitive=False)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        """The given mapping instead of `os.environ`, with names in lower case."""
+        return {key.lower(): value for key, value in self._environ.items()}
+
+
+@functools.cache
+def _names(model: type, prefix: str) -> type[BaseSettings]:
+    """A BaseSettings class naming `model`'s fields (as text: `model` gives the types)."""
+    fields: dict[str, Any] = {
+        f.name: (str | None, None) for f in dataclasses.fields(model) if f.name != "store"
+    }
+    return create_model(  # type: ignore[no-any-return]
+        f"_{model.__name__}Variables",
+        __base__=BaseSettings,
+        __cls_kwargs__={"env_prefix": prefix, "extra": "ignore"},
+        **fields,
+    )
+
+
+def _variables(model: type, prefix: str, env: Mapping[str, str] | None) -> dict[str, Any]:
+    """The fields of `model` set as `prefix` + NAME in `env` (default: the process's)."""
+    return _Variables(_names(model, prefix), os.environ if env is None else env)()
+
+
+def _read_file(config: Path) -> dict[str, Any]:
+    """The settings in a TOML file; an unknown name is refused (it is most likely a typo)."""
+    try:
+        document = tomllib.loads(config.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"cannot read {config}: {exc}") from exc
+    unknown = sorted(set(document) - {f.name for f in dataclasses.fields(Settings)})
+    if unknown:
+        raise SettingsError(f"unknown settings in {config}: {', '.join(unknown)}")
+    return document
+
+
+def load_settings(
+    config: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Merge defaults, the TOML file, the environment and flag overrides (later ones win)."""
+    values = _read_file(config) if config is not None else {}
+    values.update(_variables(Settings, ENV_PREFIX, env))
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return Settings(**values)
 
 
 def load_api_settings(store: Settings, env: Mapping[str, str] | None = None) -> ApiSettings:
     """Read `SHINSHU_API_*` on top of the platform settings; keys live under the data dir."""
-    environment = os.environ if env is None else env
-    values: dict[str, object] = {}
-    for name, kind in _NUMBERS.items():
-        raw = environment.get(API_PREFIX + name.upper())
-        if raw is not None:
-            try:
-                values[name] = kind(raw)
-            except ValueError as exc:
-                raise ApiSettingsError(f"{API_PREFIX}{name.upper()}: cannot read {raw!r}") from exc
-    for name in _TEXTS:
-        raw = environment.get(API_PREFIX + name.upper())
-        if raw is not None:
-            values[name] = raw
-    keys = environment.get(API_PREFIX + "KEYS_PATH")
+    values = _variables(ApiSettings, API_PREFIX, env)
+    keys = values.pop("keys_path", None)
     keys_path = Path(keys).expanduser() if keys else store.data_path / "api_keys.sqlite3"
-    return ApiSettings(store=store, keys_path=keys_path, **values)  # type: ignore[arg-type]
+    return ApiSettings(store=store, keys_path=keys_path, **values)

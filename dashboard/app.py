@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 
 from alerting.store import AlertStore
 from core.errors import ShinshuError
-from core.settings import ApiSettings
+from core.settings import ApiSettings, reveal
 from dashboard.asset_services import build_services
 from dashboard.auth import AuthenticationError, PermissionDeniedError
 from dashboard.broker import BrokerProbe
@@ -89,9 +89,9 @@ def build_context(settings: ApiSettings) -> AppContext:
     store = InfluxStore(
         http,
         store_settings.influx_db,
-        token=store_settings.influx_token,
+        token=reveal(store_settings.influx_token),
         user=store_settings.influx_user,
-        password=store_settings.influx_password,
+        password=reveal(store_settings.influx_password),
     )
 
     def api_endpoint() -> MqttEndpoint:

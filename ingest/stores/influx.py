@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from core.errors import ShinshuError, UnavailableError
-from core.settings import Settings
+from core.settings import Settings, reveal
 
 if TYPE_CHECKING:
     from ingest.stores.influx_columns import SeriesColumns
@@ -241,8 +241,8 @@ def make_store(settings: Settings, timeout: float = 10.0) -> InfluxStore:
     return InfluxStore(
         http,
         settings.influx_db,
-        token=settings.influx_token,
+        token=reveal(settings.influx_token),
         user=settings.influx_user,
-        password=settings.influx_password,
+        password=reveal(settings.influx_password),
         gzip_body=settings.influx_gzip,
     )
