@@ -1,0 +1,44 @@
+"""core.settings: one typed model, errors in words, secrets that never show."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from core.errors import SettingsError
+from core.settings import ApiSettingsError, Settings, load_api_settings, load_settings, reveal
+
+
+def test_no_secret_has_a_default_and_secrets_stay_secret() -> None:
+    """Passwords and tokens default to none and are SecretStr once set."""
+    defaults = Settings()
+    secrets = [
+        f.name for f in dataclasses.fields(Settings) if "password" in f.name or "token" in f.name
+    ]
+    assert all(getattr(defaults, name) is None for name in secrets if not name.endswith("_file"))
+    loaded = load_settings(env={"SHINSHU_MQTT_PASSWORD": "hunter2"})
+    assert isinstance(loaded.mqtt_password, SecretStr) and reveal(loaded.mqtt_password) == "hunter2"
+    assert "hunter2" not in repr(loaded) and "hunter2" not in str(loaded)
+
+
+def test_values_get_their_types_and_checks_hold_however_settings_are_built() -> None:
+    """Direct construction and dataclasses.replace validate like the loader."""
+    settings = Settings(ingest_batch_points="10", data_dir="/srv/shinshu")  # type: ignore[arg-type]
+    assert settings.ingest_batch_points == 10 and settings.data_dir == Path("/srv/shinshu")
+    with pytest.raises(SettingsError, match="must be positive"):
+        dataclasses.replace(settings, ingest_batch_ms=0)
+    with pytest.raises(SettingsError, match="unknown setting influx_bd"):
+        Settings(influx_bd="x")  # type: ignore[call-arg]
+    with pytest.raises(SettingsError, match="ingest_batch_points must be of type int, not float"):
+        Settings(ingest_batch_points=1.5)  # type: ignore[arg-type]
+
+
+def test_api_settings_name_their_variables() -> None:
+    """SHINSHU_API_* errors name the variable; lower-case variable names are read too."""
+    api = load_api_settings(Settings(), env={"shinshu_api_rate_burst": "7"})
+    assert api.rate_burst == 7
+    with pytest.raises(ApiSettingsError, match="SHINSHU_API_RATE_PER_S: cannot read 'fast'"):
+        load_api_settings(Settings(), env={"SHINSHU_API_RATE_PER_S": "fast"})
