@@ -1,7 +1,7 @@
 """Stop signals: SIGTERM and SIGINT ask a long-running command to finish cleanly.
 
-Written once here, in the agent (standard library only), and re-exported by `core.signals` for
-the server's commands.
+Written once here, in the agent (standard library only); `core.signals` wraps it for the
+server's commands, with a log line for each signal.
 """
 
 from __future__ import annotations
