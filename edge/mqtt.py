@@ -1,4 +1,5 @@
-"""The one module that wraps paho-mqtt: broker URLs, clients, bounded QoS 1 publishing."""
+"""The one module that wraps paho-mqtt: broker URLs, clients, bounded QoS 1 publishing and the
+acking subscription of the server's consumers."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersi
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from edge.errors import EdgeError
 
@@ -326,6 +328,126 @@ def subscribe_topics(
         if not changed.wait_for(lambda: all(mid in answers for mid in mids), wait_s):
             raise MqttError(f"the broker did not answer a subscription within {wait_s:.0f} s")
     return [topic for mid, topic in mids.items() if not answers[mid]]
+
+
+# Called in paho's thread with each message of an acking subscription: its topic, payload,
+# message id and QoS (the last two acknowledge it).
+AckedMessageHandler = Callable[[str, bytes, int, int], None]
+
+
+class AckingSubscription:
+    """A persistent QoS 1 subscription whose messages are acknowledged only when the caller says.
+
+    Connects with `clean_start=False`, a session expiry and `ReceiveMaximum`, so the broker
+    never holds more than `receive_maximum` unacknowledged messages for it and redelivers them
+    after a reconnect; subscribes again after every reconnect. `topic_filter` may be a shared
+    subscription (`$share/{group}/...`).
+    """
+
+    def __init__(
+        self,
+        client: paho.Client,
+        endpoint: MqttEndpoint,
+        *,
+        topic_filter: str,
+        receive_maximum: int,
+        session_expiry_s: int,
+        on_message: AckedMessageHandler,
+    ) -> None:
+        """Use `client` (built with manual_ack=True); `on_message` runs in paho's thread."""
+        self._client = client
+        self._endpoint = endpoint
+        self._filter = topic_filter
+        self._receive_maximum = receive_maximum
+        self._session_expiry_s = session_expiry_s
+        self._handler = on_message
+        # Set once the broker granted the subscription.
+        self.subscribed = threading.Event()
+
+    @property
+    def topic_filter(self) -> str:
+        """What this subscription listens to."""
+        return self._filter
+
+    def start(self) -> None:
+        """Connect with a persistent session and subscribe (again after every reconnect)."""
+        self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_disconnect = self._on_disconnect
+        connect(
+            self._client,
+            self._endpoint,
+            clean_start=False,
+            properties=connect_properties(
+                session_expiry_s=self._session_expiry_s, receive_maximum=self._receive_maximum
+            ),
+        )
+        self._subscribe()
+        self._client.on_connect = self._on_reconnect
+
+    def _subscribe(self) -> None:
+        self._client.subscribe(self._filter, options=SubscribeOptions(qos=1))
+
+    def _on_reconnect(
+        self, _c: paho.Client, _u: object, _flags: object, reason: ReasonCode, _p: object
+    ) -> None:
+        if not reason.is_failure:
+            log.info("reconnected to %s", self._endpoint)
+            self._subscribe()
+
+    def _on_disconnect(
+        self, _c: paho.Client, _u: object, _flags: object, reason: ReasonCode, _p: object
+    ) -> None:
+        if reason.is_failure:
+            log.warning("lost the broker at %s: %s; reconnecting", self._endpoint, reason)
+
+    def _on_subscribe(
+        self, _c: paho.Client, _u: object, _mid: int, reasons: list[ReasonCode], _p: object
+    ) -> None:
+        if any(reason.is_failure for reason in reasons):
+            log.error("the broker refused the subscription to %s: %s", self._filter, reasons)
+            return
+        log.info("subscribed to %s", self._filter)
+        self.subscribed.set()
+
+    def _on_message(self, _c: paho.Client, _u: object, message: paho.MQTTMessage) -> None:
+        self._handler(message.topic, message.payload, message.mid, message.qos)
+
+    def ack(self, mid: int, qos: int) -> None:
+        """Send the PUBACK of message `mid` (nothing to send for QoS 0)."""
+        if qos:
+            self._client.ack(mid, qos)
+
+    def publish(self, topic: str, payload: bytes) -> paho.MQTTMessageInfo:
+        """Publish at QoS 1 on the same connection; the answer tells when the broker has it."""
+        return self._client.publish(topic, payload, qos=1)
+
+    def stop(self) -> None:
+        """Disconnect; the broker keeps the session and every unacknowledged message."""
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+def acking_subscription(
+    endpoint: MqttEndpoint,
+    client_id: str,
+    *,
+    topic_filter: str,
+    receive_maximum: int,
+    session_expiry_s: int,
+    on_message: AckedMessageHandler,
+    max_inflight: int = 100,
+) -> AckingSubscription:
+    """An acking subscription on a new manual-ack client for `endpoint` (not yet started)."""
+    client = make_client(endpoint, client_id, manual_ack=True, max_inflight=max_inflight)
+    return AckingSubscription(
+        client,
+        endpoint,
+        topic_filter=topic_filter,
+        receive_maximum=receive_maximum,
+        session_expiry_s=session_expiry_s,
+        on_message=on_message,
+    )
 
 
 def on_connection_lost(client: paho.Client, callback: Callable[[str], None]) -> None:
