@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from edge.protocol import MAX_MESSAGE_BYTES, Rejected, dead_letter_topic
+from edge.protocol import MAX_MESSAGE_BYTES, Batch, Rejected, dead_letter_topic
 from ingest.metrics import DropReason, IngestMetrics
+from ingest.parse import ParsedMessage
 from ingest.sources.mqtt import Delivery, InMessage, MessageSource
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,24 @@ class DeadLetters:
         }
         return self._send(message, tenant, record)
 
+    def reject_parsed(self, message: InMessage, parsed: ParsedMessage) -> Delivery | None:
+        """The one dead letter a parsed message needs: the whole of it, or its rejected readings.
+
+        None when nothing in it was refused.
+        """
+        if parsed.refusal is not None:
+            reason, why = parsed.refusal
+            return self.reject_message(message, parsed.tenant, reason, why)
+        if parsed.rejected and parsed.batch is not None and parsed.tenant is not None:
+            return self.reject_readings(
+                message,
+                parsed.tenant,
+                parsed.rejected,
+                DropReason.INVALID_READING,
+                batch_context(parsed.batch),
+            )
+        return None
+
     def reject_readings(
         self,
         message: InMessage,
@@ -156,6 +175,11 @@ class DeadLetters:
         self._metrics.dead_lettered.labels(why.value).inc(len(rejected))
         items = [{"index": r.index, "reading": r.item, "reason": r.reason} for r in rejected]
         return self._send(message, tenant, {**self._base(message), **context, "rejected": items})
+
+
+def batch_context(batch: Batch) -> dict[str, object]:
+    """What a dead letter of some readings says of the batch they came in."""
+    return {"device": batch.device, "seq": batch.seq, "sent": batch.sent_ms}
 
 
 def wait_delivered(deliveries: list[Delivery], timeout: float) -> bool:

@@ -24,6 +24,7 @@ from edge.protocol import (
     MAX_JSON_DEPTH,
     MAX_MESSAGE_BYTES,
     MAX_READINGS_PER_BATCH,
+    TOPIC_ROOT,
     Batch,
     Channel,
     DeviceTopic,
@@ -101,13 +102,16 @@ def internal_error(exc: BaseException) -> str:
     return reason[:_INTERNAL_ERROR_CHARS]
 
 
+_TENANT_PREFIX = f"{TOPIC_ROOT}/"
+
+
 def tenant_of(topic: str) -> str | None:
     """The tenant level of a (possibly malformed) topic, if it is a valid id; else None."""
-    parts = topic.split("/", 3)
-    if len(parts) < 3 or parts[0] != "shinshu" or parts[1] != "v1":
+    if not topic.startswith(_TENANT_PREFIX):
         return None
+    tenant = topic[len(_TENANT_PREFIX) :].split("/", 1)[0]
     try:
-        return check_id(parts[2], "tenant")
+        return check_id(tenant, "tenant")
     except ProtocolError:
         return None
 

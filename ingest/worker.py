@@ -15,7 +15,7 @@ from core.retry import Backoff, RetryStoppedError, retry
 from edge.protocol import Batch, Channel, DeviceTopic, Reading, Rejected
 from edge.receipts import encode_receipt, receipt_topic
 from ingest.clock import SkewCorrector
-from ingest.deadletter import DeadLetters, wait_delivered
+from ingest.deadletter import DeadLetters, batch_context, wait_delivered
 from ingest.metrics import DropReason, IngestMetrics
 from ingest.parse import Limits, ParsedMessage, internal_error, parse_message, tenant_of
 from ingest.sources.mqtt import Delivery, InMessage, MessageSource
@@ -224,14 +224,11 @@ class IngestWorker:
         parsed = parse_message(
             message.topic, message.payload, self._limits, shift=self._skew.shift_for
         )
-        if parsed.refusal is not None:
-            reason, why = parsed.refusal
-            pending.dead_letters.append(
-                self._dead.reject_message(message, parsed.tenant, reason, why)
-            )
-            return
+        letter = self._dead.reject_parsed(message, parsed)
+        if letter is not None:
+            pending.dead_letters.append(letter)
         topic = parsed.topic
-        if topic is None:
+        if parsed.refusal is not None or topic is None:
             return
         if parsed.status is not None:
             received_ms = int(message.received * 1000)
@@ -247,7 +244,7 @@ class IngestWorker:
     def _accept_batch(
         self, message: InMessage, topic: DeviceTopic, parsed: ParsedMessage, pending: _Pending
     ) -> None:
-        """Add an uplink batch's valid readings as lines; dead-letter the rejected ones."""
+        """Add an uplink batch's valid readings as lines (the rejected ones are dead-lettered)."""
         batch = parsed.batch
         assert batch is not None
         key = (topic.tenant, topic.site, topic.device)
@@ -259,11 +256,6 @@ class IngestWorker:
             log.info(
                 "shifted batch %d of %s by %d ms (device clock)", batch.seq, key, parsed.shift_ms
             )
-        if parsed.rejected:
-            letter = self._dead.reject_readings(
-                message, topic.tenant, parsed.rejected, DropReason.INVALID_READING, _context(batch)
-            )
-            pending.dead_letters.append(letter)
         if parsed.readings:
             lines = reading_lines(topic, parsed.readings, parsed.shift_ms)
             pending.spans.append(_Span(len(pending.lines), message, topic, batch, parsed.readings))
@@ -464,10 +456,6 @@ class IngestWorker:
                 span.topic.tenant,
                 rejected,
                 DropReason.STORE_REJECTED,
-                _context(span.batch),
+                batch_context(span.batch),
             )
             batch.dead_letters.append(letter)
-
-
-def _context(batch: Batch) -> dict[str, object]:
-    return {"device": batch.device, "seq": batch.seq, "sent": batch.sent_ms}

@@ -13,6 +13,7 @@ from support import any_payloads, deep_json, status_payloads, uplink_payloads
 
 from edge.protocol import (
     MAX_JSON_DEPTH,
+    TOPIC_ROOT,
     Channel,
     DeviceTopic,
     ProtocolError,
@@ -408,3 +409,13 @@ def test_the_edge_decoder_answers_poison_as_the_server_does(payload: bytes) -> N
 def test_parse_message_agrees_with_the_edge_reference(message: tuple[str, bytes]) -> None:
     """Device and server accept, reject and explain every generated message alike."""
     assert edge_answer(*message) == server_answer(*message)
+
+
+def test_the_tenant_of_a_malformed_topic_is_read_after_the_protocol_root() -> None:
+    """Dead letters of a refused topic still go to its tenant when that level is a valid id."""
+    assert parse_module.tenant_of(f"{TOPIC_ROOT}/acme") == "acme"
+    assert parse_module.tenant_of(f"{TOPIC_ROOT}/acme/site/too/many/levels") == "acme"
+    assert parse_module.tenant_of(f"{TOPIC_ROOT}/") is None
+    assert parse_module.tenant_of(TOPIC_ROOT) is None
+    assert parse_module.tenant_of("other/v1/acme/s/d/up") is None
+    assert parse_module.tenant_of(f"{TOPIC_ROOT}/a+b/s/d/up") is None
