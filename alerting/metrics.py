@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from alerting.records import AlertKind
-from core.metrics import serve_metrics
+from ingest.metrics import ServiceMetrics
 
 
 class SkipReason(StrEnum):
@@ -22,17 +22,17 @@ class SkipReason(StrEnum):
 
 
 @dataclass
-class AlertMetrics:
+class AlertMetrics(ServiceMetrics):
     """The service's counters and gauges in their own registry."""
 
-    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    PREFIX = "shinshu_alerts"
+    PORT_SETTING = "SHINSHU_ALERTS_METRICS_PORT"
+    MESSAGES_HELP = "MQTT messages dealt with and acknowledged"
 
     def __post_init__(self) -> None:
         """Create the metrics in this instance's registry."""
+        super().__post_init__()
         r = self.registry
-        self.messages = Counter(
-            "shinshu_alerts_messages", "MQTT messages dealt with and acknowledged", registry=r
-        )
         self.pairs = Counter(
             "shinshu_alerts_reading_pairs",
             "Weight and count pairs run through the detectors",
@@ -69,20 +69,8 @@ class AlertMetrics:
             "Stored reading pairs replayed when a bin was first seen",
             registry=r,
         )
-        self.unacked = Gauge(
-            "shinshu_alerts_unacked_messages",
-            "Messages received and not yet acknowledged to the broker",
-            registry=r,
-        )
-        self.subscribed = Gauge(
-            "shinshu_alerts_subscribed", "1 once the subscription is in place", registry=r
-        )
         self.store_seconds = Histogram(
             "shinshu_alerts_receipt_to_stored_seconds",
             "From receiving the message that raised an alert to the alert being stored",
             registry=r,
         )
-
-    def serve(self, port: int, host: str = "127.0.0.1") -> None:
-        """Expose /metrics on `port` (0 leaves it off)."""
-        serve_metrics(self.registry, port, host, "SHINSHU_ALERTS_METRICS_PORT")

@@ -1,4 +1,4 @@
-"""The alerts loop: every device message, its bin readings paired and checked, then acknowledged.
+"""The detectors as a sink of ingest's consumer loop: bin readings paired, checked, alerts stored.
 
 A message is acknowledged (in the order received) only when every bin reading in it has been
 fed to its bin's detectors or dropped with a count, and the alerts that raised are stored. A
@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -22,14 +21,15 @@ from alerting.detect import BinState, DetectOptions, Outcome
 from alerting.metrics import AlertMetrics, SkipReason
 from alerting.records import Alert
 from alerting.store import AlertStore
-from core.retry import Backoff, RetryStoppedError, retry
+from core.retry import Backoff, RetryStoppedError
 from core.time import MS_PER_DAY, MS_PER_HOUR
 from edge.protocol import SensorKind
 from ingest.clock import SkewCorrector
+from ingest.consumer import AckOrder, Consumer, StoreRetry, Ticket
 from ingest.metrics import DropReason
-from ingest.parse import Limits, ParsedMessage, parse_message
+from ingest.parse import Limits, ParsedMessage
 from ingest.sources.mqtt import InMessage, MessageSource
-from ingest.stores.influx import StoreError, StoreUnavailableError
+from ingest.stores.influx import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +47,6 @@ class ProcessorOptions:
     max_message_bytes: int = 256 * 1024
 
 
-@dataclass(slots=True, eq=False)
-class _Ticket:
-    """A received message and how many of its readings still wait in a bin."""
-
-    message: InMessage
-    waiting: int = 0
-    handled: bool = False
-
-
 @dataclass(slots=True)
 class _Routed:
     """The bin readings of one message, grouped by bin."""
@@ -67,7 +58,7 @@ class _Routed:
 
 
 class AlertProcessor:
-    """Runs on one thread: messages in, alerts stored, acknowledgements out."""
+    """The alerts service on one thread: messages in, alerts stored, acknowledgements out."""
 
     def __init__(
         self,
@@ -84,53 +75,54 @@ class AlertProcessor:
         sleep: Callable[[float], object] = time.sleep,
     ) -> None:
         """Wire the loop; clocks and sleep are injectable for tests."""
-        self._source = source
         self._alerts = alerts
         self._resolver = resolver
         self._metrics = metrics
-        self._skew = skew
         self._options = options
         self._detect = detect
         self._monotonic = monotonic
         self._clock = clock
         self._sleep = sleep
-        self._bins: dict[tuple[str, str, str, str], BinState[_Ticket]] = {}
-        self._tickets: deque[_Ticket] = deque()
+        self._bins: dict[tuple[str, str, str, str], BinState[Ticket]] = {}
         self._last_expiry = monotonic()
-        self._limits = Limits(max_message_bytes=options.max_message_bytes)
         self._backoff = Backoff(options.retry_initial_s, options.retry_max_s)
+        self._acks = AckOrder(source, metrics)
+        limits = Limits(max_message_bytes=options.max_message_bytes)
+        self._consumer = Consumer(source, self, self._acks, skew, limits)
 
     @property
-    def bins(self) -> dict[tuple[str, str, str, str], BinState[_Ticket]]:
+    def bins(self) -> dict[tuple[str, str, str, str], BinState[Ticket]]:
         """The bins seen so far, by (tenant, site, device, bin)."""
         return self._bins
 
     def run(self, stop: threading.Event) -> None:
         """Work until `stop` is set."""
-        while not stop.is_set():
-            message = self._source.get(0.2)
-            try:
-                if message is not None:
-                    self.handle(message, stop)
-                if self._monotonic() - self._last_expiry >= 1.0:
-                    self.expire(stop)
-            except RetryStoppedError:
-                break
-        if self._tickets:
-            log.info(
-                "leaving %d message(s) unacknowledged for the next session", len(self._tickets)
-            )
+        self._consumer.run(stop)
 
     def handle(self, message: InMessage, stop: threading.Event) -> None:
         """Deal with one message; acknowledge every message that is now finished, in order."""
-        ticket = _Ticket(message)
-        self._tickets.append(ticket)
-        out: Outcome[_Ticket] = Outcome()
+        self._consumer.accept(message, stop)
+
+    def start(self, stop: threading.Event) -> None:
+        """Nothing to start: the loop runs on the calling thread."""
+
+    def poll_s(self) -> float:
+        """How long to wait for the next message."""
+        return 0.2
+
+    def tick(self, stop: threading.Event, *, idle: bool) -> None:
+        """Expire unpaired halves once a second."""
+        if self._monotonic() - self._last_expiry >= 1.0:
+            self.expire(stop)
+
+    def close(self, stop: threading.Event) -> None:
+        """Nothing to finish: unpaired halves keep their messages for the next session."""
+
+    def take(self, ticket: Ticket, parsed: ParsedMessage, stop: threading.Event) -> None:
+        """Feed one message's bin readings to their bins; store what they raised."""
+        message = ticket.message
+        out: Outcome[Ticket] = Outcome()
         try:
-            # The same clock correction as ingest's, so that alert times equal stored times.
-            parsed = parse_message(
-                message.topic, message.payload, self._limits, shift=self._skew.shift_for
-            )
             if parsed.refusal is not None:
                 # The same refusals as ingest, which dead-letters them; here they are counted.
                 failed = parsed.refusal.why is DropReason.FAILED
@@ -151,13 +143,12 @@ class AlertProcessor:
             # A bug must not stop alerts for every other bin; the message is counted and logged.
             self._metrics.skipped.labels(SkipReason.FAILED.value).inc()
             log.exception("failed to process a message on %s", message.topic)
-        ticket.handled = True
         self._finish(out, stop, message.received)
 
     def expire(self, stop: threading.Event) -> None:
         """Give up on halves whose partner has not come within `pair_wait_s`."""
         self._last_expiry = self._monotonic()
-        out: Outcome[_Ticket] = Outcome()
+        out: Outcome[Ticket] = Outcome()
         before = self._last_expiry - self._options.pair_wait_s
         for state in self._bins.values():
             state.expire(before, out)
@@ -186,12 +177,12 @@ class AlertProcessor:
             )
         return routed
 
-    def _state(self, ref: BinRef, first_ts: int, stop: threading.Event) -> BinState[_Ticket]:
+    def _state(self, ref: BinRef, first_ts: int, stop: threading.Event) -> BinState[Ticket]:
         """The bin's state; the first time, warmed up from the store's recent history."""
         state = self._bins.get(ref.key)
         if state is not None:
             return state
-        state = BinState[_Ticket](ref, self._detect)
+        state = BinState[Ticket](ref, self._detect)
         start = first_ts - self._options.history_ms
         # The stock-out forecast learns from weeks of weight; the detector from the counts' span.
         forecast_ms = int(self._detect.forecast_window_days * MS_PER_DAY)
@@ -228,7 +219,7 @@ class AlertProcessor:
         )
         return state
 
-    def _finish(self, out: Outcome[_Ticket], stop: threading.Event, received: float | None) -> None:
+    def _finish(self, out: Outcome[Ticket], stop: threading.Event, received: float | None) -> None:
         """Store what the outcome raised, release its readings, acknowledge what is done."""
         if out.writes:
             latest = {alert.id: alert for alert in out.writes}
@@ -254,29 +245,18 @@ class AlertProcessor:
             log.info("%d bin reading(s) dropped without their partner reading", out.unpaired)
         if out.late:
             self._metrics.skipped.labels(SkipReason.LATE.value).inc(out.late)
-        for ticket in out.released:
-            ticket.waiting -= 1
-        while self._tickets and self._tickets[0].handled and self._tickets[0].waiting <= 0:
-            self._source.ack(self._tickets.popleft().message)
-            self._metrics.messages.inc()
+        self._acks.release(out.released)
 
     def _retry(self, action: Callable[[], T], stop: threading.Event, fallback: T) -> T:
         """Run `action`, retrying while the store is unavailable; `fallback` if it refuses."""
-
-        def failed(exc: Exception, delay: float) -> bool:
-            """Count the outage; a stop request ends the retries."""
-            self._metrics.store_errors.inc()
-            log.warning("store unavailable (%s); retrying in %.2f s", exc, delay)
-            return not stop.is_set()
-
+        retrying = StoreRetry(
+            self._backoff,
+            self._metrics.store_errors.inc,
+            monotonic=self._monotonic,
+            sleep=self._sleep,
+        )
         try:
-            return retry(
-                action,
-                transient=StoreUnavailableError,
-                backoff=self._backoff,
-                on_failure=failed,
-                sleep=self._sleep,
-            )
+            return retrying(action, stop)
         except StoreError as exc:
             # Refused for good (not a passing outage): counted and logged, never retried.
             self._metrics.store_errors.inc()

@@ -1,9 +1,10 @@
-"""Prometheus metrics of one ingest worker: every stored, refused and retried reading is counted."""
+"""Prometheus metrics of ingest (every stored, refused and retried reading), and of any consumer."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import ClassVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -25,19 +26,50 @@ class DropReason(StrEnum):
 
 
 @dataclass
-class IngestMetrics:
-    """The worker's counters and gauges in their own registry."""
+class ServiceMetrics:
+    """What every consumer service counts (ingest, alerts), under its own name prefix."""
+
+    # The metric names' prefix, the setting that holds the port, and what a message is.
+    PREFIX: ClassVar[str]
+    PORT_SETTING: ClassVar[str]
+    MESSAGES_HELP: ClassVar[str]
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
     def __post_init__(self) -> None:
         """Create the metrics in this instance's registry."""
-        r = self.registry
-        self.messages = Counter(
-            "shinshu_ingest_messages",
-            "Device messages (readings, status) dealt with and acknowledged",
+        r, prefix = self.registry, self.PREFIX
+        self.messages = Counter(f"{prefix}_messages", self.MESSAGES_HELP, registry=r)
+        self.unacked = Gauge(
+            f"{prefix}_unacked_messages",
+            "Messages received and not yet acknowledged to the broker",
             registry=r,
         )
+        self.subscribed = Gauge(
+            f"{prefix}_subscribed", "1 once the subscription is in place", registry=r
+        )
+
+    def acknowledged(self, *, downlink: bool) -> None:
+        """Count one message acknowledged to the broker."""
+        self.messages.inc()
+
+    def serve(self, port: int, host: str = "127.0.0.1") -> None:
+        """Expose /metrics on `port` (0 leaves it off)."""
+        serve_metrics(self.registry, port, host, self.PORT_SETTING)
+
+
+@dataclass
+class IngestMetrics(ServiceMetrics):
+    """The worker's counters and gauges in their own registry."""
+
+    PREFIX = "shinshu_ingest"
+    PORT_SETTING = "SHINSHU_INGEST_METRICS_PORT"
+    MESSAGES_HELP = "Device messages (readings, status) dealt with and acknowledged"
+
+    def __post_init__(self) -> None:
+        """Create the metrics in this instance's registry."""
+        super().__post_init__()
+        r = self.registry
         self.downlink = Counter(
             "shinshu_ingest_downlink_messages",
             "Configuration and receipt messages on the subscription, acknowledged unread",
@@ -78,18 +110,10 @@ class IngestMetrics:
         self.store_up = Gauge(
             "shinshu_ingest_store_up", "1 while the last store write succeeded", registry=r
         )
-        self.unacked = Gauge(
-            "shinshu_ingest_unacked_messages",
-            "Messages received and not yet acknowledged to the broker",
-            registry=r,
-        )
-        self.subscribed = Gauge(
-            "shinshu_ingest_subscribed", "1 once the subscription is in place", registry=r
-        )
         self.write_seconds = Histogram(
             "shinshu_ingest_write_seconds", "Duration of one store write", registry=r
         )
 
-    def serve(self, port: int, host: str = "127.0.0.1") -> None:
-        """Expose /metrics on `port` (0 leaves it off)."""
-        serve_metrics(self.registry, port, host, "SHINSHU_INGEST_METRICS_PORT")
+    def acknowledged(self, *, downlink: bool) -> None:
+        """Count one message acknowledged: a device's, or a downlink one read past."""
+        (self.downlink if downlink else self.messages).inc()

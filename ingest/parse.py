@@ -133,11 +133,16 @@ def parse_message(
     except Exception as exc:
         # A bug in a check must cost this one message, never the service.
         log.exception("failed to parse a message on %r", topic)
-        try:
-            tenant = tenant_of(topic)
-        except Exception:
-            tenant = None
-        return ParsedMessage(tenant, refusal=Refusal(internal_error(exc), DropReason.FAILED))
+        return refused_by_bug(topic, exc)
+
+
+def refused_by_bug(topic: str, exc: BaseException) -> ParsedMessage:
+    """What a message whose handling raised comes to: refused as `failed`, with the reason."""
+    try:
+        tenant = tenant_of(topic)
+    except Exception:
+        tenant = None
+    return ParsedMessage(tenant, refusal=Refusal(internal_error(exc), DropReason.FAILED))
 
 
 def _parse(topic: str, payload: bytes, limits: Limits, shift: ShiftFor | None) -> ParsedMessage:

@@ -1,17 +1,18 @@
-"""`shinshu ingest`: build the worker from settings and run it until SIGTERM or SIGINT."""
+"""`shinshu ingest`, and any consumer service: built from settings, run until SIGTERM or SIGINT."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-
-from prometheus_client import Gauge
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 from core.settings import Settings
 from edge.mqtt import MqttEndpoint
 from ingest.clock import SkewCorrector
-from ingest.metrics import IngestMetrics
+from ingest.metrics import IngestMetrics, ServiceMetrics
 from ingest.sources.mqtt import MqttSource, make_source
 from ingest.stores.influx import InfluxStore, StoreUnavailableError, make_store
 from ingest.worker import IngestWorker, WorkerOptions
@@ -31,54 +32,96 @@ def open_store(settings: Settings) -> InfluxStore:
     return store
 
 
-def start_source(
-    source: MqttSource, endpoint: MqttEndpoint, unacked: Gauge, subscribed: Gauge
-) -> None:
-    """Report the source's backlog and subscription in the gauges, connect, await the SUBACK."""
-    unacked.set_function(lambda: source.outstanding)
-    subscribed.set_function(lambda: float(source.subscribed.is_set()))
+def start_source(source: MqttSource, endpoint: MqttEndpoint, metrics: ServiceMetrics) -> None:
+    """Report the source's backlog and subscription in `metrics`, connect, await the SUBACK."""
+    metrics.unacked.set_function(lambda: source.outstanding)
+    metrics.subscribed.set_function(lambda: float(source.subscribed.is_set()))
     source.start()
     if not source.subscribed.wait(10):
         log.warning("no SUBACK yet for %s; messages flow once the broker answers", endpoint)
 
 
+class Service(Protocol):
+    """A consumer loop that works until told to stop."""
+
+    def run(self, stop: threading.Event) -> None:
+        """Work until `stop` is set."""
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """What a consumer service reads, under which client id (its own persistent session)."""
+
+    client_id: str
+    receive_maximum: int
+    # A shared subscription group of workers that split the stream (None: all of it).
+    group: str | None = None
+    # Instead of every device topic (the alerts service reads readings only).
+    topic_filter: str | None = None
+
+
+# Builds a service from its store, its message source and the device clock correction.
+ServiceFactory = Callable[[InfluxStore, MqttSource, SkewCorrector], Service]
+
+
+def run_consumer(
+    settings: Settings,
+    stop: threading.Event,
+    *,
+    name: str,
+    subscription: Subscription,
+    metrics: ServiceMetrics,
+    metrics_port: int,
+    build: ServiceFactory,
+) -> None:
+    """Connect a consumer service to the broker and the store and run it until `stop` is set."""
+    metrics.serve(metrics_port)
+    store = open_store(settings)
+    client_id = subscription.client_id
+    endpoint = settings.mqtt_endpoint(client_id)
+    source = make_source(
+        endpoint,
+        client_id,
+        group=subscription.group,
+        topic_filter=subscription.topic_filter,
+        receive_maximum=subscription.receive_maximum,
+        session_expiry_s=settings.ingest_session_expiry_s,
+    )
+    # The same clock correction in every service, so that alert times equal stored times.
+    skew = SkewCorrector(int(settings.ingest_skew_threshold_s * 1000), time.time)
+    service = build(store, source, skew)
+    start_source(source, endpoint, metrics)
+    log.info(
+        "%s %s: %s -> %s/%s", name, client_id, endpoint, settings.influx_url, settings.influx_db
+    )
+    try:
+        service.run(stop)
+    finally:
+        source.stop()
+        log.info("%s stopped", name)
+
+
 def run_ingest(settings: Settings, stop: threading.Event) -> None:
     """Connect to the broker and the store and work until `stop` is set."""
     metrics = IngestMetrics()
-    metrics.serve(settings.ingest_metrics_port)
-    store = open_store(settings)
-    endpoint = settings.mqtt_endpoint(settings.ingest_client_id)
-    source = make_source(
-        endpoint,
-        settings.ingest_client_id,
-        group=settings.ingest_group,
-        receive_maximum=settings.ingest_receive_maximum,
-        session_expiry_s=settings.ingest_session_expiry_s,
+    options = WorkerOptions(
+        batch_points=settings.ingest_batch_points,
+        batch_seconds=settings.ingest_batch_ms / 1000,
+        batch_messages=max(1, settings.ingest_receive_maximum // 2),
+        retry_max_s=settings.ingest_retry_max_s,
+        shutdown_grace_s=settings.ingest_shutdown_grace_s,
+        count_gaps=settings.ingest_group is None,
     )
-    worker = IngestWorker(
-        source,
-        store,
-        metrics,
-        SkewCorrector(int(settings.ingest_skew_threshold_s * 1000), time.time),
-        WorkerOptions(
-            batch_points=settings.ingest_batch_points,
-            batch_seconds=settings.ingest_batch_ms / 1000,
-            batch_messages=max(1, settings.ingest_receive_maximum // 2),
-            retry_max_s=settings.ingest_retry_max_s,
-            shutdown_grace_s=settings.ingest_shutdown_grace_s,
-            count_gaps=settings.ingest_group is None,
+    run_consumer(
+        settings,
+        stop,
+        name="ingest",
+        subscription=Subscription(
+            settings.ingest_client_id,
+            settings.ingest_receive_maximum,
+            group=settings.ingest_group,
         ),
+        metrics=metrics,
+        metrics_port=settings.ingest_metrics_port,
+        build=lambda store, source, skew: IngestWorker(source, store, metrics, skew, options),
     )
-    start_source(source, endpoint, metrics.unacked, metrics.subscribed)
-    log.info(
-        "ingest %s: %s -> %s/%s",
-        settings.ingest_client_id,
-        endpoint,
-        settings.influx_url,
-        settings.influx_db,
-    )
-    try:
-        worker.run(stop)
-    finally:
-        source.stop()
-        log.info("ingest stopped")

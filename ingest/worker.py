@@ -1,4 +1,4 @@
-"""The ingest loop: validate messages, write readings in batches, acknowledge only what is safe."""
+"""The store as a sink of the consumer loop: readings written in batches, acked only when safe."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from core.retry import Backoff, RetryStoppedError, retry
+from core.retry import Backoff, RetryStoppedError
 from edge.protocol import Batch, Channel, DeviceTopic, Reading, Rejected
 from edge.receipts import encode_receipt, receipt_topic
 from ingest.clock import SkewCorrector
+from ingest.consumer import AckOrder, Consumer, StoreRetry, Ticket
 from ingest.deadletter import DeadLetters, batch_context, wait_delivered
 from ingest.metrics import DropReason, IngestMetrics
-from ingest.parse import Limits, ParsedMessage, internal_error, parse_message, tenant_of
+from ingest.parse import Limits, ParsedMessage, internal_error, tenant_of
 from ingest.sources.mqtt import Delivery, InMessage, MessageSource
 from ingest.stores.influx import InfluxStore, LineRejected, StoreUnavailableError
 from ingest.stores.lineprotocol import reading_lines, status_line
@@ -79,7 +80,7 @@ class _StatusPoint:
 class _Pending:
     """Messages received since the last hand-over, the lines they produced, their dead letters."""
 
-    messages: list[InMessage] = field(default_factory=list)
+    tickets: list[Ticket] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
     spans: list[_Span] = field(default_factory=list)
     dead_letters: list[Delivery] = field(default_factory=list)
@@ -88,10 +89,9 @@ class _Pending:
     statuses: list[_StatusPoint] = field(default_factory=list)
     # The batch numbers of every uplink message, by device: receipts once they are stored.
     receipts: dict[DeviceTopic, list[int]] = field(default_factory=dict)
-    # Positions in `messages` of downlink messages (configuration, receipts): acknowledged unread.
-    downlink: set[int] = field(default_factory=set)
     started: float = 0.0
-    acked: int = 0
+    # Whether the tickets were released (stored, or dead-lettered for good).
+    released: bool = False
 
     def sizes(self) -> tuple[int, int, int]:
         """How far lines, spans and status points reach, to undo a message that failed midway."""
@@ -104,12 +104,12 @@ class _Pending:
         del self.status_lines[statuses:], self.statuses[statuses:]
 
 
-class IngestWorker:
-    """Parses messages on the calling thread and stores them on a writer thread, in order.
+class StoreSink:
+    """Collects parsed messages into batches that a writer thread stores and releases, in order.
 
     Parsing the next batch while the previous one is being written keeps one core busy
-    instead of waiting for InfluxDB. Batches are written and acknowledged strictly in the
-    order they were received.
+    instead of waiting for InfluxDB. Batches are written and released strictly in the order
+    they were received, so their messages are acknowledged in that order.
     """
 
     def __init__(
@@ -117,67 +117,70 @@ class IngestWorker:
         source: MessageSource,
         store: InfluxStore,
         metrics: IngestMetrics,
-        skew: SkewCorrector,
+        acks: AckOrder,
         options: WorkerOptions,
         *,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], object] = time.sleep,
     ) -> None:
-        """Wire the worker to its source, store and metrics; clocks are injectable for tests."""
+        """Write to `store`; dead letters and receipts go out through `source`."""
         self._source = source
         self._store = store
         self._metrics = metrics
-        self._skew = skew
+        self._acks = acks
         self._last_seq: dict[tuple[str, str, str], int] = {}
         self._options = options
         self._monotonic = monotonic
         self._sleep = sleep
         self._dead = DeadLetters(source, metrics, max_copy_bytes=options.max_message_bytes)
-        self._limits = Limits(max_message_bytes=options.max_message_bytes)
         self._pending = _Pending()
         self._handoff: queue.Queue[_Pending | None] = queue.Queue(maxsize=options.write_queue)
-        self._stop_deadline: float | None = None
+        self._writer: threading.Thread | None = None
         self._gave_up = False
-        self._backoff = Backoff(options.retry_initial_s, options.retry_max_s)
+        self._retry = StoreRetry(
+            Backoff(options.retry_initial_s, options.retry_max_s),
+            self._count_outage,
+            grace_s=options.shutdown_grace_s,
+            monotonic=monotonic,
+            sleep=sleep,
+        )
 
-    def run(self, stop: threading.Event) -> None:
-        """Work until `stop` is set; then store what was received, or leave it unacknowledged."""
-        options = self._options
-        writer = threading.Thread(target=self._write_loop, args=(stop,), name="ingest-writer")
-        writer.start()
-        try:
-            while not stop.is_set():
-                if not self._pending.messages:
-                    message = self._source.get(0.1)
-                    if message is None:
-                        continue
-                    self._pending.started = self._monotonic()
-                    self.accept(message)
-                message = self._source.get(0)
-                if message is not None:
-                    self.accept(message)
-                elif not self._batch_due():
-                    # Waking up for every single message costs a thread switch each; a short
-                    # nap lets a burst gather in the queue and be taken in one go.
-                    self._sleep(options.poll_seconds)
-                if self._batch_full() or self._batch_due():
-                    self._hand_over()
-        finally:
-            if self._pending.messages:
-                self._hand_over()
-            self._handoff.put(None)
-            writer.join()
+    def start(self, stop: threading.Event) -> None:
+        """Start the writer thread."""
+        self._writer = threading.Thread(target=self._write_loop, args=(stop,), name="ingest-writer")
+        self._writer.start()
+
+    def poll_s(self) -> float:
+        """Wait a while for the first message of a batch; take the next ones as they are."""
+        return 0.0 if self._pending.tickets else 0.1
+
+    def tick(self, stop: threading.Event, *, idle: bool) -> None:
+        """Hand the batch to the writer once it is full or due."""
+        if idle and self._pending.tickets and not self._batch_due():
+            # Waking up for every single message costs a thread switch each; a short
+            # nap lets a burst gather in the queue and be taken in one go.
+            self._sleep(self._options.poll_seconds)
+        if self._batch_full() or self._batch_due():
+            self._hand_over()
+
+    def close(self, stop: threading.Event) -> None:
+        """Hand over what is pending and wait for the writer to finish (or give up)."""
+        if self._pending.tickets:
+            self._hand_over()
+        self._handoff.put(None)
+        if self._writer is not None:
+            self._writer.join()
 
     def _batch_full(self) -> bool:
         pending, options = self._pending, self._options
         return (
             len(pending.lines) >= options.batch_points
-            or len(pending.messages) >= options.batch_messages
+            or len(pending.tickets) >= options.batch_messages
         )
 
     def _batch_due(self) -> bool:
         pending = self._pending
-        return bool(pending.messages) and (
+        return bool(pending.tickets) and (
             self._monotonic() >= pending.started + self._options.batch_seconds
         )
 
@@ -187,21 +190,25 @@ class IngestWorker:
         self._pending = _Pending()
 
     def _write_loop(self, stop: threading.Event) -> None:
-        """Writer thread: store and acknowledge batches in order until the sentinel arrives."""
+        """Writer thread: store and release batches in order until the sentinel arrives."""
         while (batch := self._handoff.get()) is not None:
             self._store_guarded(batch, stop)
 
-    def accept(self, message: InMessage) -> None:
-        """Validate one message and add its readings to the pending batch; never raises.
+    def take(self, ticket: Ticket, parsed: ParsedMessage, stop: threading.Event) -> None:
+        """Add one parsed message to the pending batch; never raises.
 
         Whatever goes wrong with one message (a bug included) dead-letters that message with
         the reason; the worker goes on with the next.
         """
         pending = self._pending
-        pending.messages.append(message)
+        if not pending.tickets:
+            pending.started = self._monotonic()
+        pending.tickets.append(ticket)
+        ticket.waiting += 1
+        message = ticket.message
         sizes = pending.sizes()
         try:
-            self._accept(message, pending)
+            self._take(ticket, parsed, pending)
         except Exception as exc:
             pending.truncate(sizes)
             log.exception("failed to handle a message on %r", message.topic)
@@ -219,11 +226,9 @@ class IngestWorker:
             self._metrics.dead_lettered.labels(DropReason.FAILED.value).inc()
             log.exception("could not dead-letter the message on %r; dropping it", message.topic)
 
-    def _accept(self, message: InMessage, pending: _Pending) -> None:
-        """Parse one message into the pending batch: lines, status point or dead letters."""
-        parsed = parse_message(
-            message.topic, message.payload, self._limits, shift=self._skew.shift_for
-        )
+    def _take(self, ticket: Ticket, parsed: ParsedMessage, pending: _Pending) -> None:
+        """One message into the pending batch: its lines, its status point, its dead letter."""
+        message = ticket.message
         letter = self._dead.reject_parsed(message, parsed)
         if letter is not None:
             pending.dead_letters.append(letter)
@@ -239,7 +244,7 @@ class IngestWorker:
             self._accept_batch(message, topic, parsed, pending)
         elif parsed.channel in (Channel.CONFIG, Channel.ACK):
             # Downlink (configuration, receipts): the devices' business, not the store's.
-            pending.downlink.add(len(pending.messages) - 1)
+            ticket.downlink = True
 
     def _accept_batch(
         self, message: InMessage, topic: DeviceTopic, parsed: ParsedMessage, pending: _Pending
@@ -272,41 +277,42 @@ class IngestWorker:
             self._last_seq[key] = seq
 
     def flush(self, stop: threading.Event | None = None) -> bool:
-        """Store and acknowledge the pending batch on the calling thread (see _store_batch)."""
+        """Store and release the pending batch on the calling thread (see _store_batch)."""
         stored = self._store_guarded(self._pending, stop or threading.Event())
         if stored:
             self._pending = _Pending()
         return stored
 
-    def _give_up_at(self, stop: threading.Event) -> float | None:
-        """After a stop request, the moment by which the writer stops retrying."""
-        if stop.is_set() and self._stop_deadline is None:
-            self._stop_deadline = self._monotonic() + self._options.shutdown_grace_s
-        return self._stop_deadline
+    def _count_outage(self) -> None:
+        """A write failed because the store is unavailable."""
+        self._metrics.store_up.set(0)
+        self._metrics.retries.inc()
 
     def _store_guarded(self, batch: _Pending, stop: threading.Event) -> bool:
         """Store a batch; a bug while doing so dead-letters its messages instead of the writer."""
         try:
             return self._store_batch(batch, stop)
         except Exception as exc:
-            log.exception("failed to store a batch of %d message(s)", len(batch.messages))
+            log.exception("failed to store a batch of %d message(s)", len(batch.tickets))
             self._abandon(batch, exc)
             return True
 
     def _abandon(self, batch: _Pending, exc: Exception) -> None:
-        """Dead-letter and acknowledge every message of a batch not yet acknowledged."""
+        """Dead-letter and release every message of a batch not yet released."""
+        if batch.released:
+            return
         letters: list[Delivery] = []
-        remaining = batch.messages[batch.acked :]
-        for message in remaining:
+        for ticket in batch.tickets:
+            message = ticket.message
             self._dead_letter_failed(message, tenant_of(message.topic), exc, letters)
         if not wait_delivered(letters, timeout=5.0):
             log.warning("%d dead letter(s) not yet acknowledged by the broker", len(letters))
-        for message in remaining:
-            try:
-                self._source.ack(message)
-            except Exception:
-                log.exception("could not acknowledge the message on %r", message.topic)
-            self._metrics.messages.inc()
+        self._release(batch)
+
+    def _release(self, batch: _Pending) -> None:
+        """The batch's messages are dealt with: acknowledge them (in order, after earlier ones)."""
+        batch.released = True
+        self._acks.release(batch.tickets)
 
     def _store_batch(self, batch: _Pending, stop: threading.Event) -> bool:
         """Store a batch, retrying while the store is down, then acknowledge its messages.
@@ -325,24 +331,10 @@ class IngestWorker:
             started = self._monotonic()
             return self._write(batch)
 
-        def failed(exc: Exception, delay: float) -> bool:
-            """Count the outage; go on unless the shutdown grace would end during the wait."""
-            self._metrics.store_up.set(0)
-            self._metrics.retries.inc()
-            log.warning("store unavailable (%s); retrying in %.2f s", exc, delay)
-            deadline = self._give_up_at(stop)
-            return deadline is None or self._monotonic() + delay <= deadline
-
         try:
-            refused, failed_points = retry(
-                attempt,
-                transient=StoreUnavailableError,
-                backoff=self._backoff,
-                on_failure=failed,
-                sleep=self._sleep,
-            )
+            refused, failed_points = self._retry(attempt, stop)
         except RetryStoppedError:
-            log.warning("leaving %d messages unacknowledged", len(batch.messages))
+            log.warning("leaving %d messages unacknowledged", len(batch.tickets))
             self._gave_up = True
             return False
         self._metrics.write_seconds.observe(self._monotonic() - started)
@@ -350,15 +342,10 @@ class IngestWorker:
         self._count_and_dead_letter(batch, refused, failed_points)
         while not wait_delivered(batch.dead_letters, timeout=5.0):
             log.warning("dead letters not yet acknowledged by the broker; holding the batch")
-            deadline = self._give_up_at(stop)
-            if deadline is not None and self._monotonic() > deadline:
+            if self._retry.past_grace(stop):
                 self._gave_up = True
                 return False
-        for message in batch.messages[batch.acked :]:
-            self._source.ack(message)
-            downlink = batch.acked in batch.downlink
-            (self._metrics.downlink if downlink else self._metrics.messages).inc()
-            batch.acked += 1
+        self._release(batch)
         self._send_receipts(batch)
         return True
 
@@ -459,3 +446,38 @@ class IngestWorker:
                 batch_context(span.batch),
             )
             batch.dead_letters.append(letter)
+
+
+class IngestWorker:
+    """Ingest: the consumer loop with the store as its sink."""
+
+    def __init__(
+        self,
+        source: MessageSource,
+        store: InfluxStore,
+        metrics: IngestMetrics,
+        skew: SkewCorrector,
+        options: WorkerOptions,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] = time.sleep,
+    ) -> None:
+        """Wire the worker to its source, store and metrics; clocks are injectable for tests."""
+        acks = AckOrder(source, metrics)
+        self._sink = StoreSink(
+            source, store, metrics, acks, options, monotonic=monotonic, sleep=sleep
+        )
+        limits = Limits(max_message_bytes=options.max_message_bytes)
+        self._consumer = Consumer(source, self._sink, acks, skew, limits)
+
+    def run(self, stop: threading.Event) -> None:
+        """Work until `stop` is set; then store what was received, or leave it unacknowledged."""
+        self._consumer.run(stop)
+
+    def accept(self, message: InMessage) -> None:
+        """Parse one message into the pending batch; never raises."""
+        self._consumer.accept(message)
+
+    def flush(self, stop: threading.Event | None = None) -> bool:
+        """Store and acknowledge the pending batch on the calling thread."""
+        return self._sink.flush(stop)

@@ -16,7 +16,7 @@ from support import Services, count_points, make_influx
 
 from edge.protocol import Channel, DeviceTopic, Reading, SensorKind, encode_batch
 from edge.receipts import decode_receipt
-from ingest import worker as worker_module
+from ingest import consumer as worker_module
 from ingest.clock import SkewCorrector
 from ingest.metrics import IngestMetrics
 from ingest.sources.mqtt import InMessage
