@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import ShinshuError, UnavailableError
+from core.errors import InvalidRequestError, ShinshuError, UnavailableError
 
 
 class StoreError(ShinshuError, RuntimeError):
@@ -15,3 +15,11 @@ class StoreUnavailableError(StoreError, UnavailableError):
 
 class DatabaseNotFoundError(StoreError):
     """A query of a database not created yet: readers take it as an empty answer."""
+
+
+class QueryError(InvalidRequestError):
+    """A request the store cannot answer as asked (bad range, too many buckets, bad cursor)."""
+
+
+class StoreDownError(UnavailableError):
+    """The store did not answer a read; the client may retry later."""
