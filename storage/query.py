@@ -4,7 +4,8 @@ A `Select` names measurements, a tag filter (`match`), either fields or aggregat
 [start, end) in ms, tags to group by, optionally buckets of time, an order and a limit. The
 InfluxDB store renders it as InfluxQL (`storage.influx.influxql`), the SQLite store as SQL.
 
-The answer follows InfluxDB's: one `Rows` per measurement and group, its first column `time`.
+The answer follows InfluxDB's: one `Rows` per measurement and group, its first column `time`,
+the groups in the order of their measurement and tags (reversed when the order is descending).
 A limit and an offset count within each group. A bucket row is stamped with the bucket's start,
 and only buckets with points are answered. An aggregate without buckets is stamped with the
 range's start (0 without one), except a lone selector (`last`, `min`, `max`), which keeps the

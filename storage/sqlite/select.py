@@ -71,7 +71,8 @@ def _groups(known: Catalogue, select: Select) -> list[tuple[str, dict[str, str],
             groups.setdefault(key, []).append(id_)
     return [
         (measurement, dict(zip(select.group_by, values, strict=True)), ids)
-        for (measurement, values), ids in sorted(groups.items())
+        # InfluxDB lists the groups in the order of the times: descending, they come reversed.
+        for (measurement, values), ids in sorted(groups.items(), reverse=select.descending)
     ]
 
 

@@ -13,6 +13,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,18 @@ ON CONFLICT (series, time) DO UPDATE SET
 _ENCODER = RowEncoder()
 
 
+class _Connection:
+    """One thread's connection, closed when the thread is gone (or the store is closed)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        """Hold `db`."""
+        self.db = db
+
+    def __del__(self) -> None:
+        """Close the connection with its last holder."""
+        self.db.close()
+
+
 def _unavailable(exc: sqlite3.Error) -> StoreError:
     """A locked or unreadable file may work later; anything else will not."""
     if isinstance(exc, sqlite3.OperationalError):
@@ -78,7 +91,7 @@ class SqliteStore(ReadingStore):
         self.path.chmod(0o600)
         self._write_lock = threading.Lock()
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._series_ids: dict[tuple[str, str], int] = {}
         self._types: dict[tuple[str, str], str] = {}
         self._known = answering.Catalogue()
@@ -93,13 +106,16 @@ class SqliteStore(ReadingStore):
 
     def _db(self) -> sqlite3.Connection:
         """This thread's connection (SQLite connections are not shared between threads)."""
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None)
+        held: _Connection | None = getattr(self._local, "held", None)
+        if held is None:
+            # Used by this thread only; `close` (and the collector) may come from another.
+            db = sqlite3.connect(
+                self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+            )
             db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db = db
-            self._connections.append(db)
-        return db
+            held = self._local.held = _Connection(db)
+            self._connections.add(held)
+        return held.db
 
     @contextlib.contextmanager
     def _guard(self) -> Iterator[None]:
@@ -110,9 +126,8 @@ class SqliteStore(ReadingStore):
 
     def close(self) -> None:
         """Close every connection the store opened."""
-        for db in self._connections:
-            db.close()
-        self._connections.clear()
+        for held in list(self._connections):
+            held.db.close()
         self._local = threading.local()
 
     def ping(self) -> bool:
