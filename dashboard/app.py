@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from alerting.store import AlertStore
 from core.errors import ShinshuError
-from core.settings import ApiSettings, reveal
+from core.settings import ApiSettings
 from dashboard.asset_services import build_services
 from dashboard.auth import AuthenticationError, PermissionDeniedError
 from dashboard.broker import BrokerProbe
@@ -30,7 +29,7 @@ from dashboard.queries import Reader
 from dashboard.ratelimit import RateLimitedError, RateLimiter
 from dashboard.routes import api_routers, operations_router, ui_router
 from edge.mqtt import MqttEndpoint
-from ingest.stores.influx import InfluxStore
+from storage import open_store
 
 DESCRIPTION = f"""
 Readings, aggregates and research exports of the Shinshu IoT platform.
@@ -78,21 +77,8 @@ def _error_response(_request: Request, exc: Exception) -> JSONResponse:
 def build_context(settings: ApiSettings) -> AppContext:
     """The shared objects of one application, built from settings."""
     store_settings = settings.store
-    http = httpx.Client(
-        base_url=store_settings.influx_url,
-        timeout=60.0,
-        # Query answers are large JSON on a fast link: gzip would cost both sides more CPU
-        # than it saves (exports read hundreds of MB).
-        headers={"Accept-Encoding": "identity"},
-        limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
-    )
-    store = InfluxStore(
-        http,
-        store_settings.influx_db,
-        token=reveal(store_settings.influx_token),
-        user=store_settings.influx_user,
-        password=reveal(store_settings.influx_password),
-    )
+    # Many request threads read at once: a connection each.
+    store = open_store(store_settings, timeout=60.0, connections=64)
 
     def api_endpoint() -> MqttEndpoint:
         """The broker as the API's own account (its secret read when it is needed)."""
