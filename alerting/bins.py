@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from edge.protocol import SensorKind
-from ingest.stores.assets import Registry, read_assets
-from ingest.stores.influx import InfluxStore, StoreError
+from storage.assets import Registry, read_assets
+from storage.errors import StoreError
+from storage.protocol import ReadingStore
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class BinResolver:
 
     def __init__(
         self,
-        store: InfluxStore,
+        store: ReadingStore,
         default_lead_time_h: float,
         *,
         ttl_s: float = 60.0,

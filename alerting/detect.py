@@ -21,10 +21,10 @@ from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
 from alerting.bins import BinRef, Channel
-from alerting.records import Alert, AlertKind
 from core.time import JST, MS_PER_HOUR
 from models.stock_anomaly import BinAnomalyDetector
 from models.stockout import StockoutError, StockoutForecaster
+from storage.alert_types import Alert, AlertKind
 
 H = TypeVar("H")
 

@@ -7,8 +7,8 @@ from enum import StrEnum
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from alerting.records import AlertKind
 from ingest.metrics import ServiceMetrics
+from storage.alert_types import AlertKind
 
 
 class SkipReason(StrEnum):

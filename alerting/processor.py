@@ -19,8 +19,6 @@ from typing import TypeVar
 from alerting.bins import BinRef, BinResolver, Channel
 from alerting.detect import BinState, DetectOptions, Outcome
 from alerting.metrics import AlertMetrics, SkipReason
-from alerting.records import Alert
-from alerting.store import AlertStore
 from core.retry import Backoff, RetryStoppedError
 from core.time import MS_PER_DAY, MS_PER_HOUR
 from edge.protocol import SensorKind
@@ -29,7 +27,9 @@ from ingest.consumer import AckOrder, Consumer, StoreRetry, Ticket
 from ingest.metrics import DropReason
 from ingest.parse import Limits, ParsedMessage
 from ingest.sources.mqtt import InMessage, MessageSource
-from ingest.stores.influx import StoreError
+from storage.alert_types import Alert
+from storage.alerts import AlertStore
+from storage.errors import StoreError
 
 log = logging.getLogger(__name__)
 

@@ -8,14 +8,14 @@ from alerting.bins import BinResolver
 from alerting.detect import DetectOptions
 from alerting.metrics import AlertMetrics
 from alerting.processor import AlertProcessor, ProcessorOptions
-from alerting.store import AlertStore
 from core.settings import Settings
 from core.time import MS_PER_HOUR
 from edge.protocol import TOPIC_ROOT, Channel
 from ingest.clock import SkewCorrector
 from ingest.service import Subscription, run_consumer
 from ingest.sources.mqtt import MqttSource
-from ingest.stores.influx import InfluxStore
+from storage.alerts import AlertStore
+from storage.protocol import ReadingStore
 
 READINGS_FILTER = f"{TOPIC_ROOT}/+/+/+/{Channel.UP.value}"
 
@@ -24,7 +24,7 @@ def run_alerts(settings: Settings, stop: threading.Event) -> None:
     """Connect to the broker and the store and raise alerts until `stop` is set."""
     metrics = AlertMetrics()
 
-    def build(store: InfluxStore, source: MqttSource, skew: SkewCorrector) -> AlertProcessor:
+    def build(store: ReadingStore, source: MqttSource, skew: SkewCorrector) -> AlertProcessor:
         """The alert loop on the service's store and source."""
         return AlertProcessor(
             source,

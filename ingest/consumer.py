@@ -24,7 +24,7 @@ from ingest.clock import SkewCorrector
 from ingest.metrics import ServiceMetrics
 from ingest.parse import Limits, ParsedMessage, parse_message, refused_by_bug
 from ingest.sources.mqtt import InMessage, MessageSource
-from ingest.stores.influx import StoreUnavailableError
+from storage.errors import StoreUnavailableError
 
 log = logging.getLogger(__name__)
 

@@ -14,15 +14,17 @@ from edge.mqtt import MqttEndpoint
 from ingest.clock import SkewCorrector
 from ingest.metrics import IngestMetrics, ServiceMetrics
 from ingest.sources.mqtt import MqttSource, make_source
-from ingest.stores.influx import InfluxStore, StoreUnavailableError, make_store
 from ingest.worker import IngestWorker, WorkerOptions
+from storage import open_store
+from storage.errors import StoreUnavailableError
+from storage.protocol import ReadingStore
 
 log = logging.getLogger(__name__)
 
 
-def open_store(settings: Settings) -> InfluxStore:
+def _open_store(settings: Settings) -> ReadingStore:
     """The store of `settings`, its database created if asked and the server answers."""
-    store = make_store(settings)
+    store = open_store(settings)
     if settings.influx_create_db:
         try:
             store.ensure_database()
@@ -61,7 +63,7 @@ class Subscription:
 
 
 # Builds a service from its store, its message source and the device clock correction.
-ServiceFactory = Callable[[InfluxStore, MqttSource, SkewCorrector], Service]
+ServiceFactory = Callable[[ReadingStore, MqttSource, SkewCorrector], Service]
 
 
 def run_consumer(
@@ -76,7 +78,7 @@ def run_consumer(
 ) -> None:
     """Connect a consumer service to the broker and the store and run it until `stop` is set."""
     metrics.serve(metrics_port)
-    store = open_store(settings)
+    store = _open_store(settings)
     client_id = subscription.client_id
     endpoint = settings.mqtt_endpoint(client_id)
     source = make_source(

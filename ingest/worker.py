@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import logging
 import queue
@@ -12,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from core.retry import Backoff, RetryStoppedError
-from edge.protocol import Batch, Channel, DeviceTopic, Reading, Rejected
+from edge.protocol import Batch, Channel, DeviceTopic, Rejected
 from edge.receipts import encode_receipt, receipt_topic
 from ingest.clock import SkewCorrector
 from ingest.consumer import AckOrder, Consumer, StoreRetry, Ticket
@@ -20,8 +19,9 @@ from ingest.deadletter import DeadLetters, batch_context, wait_delivered
 from ingest.metrics import DropReason, IngestMetrics
 from ingest.parse import Limits, ParsedMessage, internal_error, tenant_of
 from ingest.sources.mqtt import Delivery, InMessage, MessageSource
-from ingest.stores.influx import InfluxStore, LineRejected, StoreUnavailableError
-from ingest.stores.lineprotocol import reading_lines, status_line
+from storage.batch import ReadingRefused, Refusals, StatusRefused, WriteBatch
+from storage.errors import StoreUnavailableError
+from storage.protocol import ReadingStore
 
 log = logging.getLogger(__name__)
 
@@ -46,26 +46,25 @@ class WorkerOptions:
     max_message_bytes: int = 256 * 1024
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Span:
-    """Where one message's readings sit in the pending batch of lines."""
+    """The message one group of readings of the write batch came from."""
 
-    start: int
     message: InMessage
     topic: DeviceTopic
     batch: Batch
-    readings: list[Reading]
+    readings: int
 
 
 @dataclass(frozen=True, slots=True)
 class _Failure:
-    """The lines of one message, by position in a write, and why writing them raised."""
+    """A message whose write raised: its readings (or status point), and why."""
 
-    start: int
-    end: int
     message: InMessage
     tenant: str
-    reason: str = ""
+    readings: int
+    status: bool
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,30 +77,21 @@ class _StatusPoint:
 
 @dataclass(slots=True)
 class _Pending:
-    """Messages received since the last hand-over, the lines they produced, their dead letters."""
+    """Messages received since the last hand-over, their write batch and dead letters."""
 
+    # Each message's readings (one group per message) and status points, typed.
+    batch: WriteBatch[object]
     tickets: list[Ticket] = field(default_factory=list)
-    lines: list[str] = field(default_factory=list)
-    spans: list[_Span] = field(default_factory=list)
-    dead_letters: list[Delivery] = field(default_factory=list)
-    # Device status points, written after the readings in the same request.
-    status_lines: list[str] = field(default_factory=list)
+    # By group of `batch`: the message its readings came from.
+    spans: dict[int, _Span] = field(default_factory=dict)
+    # By status index of `batch`: the message the point came from.
     statuses: list[_StatusPoint] = field(default_factory=list)
+    dead_letters: list[Delivery] = field(default_factory=list)
     # The batch numbers of every uplink message, by device: receipts once they are stored.
     receipts: dict[DeviceTopic, list[int]] = field(default_factory=dict)
     started: float = 0.0
     # Whether the tickets were released (stored, or dead-lettered for good).
     released: bool = False
-
-    def sizes(self) -> tuple[int, int, int]:
-        """How far lines, spans and status points reach, to undo a message that failed midway."""
-        return len(self.lines), len(self.spans), len(self.status_lines)
-
-    def truncate(self, sizes: tuple[int, int, int]) -> None:
-        """Drop what was added after `sizes` was taken."""
-        lines, spans, statuses = sizes
-        del self.lines[lines:], self.spans[spans:]
-        del self.status_lines[statuses:], self.statuses[statuses:]
 
 
 class StoreSink:
@@ -115,7 +105,7 @@ class StoreSink:
     def __init__(
         self,
         source: MessageSource,
-        store: InfluxStore,
+        store: ReadingStore,
         metrics: IngestMetrics,
         acks: AckOrder,
         options: WorkerOptions,
@@ -133,7 +123,7 @@ class StoreSink:
         self._monotonic = monotonic
         self._sleep = sleep
         self._dead = DeadLetters(source, metrics, max_copy_bytes=options.max_message_bytes)
-        self._pending = _Pending()
+        self._pending = self._new_pending()
         self._handoff: queue.Queue[_Pending | None] = queue.Queue(maxsize=options.write_queue)
         self._writer: threading.Thread | None = None
         self._gave_up = False
@@ -144,6 +134,10 @@ class StoreSink:
             monotonic=monotonic,
             sleep=sleep,
         )
+
+    def _new_pending(self) -> _Pending:
+        """An empty batch to fill."""
+        return _Pending(self._store.new_batch())
 
     def start(self, stop: threading.Event) -> None:
         """Start the writer thread."""
@@ -174,7 +168,7 @@ class StoreSink:
     def _batch_full(self) -> bool:
         pending, options = self._pending, self._options
         return (
-            len(pending.lines) >= options.batch_points
+            pending.batch.readings >= options.batch_points
             or len(pending.tickets) >= options.batch_messages
         )
 
@@ -187,7 +181,7 @@ class StoreSink:
     def _hand_over(self) -> None:
         """Queue the pending batch for the writer; blocks while the writer is busy."""
         self._handoff.put(self._pending)
-        self._pending = _Pending()
+        self._pending = self._new_pending()
 
     def _write_loop(self, stop: threading.Event) -> None:
         """Writer thread: store and release batches in order until the sentinel arrives."""
@@ -206,11 +200,10 @@ class StoreSink:
         pending.tickets.append(ticket)
         ticket.waiting += 1
         message = ticket.message
-        sizes = pending.sizes()
         try:
+            # Whatever raises, the batch holds all of the message's points or none of them.
             self._take(ticket, parsed, pending)
         except Exception as exc:
-            pending.truncate(sizes)
             log.exception("failed to handle a message on %r", message.topic)
             self._dead_letter_failed(message, tenant_of(message.topic), exc, pending.dead_letters)
 
@@ -227,7 +220,7 @@ class StoreSink:
             log.exception("could not dead-letter the message on %r; dropping it", message.topic)
 
     def _take(self, ticket: Ticket, parsed: ParsedMessage, pending: _Pending) -> None:
-        """One message into the pending batch: its lines, its status point, its dead letter."""
+        """One message into the pending batch: its readings, its status point, its dead letter."""
         message = ticket.message
         letter = self._dead.reject_parsed(message, parsed)
         if letter is not None:
@@ -237,7 +230,7 @@ class StoreSink:
             return
         if parsed.status is not None:
             received_ms = int(message.received * 1000)
-            pending.status_lines.append(status_line(topic, parsed.status, received_ms))
+            pending.batch.add_status(topic, parsed.status, received_ms)
             pending.statuses.append(_StatusPoint(message, topic.tenant))
             return
         if parsed.batch is not None:
@@ -249,7 +242,7 @@ class StoreSink:
     def _accept_batch(
         self, message: InMessage, topic: DeviceTopic, parsed: ParsedMessage, pending: _Pending
     ) -> None:
-        """Add an uplink batch's valid readings as lines (the rejected ones are dead-lettered)."""
+        """Add an uplink batch's valid readings (the rejected ones are dead-lettered)."""
         batch = parsed.batch
         assert batch is not None
         key = (topic.tenant, topic.site, topic.device)
@@ -262,9 +255,8 @@ class StoreSink:
                 "shifted batch %d of %s by %d ms (device clock)", batch.seq, key, parsed.shift_ms
             )
         if parsed.readings:
-            lines = reading_lines(topic, parsed.readings, parsed.shift_ms)
-            pending.spans.append(_Span(len(pending.lines), message, topic, batch, parsed.readings))
-            pending.lines.extend(lines)
+            group = pending.batch.add_readings(topic, parsed.readings, parsed.shift_ms)
+            pending.spans[group] = _Span(message, topic, batch, len(parsed.readings))
 
     def _count_gap(self, key: tuple[str, str, str], seq: int) -> None:
         """Count batches a device numbered but that never arrived (a resend or restart is not)."""
@@ -280,7 +272,7 @@ class StoreSink:
         """Store and release the pending batch on the calling thread (see _store_batch)."""
         stored = self._store_guarded(self._pending, stop or threading.Event())
         if stored:
-            self._pending = _Pending()
+            self._pending = self._new_pending()
         return stored
 
     def _count_outage(self) -> None:
@@ -325,7 +317,7 @@ class StoreSink:
             return False
         started = self._monotonic()
 
-        def attempt() -> tuple[list[LineRejected], list[_Failure]]:
+        def attempt() -> tuple[Refusals, list[_Failure]]:
             """One write; the histogram times the attempt that worked."""
             nonlocal started
             started = self._monotonic()
@@ -362,56 +354,62 @@ class StoreSink:
                 continue
             self._metrics.receipts.inc()
 
-    def _write(self, batch: _Pending) -> tuple[list[LineRejected], list[_Failure]]:
-        """Write the batch; the lines the store refused, and the messages whose write raised.
+    def _write(self, batch: _Pending) -> tuple[Refusals, list[_Failure]]:
+        """Write the batch; what the store refused, and the messages whose write raised.
 
         StoreUnavailableError passes through (the caller retries everything). Anything else the
         write raises is retried message by message, so that it costs only the message it is in.
         """
-        lines = batch.lines + batch.status_lines
         try:
-            return self._store.write_lines(lines), []
+            return self._store.write_batch(batch.batch), []
         except StoreUnavailableError:
             raise
         except Exception:
-            log.exception("writing %d line(s) raised; writing them message by message", len(lines))
-        chunks = [
-            _Failure(span.start, span.start + len(span.readings), span.message, span.topic.tenant)
-            for span in batch.spans
+            log.exception(
+                "writing %d point(s) raised; writing them message by message", len(batch.batch)
+            )
+        parts = [
+            (
+                batch.batch.select(groups=[group]),
+                _Failure(s.message, s.topic.tenant, s.readings, False, ""),
+            )
+            for group, s in batch.spans.items()
         ]
-        chunks += [
-            _Failure(len(batch.lines) + i, len(batch.lines) + i + 1, point.message, point.tenant)
-            for i, point in enumerate(batch.statuses)
+        parts += [
+            (batch.batch.select(statuses=[i]), _Failure(p.message, p.tenant, 0, True, ""))
+            for i, p in enumerate(batch.statuses)
         ]
-        refused: list[LineRejected] = []
+        readings: list[ReadingRefused] = []
+        statuses: list[StatusRefused] = []
         failed: list[_Failure] = []
-        for chunk in chunks:
+        for part, failure in parts:
             try:
-                refused += self._store.write_lines(lines[chunk.start : chunk.end], chunk.start)
+                refused = self._store.write_batch(part)
             except StoreUnavailableError:
                 raise
             except Exception as exc:
-                log.exception("writing the message on %r raised", chunk.message.topic)
-                failed.append(dataclasses.replace(chunk, reason=internal_error(exc)))
-        return refused, failed
+                log.exception("writing the message on %r raised", failure.message.topic)
+                failed.append(dataclasses.replace(failure, reason=internal_error(exc)))
+                continue
+            readings += refused.readings
+            statuses += refused.statuses
+        return Refusals(readings, statuses), failed
 
     def _count_and_dead_letter(
-        self, batch: _Pending, refused: list[LineRejected], failed: list[_Failure]
+        self, batch: _Pending, refused: Refusals, failed: list[_Failure]
     ) -> None:
         """Count what was stored; dead-letter what the store refused or could not take."""
-        readings = len(batch.lines)
-        statuses = [r for r in refused if r.index >= readings]
-        refused = [r for r in refused if r.index < readings]
-        failed_readings = sum(f.end - f.start for f in failed if f.start < readings)
-        failed_statuses = len(failed) - sum(1 for f in failed if f.start < readings)
-        self._metrics.stored.inc(readings - len(refused) - failed_readings)
-        self._metrics.statuses.inc(len(batch.status_lines) - len(statuses) - failed_statuses)
-        for line in statuses:
-            point = batch.statuses[line.index - readings]
+        failed_readings = sum(f.readings for f in failed)
+        failed_statuses = sum(1 for f in failed if f.status)
+        written = batch.batch
+        self._metrics.stored.inc(written.readings - len(refused.readings) - failed_readings)
+        self._metrics.statuses.inc(written.statuses - len(refused.statuses) - failed_statuses)
+        for status in refused.statuses:
+            point = batch.statuses[status.index]
             letter = self._dead.reject_message(
                 point.message,
                 point.tenant,
-                f"store refused: {line.reason}",
+                f"store refused: {status.reason}",
                 DropReason.STORE_REJECTED,
             )
             batch.dead_letters.append(letter)
@@ -420,24 +418,18 @@ class StoreSink:
                 failure.message, failure.tenant, failure.reason, DropReason.FAILED
             )
             batch.dead_letters.append(letter)
-        if refused:
-            self._dead_letter_refused(batch, refused)
+        if refused.readings:
+            self._dead_letter_refused(batch, refused.readings)
 
-    def _dead_letter_refused(self, batch: _Pending, refused: list[LineRejected]) -> None:
-        """Send lines the store refused to the dead-letter topic, grouped by message."""
-        starts = [span.start for span in batch.spans]
-        by_span: dict[int, list[Rejected]] = {}
-        for line in refused:
-            index = bisect.bisect_right(starts, line.index) - 1
-            span = batch.spans[index]
-            position = line.index - span.start
-            by_span.setdefault(index, []).append(
-                Rejected(
-                    position, span.readings[position].to_wire(), f"store refused: {line.reason}"
-                )
+    def _dead_letter_refused(self, batch: _Pending, refused: list[ReadingRefused]) -> None:
+        """Send readings the store refused to the dead-letter topic, grouped by message."""
+        by_group: dict[int, list[Rejected]] = {}
+        for item in refused:
+            by_group.setdefault(item.group, []).append(
+                Rejected(item.position, item.reading.to_wire(), f"store refused: {item.reason}")
             )
-        for index, rejected in by_span.items():
-            span = batch.spans[index]
+        for group, rejected in by_group.items():
+            span = batch.spans[group]
             letter = self._dead.reject_readings(
                 span.message,
                 span.topic.tenant,
@@ -454,7 +446,7 @@ class IngestWorker:
     def __init__(
         self,
         source: MessageSource,
-        store: InfluxStore,
+        store: ReadingStore,
         metrics: IngestMetrics,
         skew: SkewCorrector,
         options: WorkerOptions,

@@ -20,9 +20,10 @@ from ingest import consumer as worker_module
 from ingest.clock import SkewCorrector
 from ingest.metrics import IngestMetrics
 from ingest.sources.mqtt import InMessage
-from ingest.stores.influx import InfluxStore, LineRejected
 from ingest.worker import IngestWorker, WorkerOptions
 from shinshu.localservices import free_port
+from storage.batch import ReadingRefused, Refusals, WriteBatch
+from storage.influx.client import InfluxStore, LineRejected
 
 NOW_MS = int(time.time() * 1000)
 TOPIC = DeviceTopic("t", "s", "d")
@@ -191,6 +192,10 @@ class MemoryStore:
     lines: list[str] = field(default_factory=list)
     writes: int = 0
 
+    # Batches encode as InfluxDB's lines, and come back refused as it would refuse them.
+    new_batch = InfluxStore.new_batch
+    write_batch = InfluxStore.write_batch
+
     def write_lines(self, lines: list[str], offset: int = 0) -> list[LineRejected]:
         """Store `lines` but the refused ones; raise an unexpected error for a poisoned one."""
         self.writes += 1
@@ -354,15 +359,15 @@ def test_a_status_point_the_store_refuses_is_dead_lettered() -> None:
 
 
 class NonsenseStore(MemoryStore):
-    """Answers its first write by refusing a line that was never written."""
+    """Answers its first write by refusing a reading that was never written."""
 
-    def write_lines(self, lines: list[str], offset: int = 0) -> list[LineRejected]:
-        """Refuse line 10,000 the first time; store normally after."""
-        self.writes += 1
-        if self.writes == 1:
-            return [LineRejected(10_000, "no such line")]
-        self.lines += lines
-        return []
+    def write_batch(self, batch: WriteBatch[str]) -> Refusals:
+        """Refuse reading 10,000 the first time; store normally after."""
+        if self.writes == 0:
+            self.writes += 1
+            never = Reading("never", SensorKind.AIR_TEMPERATURE, NOW_MS, 0.0)
+            return Refusals([ReadingRefused(10_000, 0, never, "no such line")], [])
+        return InfluxStore.write_batch(self, batch)  # type: ignore[arg-type]
 
 
 def test_a_bug_while_storing_a_batch_dead_letters_its_messages_and_the_next_batch_is_stored() -> (
