@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import check_estimator
 
+from evaluation.forest import evaluate_forest
 from models.forest import (
     Economics,
     ForestModelError,
     GrowthCurve,
-    evaluate_forest,
     faustmann_foc_rotation,
     faustmann_rotation,
     fit_growth,
