@@ -30,7 +30,7 @@ from models.forest import (
     faustmann_foc_rotation,
     faustmann_rotation,
 )
-from models.forest_regressor import ChapmanRichardsRegressor
+from models.forest.regressor import ChapmanRichardsRegressor
 from models.harvest.api import fit_csv, predict_csv
 from models.harvest.csvio import write_seasons, write_weather
 from models.harvest.evaluation import as_of_share, summarize

@@ -26,11 +26,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.cache import TtlCache
+from core.errors import InvalidRequestError
 from core.time import JST, MS_PER_DAY
 from dashboard.asset_queries import AssetReader, FloatArray, Series
-from dashboard.errors import DashboardError, InvalidRequestError
 from edge.protocol import SensorKind
 from ingest.stores.assets import StandAsset
+from models.errors import ModelError
 from models.forest import (
     MAX_AGE,
     Economics,
@@ -41,6 +42,7 @@ from models.forest import (
     lev,
     plan_rotation,
 )
+from models.forest.species import SPECIES
 
 DAYS_PER_YEAR = 365.2425
 PERIOD_DAYS = 30
@@ -51,11 +53,9 @@ UM_PER_CM_DIAMETER = 5_000.0
 # Stand volume grows about as the 2.5th power of the mean diameter (height grows with it).
 VOLUME_DIAMETER_EXPONENT = 2.5
 
-# Regional yield-table curves (m³/ha by age, medium site) of the order of Nagano's tables:
-# larch about 350 m³/ha and sugi about 500 m³/ha at 50 years.
+# The regional yield-table curves of the species table (m³/ha by age, medium site).
 YIELD_TABLES: dict[str, GrowthCurve] = {
-    "larch": GrowthCurve(500.0, 0.04, 2.5),
-    "sugi": GrowthCurve(1000.0, 0.03, 2.8),
+    species.value: traits.yield_table for species, traits in SPECIES.items()
 }
 # Illustrative defaults in JPY: log prices at the mill (per m³); clear-cut and extraction cost
 # and planting with early weeding per ha, net of the usual planting subsidies; real rate 2 %.
@@ -65,7 +65,7 @@ DEFAULT_ECONOMICS: dict[str, Economics] = {
 }
 
 
-class RotationError(DashboardError, InvalidRequestError):
+class RotationError(ModelError, InvalidRequestError):
     """A stand whose growth or rotation cannot be computed from what is known of it."""
 
 

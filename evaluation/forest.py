@@ -7,15 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.time import MS_PER_DAY
-from models.forest import (
-    Economics,
-    GrowthCurve,
-    faustmann_rotation,
-    fit_growth,
-    mai_culmination,
-)
+from models.forest import Economics, faustmann_rotation, fit_growth, mai_culmination
+from models.forest.species import SPECIES
 from simulators.common import day_start_ms, jan1
-from simulators.forest import DEFAULT_STANDS, SPECIES, simulate_forest
+from simulators.forest import DEFAULT_STANDS, simulate_forest
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,14 +48,14 @@ def evaluate_forest(
             truth = vol[fit_years:]
             slope = (vol[fit_years - 1] - vol[fit_years - 6]) / 5.0
             linear = vol[fit_years - 1] + slope * (future - age[fit_years - 1])
-            p = SPECIES[spec.species]
-            true_rotation = faustmann_rotation(GrowthCurve(p.a_m3_ha, p.k, p.c), econ)
+            table = SPECIES[spec.species].yield_table
+            true_rotation = faustmann_rotation(table, econ)
             errors.append(
                 (
                     float(np.mean(np.abs(curve.volume(future) - truth) / truth)),
                     float(np.mean(np.abs(linear - truth) / truth)),
                     abs(faustmann_rotation(curve, econ) - true_rotation),
-                    abs(mai_culmination(GrowthCurve(p.a_m3_ha, p.k, p.c)) - true_rotation),
+                    abs(mai_culmination(table) - true_rotation),
                 )
             )
             ages, vols = pooled.setdefault((spec.species, true_rotation), ([], []))
