@@ -9,8 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from core.time import from_ms
-from dashboard.asset_services import Services
-from dashboard.deps import API_PREFIX, ReadKey, TenantPath, valid_id
+from dashboard.deps import API_PREFIX, ReadKey, Stock, TenantPath, valid_id
 from dashboard.inventory import HORIZON_H, Basis, BinStatus
 from dashboard.schemas import AUTHENTICATED, error_responses
 
@@ -100,7 +99,7 @@ def _bin_out(status: BinStatus) -> BinOut:
 def list_bins(
     tenant: TenantPath,
     key: ReadKey,
-    services: Services,
+    stock: Stock,
     site: Annotated[str | None, Query(description="only the bins of this site")] = None,
 ) -> list[BinOut]:
     """Every bin the asset registry describes, with its newest weight and count readings.
@@ -110,5 +109,5 @@ def list_bins(
     """
     if site is not None:
         site = valid_id(site, "site")
-    statuses = services.stock.bins(key.tenant)
+    statuses = stock.bins(key.tenant)
     return [_bin_out(s) for s in statuses if site is None or s.bin.site == site]

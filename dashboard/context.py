@@ -1,0 +1,101 @@
+"""The application's context: the store, its read models and the domain services, built once.
+
+Every request shares these objects (their caches, the order of acknowledgements); the routes
+reach them through the dependency aliases of `dashboard.deps`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import httpx
+
+from alerting.store import AlertStore
+from core.settings import ApiSettings, reveal
+from dashboard.asset_queries import AssetReader
+from dashboard.broker import BrokerProbe
+from dashboard.device_accounts import DeviceAccounts
+from dashboard.downlink import ConfigPublisher
+from dashboard.forecast_queries import ForecastService
+from dashboard.inventory import StockService
+from dashboard.keys import KeyStore
+from dashboard.metrics import ApiMetrics
+from dashboard.queries import Reader
+from dashboard.ratelimit import RateLimiter
+from dashboard.rotation import ForestService
+from edge.mqtt import MqttEndpoint
+from ingest.stores.influx import InfluxStore
+
+
+@dataclass(frozen=True, slots=True)
+class AppContext:
+    """What every request shares: settings, the store and its read models, keys, limits, metrics."""
+
+    settings: ApiSettings
+    reader: Reader
+    keys: KeyStore
+    limiter: RateLimiter
+    metrics: ApiMetrics
+    broker: BrokerProbe
+    # One of each per application: their caches and the order of acknowledgements are shared.
+    alerts: AlertStore
+    forecasts: ForecastService
+    assets: AssetReader
+    stock: StockService
+    forest: ForestService
+    # Device registration (admins) and configuration down to devices (operators).
+    devices: DeviceAccounts
+    downlink: ConfigPublisher
+    # Wrong keys by client address; derived from the settings, so built here rather than passed.
+    auth_failures: RateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        """Build what derives from the settings alone."""
+        failures = RateLimiter(
+            self.settings.auth_failure_rate_per_s,
+            self.settings.auth_failure_burst,
+            reason="too many wrong API keys from this address",
+        )
+        object.__setattr__(self, "auth_failures", failures)
+
+
+def build_context(settings: ApiSettings) -> AppContext:
+    """The shared objects of one application, built from settings."""
+    store_settings = settings.store
+    http = httpx.Client(
+        base_url=store_settings.influx_url,
+        timeout=60.0,
+        # Query answers are large JSON on a fast link: gzip would cost both sides more CPU
+        # than it saves (exports read hundreds of MB).
+        headers={"Accept-Encoding": "identity"},
+        limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+    )
+    store = InfluxStore(
+        http,
+        store_settings.influx_db,
+        token=reveal(store_settings.influx_token),
+        user=store_settings.influx_user,
+        password=reveal(store_settings.influx_password),
+    )
+
+    def api_endpoint() -> MqttEndpoint:
+        """The broker as the API's own account (its secret read when it is needed)."""
+        return store_settings.mqtt_endpoint(store_settings.api_client_id)
+
+    ttl_s = settings.aggregate_ttl_s
+    assets = AssetReader(store, ttl_s)
+    return AppContext(
+        settings=settings,
+        reader=Reader(store, settings.catalogue_ttl_s, settings.aggregate_ttl_s),
+        keys=KeyStore(settings.keys_path),
+        limiter=RateLimiter(settings.rate_per_s, settings.rate_burst),
+        metrics=ApiMetrics(),
+        broker=BrokerProbe(api_endpoint),
+        alerts=AlertStore(store),
+        forecasts=ForecastService(store, store_settings.data_path),
+        assets=assets,
+        stock=StockService(assets, ttl_s),
+        forest=ForestService(assets, ttl_s),
+        devices=DeviceAccounts(store_settings),
+        downlink=ConfigPublisher(api_endpoint),
+    )
