@@ -18,7 +18,7 @@ from core.time import MS_PER_HOUR
 from dashboard.asset_queries import AssetReader, Latest, Series
 from edge.protocol import SensorKind
 from ingest.stores.assets import BinAsset
-from models.stockout import StockoutError, StockoutForecast, forecast_stockout
+from models.stock.stockout import StockoutError, StockoutForecast, forecast_stockout
 
 HISTORY_DAYS = 28
 # forecast_stockout walks this far ahead; a forecast at the horizon means "not within it".

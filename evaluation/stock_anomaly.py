@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.time import MS_PER_DAY, MS_PER_HOUR
-from models.stock_anomaly import BinAnomalyDetector, StockAlert, StockAnomaly
+from models.stock.anomaly import BinAnomalyDetector, StockAlert, StockAnomaly
 from simulators.factory import DEFAULT_FACTORIES, simulate_factory
 from simulators.truth import AnomalyEvent, AnomalyKind
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.time import MS_PER_DAY, MS_PER_HOUR
-from models.stockout import IntArray, forecast_stockout, hourly_consumption, naive_stockout
+from models.stock.stockout import IntArray, forecast_stockout, hourly_consumption, naive_stockout
 from simulators.factory import DEFAULT_FACTORIES, simulate_factory
 
 

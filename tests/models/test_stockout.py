@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from evaluation.stockout import evaluate_stockout
-from models.stockout import (
+from models.stock.stockout import (
     MS_PER_HOUR,
     StockoutError,
     StockoutForecaster,
