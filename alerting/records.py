@@ -1,108 +1,12 @@
-"""What an alert is: its kind, where and when it was raised, and its deterministic id."""
+"""Moved to `storage.alert_types`; this name stays until every caller imports from there."""
 
-from __future__ import annotations
-
-import hashlib
-from dataclasses import dataclass
-from enum import StrEnum
-
-from core.errors import NotFoundError, ShinshuError
-from models.stock_anomaly import StockAnomaly
-
-
-class AlertError(ShinshuError):
-    """Base of the alerting package's errors."""
-
-
-class AlertNotFoundError(AlertError, NotFoundError):
-    """The tenant has no alert with this id."""
-
-
-class AlertKind(StrEnum):
-    """Kinds of alert: the stock-anomaly detector's, and the stock-out forecast's reorder."""
-
-    DROP = "drop"
-    COUNT_JUMP = "count_jump"
-    SPIKE = "spike"
-    FLAT_LINE = "flat_line"
-    DRIFT = "drift"
-    REORDER = "reorder"
-
-    @classmethod
-    def of(cls, anomaly: StockAnomaly) -> AlertKind:
-        """The alert kind of a detector anomaly (same names)."""
-        return cls(anomaly.value)
-
-
-class AlertState(StrEnum):
-    """Which alerts a listing shows."""
-
-    OPEN = "open"
-    ACKNOWLEDGED = "acknowledged"
-    ALL = "all"
-
-
-def alert_id(
-    tenant: str, site: str, device: str, sensor: str, kind: AlertKind, *, ts_ms: int
-) -> str:
-    """Id of the alert raised at `ts_ms`: the same inputs give the same id, so a redelivered
-    reading overwrites its alert instead of adding one.
-
-    The raised time leads the id (hex ms) so that a lookup by id reads one instant of the store.
-    """
-    key = "\x1f".join((tenant, site, device, sensor, kind.value, str(ts_ms)))
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return f"{ts_ms:012x}-{digest}"
-
-
-def raised_ms_of(alert_id_text: str) -> int:
-    """The raised time encoded in an alert id; AlertNotFoundError if it is not an alert id."""
-    head, sep, digest = alert_id_text.partition("-")
-    if (
-        not sep
-        or len(head) != 12
-        or len(digest) != 16
-        or not all(c in "0123456789abcdef" for c in head + digest)
-    ):
-        raise AlertNotFoundError(f"no alert {alert_id_text!r}")
-    return int(head, 16)
-
-
-@dataclass(frozen=True, slots=True)
-class Alert:
-    """An alert as stored: raised by the reading at `ts_ms`, last confirmed at `last_seen_ms`.
-
-    Further evidence of the same episode (the same kind on the same bin soon after) moves
-    `last_seen_ms` instead of raising a new alert.
-    """
-
-    tenant: str
-    site: str
-    device: str
-    sensor: str
-    kind: AlertKind
-    ts_ms: int
-    score: float
-    reason: str
-    last_seen_ms: int
-
-    @property
-    def id(self) -> str:
-        """The deterministic id (see `alert_id`)."""
-        return alert_id(
-            self.tenant, self.site, self.device, self.sensor, self.kind, ts_ms=self.ts_ms
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class AlertView:
-    """An alert with its acknowledgement, as the API lists it."""
-
-    alert: Alert
-    acknowledged_ms: int | None = None
-    acknowledged_by: str | None = None
-
-    @property
-    def acknowledged(self) -> bool:
-        """Whether someone acknowledged it."""
-        return self.acknowledged_ms is not None
+from storage.alert_types import (  # noqa: F401
+    Alert,
+    AlertError,
+    AlertKind,
+    AlertNotFoundError,
+    AlertState,
+    AlertView,
+    alert_id,
+    raised_ms_of,
+)

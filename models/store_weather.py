@@ -1,78 +1,14 @@
-"""Daily weather per farm field, computed by InfluxDB from the stored readings in Asia/Tokyo days.
-
-The harvest model wants one row per field and local day: minimum and maximum air temperature
-(°C), global radiation (MJ m⁻² day⁻¹, the day's mean irradiance in W m⁻² times 0.0864), rain
-(mm, the sum of the gauge's per-reading amounts) and mean soil moisture (% vol). Each comes from
-one `GROUP BY time(1d) ... tz('Asia/Tokyo')` query, so buckets start at local midnight. A day
-whose readings of a variable number fewer than half the usual daily count of that series (a
-station that came up at noon, a gap, today so far) is left missing for that variable: a half
-day's maximum or rain sum would be wrong, and the model fills missing days itself.
-"""
+"""Daily weather per farm field as the harvest model reads it; the store computes it
+(`storage.weather`), this module hands it over as `FieldWeather`."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any
 
-import numpy as np
-
-from core.time import TIMEZONE, day_number, day_start_ms, local_day
-from edge.protocol import SensorKind
-from ingest.stores.influx import InfluxStore, quote_string
 from models.harvest.types import FieldWeather
-
-W_M2_DAY_TO_MJ = 86_400 / 1e6
-MIN_DAY_SHARE = 0.5
-
-
-class Daily(StrEnum):
-    """The daily variables, in the column order of `FieldWeather.table()`."""
-
-    TMIN = "tmin"
-    TMAX = "tmax"
-    RADIATION = "radiation"
-    RAIN = "rain"
-    SOIL_MOISTURE = "soil_moisture"
-
-
-@dataclass(frozen=True, slots=True)
-class _Source:
-    """How one or two daily variables come from one sensor kind."""
-
-    kind: SensorKind
-    selects: tuple[tuple[str, Daily], ...]  # (InfluxQL function, variable)
-    scale: float = 1.0
-
-
-_SOURCES = (
-    _Source(SensorKind.AIR_TEMPERATURE, (("min", Daily.TMIN), ("max", Daily.TMAX))),
-    _Source(SensorKind.SOLAR_RADIATION, (("mean", Daily.RADIATION),), W_M2_DAY_TO_MJ),
-    _Source(SensorKind.RAINFALL, (("sum", Daily.RAIN),)),
-    _Source(SensorKind.SOIL_MOISTURE, (("mean", Daily.SOIL_MOISTURE),)),
-)
-_COLUMN = {v: i for i, v in enumerate(Daily)}
-
-
-def _statement(
-    source: _Source, tenant: str, fields: Mapping[str, str | None], start_ms: int, end_ms: int
-) -> str:
-    """One InfluxQL statement: the source's daily aggregates per site and device."""
-    picks = []
-    for site, device in fields.items():
-        clause = f'"site" = {quote_string(site)}'
-        if device:
-            clause = f'({clause} AND "device" = {quote_string(device)})'
-        picks.append(clause)
-    selects = ", ".join(f'{fn}("value") AS "{var.value}"' for fn, var in source.selects)
-    return (
-        f'SELECT {selects}, count("value") AS "n" FROM "{source.kind.value}" '
-        f'WHERE "tenant" = {quote_string(tenant)} AND ({" OR ".join(picks)}) '
-        f"AND time >= {start_ms}ms AND time < {end_ms}ms "
-        f'GROUP BY time(1d), "site", "device" fill(none) tz(\'{TIMEZONE}\')'
-    )
+from storage.influx.client import InfluxStore
+from storage.weather import MIN_DAY_SHARE, W_M2_DAY_TO_MJ, Daily, daily_weather  # noqa: F401
 
 
 def read_daily_weather(
@@ -86,45 +22,8 @@ def read_daily_weather(
 
     Fields without any temperature in the range are left out. Raises the store's errors.
     """
-    if not fields or last < first:
-        return {}
-    first_day, last_day = day_number(first), day_number(last)
-    start_ms = day_start_ms(first_day)
-    end_ms = day_start_ms(last_day + 1)
-    query = ";".join(_statement(s, tenant, fields, start_ms, end_ms) for s in _SOURCES)
-    results = store.query(query)
-    n = last_day - first_day + 1
-    tables = {site: np.full((n, len(Daily)), np.nan) for site in fields}
-    for source, result in zip(_SOURCES, results, strict=True):
-        for serie in result.get("series", []):
-            site = serie.get("tags", {}).get("site")
-            if site not in tables:
-                continue
-            _fill(tables[site], serie, source, first_day)
-    out: dict[str, FieldWeather] = {}
-    for site, table in tables.items():
-        has_temperature = np.isfinite(table[:, _COLUMN[Daily.TMIN]])
-        if not has_temperature.any():
-            continue
-        columns = [table[:, j].copy() for j in range(len(Daily))]
-        out[site] = FieldWeather(site, first_day, *columns)
-    return out
-
-
-def _fill(table: np.ndarray, serie: Mapping[str, Any], source: _Source, first_day: int) -> None:
-    """Write one series' daily rows into `table`, leaving thinly covered days missing."""
-    columns = serie["columns"]
-    rows = [dict(zip(columns, values, strict=True)) for values in serie["values"]]
-    counts = np.array([row["n"] or 0 for row in rows], dtype=np.float64)
-    if not len(counts):
-        return
-    # The usual daily count of this series; a day far below it is not a whole day.
-    enough = counts >= MIN_DAY_SHARE * float(np.median(counts))
-    for row, ok in zip(rows, enough, strict=True):
-        index = local_day(int(row["time"])) - first_day
-        if not ok or not 0 <= index < len(table):
-            continue
-        for _fn, var in source.selects:
-            value = row[var.value]
-            if value is not None:
-                table[index, _COLUMN[var]] = float(value) * source.scale
+    found = daily_weather(store, tenant, fields, first, last)
+    return {
+        site: FieldWeather(site, daily.first_day, *(daily.column(v) for v in Daily))
+        for site, daily in found.items()
+    }

@@ -17,14 +17,6 @@ from __future__ import annotations
 import numpy as np
 
 from core.time import from_day_number
-from ingest.stores.assets import (
-    Asset,
-    BinAsset,
-    FieldAsset,
-    SiteAsset,
-    SiteKind,
-    StandAsset,
-)
 from simulators import crops
 from simulators.common import jan1, local_day, year_of
 from simulators.factory import FactorySpec, Replenishment
@@ -33,6 +25,14 @@ from simulators.forest import StandSpec, chapman_richards
 from simulators.scenario import Scenario, scenario_sites
 from simulators.truth import Crop, Species
 from simulators.weather import simulate_weather
+from storage.assets import (
+    Asset,
+    BinAsset,
+    FieldAsset,
+    SiteAsset,
+    SiteKind,
+    StandAsset,
+)
 
 GATEWAY = "stock-gateway"
 

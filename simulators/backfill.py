@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.protocol import DeviceTopic
-from ingest.stores.assets import write_assets
-from ingest.stores.influx import InfluxStore
-from ingest.stores.lineprotocol import series_lines
 from simulators.assets import scenario_assets
 from simulators.scenario import Scenario, SiteData, Truth, simulate_sites
+from storage.assets import write_assets
+from storage.influx.client import InfluxStore
+from storage.influx.lineprotocol import series_lines
 
 log = logging.getLogger(__name__)
 

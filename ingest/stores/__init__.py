@@ -1,1 +1,1 @@
-"""Stores for readings (one module per storage backend)."""
+"""Moved to `storage/`; the modules here re-export their new homes for old callers."""

@@ -1,0 +1,246 @@
+"""InfluxDB through the v1-compatible HTTP API (`/write`, `/query`) of InfluxDB 1.x, 2.x and 3.x."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from core.settings import Settings, reveal
+from storage.errors import DatabaseNotFoundError, StoreError, StoreUnavailableError
+
+if TYPE_CHECKING:
+    from storage.influx.columns import SeriesColumns
+
+__all__ = [
+    "DatabaseNotFoundError",
+    "InfluxStore",
+    "LineRejected",
+    "StoreError",
+    "StoreUnavailableError",
+    "make_store",
+    "quote_string",
+]
+
+log = logging.getLogger(__name__)
+
+_MSGPACK = "application/x-msgpack"
+
+
+@dataclass(frozen=True, slots=True)
+class LineRejected:
+    """A line the store refused, by position in the written batch, with the store's reason."""
+
+    index: int
+    reason: str
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def quote_string(value: str) -> str:
+    """An InfluxQL string literal; tag values are never pasted into a query unquoted."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class InfluxStore:
+    """Writes line protocol and runs InfluxQL for one database."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        database: str,
+        *,
+        token: str | None = None,
+        user: str | None = None,
+        password: str | None = None,
+        gzip_body: bool = False,
+    ) -> None:
+        """Use `http` (its base_url is the server) for database `database`."""
+        self._http = http
+        self.database = database
+        self._gzip = gzip_body
+        self._headers: dict[str, str] = {}
+        self._auth: httpx.BasicAuth | None = None
+        if token:
+            self._headers["Authorization"] = f"Token {token}"
+        elif user and password:
+            self._auth = httpx.BasicAuth(user, password)
+
+    def _request(
+        self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        try:
+            return self._http.request(
+                method,
+                path,
+                headers={**self._headers, **(headers or {})},
+                auth=self._auth or httpx.USE_CLIENT_DEFAULT,
+                **kwargs,
+            )
+        except httpx.HTTPError as exc:
+            raise StoreUnavailableError(f"InfluxDB unreachable: {exc!r}") from exc
+
+    def ping(self) -> bool:
+        """Whether the server answers."""
+        try:
+            return self._request("GET", "/ping").status_code in (200, 204)
+        except StoreUnavailableError:
+            return False
+
+    def ensure_database(self) -> None:
+        """Create the database if the credentials allow it (a no-op when it exists)."""
+        response = self._request(
+            "POST", "/query", data={"q": f"CREATE DATABASE {_quote_ident(self.database)}"}
+        )
+        if response.status_code >= 500:
+            raise StoreUnavailableError(
+                f"InfluxDB answered {response.status_code} to CREATE DATABASE"
+            )
+        if response.status_code != 200:
+            log.warning(
+                "could not create database %s (%s); assuming it exists",
+                self.database,
+                response.status_code,
+            )
+
+    def _post_lines(self, lines: Sequence[str]) -> httpx.Response:
+        body = ("\n".join(lines)).encode()
+        headers = {"Content-Type": "text/plain; charset=utf-8"}
+        if self._gzip:
+            body = gzip.compress(body, compresslevel=1)
+            headers["Content-Encoding"] = "gzip"
+        return self._request(
+            "POST",
+            "/write",
+            params={"db": self.database, "precision": "ms"},
+            content=body,
+            headers=headers,
+        )
+
+    def write_lines(self, lines: Sequence[str], offset: int = 0) -> list[LineRejected]:
+        """Store `lines`; return the ones the store refused (4xx) — those are not retried.
+
+        Raises StoreUnavailableError when nothing can be known to be stored; the caller retries all.
+        """
+        if not lines:
+            return []
+        response = self._post_lines(lines)
+        status = response.status_code
+        if status == 204:
+            return []
+        if status == 413 and len(lines) > 1:
+            return self._split(lines, offset)
+        if status in (401, 403, 404, 429) or status >= 500:
+            if status == 404:
+                self.ensure_database()
+            raise StoreUnavailableError(f"InfluxDB answered {status}: {_error_text(response)}")
+        # 400: InfluxDB stored what it could; find the refused lines by halving.
+        if len(lines) == 1:
+            return [LineRejected(offset, _error_text(response))]
+        return self._split(lines, offset)
+
+    def _split(self, lines: Sequence[str], offset: int) -> list[LineRejected]:
+        middle = len(lines) // 2
+        return self.write_lines(lines[:middle], offset) + self.write_lines(
+            lines[middle:], offset + middle
+        )
+
+    def count_points(self) -> int:
+        """How many points the database holds, over every measurement."""
+        results = self.query('SELECT count("value") FROM /.*/')
+        return sum(int(s["values"][0][1]) for s in results[0].get("series", []))
+
+    def query(self, q: str, *, epoch: str = "ms") -> list[dict[str, Any]]:
+        """Run InfluxQL and return the `results` list; raise StoreError on an error answer."""
+        response = self._request(
+            "POST", "/query", data={"q": q, "db": self.database, "epoch": epoch}
+        )
+        if response.status_code >= 500:
+            raise StoreUnavailableError(f"InfluxDB answered {response.status_code}")
+        try:
+            document = response.json()
+        except ValueError as exc:
+            raise StoreError(f"InfluxDB answered {response.status_code} without JSON") from exc
+        return _results(response.status_code, document)
+
+    def query_columns(self, q: str) -> list[SeriesColumns]:
+        """Run a query selecting one numeric field; each series' times (ms) and values as arrays.
+
+        For answers of many thousand points: InfluxDB 1.x encodes MessagePack in less time than
+        JSON, the rows are read without a Python object each, and on a local link gzip would
+        only burn CPU on both sides. A JSON answer (a server without MessagePack) works too.
+        """
+        # Imported here: ingest, which only writes, need not load numpy and msgpack.
+        from storage.influx import columns
+
+        response = self._request(
+            "POST",
+            "/query",
+            data={"q": q, "db": self.database, "epoch": "ms"},
+            # InfluxDB 1.x matches Accept exactly (no lists or weights); a server that does not
+            # speak MessagePack is expected to answer JSON, which is read below.
+            headers={"Accept": _MSGPACK, "Accept-Encoding": "identity"},
+        )
+        if response.status_code >= 500:
+            raise StoreUnavailableError(f"InfluxDB answered {response.status_code}")
+        packed = response.headers.get("content-type", "").startswith(_MSGPACK)
+        if packed and response.status_code == 200:
+            try:
+                return columns.packed_columns(response.content)
+            except columns.IrregularAnswerError:
+                pass  # an error, or values that are not floats: the general path says which
+        try:
+            document = columns.unpack(response.content) if packed else response.json()
+        except ValueError as exc:  # msgpack's errors are ValueErrors too
+            raise StoreError(f"InfluxDB answered {response.status_code} undecodably") from exc
+        if not isinstance(document, dict):
+            raise StoreError(f"InfluxDB answered {response.status_code} without a document")
+        try:
+            return columns.document_columns(_results(response.status_code, document))
+        except columns.NotNumericError as exc:
+            raise StoreError(f"query answered other than numbers: {exc}") from exc
+
+
+def _results(status: int, document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The `results` of a /query answer; StoreError if the answer or a statement failed."""
+    if status != 200 or "error" in document:
+        raise _query_failed(document.get("error", status))
+    results: list[dict[str, Any]] = document.get("results", [])
+    for result in results:
+        if "error" in result:
+            raise _query_failed(result["error"])
+    return results
+
+
+def _query_failed(error: object) -> StoreError:
+    """The error for a failed query; its own type when the database does not exist yet."""
+    message = f"query failed: {error}"
+    if "database not found" in str(error):
+        return DatabaseNotFoundError(message)
+    return StoreError(message)
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("error", response.text))
+    except ValueError:
+        return response.text[:500] or f"HTTP {response.status_code}"
+
+
+def make_store(settings: Settings, timeout: float = 10.0) -> InfluxStore:
+    """The InfluxDB store of `settings` (`storage.open_store` chooses the store)."""
+    http = httpx.Client(base_url=settings.influx_url, timeout=timeout)
+    return InfluxStore(
+        http,
+        settings.influx_db,
+        token=reveal(settings.influx_token),
+        user=settings.influx_user,
+        password=reveal(settings.influx_password),
+        gzip_body=settings.influx_gzip,
+    )

@@ -1,0 +1,466 @@
+"""Read side of the store: InfluxQL built from typed arguments, every tag value quoted.
+
+Storage layout (see README): one measurement per sensor kind, tags tenant/site/device/sensor,
+field `value`. Aggregates are computed by InfluxDB (`GROUP BY time()`), never in Python.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from core.cache import TtlCache
+from core.errors import NotFoundError
+from core.time import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, parse_duration_ms
+from edge.protocol import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, SensorKind
+from storage.errors import DatabaseNotFoundError, QueryError, StoreDownError, StoreError
+from storage.influx.client import InfluxStore, quote_string
+from storage.influx.columns import SeriesColumns
+from storage.layout import STATUS_MEASUREMENT
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+# Every measurement the API reads; listing them keeps rollups or foreign data out of answers.
+_ALL_KINDS = ",".join(f'"{kind.value}"' for kind in SensorKind)
+MAX_BUCKETS = 10_000
+AGGREGATE_CACHE_ENTRIES = 1_024
+# The catalogue is read in full once in this many refreshes, incrementally in between, and an
+# incremental read reaches this far back before the previous one.
+FULL_READ_EVERY = 20
+CATALOGUE_OVERLAP_MS = 10 * MS_PER_MINUTE
+
+
+def from_store(read: Callable[[], _T], empty: _T) -> _T:
+    """Run a store read: `empty` if the database does not exist yet, else StoreDownError."""
+    try:
+        return read()
+    except DatabaseNotFoundError:
+        return empty
+    except StoreError as exc:
+        raise StoreDownError(str(exc)) from exc
+
+
+def first_series(store: InfluxStore, q: str) -> list[dict[str, Any]]:
+    """The series of the first statement's answer (none from a database not created yet)."""
+    results = from_store(lambda: store.query(q), [])
+    return results[0].get("series", []) if results else []
+
+
+class Interval(StrEnum):
+    """Aggregate bucket widths, as InfluxQL durations; buckets align to UTC (midnight for 1d)."""
+
+    MINUTE = "1m"
+    FIVE_MINUTES = "5m"
+    FIFTEEN_MINUTES = "15m"
+    HOUR = "1h"
+    SIX_HOURS = "6h"
+    DAY = "1d"
+
+    @property
+    def ms(self) -> int:
+        """Width in milliseconds."""
+        return parse_duration_ms(self.value)
+
+
+class AggregateFunction(StrEnum):
+    """Functions InfluxDB computes per bucket."""
+
+    MEAN = "mean"
+    MIN = "min"
+    MAX = "max"
+    COUNT = "count"
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesKey:
+    """One stored series of a tenant: a sensor channel of a device at a site."""
+
+    kind: SensorKind
+    site: str
+    device: str
+    sensor: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceStatus:
+    """The latest status message of a device, as ingest stored it."""
+
+    online: bool
+    at_ms: int
+    spool_readings: int | None
+    spool_dropped: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """A tenant's series with the time of the newest reading of each (ms), and device status."""
+
+    last_seen: dict[SeriesKey, int]
+    status: dict[tuple[str, str], DeviceStatus] = field(default_factory=dict)
+    # Answers derived from this catalogue (e.g. encoded device lists), built once per refresh.
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def sites(self) -> list[str]:
+        """Site ids, sorted."""
+        return sorted({key.site for key in self.last_seen} | {site for site, _ in self.status})
+
+    def devices(self, site: str | None = None) -> dict[tuple[str, str], list[SeriesKey]]:
+        """Series grouped by (site, device), optionally of one site, sorted."""
+        out: dict[tuple[str, str], list[SeriesKey]] = {}
+        for key in sorted(self.last_seen, key=lambda k: (k.site, k.device, k.sensor, k.kind)):
+            if site is None or key.site == site:
+                out.setdefault((key.site, key.device), []).append(key)
+        # A device that reported its status but no reading yet is still a device.
+        for device_key in self.status:
+            if (site is None or device_key[0] == site) and device_key not in out:
+                out[device_key] = []
+        return dict(sorted(out.items()))
+
+    def sensor(self, site: str, device: str, sensor: str) -> SeriesKey:
+        """The series of one sensor, or NotFoundError."""
+        index = self.memo.get("sensors")
+        if index is None:
+            # Built once per catalogue: every readings or aggregates request looks a sensor up.
+            # A sensor id is unique on its device; were it not, the first kind in order wins.
+            index = {}
+            for key in sorted(self.last_seen, key=lambda k: k.kind.value, reverse=True):
+                index[key.site, key.device, key.sensor] = key
+            self.memo["sensors"] = index
+        found = index.get((site, device, sensor))
+        if found is None:
+            raise NotFoundError(f"no sensor {sensor!r} on device {device!r} at site {site!r}")
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One stored point."""
+
+    time_ms: int
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class ExportBatch:
+    """One window of an export: its series, and its rows in order as three columns.
+
+    Row i is at `times[i]` (ms), of series `series[index[i]]`, with `values[i]`. Arrays rather
+    than an object per row: a million rows must be cheap to sort and encode.
+    """
+
+    series: list[SeriesKey]
+    times: npt.NDArray[np.int64]
+    index: npt.NDArray[np.int32]
+    values: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        """The number of rows."""
+        return len(self.times)
+
+
+def check_range(start_ms: int, end_ms: int) -> None:
+    """Refuse an empty, reversed or out-of-bounds time range."""
+    if not MIN_TIMESTAMP_MS <= start_ms < end_ms <= MAX_TIMESTAMP_MS:
+        raise QueryError("need 2000-01-01 <= start < end <= 2100-01-01 (UTC)")
+
+
+def _where(tenant: str, key: SeriesKey | None = None, sites: Sequence[str] = ()) -> str:
+    clauses = [f'"tenant" = {quote_string(tenant)}']
+    if key is not None:
+        clauses += [
+            f'"site" = {quote_string(key.site)}',
+            f'"device" = {quote_string(key.device)}',
+            f'"sensor" = {quote_string(key.sensor)}',
+        ]
+    if sites:
+        clauses.append("(" + " OR ".join(f'"site" = {quote_string(s)}' for s in sites) + ")")
+    return " AND ".join(clauses)
+
+
+def _between(start_ms: int, end_ms: int) -> str:
+    return f"time >= {start_ms}ms AND time < {end_ms}ms"
+
+
+class Reader:
+    """Runs the API's queries on one store; the catalogue is cached per tenant for a few seconds."""
+
+    def __init__(
+        self, store: InfluxStore, catalogue_ttl_s: float = 5.0, aggregate_ttl_s: float = 0.0
+    ) -> None:
+        """Read from `store`; answers may be cached for the given seconds (0: never)."""
+        self._store = store
+        self._ttl = catalogue_ttl_s
+        # When an aggregate expires under many viewers of one chart, one store query serves
+        # them all; the others would only queue behind it in InfluxDB.
+        self._aggregates: TtlCache[list[dict[str, Any]]] = TtlCache(
+            aggregate_ttl_s, AGGREGATE_CACHE_ENTRIES
+        )
+        self._cache: dict[str, tuple[float, Catalogue]] = {}
+        self._reads: dict[str, int] = {}
+        self._read_at_ms: dict[str, int] = {}
+        self._refreshing: set[str] = set()
+        self._lock = threading.Lock()
+
+    def _query(self, q: str) -> list[dict[str, Any]]:
+        return first_series(self._store, q)
+
+    def _columns(self, q: str) -> list[SeriesColumns]:
+        """Like `_query`, for answers of many points: each series as arrays."""
+        return from_store(lambda: self._store.query_columns(q), [])
+
+    def ready(self) -> bool:
+        """Whether the store answers queries."""
+        try:
+            self._store.query("SHOW MEASUREMENTS LIMIT 1")
+        except DatabaseNotFoundError:
+            return True
+        except StoreError:
+            return False
+        return True
+
+    def catalogue(self, tenant: str) -> Catalogue:
+        """The tenant's series and when each last reported.
+
+        A year of data makes `last()` cost hundreds of milliseconds, so a cached catalogue is
+        served for `catalogue_ttl_s` and, once stale, still served while one background thread
+        refreshes it: status lists stay fast and at most one refresh per tenant is in flight.
+        """
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(tenant)
+            stale = cached is not None and now - cached[0] >= self._ttl
+            refresh = stale and self._ttl > 0 and tenant not in self._refreshing
+            if refresh:
+                self._refreshing.add(tenant)
+        if cached is not None and self._ttl > 0:
+            if refresh:
+                threading.Thread(target=self._refresh, args=(tenant,), daemon=True).start()
+            return cached[1]
+        return self._load(tenant)
+
+    def _device_status(self, tenant: str) -> dict[tuple[str, str], DeviceStatus]:
+        """Each device's newest status point; spool figures are the last ones it reported.
+
+        The last will (offline) carries no spool figures, so those come from the newest point
+        that had them.
+        """
+        where = _where(tenant)
+        newest = self._query(
+            f'SELECT "online" FROM "{STATUS_MEASUREMENT}" WHERE {where} '
+            'GROUP BY "site", "device" ORDER BY time DESC LIMIT 1'
+        )
+        spool = self._query(
+            'SELECT last("spool_readings") AS "readings", last("spool_dropped") AS "dropped" '
+            f'FROM "{STATUS_MEASUREMENT}" WHERE {where} GROUP BY "site", "device"'
+        )
+        figures = {
+            (s["tags"]["site"], s["tags"]["device"]): (s["values"][0][1], s["values"][0][2])
+            for s in spool
+        }
+        out = {}
+        for serie in newest:
+            key = serie["tags"]["site"], serie["tags"]["device"]
+            at_ms, online = serie["values"][0][:2]
+            readings, dropped = figures.get(key, (None, None))
+            out[key] = DeviceStatus(bool(online), int(at_ms), readings, dropped)
+        return out
+
+    def _refresh(self, tenant: str) -> None:
+        try:
+            self._load(tenant)
+        except StoreDownError:
+            log.warning("could not refresh the catalogue of a tenant", exc_info=True)
+        finally:
+            with self._lock:
+                self._refreshing.discard(tenant)
+
+    def _load(self, tenant: str) -> Catalogue:
+        """Read the catalogue: in full at first and every few refreshes, else incrementally.
+
+        `last()` over all history is the API's most expensive query, and a refresh competes
+        with the requests it serves. Between full reads, a refresh asks only for points
+        stamped since shortly before the newest reading it knew (or the previous read's wall
+        time, if that is earlier) and merges them in: a reading that arrives late (a spool
+        drained after an outage) still carries a recent timestamp, and data whose "now" lies
+        in the past (a replayed simulation) keeps its own clock. Points written with older
+        timestamps for a series show up at the next full read.
+        """
+        began = time.monotonic()
+        wall_ms = int(time.time() * 1000)
+        with self._lock:
+            cached = self._cache.get(tenant)
+            reads = self._reads.get(tenant, 0)
+        incremental = cached is not None and reads % FULL_READ_EVERY != 0
+        where = _where(tenant)
+        if incremental and cached is not None:
+            newest = max(cached[1].last_seen.values(), default=0)
+            since = min(newest, self._read_at_ms[tenant]) - CATALOGUE_OVERLAP_MS
+            where += f" AND time >= {since}ms"
+        series = self._query(
+            f'SELECT last("value") FROM {_ALL_KINDS} WHERE {where} '
+            'GROUP BY "site", "device", "sensor"'
+        )
+        found = {_series_key(s): int(s["values"][0][0]) for s in series}
+        if incremental and cached is not None:
+            last_seen = dict(cached[1].last_seen)
+            for key, seen in found.items():
+                last_seen[key] = max(seen, last_seen.get(key, seen))
+        else:
+            last_seen = found
+        catalogue = Catalogue(last_seen, self._device_status(tenant))
+        with self._lock:
+            self._cache[tenant] = (began, catalogue)
+            self._reads[tenant] = reads + 1
+            self._read_at_ms[tenant] = wall_ms
+        return catalogue
+
+    def readings(
+        self, tenant: str, key: SeriesKey, start_ms: int, end_ms: int, limit: int
+    ) -> list[Reading]:
+        """Up to `limit` points of one series in [start, end), oldest first."""
+        check_range(start_ms, end_ms)
+        series = self._query(
+            f'SELECT "value" FROM "{key.kind.value}" WHERE {_where(tenant, key)} '
+            f"AND {_between(start_ms, end_ms)} ORDER BY time ASC LIMIT {int(limit)}"
+        )
+        return [Reading(int(t), float(v)) for s in series for t, v in s["values"]]
+
+    def aggregates(
+        self,
+        tenant: str,
+        key: SeriesKey,
+        *,
+        start_ms: int,
+        end_ms: int,
+        interval: Interval,
+        functions: Sequence[AggregateFunction],
+    ) -> list[dict[str, Any]]:
+        """Per-bucket results computed by InfluxDB; empty buckets are left out."""
+        check_range(start_ms, end_ms)
+        if (end_ms - start_ms) // interval.ms > MAX_BUCKETS:
+            raise QueryError(f"more than {MAX_BUCKETS} buckets: widen the interval")
+        chosen = list(dict.fromkeys(functions)) or list(AggregateFunction)
+        fields = ", ".join(f'{f.value}("value") AS "{f.value}"' for f in chosen)
+        q = (
+            f'SELECT {fields} FROM "{key.kind.value}" WHERE {_where(tenant, key)} '
+            f"AND {_between(start_ms, end_ms)} GROUP BY time({interval.value}) fill(none)"
+        )
+        # The query names tenant, series, range, interval and functions: it is the answer's key.
+        return self._aggregates.get(q, lambda: self._aggregate_rows(q))
+
+    def _aggregate_rows(self, q: str) -> list[dict[str, Any]]:
+        """The rows of an aggregate query, one dict per bucket."""
+        rows: list[dict[str, Any]] = []
+        for s in self._query(q):
+            columns = s["columns"]
+            rows.extend(dict(zip(columns, values, strict=True)) for values in s["values"])
+        return rows
+
+    def first_spacing(
+        self,
+        tenant: str,
+        *,
+        sites: Sequence[str],
+        kinds: Sequence[SensorKind],
+        start_ms: int,
+        end_ms: int,
+    ) -> dict[SeriesKey, int | None]:
+        """Series of the selection with the spacing (ms) of their first two readings in range."""
+        check_range(start_ms, end_ms)
+        measurements = ",".join(f'"{k.value}"' for k in dict.fromkeys(kinds))
+        series = self._query(
+            f'SELECT "value" FROM {measurements} WHERE {_where(tenant, sites=sites)} '
+            f'AND {_between(start_ms, end_ms)} GROUP BY "site", "device", "sensor" LIMIT 2'
+        )
+        out: dict[SeriesKey, int | None] = {}
+        for s in series:
+            times = [int(t) for t, _ in s["values"]]
+            out[_series_key(s)] = times[1] - times[0] if len(times) == 2 else None
+        return dict(sorted(out.items(), key=lambda item: _key_order(item[0])))
+
+    def export(
+        self,
+        tenant: str,
+        *,
+        sites: Sequence[str],
+        kinds: Sequence[SensorKind],
+        start_ms: int,
+        end_ms: int,
+        window_rows: int,
+    ) -> Iterator[ExportBatch]:
+        """Every point of `sites` and `kinds` in [start, end), one time window per batch.
+
+        The window adapts to the data's density so that a batch holds about `window_rows`
+        rows: memory stays flat however long the range, and each window is one store query.
+        While a batch is being encoded and sent, the store already answers the next window.
+        Rows in a batch are ordered by time, then kind, site, device and sensor.
+        """
+        check_range(start_ms, end_ms)
+        measurements = ",".join(f'"{k.value}"' for k in dict.fromkeys(kinds))
+        where = _where(tenant, sites=sites)
+
+        def ask(begin: int, stop: int) -> Future[list[SeriesColumns]]:
+            return lookahead.submit(
+                self._columns,
+                f'SELECT "value" FROM {measurements} WHERE {where} AND {_between(begin, stop)} '
+                'GROUP BY "site", "device", "sensor"',
+            )
+
+        window = MS_PER_HOUR
+        begin, stop = start_ms, min(end_ms, start_ms + window)
+        with ThreadPoolExecutor(1, thread_name_prefix="export-query") as lookahead:
+            pending: Future[list[SeriesColumns]] | None = ask(begin, stop)
+            while pending is not None:
+                series = pending.result()
+                count = sum(len(s.times) for s in series)
+                # Aim the next window at `window_rows`, growing at most fourfold per step so
+                # that a burst of dense data after a sparse stretch cannot blow up one batch.
+                density = count / (stop - begin)
+                target = window_rows / density if density else window * 4
+                window = int(max(MS_PER_MINUTE, min(window * 4, target, 366 * MS_PER_DAY)))
+                begin, stop = stop, min(end_ms, stop + window)
+                pending = ask(begin, stop) if begin < end_ms else None
+                if count:
+                    yield _batch(series)
+
+
+def _batch(series: list[SeriesColumns]) -> ExportBatch:
+    """Rows of `series` ordered by time, then kind, site, device and sensor."""
+    found = sorted(((_columns_key(s), s) for s in series), key=_key_order_kind)
+    times = np.concatenate([s.times for _, s in found])
+    index = np.concatenate([np.full(len(s.times), i, np.int32) for i, (_, s) in enumerate(found)])
+    values = np.concatenate([s.values for _, s in found])
+    # Each series is in time order and series are in key order: a stable sort by time alone
+    # gives (time, series), and finds the runs already sorted.
+    order = np.argsort(times, kind="stable")
+    return ExportBatch([key for key, _ in found], times[order], index[order], values[order])
+
+
+def _key_order(key: SeriesKey) -> tuple[str, str, str, str]:
+    return (key.site, key.device, key.sensor, key.kind.value)
+
+
+def _series_key(series: dict[str, Any]) -> SeriesKey:
+    tags = series["tags"]
+    return SeriesKey(SensorKind(series["name"]), tags["site"], tags["device"], tags["sensor"])
+
+
+def _columns_key(series: SeriesColumns) -> SeriesKey:
+    tags = series.tags
+    return SeriesKey(SensorKind(series.name), tags["site"], tags["device"], tags["sensor"])
+
+
+def _key_order_kind(item: tuple[SeriesKey, Any]) -> tuple[str, str, str, str]:
+    key = item[0]
+    return (key.kind.value, key.site, key.device, key.sensor)
