@@ -23,8 +23,6 @@ from pathlib import Path
 import numpy as np
 
 from core.time import from_day_number, local_today
-from ingest.stores.assets import read_assets
-from ingest.stores.influx import InfluxStore
 from models.errors import ModelError
 from models.harvest.climate import PRE_DAYS
 from models.harvest.csvio import from_day, read_seasons
@@ -41,6 +39,8 @@ from models.harvest.types import (
 )
 from models.registry import Better, Metric, ModelMeta, ModelRegistry
 from models.store_weather import read_daily_weather
+from storage.assets import read_assets
+from storage.influx.client import InfluxStore
 
 log = logging.getLogger(__name__)
 

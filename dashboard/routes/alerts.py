@@ -10,12 +10,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from alerting.records import AlertKind, AlertState, AlertView
 from core.time import from_ms
 from dashboard.deps import API_PREFIX, AckKey, Alerts, ReadKey, TenantPath, valid_id
-from dashboard.queries import StoreDownError
 from dashboard.schemas import AUTHENTICATED, error_responses
-from ingest.stores.influx import StoreError
+from storage.alert_types import AlertKind, AlertState, AlertView
+from storage.errors import StoreDownError, StoreError
 
 router = APIRouter(prefix=API_PREFIX, tags=["alerts"], responses=error_responses(*AUTHENTICATED))
 

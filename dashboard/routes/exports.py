@@ -17,7 +17,6 @@ from dashboard.auth import allowed_sites
 from dashboard.context import AppContext
 from dashboard.deps import API_PREFIX, Context, ExportKey, TenantPath, to_ms, valid_id
 from dashboard.keys import ApiKey
-from dashboard.queries import ExportBatch, check_range
 from dashboard.routes.encoding import COLUMN_DOCS, csv_chunks, parquet_chunks
 from dashboard.schemas import (
     AUTHENTICATED,
@@ -28,6 +27,7 @@ from dashboard.schemas import (
     error_responses,
 )
 from edge.protocol import SensorKind
+from storage.readings import ExportBatch, check_range
 
 router = APIRouter(
     prefix=API_PREFIX, tags=["research exports"], responses=error_responses(*AUTHENTICATED)
