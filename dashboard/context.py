@@ -10,21 +10,22 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from alerting.store import AlertStore
 from core.settings import ApiSettings, reveal
-from dashboard.asset_queries import AssetReader
 from dashboard.broker import BrokerProbe
 from dashboard.device_accounts import DeviceAccounts
 from dashboard.downlink import ConfigPublisher
-from dashboard.forecast_queries import ForecastService
-from dashboard.inventory import StockService
 from dashboard.keys import KeyStore
 from dashboard.metrics import ApiMetrics
-from dashboard.queries import Reader
 from dashboard.ratelimit import RateLimiter
-from dashboard.rotation import ForestService
 from edge.mqtt import MqttEndpoint
-from ingest.stores.influx import InfluxStore
+from models.forest.service import ForestService
+from models.harvest.service import ForecastService
+from models.stock.service import StockService
+from models.store_weather import read_daily_weather
+from storage.alerts import AlertStore
+from storage.influx.client import InfluxStore
+from storage.readings import Reader
+from storage.series import AssetReader
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +93,7 @@ def build_context(settings: ApiSettings) -> AppContext:
         metrics=ApiMetrics(),
         broker=BrokerProbe(api_endpoint),
         alerts=AlertStore(store),
-        forecasts=ForecastService(store, store_settings.data_path),
+        forecasts=ForecastService(store, store_settings.data_path, read_daily_weather),
         assets=assets,
         stock=StockService(assets, ttl_s),
         forest=ForestService(assets, ttl_s),

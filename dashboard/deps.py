@@ -10,18 +10,18 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request, Security
 from fastapi.security import APIKeyHeader
 
-from alerting.store import AlertStore
 from core import time as core_time
 from core.errors import NotFoundError
 from dashboard.auth import AuthenticationError, Permission, authorize
 from dashboard.context import AppContext
-from dashboard.forecast_queries import ForecastService
-from dashboard.inventory import StockService
 from dashboard.keys import ApiKey
-from dashboard.queries import QueryError
 from dashboard.ratelimit import RateLimitedError
-from dashboard.rotation import ForestService
 from edge.protocol import ProtocolError, check_id
+from models.forest.service import ForestService
+from models.harvest.service import ForecastService
+from models.stock.service import StockService
+from storage.alerts import AlertStore
+from storage.errors import QueryError
 
 API_KEY_HEADER = "X-API-Key"
 # Routers carry the prefix themselves, so that route templates (metrics labels) are full paths.

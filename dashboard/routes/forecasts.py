@@ -9,14 +9,14 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from dashboard.deps import API_PREFIX, Forecasts, ReadKey, TenantPath, valid_id
-from dashboard.forecast_queries import (
+from dashboard.schemas import AUTHENTICATED, error_responses
+from models.harvest.service import (
     FieldForecast,
     ForecastStatus,
     finite,
     gdd_base_c,
     to_date,
 )
-from dashboard.schemas import AUTHENTICATED, error_responses
 from models.registry import Better, ModelMeta, ModelStatus
 
 router = APIRouter(

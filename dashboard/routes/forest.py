@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field
 from core.errors import NotFoundError
 from core.time import from_ms
 from dashboard.deps import API_PREFIX, Forest, ReadKey, TenantPath, valid_id
-from dashboard.rotation import (
+from dashboard.schemas import AUTHENTICATED, error_responses
+from models.forest.service import (
     DEFAULT_ECONOMICS,
     ForestService,
     Recommendation,
@@ -20,8 +21,7 @@ from dashboard.rotation import (
     economics_for,
     recommend,
 )
-from dashboard.schemas import AUTHENTICATED, error_responses
-from ingest.stores.assets import StandAsset
+from storage.assets import StandAsset
 
 router = APIRouter(prefix=API_PREFIX, tags=["forest"], responses=error_responses(*AUTHENTICATED))
 

@@ -10,8 +10,8 @@ from pydantic import BaseModel, Field
 
 from core.time import from_ms
 from dashboard.deps import API_PREFIX, ReadKey, Stock, TenantPath, valid_id
-from dashboard.inventory import HORIZON_H, Basis, BinStatus
 from dashboard.schemas import AUTHENTICATED, error_responses
+from models.stock.service import HORIZON_H, Basis, BinStatus
 
 router = APIRouter(prefix=API_PREFIX, tags=["stock"], responses=error_responses(*AUTHENTICATED))
 
@@ -104,7 +104,7 @@ def list_bins(
 ) -> list[BinOut]:
     """Every bin the asset registry describes, with its newest weight and count readings.
 
-    The stock-out forecast uses the last four weeks of the bin's load cell (`models.stockout`)
+    The stock-out forecast uses the last four weeks of the bin's load cell (`models.stock.stockout`)
     as of its newest reading; answers are shared for a few seconds.
     """
     if site is not None:

@@ -1,7 +1,7 @@
-"""Forest rotation recommendations: each stand's growth curve and its Faustmann rotation.
+"""Forest rotation serving: each registered stand's growth curve and its Faustmann rotation.
 
-A stand's growth curve is a Chapman–Richards fit (`models.forest.fit_growth`) to two kinds of
-observation:
+A stand's growth curve is a Chapman–Richards fit (`models.forest.growth.fit_growth`) to two
+kinds of observation:
 
 - its inventory (registry: species, age, volume and mean diameter on `age_on`) placed on the
   regional yield-table curve of its species, scaled through the inventory volume (its site
@@ -12,9 +12,10 @@ observation:
 Both kinds of point count alike in the least-squares fit, so a few years of dendrometer data
 bend the yield table's shape toward the stand's own growth, and a longer record more so.
 
-The rotation is `models.forest.plan_rotation` on that curve with the caller's timber price,
-harvest and planting costs and discount rate (defaults per species below). Ages become calendar
-years from the inventory date; "now" is the newest dendrometer reading (or the inventory date).
+The rotation is `models.forest.growth.plan_rotation` on that curve with the caller's timber
+price, harvest and planting costs and discount rate (defaults per species below). Ages become
+calendar years from the inventory date; "now" is the newest dendrometer reading (or the
+inventory date).
 """
 
 from __future__ import annotations
@@ -28,11 +29,9 @@ import numpy as np
 from core.cache import TtlCache
 from core.errors import InvalidRequestError
 from core.time import JST, MS_PER_DAY
-from dashboard.asset_queries import AssetReader, FloatArray, Series
 from edge.protocol import SensorKind
-from ingest.stores.assets import StandAsset
 from models.errors import ModelError
-from models.forest import (
+from models.forest.growth import (
     MAX_AGE,
     Economics,
     ForestModelError,
@@ -43,6 +42,8 @@ from models.forest import (
     plan_rotation,
 )
 from models.forest.species import SPECIES
+from storage.assets import StandAsset
+from storage.series import AssetReader, FloatArray, Series
 
 DAYS_PER_YEAR = 365.2425
 PERIOD_DAYS = 30

@@ -1,4 +1,4 @@
-"""Harvest forecasts per farm field and the model registry, read for the web API.
+"""Harvest forecast serving: the season and forecast of each farm field, and the model registry.
 
 A field is a `FieldAsset` of the asset registry; its current season is its newest planting on
 or before the as-of day, as long as that is within the crop's longest season seen in training.
@@ -15,20 +15,17 @@ import logging
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from core.cache import TtlCache
 from core.errors import NotFoundError
 from core.time import day_number, from_day_number, local_today
-from dashboard.queries import QueryError, from_store
-from ingest.stores.assets import FieldAsset, read_assets
-from ingest.stores.influx import InfluxStore
 from models.harvest.baselines import GDD_BASE_C, daily_gdd
 from models.harvest.climate import PRE_DAYS
 from models.harvest.types import (
@@ -40,7 +37,10 @@ from models.harvest.types import (
     SeasonRecord,
 )
 from models.registry import ModelMeta, ModelRegistry, ModelStatus, RegistryError
-from models.store_weather import read_daily_weather
+from storage.assets import FieldAsset, read_assets
+from storage.errors import QueryError
+from storage.influx.client import InfluxStore
+from storage.readings import from_store
 
 if TYPE_CHECKING:
     from models.harvest.model import HarvestForecaster
@@ -111,6 +111,21 @@ def _gdd(weather: FieldWeather | None, planting: int, as_of: int) -> list[tuple[
     return out
 
 
+class WeatherSource(Protocol):
+    """Daily weather of farm fields from the store (`models.store_weather.read_daily_weather`)."""
+
+    def __call__(
+        self,
+        store: InfluxStore,
+        tenant: str,
+        fields: Mapping[str, str | None],
+        first: dt.date,
+        last: dt.date,
+    ) -> dict[str, FieldWeather]:
+        """Each field's (site → its device, or None for any) weather over [first, last]."""
+        ...
+
+
 class ForecastService:
     """Forecasts and model versions of a tenant, over one store and one data folder."""
 
@@ -118,14 +133,18 @@ class ForecastService:
         self,
         store: InfluxStore,
         data_dir: Path,
+        weather: WeatherSource,
         today: Callable[[], dt.date] = local_today,
         ttl_s: float = FORECAST_TTL_S,
     ) -> None:
         """Read from `store` and the registries under `data_dir`; `today` is the local date.
 
+        The fields' daily weather comes from `weather`, handed in by the application so that
+        this package does not import the adapter that builds its `FieldWeather` from the store.
         A field's forecast is kept `ttl_s` seconds (0: never) per model version and as-of day.
         """
         self._store = store
+        self._read_weather = weather
         self._data_dir = data_dir
         self._today = today
         self._answers: TtlCache[FieldForecast] = TtlCache(ttl_s, ANSWER_CACHE_ENTRIES)
@@ -271,7 +290,7 @@ class ForecastService:
         """The field's daily weather from before planting to the as-of day."""
         first = planting - dt.timedelta(days=PRE_DAYS)
         found = from_store(
-            lambda: read_daily_weather(
+            lambda: self._read_weather(
                 self._store, tenant, {asset.site: asset.device or None}, first, as_of
             ),
             {},

@@ -1,9 +1,10 @@
 """Stock levels, stock-out forecasts and reorder flags of a tenant's registered bins.
 
 A bin is listed when the asset registry describes it (`BinAsset`); its level is the newest
-reading of its load cell and item counter. The forecast is `models.stockout.forecast_stockout`
-on the last four weeks of the load cell's readings (the item counter's when the bin has no
-weighed history), as of the newest reading, with the bin's lead time: `reorder` is the model's
+reading of its load cell and item counter. The forecast is
+`models.stock.stockout.forecast_stockout` on the last four weeks of the load cell's readings
+(the item counter's when the bin has no weighed history), as of the newest reading, with the
+bin's lead time: `reorder` is the model's
 flag, raised when the lower end of the 80 % stock-out interval falls within the lead time, so
 that an order placed now still arrives before the bin is likely to run empty.
 """
@@ -15,10 +16,10 @@ from enum import StrEnum
 
 from core.cache import TtlCache
 from core.time import MS_PER_HOUR
-from dashboard.asset_queries import AssetReader, Latest, Series
 from edge.protocol import SensorKind
-from ingest.stores.assets import BinAsset
 from models.stock.stockout import StockoutError, StockoutForecast, forecast_stockout
+from storage.assets import BinAsset
+from storage.series import AssetReader, Latest, Series
 
 HISTORY_DAYS = 28
 # forecast_stockout walks this far ahead; a forecast at the horizon means "not within it".
