@@ -57,7 +57,7 @@ def detect_bin(ts: np.ndarray, weight: np.ndarray, count: np.ndarray) -> list[St
     detector = BinAnomalyDetector()
     alerts: list[StockAlert] = []
     for t, w, c in zip(ts.tolist(), weight.tolist(), count.tolist(), strict=True):
-        alerts.extend(detector.update(t, w, c))
+        alerts.extend(detector.score_one(t, w, c))
     return alerts
 
 

@@ -21,6 +21,8 @@ from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
 
+from models.learner import OnlineDetector
+
 # (weight kg, count items, residual items) of one reading.
 _Pair = tuple[float, float, float]
 
@@ -49,8 +51,8 @@ class StockAlert:
     reason: str
 
 
-class BinAnomalyDetector:
-    """Online detector for one bin; call `update` with each pair of readings in time order."""
+class BinAnomalyDetector(OnlineDetector[[int, float, float], list[StockAlert]]):
+    """Online detector for one bin; `score_one` each pair of readings in time order."""
 
     def __init__(
         self,
@@ -106,7 +108,11 @@ class BinAnomalyDetector:
         return max(1.4826 * ordered[len(ordered) // 2] / math.sqrt(2), 0.25)
 
     def update(self, ts_ms: int, weight: float, count: float) -> list[StockAlert]:
-        """Learn from one pair of readings and return the alerts it raises (often none)."""
+        """The alerts one pair of readings raises; the older name of `score_one`."""
+        return self.score_one(ts_ms, weight, count)
+
+    def score_one(self, ts_ms: int, weight: float, count: float) -> list[StockAlert]:
+        """The alerts one pair of readings raises (often none), then learn from it."""
         self._n += 1
         self._most = max(self._most, count)
         alerts: list[StockAlert] = []

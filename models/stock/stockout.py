@@ -20,6 +20,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from core.time import JST_OFFSET_MS, MS_PER_DAY, MS_PER_HOUR, from_day_number
 from models.errors import ModelError
+from models.learner import OnlineLearner
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -326,7 +327,7 @@ def naive_stockout(
     return float("inf") if rate <= 0.0 else max(current, 0.0) / rate
 
 
-class StockoutForecaster:
+class StockoutForecaster(OnlineLearner[[int, float]]):
     """Online per-bin forecaster: `learn_one` each reading, `forecast_one` when asked."""
 
     def __init__(
