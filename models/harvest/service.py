@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -111,19 +111,11 @@ def _gdd(weather: FieldWeather | None, planting: int, as_of: int) -> list[tuple[
     return out
 
 
-class WeatherSource(Protocol):
-    """Daily weather of farm fields from the store (`models.store_weather.read_daily_weather`)."""
-
-    def __call__(
-        self,
-        store: InfluxStore,
-        tenant: str,
-        fields: Mapping[str, str | None],
-        first: dt.date,
-        last: dt.date,
-    ) -> dict[str, FieldWeather]:
-        """Each field's (site → its device, or None for any) weather over [first, last]."""
-        ...
+# Daily weather of farm fields from the store (`models.store_weather.read_daily_weather`):
+# store, tenant, fields (site → its device, or None for any), first and last day.
+WeatherSource = Callable[
+    [InfluxStore, str, Mapping[str, str | None], dt.date, dt.date], dict[str, FieldWeather]
+]
 
 
 class ForecastService:
