@@ -38,9 +38,8 @@ from edge.protocol import Channel, DeviceTopic, Reading, SensorKind, encode_batc
 from identity.accounts import ServiceRole, device_username
 from identity.registry import AccountExistsError
 from identity.service import AccountService
-from ingest.stores.influx import InfluxStore
-from ingest.stores.lineprotocol import reading_lines
 from shinshu.localservices import LocalInfluxDB, LocalMosquitto, free_port
+from storage.influx.client import InfluxStore
 
 RECEIVE_MAXIMUM = 1_000
 MODES = ("open", "auth", "auth+tls")
@@ -299,7 +298,7 @@ def backlog(where: Access, influx: LocalInfluxDB, messages: int, tmp: Path, *, m
 
 
 def influx_ceiling(influx: LocalInfluxDB, bodies: int = 200, per_body: int = 5_000) -> float:
-    """Points/s InfluxDB takes for pre-built 5,000-line bodies from 2 concurrent writers."""
+    """Points/s InfluxDB takes for pre-encoded 5,000-reading batches from 2 concurrent writers."""
     store = InfluxStore(httpx.Client(base_url=influx.url, timeout=60), "bench_ceiling")
     store.ensure_database()
     topic = DeviceTopic("bench", "ceiling", "dev")
@@ -310,10 +309,13 @@ def influx_ceiling(influx: LocalInfluxDB, bodies: int = 200, per_body: int = 5_0
             Reading(f"s{i % 100}", kind, T0_MS + b * per_body + i, 1.0 + i % 9)
             for i in range(per_body)
         ]
-        blocks.append(reading_lines(topic, readings))
+        # A batch is encoded as it is filled: the timed part is the writes alone.
+        block = store.new_batch()
+        block.add_readings(topic, readings)
+        blocks.append(block)
     began = time.perf_counter()
     with ThreadPoolExecutor(2) as pool:
-        list(pool.map(store.write_lines, blocks))
+        list(pool.map(store.write_batch, blocks))
     return bodies * per_body / (time.perf_counter() - began)
 
 

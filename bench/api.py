@@ -31,11 +31,11 @@ from bench._serve import serve, server_env  # noqa: E402
 from core.time import MS_PER_DAY  # noqa: E402
 from dashboard.keys import KeyStore, Role  # noqa: E402
 from edge.protocol import DeviceTopic, SensorKind  # noqa: E402
-from ingest.stores.influx import InfluxStore  # noqa: E402
-from ingest.stores.lineprotocol import series_lines  # noqa: E402
 from shinshu.localservices import LocalInfluxDB, free_port  # noqa: E402
 from simulators.backfill import backfill  # noqa: E402
 from simulators.scenario import Scenario, Truth  # noqa: E402
+from storage.influx.client import InfluxStore  # noqa: E402
+from storage.readings import Reader  # noqa: E402
 
 START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 START_MS = int(START.timestamp() * 1000)
@@ -49,10 +49,7 @@ def _fill(store: InfluxStore, export_days: int) -> None:
     times = [START_MS + i * 600_000 for i in range(7 * 144)]
     for d in range(500):
         topic = DeviceTopic("fleet", f"site-{d // 50}", f"dev-{d:03d}")
-        lines = series_lines(
-            topic, "t1", SensorKind.AIR_TEMPERATURE, times, [d % 30.0] * len(times)
-        )
-        store.write_lines(lines)
+        store.write_channel(topic, "t1", SensorKind.AIR_TEMPERATURE, times, [d % 30.0] * len(times))
 
 
 def _latency(client: httpx.Client, url: str, params: dict[str, str], requests: int) -> list[float]:
@@ -159,8 +156,7 @@ def main() -> None:
             tokens = {t: keys.create(t, Role.VIEWER)[1] for t in ("farmco", "fleet")}
             # The researcher gets every farm, forest and factory site: the export is the whole
             # tenant over the simulated period.
-            sites = store.query('SHOW TAG VALUES WITH KEY = "site" WHERE "tenant" = \'farmco\'')
-            every_site = [value for _, value in sites[0]["series"][0]["values"]]
+            every_site = Reader(store).catalogue("farmco").sites()
             researcher = keys.create("farmco", Role.RESEARCHER, sites=every_site)[1]
             env = server_env(influx.url, folder)
             limits = httpx.Limits(max_connections=CLIENTS)

@@ -33,6 +33,8 @@ from edge.mqtt import MqttEndpoint
 
 ENV_PREFIX = "SHINSHU_"
 API_PREFIX = "SHINSHU_API_"
+# `sqlite:///var/lib/shinshu/store.sqlite3` is the file /var/lib/shinshu/store.sqlite3.
+SQLITE_SCHEME = "sqlite://"
 
 _Model = TypeVar("_Model")
 
@@ -125,6 +127,9 @@ class Settings:
     mqtt_ca_file: Path | None = None
     mqtt_cert_file: Path | None = None
     mqtt_key_file: Path | None = None
+    # Which store: empty for InfluxDB at `influx_url`, or `sqlite:///path/to/file.sqlite3`
+    # (one file, for a single Pi or a laptop without InfluxDB).
+    store: str = ""
     influx_url: str = "http://localhost:8086"
     influx_db: str = "shinshu"
     influx_token: SecretStr | None = None
@@ -175,9 +180,22 @@ class Settings:
             raise SettingsError("set SHINSHU_MQTT_PASSWORD or SHINSHU_MQTT_PASSWORD_FILE, not both")
         if (self.mqtt_cert_file is None) != (self.mqtt_key_file is None):
             raise SettingsError("SHINSHU_MQTT_CERT_FILE and SHINSHU_MQTT_KEY_FILE go together")
+        if self.store and not (self.store.startswith(SQLITE_SCHEME) and self.sqlite_path):
+            raise SettingsError(
+                f"SHINSHU_STORE must be empty (InfluxDB) or {SQLITE_SCHEME}/path/to/file, "
+                f"not {self.store!r}"
+            )
         for name in ("ingest_batch_points", "ingest_batch_ms", "ingest_receive_maximum"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive")
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file the store is in, None when the store is InfluxDB."""
+        if not self.store.startswith(SQLITE_SCHEME):
+            return None
+        path = self.store.removeprefix(SQLITE_SCHEME)
+        return Path(path).expanduser() if path.strip("/") else None
 
     @property
     def data_path(self) -> Path:
@@ -299,8 +317,11 @@ class _Variables(EnvSettingsSource):
 @functools.cache
 def _names(model: type, prefix: str) -> type[BaseSettings]:
     """A BaseSettings class naming `model`'s fields (as text: `model` gives the types)."""
+    # ApiSettings holds the platform's Settings in `store`: those are read on their own.
     fields: dict[str, Any] = {
-        f.name: (str | None, None) for f in dataclasses.fields(model) if f.name != "store"
+        f.name: (str | None, None)
+        for f in dataclasses.fields(model)
+        if model is Settings or f.name != "store"
     }
     return create_model(  # type: ignore[no-any-return]
         f"_{model.__name__}Variables",

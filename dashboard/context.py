@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import httpx
-
-from core.settings import ApiSettings, reveal
+from core.settings import ApiSettings
 from dashboard.broker import BrokerProbe
 from dashboard.device_accounts import DeviceAccounts
 from dashboard.downlink import ConfigPublisher
@@ -22,8 +20,8 @@ from models.forest.service import ForestService
 from models.harvest.service import ForecastService
 from models.stock.service import StockService
 from models.store_weather import read_daily_weather
+from storage import open_store
 from storage.alerts import AlertStore
-from storage.influx.client import InfluxStore
 from storage.readings import Reader
 from storage.series import AssetReader
 
@@ -63,21 +61,8 @@ class AppContext:
 def build_context(settings: ApiSettings) -> AppContext:
     """The shared objects of one application, built from settings."""
     store_settings = settings.store
-    http = httpx.Client(
-        base_url=store_settings.influx_url,
-        timeout=60.0,
-        # Query answers are large JSON on a fast link: gzip would cost both sides more CPU
-        # than it saves (exports read hundreds of MB).
-        headers={"Accept-Encoding": "identity"},
-        limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
-    )
-    store = InfluxStore(
-        http,
-        store_settings.influx_db,
-        token=reveal(store_settings.influx_token),
-        user=store_settings.influx_user,
-        password=reveal(store_settings.influx_password),
-    )
+    # Many request threads read at once: a connection each.
+    store = open_store(store_settings, timeout=60.0, connections=64)
 
     def api_endpoint() -> MqttEndpoint:
         """The broker as the API's own account (its secret read when it is needed)."""

@@ -15,6 +15,6 @@ from storage.readings import (  # noqa: F401
     Reading,
     SeriesKey,
     check_range,
-    first_series,
     from_store,
+    rows_of,
 )

@@ -40,7 +40,7 @@ from models.harvest.types import (
 from models.registry import Better, Metric, ModelMeta, ModelRegistry
 from models.store_weather import read_daily_weather
 from storage.assets import read_assets
-from storage.influx.client import InfluxStore
+from storage.protocol import ReadingStore
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ def held_out_metrics(
     return metrics, cases, ""
 
 
-def _fields(store: InfluxStore, tenant: str, seasons: list[SeasonRecord]) -> dict[str, str | None]:
+def _fields(store: ReadingStore, tenant: str, seasons: list[SeasonRecord]) -> dict[str, str | None]:
     """Site → device of each field in the seasons file (the registered device when known)."""
     registry = read_assets(store, tenant, sorted({s.field_id for s in seasons}))
     out: dict[str, str | None] = {}
@@ -157,7 +157,7 @@ def _fields(store: InfluxStore, tenant: str, seasons: list[SeasonRecord]) -> dic
 
 
 def train_harvest(
-    store: InfluxStore,
+    store: ReadingStore,
     registry: ModelRegistry,
     request: TrainingRequest,
     progress: Progress = log.info,

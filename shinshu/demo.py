@@ -3,7 +3,8 @@
 Private Mosquitto and InfluxDB, ingest, the alerts service and the API with its web UI, fed by
 a simulated farm, forest stand and factory: their last week is backfilled into the store, then
 the following day is replayed live through real edge agents on accelerated time, with a theft
-in one factory bin for the alerts service to catch.
+in one factory bin for the alerts service to catch. Without `influxd` installed, the store is a
+SQLite file in the demo folder instead, and the demo says so.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from alerting.service import run_alerts
-from core.settings import Settings, load_api_settings
+from core.settings import SQLITE_SCHEME, Settings, load_api_settings
 from core.signals import install_stop_handlers
 from core.time import JST, MS_PER_DAY, MS_PER_HOUR
 from dashboard.app import create_app
@@ -25,8 +28,14 @@ from dashboard.keys import Role
 from edge.mqtt import MqttEndpoint
 from identity.accounts import DEFAULT_SERVICE_USERNAMES, ServiceRole
 from ingest.service import run_ingest
-from ingest.stores.influx import StoreError, make_store
-from shinshu.localservices import free_port, start_pair
+from shinshu.localservices import (
+    LocalInfluxDB,
+    LocalMosquitto,
+    free_port,
+    influxd_installed,
+    start_broker,
+    start_pair,
+)
 from shinshu.webthread import ThreadServer, serve_in_thread
 from simulators.accounts import issuer_of
 from simulators.backfill import backfill
@@ -34,6 +43,9 @@ from simulators.factory import DEFAULT_FACTORIES
 from simulators.faults import Fault, FaultKind
 from simulators.live import MARGIN_S, LivePlan, run_live
 from simulators.scenario import Scenario, Truth
+from storage import describe_store, open_store
+from storage.errors import StoreError
+from storage.protocol import ReadingStore
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +65,27 @@ class DemoOptions:
     seed: int = 1
 
 
-def _count(settings: Settings) -> int:
+def _count(store: ReadingStore) -> int:
     try:
-        return make_store(settings, timeout=5.0).count_points()
+        return store.count_points()
     except StoreError:
         return 0
+
+
+def _start_services(folder: Path) -> tuple[LocalMosquitto, LocalInfluxDB | None, dict[str, Any]]:
+    """The broker, InfluxDB if it is installed, and the store settings that go with them."""
+    if not influxd_installed():
+        print(
+            "influxd が見つからないため、データは SQLite に保存します。\n"
+            "influxd is not installed: the demo keeps its data in SQLite instead.",
+            flush=True,
+        )
+        print(f"starting mosquitto with its data in {folder} ...", flush=True)
+        broker = start_broker(folder)
+        return broker, None, {"store": f"{SQLITE_SCHEME}{folder / 'store.sqlite3'}"}
+    print(f"starting mosquitto and influxd with their data in {folder} ...", flush=True)
+    broker, influx = start_pair(folder)
+    return broker, influx, {"store": "", "influx_url": influx.url, "influx_db": "shinshu_demo"}
 
 
 def _scenario(options: DemoOptions, now_ms: int) -> tuple[Scenario, int]:
@@ -89,14 +117,12 @@ def run_demo(base: Settings, options: DemoOptions) -> int:
     stop = threading.Event()
     install_stop_handlers(stop)
     folder = base.data_path / "demo"
-    print(f"starting mosquitto and influxd with their data in {folder} ...", flush=True)
-    broker, influx = start_pair(folder)
+    broker, influx, store_settings = _start_services(folder)
     accounts = broker.accounts()
     settings = dataclasses.replace(
         base,
         mqtt_url=broker.url,
-        influx_url=influx.url,
-        influx_db="shinshu_demo",
+        **store_settings,
         influx_token=None,
         influx_user=None,
         influx_password=None,
@@ -116,7 +142,7 @@ def run_demo(base: Settings, options: DemoOptions) -> int:
     live: threading.Thread | None = None
     threads: list[threading.Thread] = []
     try:
-        store = make_store(settings, timeout=60.0)
+        store = open_store(settings, timeout=60.0)
         store.ensure_database()
         scenario, begin_ms = _scenario(options, int(time.time() * 1000))
         print(f"writing {options.history_days} days of history ...", flush=True)
@@ -157,10 +183,10 @@ def run_demo(base: Settings, options: DemoOptions) -> int:
         )
         began = time.monotonic()
         while not stop.wait(5.0):
-            print(f"  {_count(settings):>8} readings stored so far", flush=True)
+            print(f"  {_count(store):>8} readings stored so far", flush=True)
             if options.duration_s and time.monotonic() - began >= options.duration_s:
                 stop.set()
-        print(f"stopping; {_count(settings)} readings stored in total", flush=True)
+        print(f"stopping; {_count(store)} readings stored in total", flush=True)
     finally:
         stop.set()
         # The agents first (they flush to the broker), then the services behind them.
@@ -171,7 +197,8 @@ def run_demo(base: Settings, options: DemoOptions) -> int:
             server.should_exit = True
         for thread in threads:
             thread.join(30)
-        influx.stop()
+        if influx is not None:
+            influx.stop()
         broker.stop()
         accounts.registry.close()
     return 0
@@ -192,6 +219,7 @@ def _explain(
     begin_ms: int,
 ) -> None:
     monitor = DEFAULT_SERVICE_USERNAMES[ServiceRole.MONITOR]
+    where, example = describe_store(settings)
     theft_at = dt.datetime.fromtimestamp(theft.start_ms / 1000, JST).strftime("%m-%d %H:%M")
     theft_in_s = (theft.start_ms - begin_ms) / 1000 / options.accel
     print(
@@ -202,7 +230,7 @@ def _explain(
   broker    {settings.mqtt_url}
       |  ingest and the alerts service (each with its own persistent session)
       v
-  InfluxDB  {settings.influx_url}   database {settings.influx_db}
+  {where}
       |
       v
   web UI    http://127.0.0.1:{port}/     API http://127.0.0.1:{port}/docs
@@ -219,9 +247,8 @@ def _explain(
     mosquitto_sub -h 127.0.0.1 -p {port_of(settings.mqtt_url)} -u {monitor} -i {monitor} \\
       -P "$(cat {settings.secrets_path}/{monitor}.secret)" \\
       -t 'shinshu/v1/#' -t 'shinshu/deadletter/#' -v
-  query the readings:      curl -G '{settings.influx_url}/query' \\
-                             --data-urlencode 'db={settings.influx_db}' \\
-                             --data-urlencode 'q=SELECT * FROM air_temperature LIMIT 5'
+  query the readings:
+    {example}
   Ctrl-C stops everything.
 """,
         flush=True,

@@ -39,9 +39,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _which(name: str) -> str | None:
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
+
+
+def influxd_installed() -> bool:
+    """Whether an InfluxDB server can be started here (else the demo stores in SQLite)."""
+    return _which("influxd") is not None
+
+
 def require_binary(name: str, package: str) -> str:
     """Return the path of an executable or explain which Debian package provides it."""
-    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
+    path = _which(name)
     if path is None:
         raise ServiceError(f"{name} is not installed: run `sudo apt-get install {package}`")
     return path
@@ -265,16 +274,22 @@ bind-address = "127.0.0.1:{self.rpc_port}"
         return f"http://127.0.0.1:{self.port}"
 
 
-def start_pair(
-    folder: Path, account_file_hook: AccountFileHook | None = None
-) -> tuple[LocalMosquitto, LocalInfluxDB]:
-    """Start a broker (with accounts, persistence and TLS) and a database in `folder`."""
+def start_broker(folder: Path, account_file_hook: AccountFileHook | None = None) -> LocalMosquitto:
+    """Start a broker (with accounts, persistence and TLS) in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     broker = LocalMosquitto(
         "mosquitto", folder, free_port(), tls_port=free_port(), account_file_hook=account_file_hook
     )
-    influx = LocalInfluxDB("influxd", folder, free_port())
     broker.start()
+    return broker
+
+
+def start_pair(
+    folder: Path, account_file_hook: AccountFileHook | None = None
+) -> tuple[LocalMosquitto, LocalInfluxDB]:
+    """Start a broker (with accounts, persistence and TLS) and a database in `folder`."""
+    broker = start_broker(folder, account_file_hook)
+    influx = LocalInfluxDB("influxd", folder, free_port())
     try:
         influx.start()
     except ServiceError:

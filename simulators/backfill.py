@@ -1,6 +1,6 @@
 """Backfill: write months of simulated history straight into the store, for training and demos.
 
-Goes through the store interface (the same line protocol and writer that ingest uses), not
+Goes through the reading store (`storage.protocol.ReadingStore`, the one ingest writes to), not
 through MQTT: a year of 18 sites is millions of readings, and the point is history, not the
 wire. Live traffic goes through the edge publisher instead.
 """
@@ -15,16 +15,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.protocol import DeviceTopic
+from edge.protocol import DeviceTopic, SensorKind
 from simulators.assets import scenario_assets
 from simulators.scenario import Scenario, SiteData, Truth, simulate_sites
 from storage.assets import write_assets
-from storage.influx.client import InfluxStore
-from storage.influx.lineprotocol import series_lines
+from storage.protocol import ReadingStore
 
 log = logging.getLogger(__name__)
 
-CHUNK_LINES = 20_000
+CHUNK_READINGS = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,24 +36,33 @@ class BackfillReport:
     seconds: float
 
 
-def _chunks(tenant: str, site: SiteData, until_ms: int | None) -> Iterator[list[str]]:
-    """Line-protocol chunks of one site's readings (those before `until_ms`, if given)."""
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    """Readings of one sensor channel, written in one request."""
+
+    topic: DeviceTopic
+    sensor: str
+    kind: SensorKind
+    ts_ms: list[int]
+    values: list[float]
+
+
+def _chunks(tenant: str, site: SiteData, until_ms: int | None) -> Iterator[_Chunk]:
+    """Chunks of one site's readings (those before `until_ms`, if given)."""
     topic = DeviceTopic(tenant, site.site, site.device).validate()
     for series in site.series:
         keep = len(series.ts_ms)
         if until_ms is not None:
             keep = int(np.searchsorted(series.ts_ms, until_ms, side="left"))
         ts, values = series.ts_ms[:keep].tolist(), series.values[:keep].tolist()
-        for first in range(0, len(ts), CHUNK_LINES):
-            last = first + CHUNK_LINES
-            yield series_lines(
-                topic, series.sensor, series.kind, ts[first:last], values[first:last]
-            )
+        for first in range(0, len(ts), CHUNK_READINGS):
+            last = first + CHUNK_READINGS
+            yield _Chunk(topic, series.sensor, series.kind, ts[first:last], values[first:last])
 
 
 def backfill(
     scenario: Scenario,
-    store: InfluxStore,
+    store: ReadingStore,
     tenant: str,
     truth: Truth,
     *,
@@ -71,13 +79,19 @@ def backfill(
     # Descriptions first: a forecast service reading meanwhile knows what the readings are.
     write_assets(store, tenant, scenario_assets(scenario))
     written = refused = sites = 0
+
+    def write(chunk: _Chunk) -> int:
+        """Write one chunk; how many of its readings the store refused."""
+        return len(
+            store.write_channel(chunk.topic, chunk.sensor, chunk.kind, chunk.ts_ms, chunk.values)
+        )
+
     with ThreadPoolExecutor(writers) as pool:
         for site in simulate_sites(scenario, truth):
             sites += 1
             chunks = list(_chunks(tenant, site, until_ms))
-            results = list(pool.map(store.write_lines, chunks))
-            refused += sum(len(r) for r in results)
-            written += sum(len(chunk) for chunk in chunks)
+            refused += sum(pool.map(write, chunks))
+            written += sum(len(chunk.ts_ms) for chunk in chunks)
             progress(
                 f"site {sites}: {site.site}/{site.device} {site.readings:,} readings "
                 f"({written:,} in {time.monotonic() - began:.1f} s)"

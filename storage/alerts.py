@@ -1,4 +1,4 @@
-"""Alerts and acknowledgements in InfluxDB, beside the readings; used by the service and the API.
+"""Alerts and acknowledgements in the store, beside the readings; for the service and the API.
 
 Layout (measurement, tags; fields):
 
@@ -29,12 +29,16 @@ from storage.alert_types import (
     raised_ms_of,
 )
 from storage.errors import DatabaseNotFoundError, StoreError
-from storage.influx.client import InfluxStore, quote_string
-from storage.influx.lineprotocol import escape_tag, string_field
+from storage.influx.lineprotocol import point_line
 from storage.layout import ACKS_MEASUREMENT as ACKS
+from storage.layout import ALERT_FIELDS, ALERT_KIND, DEVICE, SENSOR, SITE, TENANT, VALUE
 from storage.layout import ALERTS_MEASUREMENT as ALERTS
+from storage.points import Point, one_line
+from storage.protocol import ReadingStore
+from storage.query import Rows, Select, match
 
-_ALERT_COLUMNS = '"id", "score", "reason", "last_seen", "site", "device", "sensor", "kind"'
+# The fields of an alert and the tags it is told by (InfluxDB answers tags selected as fields).
+_ALERT_COLUMNS = (*ALERT_FIELDS, SITE, DEVICE, SENSOR, ALERT_KIND)
 # An acknowledgement comes after its alert; a day's slack covers device clocks running ahead.
 _ACK_SLACK_MS = MS_PER_DAY
 _PAGE_MIN = 200
@@ -44,33 +48,32 @@ class AlertStoreError(StoreError):
     """The store refused alert points that no retry will change."""
 
 
-def _string_field(value: str) -> str:
-    """A line-protocol string field value, quoted, on one line."""
-    return string_field(value.replace("\n", " "))
+def alert_point(alert: Alert) -> Point:
+    """The point of one alert."""
+    tags = {
+        DEVICE: alert.device,
+        ALERT_KIND: alert.kind.value,
+        SENSOR: alert.sensor,
+        SITE: alert.site,
+        TENANT: alert.tenant,
+    }
+    fields = {
+        "id": alert.id,
+        "score": float(alert.score),
+        "reason": one_line(alert.reason),
+        "last_seen": int(alert.last_seen_ms),
+    }
+    return Point(ALERTS, tags, fields, alert.ts_ms)
 
 
 def alert_line(alert: Alert) -> str:
-    """Line protocol of one alert."""
-    tags = (
-        f"device={escape_tag(alert.device)},kind={alert.kind.value},"
-        f"sensor={escape_tag(alert.sensor)},site={escape_tag(alert.site)},"
-        f"tenant={escape_tag(alert.tenant)}"
-    )
-    fields = (
-        f"id={_string_field(alert.id)},score={float(alert.score)!r},"
-        f"reason={_string_field(alert.reason)},last_seen={int(alert.last_seen_ms)}i"
-    )
-    return f"{ALERTS},{tags} {fields} {alert.ts_ms}"
+    """The alert as InfluxDB line protocol."""
+    return point_line(alert_point(alert))
 
 
-def _where(**tags: str | None) -> str:
-    return " AND ".join(f'"{k}" = {quote_string(v)}' for k, v in tags.items() if v is not None)
-
-
-def _rows(series: dict[str, Any]) -> Iterable[dict[str, Any]]:
-    columns = series["columns"]
-    for values in series["values"]:
-        yield dict(zip(columns, values, strict=True))
+def _rows(series: list[Rows]) -> Iterable[dict[str, Any]]:
+    for serie in series:
+        yield from serie.records()
 
 
 def _alert(tenant: str, row: dict[str, Any]) -> Alert | None:
@@ -100,20 +103,24 @@ def _alert(tenant: str, row: dict[str, Any]) -> Alert | None:
 class AlertStore:
     """Reads and writes alerts, acknowledgements and bin history through one InfluxStore."""
 
-    def __init__(self, store: InfluxStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: ReadingStore, clock: Callable[[], float] = time.time) -> None:
         """Use `store`; `clock` (seconds since the epoch) stamps acknowledgements."""
         self._store = store
         self._clock = clock
         self._ack_lock = threading.Lock()
         self._last_ack_ms = 0
 
-    def _series(self, q: str) -> list[dict[str, Any]]:
-        """The series of a one-statement query; a database not created yet holds nothing."""
+    def _series(self, select: Select) -> list[Rows]:
+        """The answer of a read; a database not created yet holds nothing."""
         try:
-            results = self._store.query(q)
+            return self._store.rows(select)
         except DatabaseNotFoundError:
             return []
-        return results[0].get("series", []) if results else []
+
+    def _alerts(self, where: dict[str, Any], **window: Any) -> list[dict[str, Any]]:
+        """Rows of the alerts of `where` (tags), with the select's other parts in `window`."""
+        select = Select((ALERTS,), match(**where), fields=_ALERT_COLUMNS, **window)
+        return list(_rows(self._series(select)))
 
     # --- the service's side -------------------------------------------------------------------
 
@@ -121,7 +128,7 @@ class AlertStore:
         """Store alerts (new, or updated with later evidence); StoreUnavailableError: retry."""
         if not alerts:
             return
-        refused = self._store.write_lines([alert_line(a) for a in alerts])
+        refused = self._store.write_points([alert_point(a) for a in alerts])
         if refused:
             raise AlertStoreError(f"the store refused {len(refused)} alert(s): {refused[0].reason}")
 
@@ -138,11 +145,15 @@ class AlertStore:
     ) -> list[tuple[int, float]]:
         """Stored readings of one sensor in [start, end), oldest first."""
         series = self._series(
-            f'SELECT "value" FROM "{kind.value}" WHERE '
-            f"{_where(tenant=tenant, site=site, device=device, sensor=sensor)} "
-            f"AND time >= {int(start_ms)}ms AND time < {int(end_ms)}ms ORDER BY time ASC"
+            Select(
+                (kind.value,),
+                match(tenant=tenant, site=site, device=device, sensor=sensor),
+                fields=(VALUE,),
+                start_ms=int(start_ms),
+                end_ms=int(end_ms),
+            )
         )
-        return [(int(t), float(v)) for s in series for t, v in s["values"] if v is not None]
+        return [(int(t), float(v)) for s in series for t, v in s.values if v is not None]
 
     def bin_alerts(
         self, tenant: str, site: str, device: str, sensors: Sequence[str], since_ms: int
@@ -150,13 +161,10 @@ class AlertStore:
         """Alerts of a device's sensors raised since `since_ms`, oldest first."""
         if not sensors:
             return []
-        chosen = " OR ".join(f'"sensor" = {quote_string(s)}' for s in sensors)
-        series = self._series(
-            f"SELECT {_ALERT_COLUMNS} FROM {ALERTS} WHERE "
-            f"{_where(tenant=tenant, site=site, device=device)} AND ({chosen}) "
-            f"AND time >= {int(since_ms)}ms ORDER BY time ASC"
+        rows = self._alerts(
+            {TENANT: tenant, SITE: site, DEVICE: device, SENSOR: sensors}, start_ms=int(since_ms)
         )
-        found = (_alert(tenant, row) for s in series for row in _rows(s))
+        found = (_alert(tenant, row) for row in rows)
         return [a for a in found if a is not None]
 
     # --- the API's side -----------------------------------------------------------------------
@@ -164,14 +172,17 @@ class AlertStore:
     def _acks(self, tenant: str, since_ms: int) -> dict[str, tuple[int, str]]:
         """The first acknowledgement (time, by) of each alert id, from `since_ms` on."""
         series = self._series(
-            f'SELECT "id", "by" FROM {ACKS} WHERE {_where(tenant=tenant)} '
-            f"AND time >= {int(since_ms) - _ACK_SLACK_MS}ms ORDER BY time ASC"
+            Select(
+                (ACKS,),
+                match(tenant=tenant),
+                fields=("id", "by"),
+                start_ms=int(since_ms) - _ACK_SLACK_MS,
+            )
         )
         out: dict[str, tuple[int, str]] = {}
-        for s in series:
-            for row in _rows(s):
-                if row.get("id") is not None:
-                    out.setdefault(str(row["id"]), (int(row["time"]), str(row.get("by") or "")))
+        for row in _rows(series):
+            if row.get("id") is not None:
+                out.setdefault(str(row["id"]), (int(row["time"]), str(row.get("by") or "")))
         return out
 
     def _view(self, alert: Alert, acks: dict[str, tuple[int, str]]) -> AlertView:
@@ -186,11 +197,9 @@ class AlertStore:
         page = max(limit, _PAGE_MIN)
         offset = 0
         while len(out) < limit:
-            series = self._series(
-                f"SELECT {_ALERT_COLUMNS} FROM {ALERTS} WHERE {_where(tenant=tenant, site=site)} "
-                f"ORDER BY time DESC LIMIT {page} OFFSET {offset}"
+            rows = self._alerts(
+                {TENANT: tenant, SITE: site}, descending=True, limit=page, offset=offset
             )
-            rows = [row for s in series for row in _rows(s)]
             if not rows:
                 break
             offset += len(rows)
@@ -210,15 +219,10 @@ class AlertStore:
     def get(self, tenant: str, alert_id: str) -> AlertView:
         """One alert of the tenant by id; AlertNotFoundError if the tenant has none such."""
         ts = raised_ms_of(alert_id)
-        series = self._series(
-            f"SELECT {_ALERT_COLUMNS} FROM {ALERTS} WHERE {_where(tenant=tenant)} "
-            f"AND time >= {ts}ms AND time <= {ts}ms"
-        )
-        for s in series:
-            for row in _rows(s):
-                alert = _alert(tenant, row)
-                if alert is not None and row.get("id") == alert_id and alert.id == alert_id:
-                    return self._view(alert, self._acks(tenant, ts))
+        for row in self._alerts({TENANT: tenant}, start_ms=ts, end_ms=ts + 1):
+            alert = _alert(tenant, row)
+            if alert is not None and row.get("id") == alert_id and alert.id == alert_id:
+                return self._view(alert, self._acks(tenant, ts))
         raise AlertNotFoundError(f"no alert {alert_id!r}")
 
     def acknowledge(self, tenant: str, alert_id: str, by: str) -> AlertView:
@@ -230,11 +234,8 @@ class AlertStore:
             # Acks of one tenant share a series: two in the same millisecond would be one point.
             now_ms = max(int(self._clock() * 1000), self._last_ack_ms + 1)
             self._last_ack_ms = now_ms
-        line = (
-            f"{ACKS},tenant={escape_tag(tenant)} id={_string_field(alert_id)},"
-            f"by={_string_field(by)} {now_ms}"
-        )
-        refused = self._store.write_lines([line])
+        ack = Point(ACKS, {TENANT: tenant}, {"id": one_line(alert_id), "by": one_line(by)}, now_ms)
+        refused = self._store.write_points([ack])
         if refused:
             raise AlertStoreError(f"the store refused the acknowledgement: {refused[0].reason}")
         return AlertView(view.alert, now_ms, by)

@@ -2,7 +2,7 @@
 
 Readings say what a sensor measured; forecasts also need what the sensor is attached to: the
 crop and its planting dates, a stand's species and age, a bin's item, unit weight and reorder
-lead time. Those descriptions live in the same InfluxDB as the readings (measurement `assets`,
+lead time. Those descriptions live in the same store as the readings (measurement `assets`,
 tags tenant/site/asset, fields `kind` and `spec` as JSON), so every service that can read the
 readings can read them too, and there is no second database to run. A description is rewritten
 by writing a newer point; the newest point of each (site, asset) is the one in force.
@@ -19,10 +19,11 @@ from enum import StrEnum
 from typing import Any
 
 from storage.errors import StoreError
-from storage.influx.client import InfluxStore, quote_string
-from storage.influx.lineprotocol import escape_tag, string_field
+from storage.layout import ASSET, SITE, SITE_ASSET, TENANT
 from storage.layout import ASSETS_MEASUREMENT as MEASUREMENT
-from storage.layout import SITE_ASSET
+from storage.points import Point
+from storage.protocol import ReadingStore
+from storage.query import Aggregate, Function, Select, match
 
 
 class AssetKind(StrEnum):
@@ -132,29 +133,30 @@ def asset_kind(asset: Asset) -> AssetKind:
     return _KINDS[type(asset)]
 
 
-def _line(tenant: str, asset: Asset, ts_ms: int) -> str:
+def asset_point(tenant: str, asset: Asset, ts_ms: int) -> Point:
+    """The point of one description: its kind, and the rest of it as JSON."""
     spec = asdict(asset)
     del spec["site"]
     spec.pop("asset", None)
-    body = string_field(json.dumps(spec, ensure_ascii=False, sort_keys=True))
-    tags = (
-        f"asset={escape_tag(asset.asset)},site={escape_tag(asset.site)},tenant={escape_tag(tenant)}"
-    )
-    return f'{MEASUREMENT},{tags} kind="{asset_kind(asset)}",spec={body} {ts_ms}'
+    fields = {
+        "kind": asset_kind(asset).value,
+        "spec": json.dumps(spec, ensure_ascii=False, sort_keys=True),
+    }
+    return Point(MEASUREMENT, {ASSET: asset.asset, SITE: asset.site, TENANT: tenant}, fields, ts_ms)
 
 
 def write_assets(
-    store: InfluxStore, tenant: str, assets: Iterable[Asset], *, now_ms: int | None = None
+    store: ReadingStore, tenant: str, assets: Iterable[Asset], *, now_ms: int | None = None
 ) -> int:
     """Register or replace descriptions; returns how many were written."""
     stamp = int(time.time() * 1000) if now_ms is None else now_ms
-    lines = [_line(tenant, a, stamp) for a in assets]
-    if not lines:
+    points = [asset_point(tenant, a, stamp) for a in assets]
+    if not points:
         return 0
-    refused = store.write_lines(lines)
+    refused = store.write_points(points)
     if refused:
         raise AssetError(f"the store refused {len(refused)} asset(s): {refused[0].reason}")
-    return len(lines)
+    return len(points)
 
 
 def _decode(site: str, asset: str, kind: str, spec: str) -> Asset:
@@ -198,28 +200,29 @@ class Registry:
         return None
 
 
-def read_assets(store: InfluxStore, tenant: str, sites: Sequence[str] = ()) -> Registry:
+def read_assets(store: ReadingStore, tenant: str, sites: Sequence[str] = ()) -> Registry:
     """The tenant's registry; unreadable entries are counted, not fatal."""
-    where = f"tenant = {quote_string(tenant)}"
-    if sites:
-        where += " AND (" + " OR ".join(f"site = {quote_string(s)}" for s in sites) + ")"
-    results = store.query(
-        f"SELECT LAST(spec) AS spec, LAST(kind) AS kind FROM {MEASUREMENT} "
-        f"WHERE {where} GROUP BY site, asset"
+    answer = store.rows(
+        Select(
+            (MEASUREMENT,),
+            match(tenant=tenant, site=sites),
+            aggregates=(
+                Aggregate(Function.LAST, "spec", "spec"),
+                Aggregate(Function.LAST, "kind", "kind"),
+            ),
+            group_by=(SITE, ASSET),
+        )
     )
     registry = Registry()
     unreadable = 0
-    for result in results:
-        for serie in result.get("series", []):
-            tags = serie.get("tags", {})
-            columns = serie["columns"]
-            row = dict(zip(columns, serie["values"][0], strict=True))
-            try:
-                asset = _decode(tags["site"], tags["asset"], row["kind"], row["spec"])
-            except AssetError:
-                unreadable += 1
-                continue
-            _file(registry, asset)
+    for serie in answer:
+        row = next(serie.records())
+        try:
+            asset = _decode(serie.tags[SITE], serie.tags[ASSET], row["kind"], row["spec"])
+        except AssetError:
+            unreadable += 1
+            continue
+        _file(registry, asset)
     return Registry(registry.sites, registry.fields, registry.stands, registry.bins, unreadable)
 
 

@@ -1,7 +1,7 @@
-"""Read side of the store: InfluxQL built from typed arguments, every tag value quoted.
+"""The API's read model of readings: catalogue, device status, readings, aggregates, exports.
 
-Storage layout (see README): one measurement per sensor kind, tags tenant/site/device/sensor,
-field `value`. Aggregates are computed by InfluxDB (`GROUP BY time()`), never in Python.
+Storage layout: see `storage.layout`. Every read is a typed `Select` with the tenant first in
+its filter; aggregates are computed by the store (buckets of time), never in Python.
 """
 
 from __future__ import annotations
@@ -23,16 +23,22 @@ from core.errors import NotFoundError
 from core.time import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, parse_duration_ms
 from edge.protocol import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, SensorKind
 from storage.errors import DatabaseNotFoundError, QueryError, StoreDownError, StoreError
-from storage.influx.client import InfluxStore, quote_string
-from storage.influx.columns import SeriesColumns
-from storage.layout import STATUS_MEASUREMENT
+from storage.layout import (
+    DEVICE,
+    READING_MEASUREMENTS,
+    SENSOR,
+    SERIES_TAGS,
+    SITE,
+    STATUS_MEASUREMENT,
+    VALUE,
+)
+from storage.protocol import ReadingStore
+from storage.query import Aggregate, Buckets, Function, Rows, Select, SeriesColumns, match
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
-# Every measurement the API reads; listing them keeps rollups or foreign data out of answers.
-_ALL_KINDS = ",".join(f'"{kind.value}"' for kind in SensorKind)
 MAX_BUCKETS = 10_000
 AGGREGATE_CACHE_ENTRIES = 1_024
 # The catalogue is read in full once in this many refreshes, incrementally in between, and an
@@ -51,14 +57,13 @@ def from_store(read: Callable[[], _T], empty: _T) -> _T:
         raise StoreDownError(str(exc)) from exc
 
 
-def first_series(store: InfluxStore, q: str) -> list[dict[str, Any]]:
-    """The series of the first statement's answer (none from a database not created yet)."""
-    results = from_store(lambda: store.query(q), [])
-    return results[0].get("series", []) if results else []
+def rows_of(store: ReadingStore, select: Select) -> list[Rows]:
+    """The answer of a read (nothing from a database not created yet); StoreDownError."""
+    return from_store(lambda: store.rows(select), [])
 
 
 class Interval(StrEnum):
-    """Aggregate bucket widths, as InfluxQL durations; buckets align to UTC (midnight for 1d)."""
+    """Aggregate bucket widths, as the API names them; buckets align to UTC (midnight for 1d)."""
 
     MINUTE = "1m"
     FIVE_MINUTES = "5m"
@@ -74,7 +79,7 @@ class Interval(StrEnum):
 
 
 class AggregateFunction(StrEnum):
-    """Functions InfluxDB computes per bucket."""
+    """Functions the store computes per bucket."""
 
     MEAN = "mean"
     MIN = "min"
@@ -175,28 +180,23 @@ def check_range(start_ms: int, end_ms: int) -> None:
         raise QueryError("need 2000-01-01 <= start < end <= 2100-01-01 (UTC)")
 
 
-def _where(tenant: str, key: SeriesKey | None = None, sites: Sequence[str] = ()) -> str:
-    clauses = [f'"tenant" = {quote_string(tenant)}']
-    if key is not None:
-        clauses += [
-            f'"site" = {quote_string(key.site)}',
-            f'"device" = {quote_string(key.device)}',
-            f'"sensor" = {quote_string(key.sensor)}',
-        ]
-    if sites:
-        clauses.append("(" + " OR ".join(f'"site" = {quote_string(s)}' for s in sites) + ")")
-    return " AND ".join(clauses)
+def _of_series(tenant: str, key: SeriesKey) -> dict[str, Any]:
+    """The parts of a select that pick one series of a tenant."""
+    return {
+        "measurements": (key.kind.value,),
+        "where": match(tenant=tenant, site=key.site, device=key.device, sensor=key.sensor),
+    }
 
 
-def _between(start_ms: int, end_ms: int) -> str:
-    return f"time >= {start_ms}ms AND time < {end_ms}ms"
+def _kinds(kinds: Sequence[SensorKind]) -> tuple[str, ...]:
+    return tuple(k.value for k in dict.fromkeys(kinds))
 
 
 class Reader:
     """Runs the API's queries on one store; the catalogue is cached per tenant for a few seconds."""
 
     def __init__(
-        self, store: InfluxStore, catalogue_ttl_s: float = 5.0, aggregate_ttl_s: float = 0.0
+        self, store: ReadingStore, catalogue_ttl_s: float = 5.0, aggregate_ttl_s: float = 0.0
     ) -> None:
         """Read from `store`; answers may be cached for the given seconds (0: never)."""
         self._store = store
@@ -212,22 +212,16 @@ class Reader:
         self._refreshing: set[str] = set()
         self._lock = threading.Lock()
 
-    def _query(self, q: str) -> list[dict[str, Any]]:
-        return first_series(self._store, q)
+    def _query(self, select: Select) -> list[Rows]:
+        return rows_of(self._store, select)
 
-    def _columns(self, q: str) -> list[SeriesColumns]:
+    def _columns(self, select: Select) -> list[SeriesColumns]:
         """Like `_query`, for answers of many points: each series as arrays."""
-        return from_store(lambda: self._store.query_columns(q), [])
+        return from_store(lambda: self._store.columns(select), [])
 
     def ready(self) -> bool:
         """Whether the store answers queries."""
-        try:
-            self._store.query("SHOW MEASUREMENTS LIMIT 1")
-        except DatabaseNotFoundError:
-            return True
-        except StoreError:
-            return False
-        return True
+        return self._store.ready()
 
     def catalogue(self, tenant: str) -> Catalogue:
         """The tenant's series and when each last reported.
@@ -255,23 +249,26 @@ class Reader:
         The last will (offline) carries no spool figures, so those come from the newest point
         that had them.
         """
-        where = _where(tenant)
-        newest = self._query(
-            f'SELECT "online" FROM "{STATUS_MEASUREMENT}" WHERE {where} '
-            'GROUP BY "site", "device" ORDER BY time DESC LIMIT 1'
-        )
-        spool = self._query(
-            'SELECT last("spool_readings") AS "readings", last("spool_dropped") AS "dropped" '
-            f'FROM "{STATUS_MEASUREMENT}" WHERE {where} GROUP BY "site", "device"'
-        )
-        figures = {
-            (s["tags"]["site"], s["tags"]["device"]): (s["values"][0][1], s["values"][0][2])
-            for s in spool
+        of_tenant = {
+            "measurements": (STATUS_MEASUREMENT,),
+            "where": match(tenant=tenant),
+            "group_by": (SITE, DEVICE),
         }
+        newest = self._query(Select(fields=("online",), descending=True, limit=1, **of_tenant))
+        spool = self._query(
+            Select(
+                aggregates=(
+                    Aggregate(Function.LAST, "spool_readings", "readings"),
+                    Aggregate(Function.LAST, "spool_dropped", "dropped"),
+                ),
+                **of_tenant,
+            )
+        )
+        figures = {(s.tags[SITE], s.tags[DEVICE]): (s.values[0][1], s.values[0][2]) for s in spool}
         out = {}
         for serie in newest:
-            key = serie["tags"]["site"], serie["tags"]["device"]
-            at_ms, online = serie["values"][0][:2]
+            key = serie.tags[SITE], serie.tags[DEVICE]
+            at_ms, online = serie.values[0][:2]
             readings, dropped = figures.get(key, (None, None))
             out[key] = DeviceStatus(bool(online), int(at_ms), readings, dropped)
         return out
@@ -302,16 +299,20 @@ class Reader:
             cached = self._cache.get(tenant)
             reads = self._reads.get(tenant, 0)
         incremental = cached is not None and reads % FULL_READ_EVERY != 0
-        where = _where(tenant)
+        since = None
         if incremental and cached is not None:
             newest = max(cached[1].last_seen.values(), default=0)
             since = min(newest, self._read_at_ms[tenant]) - CATALOGUE_OVERLAP_MS
-            where += f" AND time >= {since}ms"
         series = self._query(
-            f'SELECT last("value") FROM {_ALL_KINDS} WHERE {where} '
-            'GROUP BY "site", "device", "sensor"'
+            Select(
+                READING_MEASUREMENTS,
+                match(tenant=tenant),
+                aggregates=(Aggregate(Function.LAST),),
+                start_ms=since,
+                group_by=SERIES_TAGS,
+            )
         )
-        found = {_series_key(s): int(s["values"][0][0]) for s in series}
+        found = {_series_key(s): int(s.values[0][0]) for s in series}
         if incremental and cached is not None:
             last_seen = dict(cached[1].last_seen)
             for key, seen in found.items():
@@ -331,10 +332,15 @@ class Reader:
         """Up to `limit` points of one series in [start, end), oldest first."""
         check_range(start_ms, end_ms)
         series = self._query(
-            f'SELECT "value" FROM "{key.kind.value}" WHERE {_where(tenant, key)} '
-            f"AND {_between(start_ms, end_ms)} ORDER BY time ASC LIMIT {int(limit)}"
+            Select(
+                fields=(VALUE,),
+                start_ms=start_ms,
+                end_ms=end_ms,
+                limit=int(limit),
+                **_of_series(tenant, key),
+            )
         )
-        return [Reading(int(t), float(v)) for s in series for t, v in s["values"]]
+        return [Reading(int(t), float(v)) for s in series for t, v in s.values]
 
     def aggregates(
         self,
@@ -351,21 +357,19 @@ class Reader:
         if (end_ms - start_ms) // interval.ms > MAX_BUCKETS:
             raise QueryError(f"more than {MAX_BUCKETS} buckets: widen the interval")
         chosen = list(dict.fromkeys(functions)) or list(AggregateFunction)
-        fields = ", ".join(f'{f.value}("value") AS "{f.value}"' for f in chosen)
-        q = (
-            f'SELECT {fields} FROM "{key.kind.value}" WHERE {_where(tenant, key)} '
-            f"AND {_between(start_ms, end_ms)} GROUP BY time({interval.value}) fill(none)"
+        select = Select(
+            aggregates=tuple(Aggregate(Function(f.value)) for f in chosen),
+            start_ms=start_ms,
+            end_ms=end_ms,
+            buckets=Buckets(interval.ms),
+            **_of_series(tenant, key),
         )
-        # The query names tenant, series, range, interval and functions: it is the answer's key.
-        return self._aggregates.get(q, lambda: self._aggregate_rows(q))
+        # The select names tenant, series, range, interval and functions: it is the answer's key.
+        return self._aggregates.get(select, lambda: self._aggregate_rows(select))
 
-    def _aggregate_rows(self, q: str) -> list[dict[str, Any]]:
+    def _aggregate_rows(self, select: Select) -> list[dict[str, Any]]:
         """The rows of an aggregate query, one dict per bucket."""
-        rows: list[dict[str, Any]] = []
-        for s in self._query(q):
-            columns = s["columns"]
-            rows.extend(dict(zip(columns, values, strict=True)) for values in s["values"])
-        return rows
+        return [row for s in self._query(select) for row in s.records()]
 
     def first_spacing(
         self,
@@ -378,14 +382,20 @@ class Reader:
     ) -> dict[SeriesKey, int | None]:
         """Series of the selection with the spacing (ms) of their first two readings in range."""
         check_range(start_ms, end_ms)
-        measurements = ",".join(f'"{k.value}"' for k in dict.fromkeys(kinds))
         series = self._query(
-            f'SELECT "value" FROM {measurements} WHERE {_where(tenant, sites=sites)} '
-            f'AND {_between(start_ms, end_ms)} GROUP BY "site", "device", "sensor" LIMIT 2'
+            Select(
+                _kinds(kinds),
+                match(tenant=tenant, site=sites),
+                fields=(VALUE,),
+                start_ms=start_ms,
+                end_ms=end_ms,
+                group_by=SERIES_TAGS,
+                limit=2,
+            )
         )
         out: dict[SeriesKey, int | None] = {}
         for s in series:
-            times = [int(t) for t, _ in s["values"]]
+            times = [int(t) for t, _ in s.values]
             out[_series_key(s)] = times[1] - times[0] if len(times) == 2 else None
         return dict(sorted(out.items(), key=lambda item: _key_order(item[0])))
 
@@ -407,15 +417,19 @@ class Reader:
         Rows in a batch are ordered by time, then kind, site, device and sensor.
         """
         check_range(start_ms, end_ms)
-        measurements = ",".join(f'"{k.value}"' for k in dict.fromkeys(kinds))
-        where = _where(tenant, sites=sites)
+        measurements = _kinds(kinds)
+        where = match(tenant=tenant, site=sites)
 
         def ask(begin: int, stop: int) -> Future[list[SeriesColumns]]:
-            return lookahead.submit(
-                self._columns,
-                f'SELECT "value" FROM {measurements} WHERE {where} AND {_between(begin, stop)} '
-                'GROUP BY "site", "device", "sensor"',
+            select = Select(
+                measurements,
+                where,
+                fields=(VALUE,),
+                start_ms=begin,
+                end_ms=stop,
+                group_by=SERIES_TAGS,
             )
+            return lookahead.submit(self._columns, select)
 
         window = MS_PER_HOUR
         begin, stop = start_ms, min(end_ms, start_ms + window)
@@ -451,14 +465,14 @@ def _key_order(key: SeriesKey) -> tuple[str, str, str, str]:
     return (key.site, key.device, key.sensor, key.kind.value)
 
 
-def _series_key(series: dict[str, Any]) -> SeriesKey:
-    tags = series["tags"]
-    return SeriesKey(SensorKind(series["name"]), tags["site"], tags["device"], tags["sensor"])
+def _series_key(series: Rows) -> SeriesKey:
+    tags = series.tags
+    return SeriesKey(SensorKind(series.measurement), tags[SITE], tags[DEVICE], tags[SENSOR])
 
 
 def _columns_key(series: SeriesColumns) -> SeriesKey:
     tags = series.tags
-    return SeriesKey(SensorKind(series.name), tags["site"], tags["device"], tags["sensor"])
+    return SeriesKey(SensorKind(series.name), tags[SITE], tags[DEVICE], tags[SENSOR])
 
 
 def _key_order_kind(item: tuple[SeriesKey, Any]) -> tuple[str, str, str, str]:

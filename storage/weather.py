@@ -3,7 +3,7 @@
 The harvest model wants one row per field and local day: minimum and maximum air temperature
 (°C), global radiation (MJ m⁻² day⁻¹, the day's mean irradiance in W m⁻² times 0.0864), rain
 (mm, the sum of the gauge's per-reading amounts) and mean soil moisture (% vol). Each comes from
-one `GROUP BY time(1d) ... tz('Asia/Tokyo')` query, so buckets start at local midnight. A day
+one read with day buckets in Asia/Tokyo, so buckets start at local midnight. A day
 whose readings of a variable number fewer than half the usual daily count of that series (a
 station that came up at noon, a gap, today so far) is left missing for that variable: a half
 day's maximum or rain sum would be wrong, and the model fills missing days itself.
@@ -12,17 +12,18 @@ day's maximum or rain sum would be wrong, and the model fills missing days itsel
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from core.time import TIMEZONE, day_number, day_start_ms, local_day
+from core.time import MS_PER_DAY, TIMEZONE, day_number, day_start_ms, local_day
 from edge.protocol import SensorKind
-from storage.influx.client import InfluxStore, quote_string
+from storage.layout import DEVICE, SITE
+from storage.protocol import ReadingStore
+from storage.query import Aggregate, Buckets, Function, Rows, Select, match
 
 W_M2_DAY_TO_MJ = 86_400 / 1e6
 MIN_DAY_SHARE = 0.5
@@ -43,15 +44,15 @@ class _Source:
     """How one or two daily variables come from one sensor kind."""
 
     kind: SensorKind
-    selects: tuple[tuple[str, Daily], ...]  # (InfluxQL function, variable)
+    selects: tuple[tuple[Function, Daily], ...]
     scale: float = 1.0
 
 
 _SOURCES = (
-    _Source(SensorKind.AIR_TEMPERATURE, (("min", Daily.TMIN), ("max", Daily.TMAX))),
-    _Source(SensorKind.SOLAR_RADIATION, (("mean", Daily.RADIATION),), W_M2_DAY_TO_MJ),
-    _Source(SensorKind.RAINFALL, (("sum", Daily.RAIN),)),
-    _Source(SensorKind.SOIL_MOISTURE, (("mean", Daily.SOIL_MOISTURE),)),
+    _Source(SensorKind.AIR_TEMPERATURE, ((Function.MIN, Daily.TMIN), (Function.MAX, Daily.TMAX))),
+    _Source(SensorKind.SOLAR_RADIATION, ((Function.MEAN, Daily.RADIATION),), W_M2_DAY_TO_MJ),
+    _Source(SensorKind.RAINFALL, ((Function.SUM, Daily.RAIN),)),
+    _Source(SensorKind.SOIL_MOISTURE, ((Function.MEAN, Daily.SOIL_MOISTURE),)),
 )
 _COLUMN = {v: i for i, v in enumerate(Daily)}
 
@@ -70,27 +71,24 @@ class DailyWeather:
         return self.table[:, _COLUMN[variable]].copy()
 
 
-def _statement(
-    source: _Source, tenant: str, fields: Mapping[str, str | None], start_ms: int, end_ms: int
-) -> str:
-    """One InfluxQL statement: the source's daily aggregates per site and device."""
-    picks = []
-    for site, device in fields.items():
-        clause = f'"site" = {quote_string(site)}'
-        if device:
-            clause = f'({clause} AND "device" = {quote_string(device)})'
-        picks.append(clause)
-    selects = ", ".join(f'{fn}("value") AS "{var.value}"' for fn, var in source.selects)
-    return (
-        f'SELECT {selects}, count("value") AS "n" FROM "{source.kind.value}" '
-        f'WHERE "tenant" = {quote_string(tenant)} AND ({" OR ".join(picks)}) '
-        f"AND time >= {start_ms}ms AND time < {end_ms}ms "
-        f'GROUP BY time(1d), "site", "device" fill(none) tz(\'{TIMEZONE}\')'
+def _select(
+    source: _Source, tenant: str, sites: Sequence[str], start_ms: int, end_ms: int
+) -> Select:
+    """The source's daily aggregates per site and device, with each day's count of points."""
+    aggregates = [Aggregate(fn, alias=var.value) for fn, var in source.selects]
+    return Select(
+        (source.kind.value,),
+        match(tenant=tenant, site=sites),
+        aggregates=(*aggregates, Aggregate(Function.COUNT, alias="n")),
+        start_ms=start_ms,
+        end_ms=end_ms,
+        group_by=(SITE, DEVICE),
+        buckets=Buckets(MS_PER_DAY, timezone=TIMEZONE),
     )
 
 
 def daily_weather(
-    store: InfluxStore,
+    store: ReadingStore,
     tenant: str,
     fields: Mapping[str, str | None],
     first: dt.date,
@@ -105,14 +103,15 @@ def daily_weather(
     first_day, last_day = day_number(first), day_number(last)
     start_ms = day_start_ms(first_day)
     end_ms = day_start_ms(last_day + 1)
-    query = ";".join(_statement(s, tenant, fields, start_ms, end_ms) for s in _SOURCES)
-    results = store.query(query)
+    sites = list(fields)
+    answers = store.rows_each([_select(s, tenant, sites, start_ms, end_ms) for s in _SOURCES])
     n = last_day - first_day + 1
     tables = {site: np.full((n, len(Daily)), np.nan) for site in fields}
-    for source, result in zip(_SOURCES, results, strict=True):
-        for serie in result.get("series", []):
-            site = serie.get("tags", {}).get("site")
-            if site not in tables:
+    for source, answer in zip(_SOURCES, answers, strict=True):
+        for serie in answer:
+            site = serie.tags.get(SITE)
+            # A field named with its device reads that device's sensors only.
+            if site not in tables or fields[site] not in (None, serie.tags.get(DEVICE)):
                 continue
             _fill(tables[site], serie, source, first_day)
     return {
@@ -122,10 +121,9 @@ def daily_weather(
     }
 
 
-def _fill(table: np.ndarray, serie: Mapping[str, Any], source: _Source, first_day: int) -> None:
+def _fill(table: np.ndarray, serie: Rows, source: _Source, first_day: int) -> None:
     """Write one series' daily rows into `table`, leaving thinly covered days missing."""
-    columns = serie["columns"]
-    rows = [dict(zip(columns, values, strict=True)) for values in serie["values"]]
+    rows = list(serie.records())
     counts = np.array([row["n"] or 0 for row in rows], dtype=np.float64)
     if not len(counts):
         return

@@ -39,7 +39,7 @@ from models.harvest.types import (
 from models.registry import ModelMeta, ModelRegistry, ModelStatus, RegistryError
 from storage.assets import FieldAsset, read_assets
 from storage.errors import QueryError
-from storage.influx.client import InfluxStore
+from storage.protocol import ReadingStore
 from storage.readings import from_store
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def _gdd(weather: FieldWeather | None, planting: int, as_of: int) -> list[tuple[
 # Daily weather of farm fields from the store (`models.store_weather.read_daily_weather`):
 # store, tenant, fields (site → its device, or None for any), first and last day.
 WeatherSource = Callable[
-    [InfluxStore, str, Mapping[str, str | None], dt.date, dt.date], dict[str, FieldWeather]
+    [ReadingStore, str, Mapping[str, str | None], dt.date, dt.date], dict[str, FieldWeather]
 ]
 
 
@@ -123,7 +123,7 @@ class ForecastService:
 
     def __init__(
         self,
-        store: InfluxStore,
+        store: ReadingStore,
         data_dir: Path,
         weather: WeatherSource,
         today: Callable[[], dt.date] = local_today,

@@ -1,20 +1,28 @@
-"""InfluxDB through the v1-compatible HTTP API (`/write`, `/query`) of InfluxDB 1.x, 2.x and 3.x."""
+"""InfluxDB through the v1-compatible HTTP API (`/write`, `/query`) of InfluxDB 1.x, 2.x and 3.x.
+
+`InfluxStore` is a `ReadingStore`: batches are encoded as line protocol, selects as InfluxQL.
+`write_lines` and `query` take those as text, for the store's own modules and for tests.
+"""
 
 from __future__ import annotations
 
 import gzip
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from core.settings import Settings, reveal
+from edge.protocol import DeviceTopic, Reading, SensorKind
+from storage.batch import Refusals, WriteBatch
 from storage.errors import DatabaseNotFoundError, StoreError, StoreUnavailableError
-
-if TYPE_CHECKING:
-    from storage.influx.columns import SeriesColumns
+from storage.influx import influxql
+from storage.influx.influxql import quote_string
+from storage.influx.lineprotocol import point_line, reading_lines, series_lines
+from storage.points import Point, PointRefused
+from storage.protocol import ReadingStore
+from storage.query import Rows, Select, SeriesColumns
 
 __all__ = [
     "DatabaseNotFoundError",
@@ -31,24 +39,37 @@ log = logging.getLogger(__name__)
 _MSGPACK = "application/x-msgpack"
 
 
-@dataclass(frozen=True, slots=True)
-class LineRejected:
-    """A line the store refused, by position in the written batch, with the store's reason."""
-
-    index: int
-    reason: str
+# A line the store refused, by position in the written lines, with the store's reason.
+LineRejected = PointRefused
 
 
-def _quote_ident(name: str) -> str:
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+class _LineEncoder:
+    """Encodes a batch as line protocol while it is filled."""
+
+    def readings(self, topic: DeviceTopic, readings: Sequence[Reading], shift_ms: int) -> list[str]:
+        """The lines of one device's readings."""
+        return reading_lines(topic, readings, shift_ms)
+
+    def channel(
+        self,
+        topic: DeviceTopic,
+        sensor: str,
+        kind: SensorKind,
+        ts_ms: Sequence[int],
+        values: Sequence[float],
+    ) -> list[str]:
+        """The lines of one sensor channel's readings."""
+        return series_lines(topic, sensor, kind, ts_ms, values)
+
+    def point(self, point: Point) -> str:
+        """The line of one point."""
+        return point_line(point)
 
 
-def quote_string(value: str) -> str:
-    """An InfluxQL string literal; tag values are never pasted into a query unquoted."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+_ENCODER = _LineEncoder()
 
 
-class InfluxStore:
+class InfluxStore(ReadingStore):
     """Writes line protocol and runs InfluxQL for one database."""
 
     def __init__(
@@ -93,10 +114,20 @@ class InfluxStore:
         except StoreUnavailableError:
             return False
 
+    def ready(self) -> bool:
+        """Whether the server answers queries (a database not created yet holds nothing)."""
+        try:
+            self.query("SHOW MEASUREMENTS LIMIT 1")
+        except DatabaseNotFoundError:
+            return True
+        except StoreError:
+            return False
+        return True
+
     def ensure_database(self) -> None:
         """Create the database if the credentials allow it (a no-op when it exists)."""
         response = self._request(
-            "POST", "/query", data={"q": f"CREATE DATABASE {_quote_ident(self.database)}"}
+            "POST", "/query", data={"q": f"CREATE DATABASE {influxql.quote_ident(self.database)}"}
         )
         if response.status_code >= 500:
             raise StoreUnavailableError(
@@ -150,6 +181,32 @@ class InfluxStore:
         return self.write_lines(lines[:middle], offset) + self.write_lines(
             lines[middle:], offset + middle
         )
+
+    def new_batch(self) -> WriteBatch[str]:
+        """An empty batch, encoded as line protocol while it is filled."""
+        return WriteBatch(_ENCODER)
+
+    def write_batch(self, batch: WriteBatch[Any]) -> Refusals:
+        """Store a batch in one request (halved while InfluxDB refuses some of it)."""
+        return batch.refusals(self.write_lines(batch.all_units()))
+
+    def write_points(self, points: Sequence[Point]) -> list[PointRefused]:
+        """Store points; the ones InfluxDB refused."""
+        return self.write_lines([point_line(p) for p in points])
+
+    def rows(self, select: Select) -> list[Rows]:
+        """The answer of one read, asked as one InfluxQL statement."""
+        return self.rows_each([select])[0]
+
+    def rows_each(self, selects: Sequence[Select]) -> list[list[Rows]]:
+        """The answers of several reads, asked in one request."""
+        results = self.query(influxql.statements(selects))
+        answers = [[_rows(s) for s in result.get("series", [])] for result in results]
+        return answers + [[] for _ in range(len(selects) - len(answers))]
+
+    def columns(self, select: Select) -> list[SeriesColumns]:
+        """The answer of a read of one numeric field, as arrays (see `query_columns`)."""
+        return self.query_columns(influxql.statement(select))
 
     def count_points(self) -> int:
         """How many points the database holds, over every measurement."""
@@ -207,6 +264,16 @@ class InfluxStore:
             raise StoreError(f"query answered other than numbers: {exc}") from exc
 
 
+def _rows(series: dict[str, Any]) -> Rows:
+    """One series of an answer, typed."""
+    return Rows(
+        str(series.get("name", "")),
+        dict(series.get("tags") or {}),
+        tuple(series["columns"]),
+        series.get("values", []),
+    )
+
+
 def _results(status: int, document: dict[str, Any]) -> list[dict[str, Any]]:
     """The `results` of a /query answer; StoreError if the answer or a statement failed."""
     if status != 200 or "error" in document:
@@ -233,9 +300,23 @@ def _error_text(response: httpx.Response) -> str:
         return response.text[:500] or f"HTTP {response.status_code}"
 
 
-def make_store(settings: Settings, timeout: float = 10.0) -> InfluxStore:
+def make_store(
+    settings: Settings, timeout: float = 10.0, *, connections: int | None = None
+) -> InfluxStore:
     """The InfluxDB store of `settings` (`storage.open_store` chooses the store)."""
-    http = httpx.Client(base_url=settings.influx_url, timeout=timeout)
+    pool: dict[str, Any] = {}
+    if connections:
+        pool["limits"] = httpx.Limits(
+            max_connections=connections, max_keepalive_connections=connections
+        )
+    http = httpx.Client(
+        base_url=settings.influx_url,
+        timeout=timeout,
+        # Query answers are large on a fast link: gzip would cost both sides more CPU than it
+        # saves (exports read hundreds of MB). Writes are compressed if the settings say so.
+        headers={"Accept-Encoding": "identity"},
+        **pool,
+    )
     return InfluxStore(
         http,
         settings.influx_db,

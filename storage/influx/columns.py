@@ -11,12 +11,21 @@ a server without MessagePack) takes the general path, which gives the same resul
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import msgpack
 import numpy as np
-import numpy.typing as npt
+
+from storage.query import SeriesColumns
+
+__all__ = [
+    "IrregularAnswerError",
+    "NotNumericError",
+    "SeriesColumns",
+    "document_columns",
+    "packed_columns",
+    "unpack",
+]
 
 
 class IrregularAnswerError(ValueError):
@@ -25,16 +34,6 @@ class IrregularAnswerError(ValueError):
 
 class NotNumericError(ValueError):
     """A selected value is not a number (a text or boolean field)."""
-
-
-@dataclass(frozen=True, slots=True)
-class SeriesColumns:
-    """One series of a query answer: measurement, tags, times (int64) and values (float64)."""
-
-    name: str
-    tags: dict[str, str]
-    times: npt.NDArray[np.int64]
-    values: npt.NDArray[np.float64]
 
 
 # fixarray(2) marker, int64 marker, big-endian time, float64 marker, big-endian value.

@@ -1,0 +1,198 @@
+"""A write of readings and device status, typed going in and coming back.
+
+Ingest adds each message's readings to a `WriteBatch` as it parses them; the batch encodes them
+for its store at once (on the parsing thread), and `write_batch` stores the lot in one request.
+What the store refuses comes back per reading (the group it was added in, its position there,
+the reading) and per status, never as a position in the store's own encoding.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from edge.protocol import DeviceTopic, Reading, SensorKind
+from edge.status import StatusReport
+from storage.points import Point, PointRefused, status_point
+
+_Unit = TypeVar("_Unit")
+
+
+class Encoder(Protocol[_Unit]):
+    """How one store encodes what a batch holds (a line each for InfluxDB, a row for SQLite)."""
+
+    def readings(
+        self, topic: DeviceTopic, readings: Sequence[Reading], shift_ms: int
+    ) -> list[_Unit]:
+        """One unit per reading of one device."""
+        ...
+
+    def channel(
+        self,
+        topic: DeviceTopic,
+        sensor: str,
+        kind: SensorKind,
+        ts_ms: Sequence[int],
+        values: Sequence[float],
+    ) -> list[_Unit]:
+        """One unit per reading of one sensor channel."""
+        ...
+
+    def point(self, point: Point) -> _Unit:
+        """The unit of one point."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingRefused:
+    """A reading the store refused: the group it was added in (0, 1, ... in the order of
+    `add_readings`/`add_channel` calls), its position in that group, and the store's reason."""
+
+    group: int
+    position: int
+    reading: Reading
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRefused:
+    """A status the store refused, by the order of `add_status` calls, with the reason."""
+
+    index: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Refusals:
+    """Everything of a batch the store refused; the rest is stored."""
+
+    readings: list[ReadingRefused]
+    statuses: list[StatusRefused]
+
+    def __bool__(self) -> bool:
+        """Whether anything was refused."""
+        return bool(self.readings or self.statuses)
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """Where one group's units start, and what to give back for a refused one."""
+
+    start: int
+    topic: DeviceTopic
+    readings: Sequence[Reading] | None
+    channel: tuple[str, SensorKind, Sequence[int], Sequence[float]] | None
+
+    def reading(self, position: int) -> Reading:
+        """The reading at `position` of the group."""
+        if self.readings is not None:
+            return self.readings[position]
+        assert self.channel is not None
+        sensor, kind, ts_ms, values = self.channel
+        return Reading(sensor, kind, int(ts_ms[position]), float(values[position]))
+
+
+class WriteBatch(Generic[_Unit]):
+    """Readings and device status for one write, encoded by the store's encoder as added.
+
+    Each `add_...` either adds everything it is given or, if encoding raises, nothing.
+    """
+
+    def __init__(self, encoder: Encoder[_Unit]) -> None:
+        """An empty batch for the store whose `encoder` this is."""
+        self._encoder = encoder
+        self.units: list[_Unit] = []
+        self.status_units: list[_Unit] = []
+        self._groups: list[_Group] = []
+        self._group_ids: list[int] = []
+        self._status_ids: list[int] = []
+        self._groups_added = 0
+        self._statuses_added = 0
+
+    @property
+    def readings(self) -> int:
+        """How many readings the batch holds."""
+        return len(self.units)
+
+    @property
+    def statuses(self) -> int:
+        """How many status points the batch holds."""
+        return len(self.status_units)
+
+    def __len__(self) -> int:
+        """Readings and status points together."""
+        return len(self.units) + len(self.status_units)
+
+    def _group(self, group: _Group, units: list[_Unit]) -> int:
+        self._groups.append(group)
+        self._group_ids.append(self._groups_added)
+        self.units.extend(units)
+        self._groups_added += 1
+        return self._groups_added - 1
+
+    def add_readings(
+        self, topic: DeviceTopic, readings: Sequence[Reading], shift_ms: int = 0
+    ) -> int:
+        """Add one device's readings (`shift_ms` != 0: ingest moved their times); the group."""
+        units = self._encoder.readings(topic, readings, shift_ms)
+        return self._group(_Group(len(self.units), topic, readings, None), units)
+
+    def add_channel(
+        self,
+        topic: DeviceTopic,
+        sensor: str,
+        kind: SensorKind,
+        ts_ms: Sequence[int],
+        values: Sequence[float],
+    ) -> int:
+        """Add many readings of one sensor channel (a backfill); the group."""
+        units = self._encoder.channel(topic, sensor, kind, ts_ms, values)
+        channel = (sensor, kind, ts_ms, values)
+        return self._group(_Group(len(self.units), topic, None, channel), units)
+
+    def add_status(self, topic: DeviceTopic, report: StatusReport, received_ms: int) -> int:
+        """Add a device's status, stamped with when it was received; its index."""
+        self.status_units.append(self._encoder.point(status_point(topic, report, received_ms)))
+        self._status_ids.append(self._statuses_added)
+        self._statuses_added += 1
+        return self._statuses_added - 1
+
+    def select(self, groups: Sequence[int] = (), statuses: Sequence[int] = ()) -> WriteBatch[_Unit]:
+        """A batch of some groups and statuses of this one, refused under the same numbers
+        (to write them one message at a time after a write of all raised)."""
+        part: WriteBatch[_Unit] = WriteBatch(self._encoder)
+        for wanted in groups:
+            at = self._group_ids.index(wanted)
+            group = self._groups[at]
+            end = self._groups[at + 1].start if at + 1 < len(self._groups) else len(self.units)
+            part._groups.append(_Group(len(part.units), group.topic, group.readings, group.channel))
+            part._group_ids.append(wanted)
+            part.units.extend(self.units[group.start : end])
+        for wanted in statuses:
+            part.status_units.append(self.status_units[self._status_ids.index(wanted)])
+            part._status_ids.append(wanted)
+        return part
+
+    def all_units(self) -> list[_Unit]:
+        """Readings first, then status points: the order `refusals` reads positions in."""
+        return self.units + self.status_units
+
+    def refusals(self, refused: Sequence[PointRefused]) -> Refusals:
+        """What the store refused, from positions in `all_units()`."""
+        starts = [group.start for group in self._groups]
+        readings: list[ReadingRefused] = []
+        statuses: list[StatusRefused] = []
+        for item in refused:
+            if item.index >= len(self.units):
+                index = self._status_ids[item.index - len(self.units)]
+                statuses.append(StatusRefused(index, item.reason))
+                continue
+            at = bisect.bisect_right(starts, item.index) - 1
+            group = self._groups[at]
+            position = item.index - group.start
+            readings.append(
+                ReadingRefused(self._group_ids[at], position, group.reading(position), item.reason)
+            )
+        return Refusals(readings, statuses)
