@@ -21,19 +21,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sklearn.linear_model import Ridge
 from sklearn.utils.estimator_checks import check_estimator
 
+from evaluation.forest import evaluate_forest
+from evaluation.harvest import simulate_dataset
+from evaluation.stockout import evaluate_stockout
 from models.forest import (
     Economics,
     GrowthCurve,
-    evaluate_forest,
     faustmann_foc_rotation,
     faustmann_rotation,
 )
-from models.forest_regressor import ChapmanRichardsRegressor
+from models.forest.regressor import ChapmanRichardsRegressor
 from models.harvest.api import fit_csv, predict_csv
 from models.harvest.csvio import write_seasons, write_weather
-from models.harvest.evaluation import as_of_share, simulate_dataset, summarize
+from models.harvest.evaluation import as_of_share, summarize
 from models.harvest.yields import IntervalRegressor
-from models.stockout import evaluate_stockout
 
 STOCKOUT_SEEDS = (901, 902, 903, 904, 905)
 HARVEST_TRAIN_SEED = 11

@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from models.stock_evaluation import evaluate  # noqa: E402
+from evaluation.stock_anomaly import evaluate  # noqa: E402
 
 
 def main() -> None:

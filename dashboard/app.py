@@ -1,19 +1,15 @@
-"""The FastAPI application: `create_app(settings)` wires the store, keys, limits and routes."""
+"""The FastAPI application: `create_app(settings)` wires the context, errors and routes."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from alerting.store import AlertStore
 from core.errors import ShinshuError
 from core.settings import ApiSettings
-from dashboard.asset_services import build_services
 from dashboard.auth import AuthenticationError, PermissionDeniedError
-from dashboard.broker import BrokerProbe
-from dashboard.deps import API_KEY_HEADER, AppContext
-from dashboard.device_accounts import DeviceAccounts
-from dashboard.downlink import ConfigPublisher
+from dashboard.context import AppContext, build_context
+from dashboard.deps import API_KEY_HEADER
 from dashboard.errors import (
     ConflictError,
     DashboardError,
@@ -22,14 +18,9 @@ from dashboard.errors import (
     NotFoundError,
     UnavailableError,
 )
-from dashboard.forecast_queries import ForecastService
-from dashboard.keys import KeyStore
-from dashboard.metrics import AccessLogMiddleware, ApiMetrics
-from dashboard.queries import Reader
-from dashboard.ratelimit import RateLimitedError, RateLimiter
+from dashboard.metrics import AccessLogMiddleware
+from dashboard.ratelimit import RateLimitedError
 from dashboard.routes import api_routers, operations_router, ui_router
-from edge.mqtt import MqttEndpoint
-from storage import open_store
 
 DESCRIPTION = f"""
 Readings, aggregates and research exports of the Shinshu IoT platform.
@@ -72,31 +63,6 @@ def _error_response(_request: Request, exc: Exception) -> JSONResponse:
         detail = [{"loc": ["body", exc.field], "msg": str(exc), "type": "value_error"}]
         return JSONResponse({"detail": detail}, status_code=status, headers=headers)
     return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
-
-
-def build_context(settings: ApiSettings) -> AppContext:
-    """The shared objects of one application, built from settings."""
-    store_settings = settings.store
-    # Many request threads read at once: a connection each.
-    store = open_store(store_settings, timeout=60.0, connections=64)
-
-    def api_endpoint() -> MqttEndpoint:
-        """The broker as the API's own account (its secret read when it is needed)."""
-        return store_settings.mqtt_endpoint(store_settings.api_client_id)
-
-    return AppContext(
-        settings=settings,
-        reader=Reader(store, settings.catalogue_ttl_s, settings.aggregate_ttl_s),
-        keys=KeyStore(settings.keys_path),
-        limiter=RateLimiter(settings.rate_per_s, settings.rate_burst),
-        metrics=ApiMetrics(),
-        broker=BrokerProbe(api_endpoint),
-        alerts=AlertStore(store),
-        forecasts=ForecastService(store, store_settings.data_path),
-        assets=build_services(store, settings.aggregate_ttl_s),
-        devices=DeviceAccounts(store_settings),
-        downlink=ConfigPublisher(api_endpoint),
-    )
 
 
 def create_app(settings: ApiSettings, context: AppContext | None = None) -> FastAPI:

@@ -1,68 +1,31 @@
-"""FastAPI dependencies as `Annotated` aliases, so that tests can override any of them."""
+"""Every FastAPI dependency of the routes as an `Annotated` alias, which tests can override."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request, Security
 from fastapi.security import APIKeyHeader
 
-from alerting.store import AlertStore
 from core import time as core_time
 from core.errors import NotFoundError
-from core.settings import ApiSettings
 from dashboard.auth import AuthenticationError, Permission, authorize
-from dashboard.broker import BrokerProbe
-from dashboard.device_accounts import DeviceAccounts
-from dashboard.downlink import ConfigPublisher
-from dashboard.forecast_queries import ForecastService
-from dashboard.keys import ApiKey, KeyStore
-from dashboard.metrics import ApiMetrics
-from dashboard.queries import QueryError, Reader
-from dashboard.ratelimit import RateLimitedError, RateLimiter
+from dashboard.context import AppContext
+from dashboard.keys import ApiKey
+from dashboard.ratelimit import RateLimitedError
 from edge.protocol import ProtocolError, check_id
-
-if TYPE_CHECKING:
-    # asset_services reads the context through this module.
-    from dashboard.asset_services import AssetServices
+from models.forest.service import ForestService
+from models.harvest.service import ForecastService
+from models.stock.service import StockService
+from storage.alerts import AlertStore
+from storage.errors import QueryError
 
 API_KEY_HEADER = "X-API-Key"
 # Routers carry the prefix themselves, so that route templates (metrics labels) are full paths.
 API_PREFIX = "/api/v1"
-
-
-@dataclass(frozen=True, slots=True)
-class AppContext:
-    """What every request shares: settings, the store and its read models, keys, limits, metrics."""
-
-    settings: ApiSettings
-    reader: Reader
-    keys: KeyStore
-    limiter: RateLimiter
-    metrics: ApiMetrics
-    broker: BrokerProbe
-    # One of each per application: their caches and the order of acknowledgements are shared.
-    alerts: AlertStore
-    forecasts: ForecastService
-    assets: AssetServices
-    # Device registration (admins) and configuration down to devices (operators).
-    devices: DeviceAccounts
-    downlink: ConfigPublisher
-    # Wrong keys by client address; derived from the settings, so built here rather than passed.
-    auth_failures: RateLimiter = field(init=False)
-
-    def __post_init__(self) -> None:
-        """Build what derives from the settings alone."""
-        failures = RateLimiter(
-            self.settings.auth_failure_rate_per_s,
-            self.settings.auth_failure_burst,
-            reason="too many wrong API keys from this address",
-        )
-        object.__setattr__(self, "auth_failures", failures)
 
 
 # The dependencies below are `async` although they do not await: each sync dependency costs a
@@ -74,6 +37,32 @@ async def get_context(request: Request) -> AppContext:
 
 
 Context = Annotated[AppContext, Depends(get_context)]
+
+
+async def get_alert_store(context: Context) -> AlertStore:
+    """The application's one alert store (it orders acknowledgements)."""
+    return context.alerts
+
+
+async def get_forecasts(context: Context) -> ForecastService:
+    """The application's harvest forecast service."""
+    return context.forecasts
+
+
+async def get_stock(context: Context) -> StockService:
+    """The application's stock-out service over the registered bins."""
+    return context.stock
+
+
+async def get_forest(context: Context) -> ForestService:
+    """The application's growth and rotation service over the registered stands."""
+    return context.forest
+
+
+Alerts = Annotated[AlertStore, Depends(get_alert_store)]
+Forecasts = Annotated[ForecastService, Depends(get_forecasts)]
+Stock = Annotated[StockService, Depends(get_stock)]
+Forest = Annotated[ForestService, Depends(get_forest)]
 
 _api_key = APIKeyHeader(
     name=API_KEY_HEADER,
@@ -134,6 +123,7 @@ ExportKey = Annotated[ApiKey, Depends(requires(Permission.EXPORT))]
 KeysAdmin = Annotated[ApiKey, Depends(requires(Permission.MANAGE_KEYS))]
 DevicesAdmin = Annotated[ApiKey, Depends(requires(Permission.MANAGE_DEVICES))]
 DevicesOperator = Annotated[ApiKey, Depends(requires(Permission.CONFIGURE_DEVICES))]
+AckKey = Annotated[ApiKey, Depends(requires(Permission.ACKNOWLEDGE_ALERTS))]
 
 
 def valid_id(value: str, what: str) -> str:

@@ -7,8 +7,8 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field
 
 from dashboard.keys import Role
-from dashboard.queries import AggregateFunction, Interval
 from edge.protocol import SensorKind
+from storage.readings import AggregateFunction, Interval
 
 
 class ErrorBody(BaseModel):

@@ -52,9 +52,10 @@ def _share(text: str) -> float:
 
 def _train_once(settings: Settings, args: argparse.Namespace) -> int:
     """One training run; the exit status says what happened."""
-    from ingest.stores.influx import StoreError, make_store
     from models.registry import ModelRegistry, ModelStatus, RegistryError
     from models.training import TrainingError, TrainingRequest, train_harvest
+    from storage.errors import StoreError
+    from storage.influx.client import make_store
 
     registry = ModelRegistry.for_tenant(settings.data_path, settings.tenant)
     store = make_store(settings, timeout=120.0)

@@ -23,8 +23,6 @@ from pathlib import Path
 import numpy as np
 
 from core.time import from_day_number, local_today
-from ingest.stores.assets import read_assets
-from ingest.stores.influx import InfluxStore
 from models.errors import ModelError
 from models.harvest.climate import PRE_DAYS
 from models.harvest.csvio import from_day, read_seasons
@@ -41,6 +39,8 @@ from models.harvest.types import (
 )
 from models.registry import Better, Metric, ModelMeta, ModelRegistry
 from models.store_weather import read_daily_weather
+from storage.assets import read_assets
+from storage.protocol import ReadingStore
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ def held_out_metrics(
     return metrics, cases, ""
 
 
-def _fields(store: InfluxStore, tenant: str, seasons: list[SeasonRecord]) -> dict[str, str | None]:
+def _fields(store: ReadingStore, tenant: str, seasons: list[SeasonRecord]) -> dict[str, str | None]:
     """Site → device of each field in the seasons file (the registered device when known)."""
     registry = read_assets(store, tenant, sorted({s.field_id for s in seasons}))
     out: dict[str, str | None] = {}
@@ -157,7 +157,7 @@ def _fields(store: InfluxStore, tenant: str, seasons: list[SeasonRecord]) -> dic
 
 
 def train_harvest(
-    store: InfluxStore,
+    store: ReadingStore,
     registry: ModelRegistry,
     request: TrainingRequest,
     progress: Progress = log.info,

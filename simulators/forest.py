@@ -1,8 +1,7 @@
 """Simulated forest stands: weather mast, soil, stem dendrometers and yearly stand volume.
 
-Stand volume follows a Chapman–Richards curve V(t) = A (1 - exp(-k t))^c per species. The
-parameters are illustrative, chosen to be of the order of Japanese regional yield tables
-(larch ~350 m³/ha and sugi ~500 m³/ha at 50 years on a medium site); they are not fitted. Each
+Stand volume follows the Chapman–Richards curve V(t) = A (1 - exp(-k t))^c of the species'
+yield table (`models.forest.species`, the table the API fits stands against). Each
 year's increment is the curve's increment scaled by that year's growing conditions (warmth in
 the cambial season and soil water), so weather leaves a mark on the truth.
 
@@ -20,6 +19,7 @@ import numpy as np
 
 from core.time import MS_PER_DAY
 from edge.protocol import SensorKind
+from models.forest.species import SPECIES, Species, SpeciesTraits
 from simulators.climate import KAWAKAMI, NAGANO_CITY, Climate, climatology
 from simulators.common import (
     FloatArray,
@@ -42,31 +42,9 @@ from simulators.soil import (
 )
 from simulators.solar import saturation_vapour_kpa
 from simulators.stations import weather_station
-from simulators.truth import Species, StandYear
+from simulators.truth import StandYear
 from simulators.weather import Weather, simulate_weather
 
-
-@dataclass(frozen=True, slots=True)
-class SpeciesParams:
-    """Growth curve, cambial season, leaf period and water use of a tree species."""
-
-    a_m3_ha: float
-    k: float
-    c: float
-    growth_start_doy: int
-    growth_end_doy: int
-    leaf_on_doy: int
-    leaf_off_doy: int
-    kc_leaf: float
-    kc_bare: float
-    interception: float
-
-
-SPECIES: dict[Species, SpeciesParams] = {
-    # Japanese larch is deciduous: needles from early May to early November.
-    Species.LARCH: SpeciesParams(500.0, 0.04, 2.5, 135, 240, 125, 305, 0.9, 0.25, 0.15),
-    Species.SUGI: SpeciesParams(1000.0, 0.03, 2.8, 105, 275, 1, 366, 0.85, 0.85, 0.25),
-}
 SHRINK_UM_PER_H = 8.0
 FROST_UM_PER_C = 5.0
 FROST_MAX_UM = 100.0
@@ -145,11 +123,10 @@ DEFAULT_STANDS: tuple[StandSpec, ...] = (
 
 def chapman_richards(age: FloatArray | float, species: Species) -> FloatArray:
     """Stand volume (m³/ha) at `age` years on the species' Chapman–Richards curve."""
-    p = SPECIES[species]
-    return p.a_m3_ha * (1.0 - np.exp(-p.k * np.asarray(age, dtype=np.float64))) ** p.c
+    return SPECIES[species].yield_table.volume(age)
 
 
-def _growth_weight(doy: np.ndarray, tmean: FloatArray, p: SpeciesParams) -> FloatArray:
+def _growth_weight(doy: np.ndarray, tmean: FloatArray, p: SpeciesTraits) -> FloatArray:
     """Daily cambial activity: a bump over the growing season times warmth above 5 °C."""
     phase = (doy - p.growth_start_doy) / (p.growth_end_doy - p.growth_start_doy)
     bump = np.where((phase > 0) & (phase < 1), np.sin(np.pi * np.clip(phase, 0, 1)) ** 2, 0.0)

@@ -10,6 +10,8 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 
+from models.forest.species import Species
+
 
 class Crop(StrEnum):
     """Crops the farm simulator grows."""
@@ -17,13 +19,6 @@ class Crop(StrEnum):
     LETTUCE = "lettuce"
     APPLE = "apple"
     RICE = "rice"
-
-
-class Species(StrEnum):
-    """Tree species of the forest simulator."""
-
-    LARCH = "larch"
-    SUGI = "sugi"
 
 
 class AnomalyKind(StrEnum):

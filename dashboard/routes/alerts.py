@@ -7,22 +7,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from alerting.records import AlertKind, AlertState, AlertView
-from alerting.store import AlertStore
 from core.time import from_ms
-from dashboard.auth import Permission
-from dashboard.deps import API_PREFIX, Context, ReadKey, TenantPath, requires, valid_id
-from dashboard.keys import ApiKey
-from dashboard.queries import StoreDownError
+from dashboard.deps import API_PREFIX, AckKey, Alerts, ReadKey, TenantPath, valid_id
 from dashboard.schemas import AUTHENTICATED, error_responses
-from ingest.stores.influx import StoreError
+from storage.alert_types import AlertKind, AlertState, AlertView
+from storage.errors import StoreDownError, StoreError
 
 router = APIRouter(prefix=API_PREFIX, tags=["alerts"], responses=error_responses(*AUTHENTICATED))
 
-AckKey = Annotated[ApiKey, Depends(requires(Permission.ACKNOWLEDGE_ALERTS))]
 AlertIdPath = Annotated[str, Path(description="the alert's id, as listed")]
 
 
@@ -42,14 +37,6 @@ class AlertOut(BaseModel):
     )
     acknowledged_at: dt.datetime | None = Field(description="null while open")
     acknowledged_by: str | None = Field(description="id of the key that acknowledged it")
-
-
-async def get_alert_store(context: Context) -> AlertStore:
-    """The application's one alert store (it orders acknowledgements)."""
-    return context.alerts
-
-
-Alerts = Annotated[AlertStore, Depends(get_alert_store)]
 
 
 @contextmanager

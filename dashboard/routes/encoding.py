@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from core.time import iso_utc
-from dashboard.queries import ExportBatch, SeriesKey
+from storage.readings import ExportBatch, SeriesKey
 
 CSV_COLUMNS = ("time", "timestamp_ms", "kind", "unit", "site", "device", "sensor", "value")
 COLUMN_DOCS = {

@@ -14,9 +14,9 @@ from fastapi.responses import StreamingResponse
 
 from core.time import from_ms, iso_utc
 from dashboard.auth import allowed_sites
-from dashboard.deps import API_PREFIX, AppContext, Context, ExportKey, TenantPath, to_ms, valid_id
+from dashboard.context import AppContext
+from dashboard.deps import API_PREFIX, Context, ExportKey, TenantPath, to_ms, valid_id
 from dashboard.keys import ApiKey
-from dashboard.queries import ExportBatch, check_range
 from dashboard.routes.encoding import COLUMN_DOCS, csv_chunks, parquet_chunks
 from dashboard.schemas import (
     AUTHENTICATED,
@@ -27,6 +27,7 @@ from dashboard.schemas import (
     error_responses,
 )
 from edge.protocol import SensorKind
+from storage.readings import ExportBatch, check_range
 
 router = APIRouter(
     prefix=API_PREFIX, tags=["research exports"], responses=error_responses(*AUTHENTICATED)

@@ -5,19 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from dashboard.deps import API_PREFIX, Context, ReadKey, TenantPath, valid_id
-from dashboard.forecast_queries import (
+from dashboard.deps import API_PREFIX, Forecasts, ReadKey, TenantPath, valid_id
+from dashboard.schemas import AUTHENTICATED, error_responses
+from models.harvest.service import (
     FieldForecast,
-    ForecastService,
     ForecastStatus,
     finite,
     gdd_base_c,
     to_date,
 )
-from dashboard.schemas import AUTHENTICATED, error_responses
 from models.registry import Better, ModelMeta, ModelStatus
 
 router = APIRouter(
@@ -126,12 +125,6 @@ class ModelOut(BaseModel):
     data: dict[str, Any] = Field(description="what it was trained on: seasons, fields, crops")
 
 
-async def get_forecasts(context: Context) -> ForecastService:
-    """The application's forecast service, built with its context."""
-    return context.forecasts
-
-
-Forecasts = Annotated[ForecastService, Depends(get_forecasts)]
 AsOfQuery = Annotated[
     dt.date | None,
     Query(description="last day of known weather, YYYY-MM-DD (Asia/Tokyo); default yesterday"),

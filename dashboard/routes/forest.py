@@ -10,18 +10,18 @@ from pydantic import BaseModel, Field
 
 from core.errors import NotFoundError
 from core.time import from_ms
-from dashboard.asset_services import AssetServices, Services
-from dashboard.deps import API_PREFIX, ReadKey, TenantPath, valid_id
-from dashboard.rotation import (
+from dashboard.deps import API_PREFIX, Forest, ReadKey, TenantPath, valid_id
+from dashboard.schemas import AUTHENTICATED, error_responses
+from models.forest.service import (
     DEFAULT_ECONOMICS,
+    ForestService,
     Recommendation,
     RotationError,
     StandGrowth,
     economics_for,
     recommend,
 )
-from dashboard.schemas import AUTHENTICATED, error_responses
-from ingest.stores.assets import StandAsset
+from storage.assets import StandAsset
 
 router = APIRouter(prefix=API_PREFIX, tags=["forest"], responses=error_responses(*AUTHENTICATED))
 
@@ -110,13 +110,13 @@ class RotationOut(BaseModel):
     )
 
 
-def _stand_out(services: AssetServices, tenant: str, stand: StandAsset) -> StandOut:
+def _stand_out(forest: ForestService, tenant: str, stand: StandAsset) -> StandOut:
     """The stand with its growth and default rotation, or the reason one of them is missing."""
     growth: StandGrowth | None = None
     found: Recommendation | None = None
     reason = None
     try:
-        growth = services.forest.growth(tenant, stand)
+        growth = forest.growth(tenant, stand)
         found = recommend(growth, economics_for(stand.species))
     except RotationError as exc:
         reason = str(exc)
@@ -144,14 +144,14 @@ def _stand_out(services: AssetServices, tenant: str, stand: StandAsset) -> Stand
 def list_stands(
     tenant: TenantPath,
     key: ReadKey,
-    services: Services,
+    forest: Forest,
     site: Annotated[str | None, Query(description="only the stands of this site")] = None,
 ) -> list[StandOut]:
     """Every stand the asset registry describes, with its rotation at its species' defaults."""
     if site is not None:
         site = valid_id(site, "site")
-    stands = services.forest.stands(key.tenant)
-    return [_stand_out(services, key.tenant, s) for s in stands if site is None or s.site == site]
+    stands = forest.stands(key.tenant)
+    return [_stand_out(forest, key.tenant, s) for s in stands if site is None or s.site == site]
 
 
 @router.get(
@@ -164,7 +164,7 @@ def get_rotation(
     tenant: TenantPath,
     site: str,
     key: ReadKey,
-    services: Services,
+    forest: Forest,
     stand: Annotated[
         str | None, Query(description="the stand id when the site has several; default: first")
     ] = None,
@@ -189,13 +189,13 @@ def get_rotation(
     Parameters not given take the species' defaults.
     """
     site = valid_id(site, "site")
-    at_site = [s for s in services.forest.stands(key.tenant) if s.site == site]
+    at_site = [s for s in forest.stands(key.tenant) if s.site == site]
     if stand is not None:
         at_site = [s for s in at_site if s.asset == stand]
     if not at_site:
         raise NotFoundError(f"no stand at site {site!r}")
     chosen = at_site[0]
-    growth = services.forest.growth(key.tenant, chosen)
+    growth = forest.growth(key.tenant, chosen)
     econ = economics_for(chosen.species, price, harvest_cost, planting_cost, discount_rate)
     found = recommend(growth, econ)
     plan = found.plan

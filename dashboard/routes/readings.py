@@ -22,7 +22,6 @@ from dashboard.deps import (
     time_range,
     valid_id,
 )
-from dashboard.queries import AggregateFunction, Interval, QueryError, SeriesKey
 from dashboard.schemas import (
     AUTHENTICATED,
     AggregatesOut,
@@ -31,6 +30,8 @@ from dashboard.schemas import (
     ReadingsPage,
     error_responses,
 )
+from storage.errors import QueryError
+from storage.readings import AggregateFunction, Interval, SeriesKey
 
 router = APIRouter(prefix=API_PREFIX, tags=["readings"], responses=error_responses(*AUTHENTICATED))
 

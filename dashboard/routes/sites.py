@@ -10,8 +10,8 @@ from pydantic import TypeAdapter
 from core.errors import NotFoundError
 from core.time import from_ms
 from dashboard.deps import API_PREFIX, Context, ReadKey, TenantPath, valid_id
-from dashboard.queries import Catalogue, SeriesKey
 from dashboard.schemas import AUTHENTICATED, DeviceOut, SensorOut, SiteOut, error_responses
+from storage.readings import Catalogue, SeriesKey
 
 _DEVICE_LIST = TypeAdapter(list[DeviceOut])
 

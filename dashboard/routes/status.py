@@ -8,8 +8,8 @@ from pydantic import BaseModel
 
 from dashboard.broker import BrokerDownError
 from dashboard.deps import Context
-from dashboard.queries import StoreDownError
 from dashboard.schemas import ErrorBody
+from storage.errors import StoreDownError
 
 router = APIRouter(tags=["operations"])
 

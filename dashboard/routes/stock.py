@@ -9,10 +9,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from core.time import from_ms
-from dashboard.asset_services import Services
-from dashboard.deps import API_PREFIX, ReadKey, TenantPath, valid_id
-from dashboard.inventory import HORIZON_H, Basis, BinStatus
+from dashboard.deps import API_PREFIX, ReadKey, Stock, TenantPath, valid_id
 from dashboard.schemas import AUTHENTICATED, error_responses
+from models.stock.service import HORIZON_H, Basis, BinStatus
 
 router = APIRouter(prefix=API_PREFIX, tags=["stock"], responses=error_responses(*AUTHENTICATED))
 
@@ -100,15 +99,15 @@ def _bin_out(status: BinStatus) -> BinOut:
 def list_bins(
     tenant: TenantPath,
     key: ReadKey,
-    services: Services,
+    stock: Stock,
     site: Annotated[str | None, Query(description="only the bins of this site")] = None,
 ) -> list[BinOut]:
     """Every bin the asset registry describes, with its newest weight and count readings.
 
-    The stock-out forecast uses the last four weeks of the bin's load cell (`models.stockout`)
+    The stock-out forecast uses the last four weeks of the bin's load cell (`models.stock.stockout`)
     as of its newest reading; answers are shared for a few seconds.
     """
     if site is not None:
         site = valid_id(site, "site")
-    statuses = services.stock.bins(key.tenant)
+    statuses = stock.bins(key.tenant)
     return [_bin_out(s) for s in statuses if site is None or s.bin.site == site]

@@ -7,6 +7,7 @@ import math
 from core.time import MS_PER_HOUR
 from models.anomaly.context import PhaseMemory, SequenceMemory
 from models.anomaly.likelihood import AnomalyLikelihood
+from models.learner import OnlineDetector
 
 
 def _hour_of(timestamp_ms: float) -> int | None:
@@ -17,7 +18,7 @@ def _hour_of(timestamp_ms: float) -> int | None:
         return None
 
 
-class StreamingDetector:
+class StreamingDetector(OnlineDetector[[int, float], float]):
     """Causal anomaly detector for one univariate series.
 
     Each reading is quantised into ``2**bits`` levels of the range seen so far. Two memories
@@ -72,7 +73,7 @@ class StreamingDetector:
         self.reason = "no data yet"
 
     def score_one(self, timestamp_ms: int, value: float) -> float:
-        """Score one reading against the past only; returns a score in [0, 1]."""
+        """Score one reading against the past only (a score in [0, 1]), then learn it."""
         try:
             value = float(value)
         except (TypeError, ValueError):

@@ -14,9 +14,9 @@ from browser.ui_support import PAGES, Browse, route_of, screenshot, wait_idle, w
 from playwright.sync_api import Page
 
 from alerting.records import AlertKind
-from dashboard.forecast_queries import ForecastStatus
 from dashboard.keys import Role
 from edge.protocol import SensorKind
+from models.harvest.service import ForecastStatus
 from simulators.truth import Crop, Species
 
 pytestmark = pytest.mark.integration

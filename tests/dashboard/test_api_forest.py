@@ -16,11 +16,11 @@ from support import Services, make_influx
 
 from dashboard.app import create_app
 from dashboard.keys import Role
-from dashboard.rotation import DEFAULT_ECONOMICS, YIELD_TABLES
 from dashboard.settings import load_api_settings
 from ingest.stores.assets import StandAsset, read_assets
 from ingest.stores.influx import InfluxStore
 from models.forest import Economics, fit_growth, lev, plan_rotation
+from models.forest.service import DEFAULT_ECONOMICS, YIELD_TABLES
 from shinshu.settings import Settings
 from simulators.backfill import backfill
 from simulators.scenario import Scenario, Truth

@@ -20,7 +20,7 @@ from dashboard.keys import Role
 from dashboard.settings import load_api_settings
 from ingest.stores.assets import BinAsset, read_assets, write_assets
 from ingest.stores.influx import InfluxStore
-from models.stockout import forecast_stockout
+from models.stock.stockout import forecast_stockout
 from shinshu.settings import Settings
 from simulators.backfill import backfill
 from simulators.scenario import Scenario, Truth

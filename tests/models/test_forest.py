@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import check_estimator
 
+from evaluation.forest import evaluate_forest
 from models.forest import (
     Economics,
     ForestModelError,
     GrowthCurve,
-    evaluate_forest,
     faustmann_foc_rotation,
     faustmann_rotation,
     fit_growth,
@@ -20,7 +20,7 @@ from models.forest import (
     lev,
     plan_rotation,
 )
-from models.forest_regressor import ChapmanRichardsRegressor
+from models.forest.regressor import ChapmanRichardsRegressor
 
 LARCH = GrowthCurve(500.0, 0.04, 2.5)
 SUGI = GrowthCurve(1000.0, 0.03, 2.8)

@@ -11,6 +11,7 @@ import pytest
 from sklearn.linear_model import Ridge
 from sklearn.utils.estimator_checks import check_estimator
 
+from evaluation.harvest import simulate_dataset
 from models.harvest import (
     HarvestDataError,
     HarvestForecaster,
@@ -22,7 +23,7 @@ from models.harvest import (
 from models.harvest.api import PREDICTION_COLUMNS
 from models.harvest.cli import main
 from models.harvest.csvio import read_seasons, read_weather, write_seasons, write_weather
-from models.harvest.evaluation import HarvestScore, as_of_share, score, simulate_dataset
+from models.harvest.evaluation import HarvestScore, as_of_share, score
 from models.harvest.phenology import fit_thermal_time
 from models.harvest.predict import predict_season
 from models.harvest.types import ClimateSource, FieldWeather, SeasonRecord

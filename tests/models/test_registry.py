@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
 
+from evaluation.harvest import simulate_dataset
 from models.harvest import HarvestForecaster, HarvestModelError, load_model, save_model
-from models.harvest.evaluation import simulate_dataset
 from models.harvest.persist import HARVEST_CODEC
 from models.harvest.predict import predict_all
 from models.registry import (

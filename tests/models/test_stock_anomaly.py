@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.stock_anomaly import BinAnomalyDetector, StockAnomaly
-from models.stock_evaluation import evaluate
+from evaluation.stock_anomaly import evaluate
+from models.stock.anomaly import BinAnomalyDetector, StockAnomaly
 
 STEP_MS = 600_000
 UNIT_KG = 0.5

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.stockout import (
+from evaluation.stockout import evaluate_stockout
+from models.stock.stockout import (
     MS_PER_HOUR,
     StockoutError,
     StockoutForecaster,
-    evaluate_stockout,
     forecast_stockout,
     hourly_consumption,
     naive_stockout,

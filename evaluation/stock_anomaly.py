@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.time import MS_PER_DAY, MS_PER_HOUR
-from models.stock_anomaly import BinAnomalyDetector, StockAlert, StockAnomaly
+from models.stock.anomaly import BinAnomalyDetector, StockAlert, StockAnomaly
 from simulators.factory import DEFAULT_FACTORIES, simulate_factory
 from simulators.truth import AnomalyEvent, AnomalyKind
 
@@ -57,7 +57,7 @@ def detect_bin(ts: np.ndarray, weight: np.ndarray, count: np.ndarray) -> list[St
     detector = BinAnomalyDetector()
     alerts: list[StockAlert] = []
     for t, w, c in zip(ts.tolist(), weight.tolist(), count.tolist(), strict=True):
-        alerts.extend(detector.update(t, w, c))
+        alerts.extend(detector.score_one(t, w, c))
     return alerts
 
 
