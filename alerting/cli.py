@@ -1,28 +1,31 @@
-"""`shinshu alerts`: the argparse subcommand (the service itself is in alerting.service)."""
+"""`shinshu alerts`: the argparse subcommand (the service is alerting.service with detectors)."""
 
 from __future__ import annotations
 
 import argparse
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from core.settings import Settings
 
-
-def _alerts(settings: Settings, _args: argparse.Namespace) -> int:
-    """Run the alerts service until SIGTERM/SIGINT (its flags are settings, see shinshu.cli)."""
-    from alerting.service import run_alerts
-    from core.signals import install_stop_handlers
-
-    stop = threading.Event()
-    install_stop_handlers(stop)
-    run_alerts(settings, stop)
-    return 0
+# Runs an alerts service until the event is set (models.stock.serving.run_alerts).
+AlertsService = Callable[["Settings", threading.Event], None]
 
 
-def add_alerts_command(sub: Any) -> None:
-    """Register `shinshu alerts` on the top-level subparsers."""
+def add_alerts_command(sub: Any, run: AlertsService) -> None:
+    """Register `shinshu alerts`, running `run`, on the top-level subparsers."""
+
+    def _alerts(settings: Settings, _args: argparse.Namespace) -> int:
+        """Run the alerts service until SIGTERM/SIGINT (its flags are settings)."""
+        from core.signals import install_stop_handlers
+
+        stop = threading.Event()
+        install_stop_handlers(stop)
+        run(settings, stop)
+        return 0
+
     alerts = sub.add_parser(
         "alerts",
         help="raise stock alerts (anomalies, reorder) from live bin readings and store them",

@@ -1,11 +1,12 @@
-"""Per-bin detection state: pairs weight and count readings, runs the detectors, folds episodes.
+"""Per-bin alert state: pairs weight and count readings, feeds the detectors, folds episodes.
 
-A bin's load cell and item counter report separately; the anomaly detector needs both at the
-same instant. Readings wait here until their partner (same timestamp) arrives, and pairs are
-fed strictly in time order: a half whose partner has not come by the time a later pair is
-complete can never be fed in order, so it is dropped and counted. Each reading carries a
-`holder` (the message it came in) that is released once the reading is used or dropped, so the
-service acknowledges a message only after every reading in it has been dealt with.
+A bin's load cell and item counter report separately; its detectors (`BinDetectors`, e.g. the
+stock ones in models.stock.alerts) need both at the same instant. Readings wait here until
+their partner (same timestamp) arrives, and pairs are fed strictly in time order: a half whose
+partner has not come by the time a later pair is complete can never be fed in order, so it is
+dropped and counted. Each reading carries a `holder` (the message it came in) that is released
+once the reading is used or dropped, so the service acknowledges a message only after every
+reading in it has been dealt with.
 
 Alerts are folded into episodes: further evidence of the same kind on the same bin within
 `episode_gap_ms` (reading time) of the previous evidence updates the open alert's `last_seen`
@@ -14,16 +15,13 @@ instead of raising a new one.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from alerting.bins import BinRef, Channel
-from core.time import JST, MS_PER_HOUR
-from models.stock_anomaly import BinAnomalyDetector
-from models.stockout import StockoutError, StockoutForecaster
+from core.time import MS_PER_HOUR
 from storage.alert_types import Alert, AlertKind
 
 H = TypeVar("H")
@@ -56,6 +54,29 @@ class Outcome(Generic[H]):
     late: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What a detector found in one pair: an alert of `kind` on `sensor`, unless folded."""
+
+    kind: AlertKind
+    sensor: str
+    score: float
+    reason: str
+
+
+class BinDetectors(Protocol):
+    """The detectors of one bin, fed its weight and count pairs in time order."""
+
+    def learn_weight(self, ts: int, weight: float) -> None:
+        """Learn from a stored weight reading (warm start; no pair needed)."""
+
+    def learn_pair(self, ts: int, weight: float, count: float) -> None:
+        """Learn from a stored pair without alerting (warm start)."""
+
+    def feed(self, ref: BinRef, ts: int, weight: float, count: float) -> list[Evidence]:
+        """Learn from a live pair; the evidence it gives of alerts."""
+
+
 @dataclass(slots=True)
 class _Half(Generic[H]):
     """A reading waiting for its partner."""
@@ -65,25 +86,16 @@ class _Half(Generic[H]):
     arrived: float
 
 
-def _hours(value: float) -> str:
-    return "more than 4 weeks" if value >= 24 * 28 else f"{value:.0f} h"
+class BinPairing(Generic[H]):
+    """Everything the service remembers about one bin, around the bin's detectors."""
 
-
-class BinState(Generic[H]):
-    """Everything the service remembers about one bin."""
-
-    def __init__(self, ref: BinRef, options: DetectOptions) -> None:
+    def __init__(self, ref: BinRef, options: DetectOptions, detectors: BinDetectors) -> None:
         """Start empty; `warm` replays stored history before live readings arrive."""
         self.ref = ref
         self._options = options
-        self._detector = BinAnomalyDetector()
-        self._forecaster = StockoutForecaster(
-            window_days=options.forecast_window_days, lead_time_h=ref.lead_time_h
-        )
+        self._detectors = detectors
         self._pending: dict[Channel, dict[int, _Half[H]]] = {c: {} for c in Channel}
         self._last_ts: int | None = None
-        self._first_weight: int | None = None
-        self._last_forecast: int | None = None
         # The open alert of each kind; its last_seen_ms is when it was last confirmed.
         self._episodes: dict[AlertKind, Alert] = {}
 
@@ -105,18 +117,19 @@ class BinState(Generic[H]):
     ) -> int:
         """Learn from stored history without alerting, and reopen the stored episodes.
 
-        Pairs train the anomaly detector; every weight reading trains the stock-out forecast,
-        whose history may reach further back than the counts given. Returns the pairs replayed.
+        Pairs train the pair detectors; every weight reading trains those that learn from weight
+        alone, whose history may reach further back than the counts given. Returns the pairs
+        replayed.
         """
         by_ts = dict(counts)
         replayed = 0
         for ts, weight in sorted(weights):
             if self._last_ts is not None and ts <= self._last_ts:
                 continue
-            self._learn_weight(ts, weight)
+            self._detectors.learn_weight(ts, weight)
             count = by_ts.get(ts)
             if count is not None:
-                self._detector.update(ts, weight, count)
+                self._detectors.learn_pair(ts, weight, count)
                 self._last_ts = ts
                 replayed += 1
         for alert in sorted(stored, key=lambda a: a.ts_ms):
@@ -169,51 +182,8 @@ class BinState(Generic[H]):
         """Run the detectors on one pair."""
         self._last_ts = ts
         out.pairs += 1
-        ref = self.ref
-        for found in self._detector.update(ts, weight, count):
-            kind = AlertKind.of(found.kind)
-            sensor = ref.count_sensor if kind is AlertKind.COUNT_JUMP else ref.weight_sensor
-            reason = f"bin {ref.bin}: {found.reason}"
-            self._evidence(kind, sensor, ts, found.score, reason, out=out)
-        self._learn_weight(ts, weight)
-        self._forecaster.lead_time_h = ref.lead_time_h
-        seen_ms = ts - self._first_weight if self._first_weight is not None else 0
-        due = seen_ms >= self._options.forecast_min_history_ms and (
-            self._last_forecast is None
-            or ts - self._last_forecast >= self._options.reorder_every_ms
-        )
-        if ref.lead_time_h > 0 and due:
-            self._last_forecast = ts
-            self._reorder(ts, out)
-
-    def _learn_weight(self, ts: int, weight: float) -> None:
-        """Add a weight reading to the stock-out forecast's window."""
-        self._forecaster.learn_one(ts, weight)
-        if self._first_weight is None:
-            self._first_weight = ts
-        else:
-            # The forecaster forgets readings beyond its window; so does this bound.
-            window = int(self._options.forecast_window_days * 24 * MS_PER_HOUR)
-            self._first_weight = max(self._first_weight, ts - window)
-
-    def _reorder(self, ts: int, out: Outcome[H]) -> None:
-        """A reorder alert when the stock-out forecast's lower bound is inside the lead time."""
-        try:
-            forecast = self._forecaster.forecast_one(ts)
-        except StockoutError:
-            return  # not enough history yet
-        if not forecast.reorder:
-            return
-        lead = self.ref.lead_time_h
-        score = min(1.0, max(0.05, (lead - forecast.hours_low) / lead))
-        empty_at = dt.datetime.fromtimestamp(forecast.stockout_ms / 1000, JST)
-        reason = (
-            f"bin {self.ref.bin}: stock-out expected in {_hours(forecast.hours_median)} "
-            f"(around {empty_at:%Y-%m-%d %H:%M} JST; 80 % interval "
-            f"{forecast.hours_low:.0f}–{forecast.hours_high:.0f} h), within the reorder lead "
-            f"time of {lead:g} h"
-        )
-        self._evidence(AlertKind.REORDER, self.ref.weight_sensor, ts, score, reason, out=out)
+        for found in self._detectors.feed(self.ref, ts, weight, count):
+            self._evidence(found.kind, found.sensor, ts, found.score, found.reason, out=out)
 
     def _evidence(
         self, kind: AlertKind, sensor: str, ts: int, score: float, reason: str, *, out: Outcome[H]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from alerting.bins import BinRef, BinResolver, Channel
-from alerting.detect import BinState, DetectOptions, Outcome
+from alerting.detect import BinPairing, DetectOptions, Outcome
 from alerting.metrics import AlertMetrics, SkipReason
 from core.retry import Backoff, RetryStoppedError
 from core.time import MS_PER_DAY, MS_PER_HOUR
@@ -34,6 +34,9 @@ from storage.errors import StoreError
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# Builds the state of a bin seen for the first time, around its detectors.
+BinStates = Callable[[BinRef, DetectOptions], BinPairing[Ticket]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +73,14 @@ class AlertProcessor:
         *,
         options: ProcessorOptions,
         detect: DetectOptions,
+        states: BinStates,
         monotonic: Callable[[], float] = time.monotonic,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], object] = time.sleep,
     ) -> None:
-        """Wire the loop; clocks and sleep are injectable for tests."""
+        """Wire the loop; `states` gives each bin its detectors; clocks are injectable."""
         self._alerts = alerts
+        self._states = states
         self._resolver = resolver
         self._metrics = metrics
         self._options = options
@@ -83,7 +88,7 @@ class AlertProcessor:
         self._monotonic = monotonic
         self._clock = clock
         self._sleep = sleep
-        self._bins: dict[tuple[str, str, str, str], BinState[Ticket]] = {}
+        self._bins: dict[tuple[str, str, str, str], BinPairing[Ticket]] = {}
         self._last_expiry = monotonic()
         self._backoff = Backoff(options.retry_initial_s, options.retry_max_s)
         self._acks = AckOrder(source, metrics)
@@ -91,7 +96,7 @@ class AlertProcessor:
         self._consumer = Consumer(source, self, self._acks, skew, limits)
 
     @property
-    def bins(self) -> dict[tuple[str, str, str, str], BinState[Ticket]]:
+    def bins(self) -> dict[tuple[str, str, str, str], BinPairing[Ticket]]:
         """The bins seen so far, by (tenant, site, device, bin)."""
         return self._bins
 
@@ -177,12 +182,12 @@ class AlertProcessor:
             )
         return routed
 
-    def _state(self, ref: BinRef, first_ts: int, stop: threading.Event) -> BinState[Ticket]:
+    def _state(self, ref: BinRef, first_ts: int, stop: threading.Event) -> BinPairing[Ticket]:
         """The bin's state; the first time, warmed up from the store's recent history."""
         state = self._bins.get(ref.key)
         if state is not None:
             return state
-        state = BinState[Ticket](ref, self._detect)
+        state = self._states(ref, self._detect)
         start = first_ts - self._options.history_ms
         # The stock-out forecast learns from weeks of weight; the detector from the counts' span.
         forecast_ms = int(self._detect.forecast_window_days * MS_PER_DAY)

@@ -1,4 +1,7 @@
-"""`shinshu alerts`: build the alert loop from settings and run it until SIGTERM or SIGINT."""
+"""The alerts service: the alert loop built from settings, run until SIGTERM or SIGINT.
+
+Which detectors watch the bins is the caller's (models.stock.serving runs the stock ones).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import threading
 from alerting.bins import BinResolver
 from alerting.detect import DetectOptions
 from alerting.metrics import AlertMetrics
-from alerting.processor import AlertProcessor, ProcessorOptions
+from alerting.processor import AlertProcessor, BinStates, ProcessorOptions
 from core.settings import Settings
 from core.time import MS_PER_HOUR
 from edge.protocol import TOPIC_ROOT, Channel
@@ -20,7 +23,7 @@ from storage.protocol import ReadingStore
 READINGS_FILTER = f"{TOPIC_ROOT}/+/+/+/{Channel.UP.value}"
 
 
-def run_alerts(settings: Settings, stop: threading.Event) -> None:
+def run_alerts(settings: Settings, stop: threading.Event, *, states: BinStates) -> None:
     """Connect to the broker and the store and raise alerts until `stop` is set."""
     metrics = AlertMetrics()
 
@@ -37,6 +40,7 @@ def run_alerts(settings: Settings, stop: threading.Event) -> None:
                 retry_max_s=settings.ingest_retry_max_s,
             ),
             detect=DetectOptions(episode_gap_ms=int(settings.alerts_episode_gap_h * MS_PER_HOUR)),
+            states=states,
         )
 
     run_consumer(

@@ -259,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     from models.train_cli import add_train_command
 
     add_train_command(sub)
-    from alerting.cli import add_alerts_command
+    from models.stock.serving import add_alerts_command
 
     add_alerts_command(sub)
     from identity.cli import add_broker_command, add_devices_command

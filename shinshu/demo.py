@@ -19,7 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from alerting.service import run_alerts
 from core.settings import SQLITE_SCHEME, Settings, load_api_settings
 from core.signals import install_stop_handlers
 from core.time import JST, MS_PER_DAY, MS_PER_HOUR
@@ -28,6 +27,7 @@ from dashboard.keys import Role
 from edge.mqtt import MqttEndpoint
 from identity.accounts import DEFAULT_SERVICE_USERNAMES, ServiceRole
 from ingest.service import run_ingest
+from models.stock.serving import run_alerts
 from shinshu.localservices import (
     LocalInfluxDB,
     LocalMosquitto,

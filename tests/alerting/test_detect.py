@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from alerting.bins import BinRef, Channel, by_name
-from alerting.detect import BinState, DetectOptions, Outcome
+from alerting.detect import DetectOptions, Outcome
 from alerting.records import AlertKind
 from edge.protocol import SensorKind
+from models.stock.alerts import BinState
 
 STEP_MS = 600_000
 START_MS = 1_769_958_000_000  # 2026-02-02 00:00 JST, a Monday

@@ -19,6 +19,7 @@ from edge.protocol import Channel, DeviceTopic, Reading, SensorKind, encode_batc
 from ingest.clock import SkewCorrector
 from ingest.sources.mqtt import InMessage
 from ingest.stores.influx import InfluxStore, StoreUnavailableError
+from models.stock.alerts import BinState
 
 STEP_MS = 600_000
 NOW_MS = 1_790_000_000_000
@@ -117,6 +118,7 @@ def processor(
         SkewCorrector(300_000, lambda: NOW_MS / 1000),
         options=ProcessorOptions(history_ms=72 * 3_600_000),
         detect=DetectOptions(),
+        states=BinState,
         sleep=(sleeps.append if sleeps is not None else lambda _s: None),
         clock=lambda: NOW_MS / 1000,
     )

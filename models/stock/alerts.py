@@ -1,0 +1,102 @@
+"""The stock detectors of a factory bin, as the alerts service feeds them.
+
+`StockDetectors` runs the bin anomaly detector on each weight and count pair and, once a week of
+weight history is known, the stock-out forecast every `reorder_every_ms`: a reorder alert when
+its lower bound falls inside the bin's reorder lead time. `BinState` is alerting's per-bin
+pairing and episode folding around these detectors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TypeVar
+
+from alerting.bins import BinRef
+from alerting.detect import BinPairing, DetectOptions, Evidence
+from core.time import JST, MS_PER_HOUR
+from models.stock.anomaly import BinAnomalyDetector
+from models.stock.stockout import StockoutError, StockoutForecaster
+from storage.alert_types import AlertKind
+
+H = TypeVar("H")
+
+
+def _hours(value: float) -> str:
+    return "more than 4 weeks" if value >= 24 * 28 else f"{value:.0f} h"
+
+
+class StockDetectors:
+    """The bin anomaly detector and the stock-out forecast of one bin."""
+
+    def __init__(self, ref: BinRef, options: DetectOptions) -> None:
+        """Untrained; the forecast looks back `options.forecast_window_days`."""
+        self._options = options
+        self._detector = BinAnomalyDetector()
+        self._forecaster = StockoutForecaster(
+            window_days=options.forecast_window_days, lead_time_h=ref.lead_time_h
+        )
+        self._first_weight: int | None = None
+        self._last_forecast: int | None = None
+
+    def learn_weight(self, ts: int, weight: float) -> None:
+        """Add a weight reading to the stock-out forecast's window."""
+        self._forecaster.learn_one(ts, weight)
+        if self._first_weight is None:
+            self._first_weight = ts
+        else:
+            # The forecaster forgets readings beyond its window; so does this bound.
+            window = int(self._options.forecast_window_days * 24 * MS_PER_HOUR)
+            self._first_weight = max(self._first_weight, ts - window)
+
+    def learn_pair(self, ts: int, weight: float, count: float) -> None:
+        """Train the anomaly detector on a stored pair (its findings are old news)."""
+        self._detector.update(ts, weight, count)
+
+    def feed(self, ref: BinRef, ts: int, weight: float, count: float) -> list[Evidence]:
+        """Run both detectors on a live pair."""
+        found: list[Evidence] = []
+        for anomaly in self._detector.update(ts, weight, count):
+            kind = AlertKind.of(anomaly.kind)
+            sensor = ref.count_sensor if kind is AlertKind.COUNT_JUMP else ref.weight_sensor
+            found.append(Evidence(kind, sensor, anomaly.score, f"bin {ref.bin}: {anomaly.reason}"))
+        self.learn_weight(ts, weight)
+        self._forecaster.lead_time_h = ref.lead_time_h
+        seen_ms = ts - self._first_weight if self._first_weight is not None else 0
+        due = seen_ms >= self._options.forecast_min_history_ms and (
+            self._last_forecast is None
+            or ts - self._last_forecast >= self._options.reorder_every_ms
+        )
+        if ref.lead_time_h > 0 and due:
+            self._last_forecast = ts
+            reorder = self._reorder(ref, ts)
+            if reorder is not None:
+                found.append(reorder)
+        return found
+
+    def _reorder(self, ref: BinRef, ts: int) -> Evidence | None:
+        """A reorder when the stock-out forecast's lower bound is inside the lead time."""
+        try:
+            forecast = self._forecaster.forecast_one(ts)
+        except StockoutError:
+            return None  # not enough history yet
+        if not forecast.reorder:
+            return None
+        lead = ref.lead_time_h
+        score = min(1.0, max(0.05, (lead - forecast.hours_low) / lead))
+        empty_at = dt.datetime.fromtimestamp(forecast.stockout_ms / 1000, JST)
+        reason = (
+            f"bin {ref.bin}: stock-out expected in {_hours(forecast.hours_median)} "
+            f"(around {empty_at:%Y-%m-%d %H:%M} JST; 80 % interval "
+            f"{forecast.hours_low:.0f}–{forecast.hours_high:.0f} h), within the reorder lead "
+            f"time of {lead:g} h"
+        )
+        return Evidence(AlertKind.REORDER, ref.weight_sensor, score, reason)
+
+
+class BinState(BinPairing[H]):
+    """One factory bin watched by the stock detectors."""
+
+    def __init__(self, ref: BinRef, options: DetectOptions) -> None:
+        """Start empty; `warm` replays stored history before live readings arrive."""
+        super().__init__(ref, options, StockDetectors(ref, options))
+

@@ -1,0 +1,28 @@
+"""The stock alerts service: alerting's loop with the stock detectors watching every bin.
+
+`shinshu alerts` runs `run_alerts`. Light to import (the command line builds its parser from
+it on a Pi too): the service's own modules load when it runs.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from alerting.cli import add_alerts_command as _add_alerts_command
+
+if TYPE_CHECKING:
+    from core.settings import Settings
+
+
+def run_alerts(settings: Settings, stop: threading.Event) -> None:
+    """Raise stock alerts from live bin readings and store them until `stop` is set."""
+    from alerting.service import run_alerts as run_service
+    from models.stock.alerts import BinState
+
+    run_service(settings, stop, states=BinState)
+
+
+def add_alerts_command(sub: Any) -> None:
+    """Register `shinshu alerts` (the stock alerts service) on the top-level subparsers."""
+    _add_alerts_command(sub, run_alerts)
