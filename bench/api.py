@@ -34,6 +34,7 @@ from edge.protocol import DeviceTopic, SensorKind  # noqa: E402
 from shinshu.localservices import LocalInfluxDB, free_port  # noqa: E402
 from simulators.backfill import backfill  # noqa: E402
 from simulators.scenario import Scenario, Truth  # noqa: E402
+from storage.batch import ChannelReadings  # noqa: E402
 from storage.influx.client import InfluxStore  # noqa: E402
 from storage.readings import Reader  # noqa: E402
 
@@ -49,7 +50,8 @@ def _fill(store: InfluxStore, export_days: int) -> None:
     times = [START_MS + i * 600_000 for i in range(7 * 144)]
     for d in range(500):
         topic = DeviceTopic("fleet", f"site-{d // 50}", f"dev-{d:03d}")
-        store.write_channel(topic, "t1", SensorKind.AIR_TEMPERATURE, times, [d % 30.0] * len(times))
+        values = [d % 30.0] * len(times)
+        store.write_channel(ChannelReadings(topic, "t1", SensorKind.AIR_TEMPERATURE, times, values))
 
 
 def _latency(client: httpx.Client, url: str, params: dict[str, str], requests: int) -> list[float]:

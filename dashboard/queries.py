@@ -1,5 +1,7 @@
-"""Moved to `storage.readings`, its errors to `storage.errors`; this name stays for old callers."""
+"""Moved to `storage.readings` (types in `storage.catalogue`, errors in `storage.errors`);
+this name stays for old callers."""
 
+from storage.catalogue import Catalogue, DeviceStatus, SeriesKey  # noqa: F401
 from storage.errors import QueryError, StoreDownError  # noqa: F401
 from storage.readings import (  # noqa: F401
     AGGREGATE_CACHE_ENTRIES,
@@ -7,13 +9,10 @@ from storage.readings import (  # noqa: F401
     FULL_READ_EVERY,
     MAX_BUCKETS,
     AggregateFunction,
-    Catalogue,
-    DeviceStatus,
     ExportBatch,
     Interval,
     Reader,
     Reading,
-    SeriesKey,
     check_range,
     from_store,
     rows_of,

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.protocol import DeviceTopic, SensorKind
+from edge.protocol import DeviceTopic
 from simulators.assets import scenario_assets
 from simulators.scenario import Scenario, SiteData, Truth, simulate_sites
 from storage.assets import write_assets
+from storage.batch import ChannelReadings
 from storage.protocol import ReadingStore
 
 log = logging.getLogger(__name__)
@@ -36,18 +37,7 @@ class BackfillReport:
     seconds: float
 
 
-@dataclass(frozen=True, slots=True)
-class _Chunk:
-    """Readings of one sensor channel, written in one request."""
-
-    topic: DeviceTopic
-    sensor: str
-    kind: SensorKind
-    ts_ms: list[int]
-    values: list[float]
-
-
-def _chunks(tenant: str, site: SiteData, until_ms: int | None) -> Iterator[_Chunk]:
+def _chunks(tenant: str, site: SiteData, until_ms: int | None) -> Iterator[ChannelReadings]:
     """Chunks of one site's readings (those before `until_ms`, if given)."""
     topic = DeviceTopic(tenant, site.site, site.device).validate()
     for series in site.series:
@@ -57,7 +47,9 @@ def _chunks(tenant: str, site: SiteData, until_ms: int | None) -> Iterator[_Chun
         ts, values = series.ts_ms[:keep].tolist(), series.values[:keep].tolist()
         for first in range(0, len(ts), CHUNK_READINGS):
             last = first + CHUNK_READINGS
-            yield _Chunk(topic, series.sensor, series.kind, ts[first:last], values[first:last])
+            yield ChannelReadings(
+                topic, series.sensor, series.kind, ts[first:last], values[first:last]
+            )
 
 
 def backfill(
@@ -80,17 +72,11 @@ def backfill(
     write_assets(store, tenant, scenario_assets(scenario))
     written = refused = sites = 0
 
-    def write(chunk: _Chunk) -> int:
-        """Write one chunk; how many of its readings the store refused."""
-        return len(
-            store.write_channel(chunk.topic, chunk.sensor, chunk.kind, chunk.ts_ms, chunk.values)
-        )
-
     with ThreadPoolExecutor(writers) as pool:
         for site in simulate_sites(scenario, truth):
             sites += 1
             chunks = list(_chunks(tenant, site, until_ms))
-            refused += sum(pool.map(write, chunks))
+            refused += sum(len(r) for r in pool.map(store.write_channel, chunks))
             written += sum(len(chunk.ts_ms) for chunk in chunks)
             progress(
                 f"site {sites}: {site.site}/{site.device} {site.readings:,} readings "

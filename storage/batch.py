@@ -20,6 +20,23 @@ from storage.points import Point, PointRefused, status_point
 _Unit = TypeVar("_Unit")
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelReadings:
+    """Many readings of one sensor channel of a device, as columns (a backfill, a benchmark)."""
+
+    topic: DeviceTopic
+    sensor: str
+    kind: SensorKind
+    ts_ms: Sequence[int]
+    values: Sequence[float]
+
+    def reading(self, position: int) -> Reading:
+        """The reading at `position`."""
+        return Reading(
+            self.sensor, self.kind, int(self.ts_ms[position]), float(self.values[position])
+        )
+
+
 class Encoder(Protocol[_Unit]):
     """How one store encodes what a batch holds (a line each for InfluxDB, a row for SQLite)."""
 
@@ -29,14 +46,7 @@ class Encoder(Protocol[_Unit]):
         """One unit per reading of one device."""
         ...
 
-    def channel(
-        self,
-        topic: DeviceTopic,
-        sensor: str,
-        kind: SensorKind,
-        ts_ms: Sequence[int],
-        values: Sequence[float],
-    ) -> list[_Unit]:
+    def channel(self, channel: ChannelReadings) -> list[_Unit]:
         """One unit per reading of one sensor channel."""
         ...
 
@@ -81,17 +91,13 @@ class _Group:
     """Where one group's units start, and what to give back for a refused one."""
 
     start: int
-    topic: DeviceTopic
-    readings: Sequence[Reading] | None
-    channel: tuple[str, SensorKind, Sequence[int], Sequence[float]] | None
+    readings: Sequence[Reading] | ChannelReadings
 
     def reading(self, position: int) -> Reading:
         """The reading at `position` of the group."""
-        if self.readings is not None:
-            return self.readings[position]
-        assert self.channel is not None
-        sensor, kind, ts_ms, values = self.channel
-        return Reading(sensor, kind, int(ts_ms[position]), float(values[position]))
+        if isinstance(self.readings, ChannelReadings):
+            return self.readings.reading(position)
+        return self.readings[position]
 
 
 class WriteBatch(Generic[_Unit]):
@@ -137,20 +143,12 @@ class WriteBatch(Generic[_Unit]):
     ) -> int:
         """Add one device's readings (`shift_ms` != 0: ingest moved their times); the group."""
         units = self._encoder.readings(topic, readings, shift_ms)
-        return self._group(_Group(len(self.units), topic, readings, None), units)
+        return self._group(_Group(len(self.units), readings), units)
 
-    def add_channel(
-        self,
-        topic: DeviceTopic,
-        sensor: str,
-        kind: SensorKind,
-        ts_ms: Sequence[int],
-        values: Sequence[float],
-    ) -> int:
+    def add_channel(self, channel: ChannelReadings) -> int:
         """Add many readings of one sensor channel (a backfill); the group."""
-        units = self._encoder.channel(topic, sensor, kind, ts_ms, values)
-        channel = (sensor, kind, ts_ms, values)
-        return self._group(_Group(len(self.units), topic, None, channel), units)
+        units = self._encoder.channel(channel)
+        return self._group(_Group(len(self.units), channel), units)
 
     def add_status(self, topic: DeviceTopic, report: StatusReport, received_ms: int) -> int:
         """Add a device's status, stamped with when it was received; its index."""
@@ -167,7 +165,7 @@ class WriteBatch(Generic[_Unit]):
             at = self._group_ids.index(wanted)
             group = self._groups[at]
             end = self._groups[at + 1].start if at + 1 < len(self._groups) else len(self.units)
-            part._groups.append(_Group(len(part.units), group.topic, group.readings, group.channel))
+            part._groups.append(_Group(len(part.units), group.readings))
             part._group_ids.append(wanted)
             part.units.extend(self.units[group.start : end])
         for wanted in statuses:

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from edge.protocol import DeviceTopic, Reading, SensorKind
-from storage.batch import ReadingRefused, Refusals, WriteBatch
+from edge.protocol import DeviceTopic, Reading
+from storage.batch import ChannelReadings, ReadingRefused, Refusals, WriteBatch
 from storage.points import Point, PointRefused
 from storage.query import Rows, Select, SeriesColumns
 
@@ -73,15 +73,8 @@ class ReadingStore(Protocol):
         batch.add_readings(topic, readings, shift_ms)
         return self.write_batch(batch).readings
 
-    def write_channel(
-        self,
-        topic: DeviceTopic,
-        sensor: str,
-        kind: SensorKind,
-        ts_ms: Sequence[int],
-        values: Sequence[float],
-    ) -> list[ReadingRefused]:
+    def write_channel(self, channel: ChannelReadings) -> list[ReadingRefused]:
         """Store many readings of one sensor channel; the ones refused (group 0)."""
         batch = self.new_batch()
-        batch.add_channel(topic, sensor, kind, ts_ms, values)
+        batch.add_channel(channel)
         return self.write_batch(batch).readings

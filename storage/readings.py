@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -19,9 +19,9 @@ import numpy as np
 import numpy.typing as npt
 
 from core.cache import TtlCache
-from core.errors import NotFoundError
 from core.time import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, parse_duration_ms
 from edge.protocol import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, SensorKind
+from storage.catalogue import Catalogue, DeviceStatus, SeriesKey
 from storage.errors import DatabaseNotFoundError, QueryError, StoreDownError, StoreError
 from storage.layout import (
     DEVICE,
@@ -88,67 +88,6 @@ class AggregateFunction(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class SeriesKey:
-    """One stored series of a tenant: a sensor channel of a device at a site."""
-
-    kind: SensorKind
-    site: str
-    device: str
-    sensor: str
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceStatus:
-    """The latest status message of a device, as ingest stored it."""
-
-    online: bool
-    at_ms: int
-    spool_readings: int | None
-    spool_dropped: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class Catalogue:
-    """A tenant's series with the time of the newest reading of each (ms), and device status."""
-
-    last_seen: dict[SeriesKey, int]
-    status: dict[tuple[str, str], DeviceStatus] = field(default_factory=dict)
-    # Answers derived from this catalogue (e.g. encoded device lists), built once per refresh.
-    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
-
-    def sites(self) -> list[str]:
-        """Site ids, sorted."""
-        return sorted({key.site for key in self.last_seen} | {site for site, _ in self.status})
-
-    def devices(self, site: str | None = None) -> dict[tuple[str, str], list[SeriesKey]]:
-        """Series grouped by (site, device), optionally of one site, sorted."""
-        out: dict[tuple[str, str], list[SeriesKey]] = {}
-        for key in sorted(self.last_seen, key=lambda k: (k.site, k.device, k.sensor, k.kind)):
-            if site is None or key.site == site:
-                out.setdefault((key.site, key.device), []).append(key)
-        # A device that reported its status but no reading yet is still a device.
-        for device_key in self.status:
-            if (site is None or device_key[0] == site) and device_key not in out:
-                out[device_key] = []
-        return dict(sorted(out.items()))
-
-    def sensor(self, site: str, device: str, sensor: str) -> SeriesKey:
-        """The series of one sensor, or NotFoundError."""
-        index = self.memo.get("sensors")
-        if index is None:
-            # Built once per catalogue: every readings or aggregates request looks a sensor up.
-            # A sensor id is unique on its device; were it not, the first kind in order wins.
-            index = {}
-            for key in sorted(self.last_seen, key=lambda k: k.kind.value, reverse=True):
-                index[key.site, key.device, key.sensor] = key
-            self.memo["sensors"] = index
-        found = index.get((site, device, sensor))
-        if found is None:
-            raise NotFoundError(f"no sensor {sensor!r} on device {device!r} at site {site!r}")
-        return found
-
-
-@dataclass(frozen=True, slots=True)
 class Reading:
     """One stored point."""
 
@@ -180,16 +119,26 @@ def check_range(start_ms: int, end_ms: int) -> None:
         raise QueryError("need 2000-01-01 <= start < end <= 2100-01-01 (UTC)")
 
 
+def _readings_of(
+    tenant: str, sites: Sequence[str], kinds: Sequence[SensorKind], start_ms: int, end_ms: int
+) -> dict[str, Any]:
+    """The parts of a select of every series of `sites` and `kinds` in [start, end)."""
+    return {
+        "measurements": tuple(k.value for k in dict.fromkeys(kinds)),
+        "where": match(tenant=tenant, site=sites),
+        "fields": (VALUE,),
+        "start_ms": start_ms,
+        "end_ms": end_ms,
+        "group_by": SERIES_TAGS,
+    }
+
+
 def _of_series(tenant: str, key: SeriesKey) -> dict[str, Any]:
     """The parts of a select that pick one series of a tenant."""
     return {
         "measurements": (key.kind.value,),
         "where": match(tenant=tenant, site=key.site, device=key.device, sensor=key.sensor),
     }
-
-
-def _kinds(kinds: Sequence[SensorKind]) -> tuple[str, ...]:
-    return tuple(k.value for k in dict.fromkeys(kinds))
 
 
 class Reader:
@@ -383,15 +332,7 @@ class Reader:
         """Series of the selection with the spacing (ms) of their first two readings in range."""
         check_range(start_ms, end_ms)
         series = self._query(
-            Select(
-                _kinds(kinds),
-                match(tenant=tenant, site=sites),
-                fields=(VALUE,),
-                start_ms=start_ms,
-                end_ms=end_ms,
-                group_by=SERIES_TAGS,
-                limit=2,
-            )
+            Select(limit=2, **_readings_of(tenant, sites, kinds, start_ms, end_ms))
         )
         out: dict[SeriesKey, int | None] = {}
         for s in series:
@@ -417,18 +358,9 @@ class Reader:
         Rows in a batch are ordered by time, then kind, site, device and sensor.
         """
         check_range(start_ms, end_ms)
-        measurements = _kinds(kinds)
-        where = match(tenant=tenant, site=sites)
 
         def ask(begin: int, stop: int) -> Future[list[SeriesColumns]]:
-            select = Select(
-                measurements,
-                where,
-                fields=(VALUE,),
-                start_ms=begin,
-                end_ms=stop,
-                group_by=SERIES_TAGS,
-            )
+            select = Select(**_readings_of(tenant, sites, kinds, begin, stop))
             return lookahead.submit(self._columns, select)
 
         window = MS_PER_HOUR

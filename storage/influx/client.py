@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 
 from core.settings import Settings, reveal
-from edge.protocol import DeviceTopic, Reading, SensorKind
-from storage.batch import Refusals, WriteBatch
+from edge.protocol import DeviceTopic, Reading
+from storage.batch import ChannelReadings, Refusals, WriteBatch
 from storage.errors import DatabaseNotFoundError, StoreError, StoreUnavailableError
 from storage.influx import influxql
 from storage.influx.influxql import quote_string
@@ -50,16 +50,11 @@ class _LineEncoder:
         """The lines of one device's readings."""
         return reading_lines(topic, readings, shift_ms)
 
-    def channel(
-        self,
-        topic: DeviceTopic,
-        sensor: str,
-        kind: SensorKind,
-        ts_ms: Sequence[int],
-        values: Sequence[float],
-    ) -> list[str]:
+    def channel(self, channel: ChannelReadings) -> list[str]:
         """The lines of one sensor channel's readings."""
-        return series_lines(topic, sensor, kind, ts_ms, values)
+        return series_lines(
+            channel.topic, channel.sensor, channel.kind, channel.ts_ms, channel.values
+        )
 
     def point(self, point: Point) -> str:
         """The line of one point."""

@@ -14,7 +14,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from edge.protocol import DeviceTopic, Reading, SensorKind
+from edge.protocol import DeviceTopic, Reading
+from storage.batch import ChannelReadings
 from storage.layout import DEVICE, SENSOR, SHIFT_FIELD, SITE, TENANT, VALUE
 from storage.points import FieldValue, Point
 
@@ -95,19 +96,13 @@ class RowEncoder:
             for sensor, kind, ts, value in readings
         ]
 
-    def channel(
-        self,
-        topic: DeviceTopic,
-        sensor: str,
-        kind: SensorKind,
-        ts_ms: Sequence[int],
-        values: Sequence[float],
-    ) -> list[Row]:
+    def channel(self, channel: ChannelReadings) -> list[Row]:
         """One row per reading of one sensor channel."""
-        tags = _reading_tags(topic, sensor)
+        tags = _reading_tags(channel.topic, channel.sensor)
+        measurement = channel.kind.value
         return [
-            Row(kind.value, tags, int(ts), float(value), "{}", _READING_TYPES)
-            for ts, value in zip(ts_ms, values, strict=True)
+            Row(measurement, tags, int(ts), float(value), "{}", _READING_TYPES)
+            for ts, value in zip(channel.ts_ms, channel.values, strict=True)
         ]
 
     def point(self, point: Point) -> Row:

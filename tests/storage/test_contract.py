@@ -23,6 +23,7 @@ from edge.status import AgentState, StatusReport
 from storage.alert_types import Alert, AlertKind, AlertState
 from storage.alerts import AlertStore
 from storage.assets import BinAsset, FieldAsset, SiteAsset, SiteKind, read_assets, write_assets
+from storage.batch import ChannelReadings
 from storage.points import Point
 from storage.protocol import ReadingStore
 from storage.query import Aggregate, Buckets, Function, Select, match
@@ -32,6 +33,11 @@ from storage.weather import Daily, daily_weather
 T0 = 1_735_689_600_000  # 2025-01-01T00:00:00Z
 AIR = SensorKind.AIR_TEMPERATURE
 TOPIC = DeviceTopic("acme", "plot", "logger")
+
+
+def _write(store: ReadingStore, channel: ChannelReadings) -> None:
+    """Write one channel's readings; none may be refused."""
+    assert store.write_channel(channel) == []
 
 
 def _tenant() -> str:
@@ -136,12 +142,15 @@ def test_aggregates_equal_what_the_raw_points_give(
     """Per bucket: mean, min, max, count, sum and last of the raw points; empty buckets absent."""
     tenant = _tenant()
     times = sorted(points)
-    store.write_channel(
-        DeviceTopic(tenant, "plot", "a"),
-        "t",
-        AIR,
-        [T0 + t for t in times],
-        [points[t] for t in times],
+    _write(
+        store,
+        ChannelReadings(
+            DeviceTopic(tenant, "plot", "a"),
+            "t",
+            AIR,
+            [T0 + t for t in times],
+            [points[t] for t in times],
+        ),
     )
     functions = (
         Function.MEAN,
@@ -180,8 +189,11 @@ def test_aggregates_equal_what_the_raw_points_give(
 def test_a_lone_selector_answers_the_time_of_its_point(store: ReadingStore) -> None:
     """last and max alone keep their point's time; with others, the time is the range's start."""
     tenant = _tenant()
-    store.write_channel(
-        DeviceTopic(tenant, "plot", "a"), "t", AIR, [T0, T0 + 5, T0 + 9], [1.0, 7.0, 3.0]
+    _write(
+        store,
+        ChannelReadings(
+            DeviceTopic(tenant, "plot", "a"), "t", AIR, [T0, T0 + 5, T0 + 9], [1.0, 7.0, 3.0]
+        ),
     )
     base = {"measurements": (AIR.value,), "where": match(tenant=tenant), "start_ms": T0 - 100}
     for function, expected in ((Function.LAST, [T0 + 9, 3.0]), (Function.MAX, [T0 + 5, 7.0])):
@@ -198,7 +210,9 @@ def test_days_start_at_local_midnight(store: ReadingStore) -> None:
     tenant = _tenant()
     midnight = day_start_ms(20_000)  # a local midnight, in UTC ms
     times = [midnight - MS_PER_HOUR, midnight, midnight + 23 * MS_PER_HOUR]
-    store.write_channel(DeviceTopic(tenant, "plot", "a"), "t", AIR, times, [1.0, 2.0, 4.0])
+    _write(
+        store, ChannelReadings(DeviceTopic(tenant, "plot", "a"), "t", AIR, times, [1.0, 2.0, 4.0])
+    )
     (rows,) = store.rows(
         Select(
             (AIR.value,),
@@ -216,8 +230,11 @@ def test_groups_limits_order_and_filters(store: ReadingStore) -> None:
     """A limit counts within each group; descending order; a tag may be one of several values."""
     tenant = _tenant()
     for device in ("a", "b", "c"):
-        store.write_channel(
-            DeviceTopic(tenant, "plot", device), "t", AIR, [T0, T0 + 1, T0 + 2], [1.0, 2.0, 3.0]
+        _write(
+            store,
+            ChannelReadings(
+                DeviceTopic(tenant, "plot", device), "t", AIR, [T0, T0 + 1, T0 + 2], [1.0, 2.0, 3.0]
+            ),
         )
     answer = store.rows(
         Select(
@@ -243,8 +260,8 @@ def test_the_reader_catalogue_readings_aggregates_and_export(store: ReadingStore
     tenant = _tenant()
     topic = DeviceTopic(tenant, "plot", "logger")
     times = [T0 + i * 600_000 for i in range(36)]
-    store.write_channel(topic, "t-air", AIR, times, [float(i) for i in range(36)])
-    store.write_channel(topic, "rh", SensorKind.RELATIVE_HUMIDITY, times[:6], [50.0] * 6)
+    _write(store, ChannelReadings(topic, "t-air", AIR, times, [float(i) for i in range(36)]))
+    _write(store, ChannelReadings(topic, "rh", SensorKind.RELATIVE_HUMIDITY, times[:6], [50.0] * 6))
     batch = store.new_batch()
     batch.add_status(
         topic, StatusReport("logger", AgentState.ONLINE, spool_readings=3, spool_dropped=1), T0
@@ -355,12 +372,15 @@ def test_alerts_acknowledgements_and_bin_history(store: ReadingStore) -> None:
     assert [v.alert.sensor for v in alerts.list_alerts(tenant, AlertState.OPEN)] == ["n"]
     assert alerts.get(tenant, first.id).acknowledged
     assert [a.sensor for a in alerts.bin_alerts(tenant, "plant", "gw", ["w"], T0)] == ["w"]
-    store.write_channel(
-        DeviceTopic(tenant, "plant", "gw"),
-        "w",
-        SensorKind.BIN_WEIGHT,
-        [T0, T0 + 1, T0 + 2],
-        [5.0, 4.0, 3.0],
+    _write(
+        store,
+        ChannelReadings(
+            DeviceTopic(tenant, "plant", "gw"),
+            "w",
+            SensorKind.BIN_WEIGHT,
+            [T0, T0 + 1, T0 + 2],
+            [5.0, 4.0, 3.0],
+        ),
     )
     history = alerts.history(
         tenant, "plant", "gw", "w", SensorKind.BIN_WEIGHT, start_ms=T0 + 1, end_ms=T0 + 3
@@ -375,8 +395,8 @@ def test_daily_weather_of_a_field(store: ReadingStore) -> None:
     start = day_start_ms(first.toordinal() - dt.date(1970, 1, 1).toordinal())
     topic = DeviceTopic(tenant, "farm", "station")
     hours = [start + h * MS_PER_HOUR for h in range(48)] + [start + 48 * MS_PER_HOUR]
-    store.write_channel(topic, "t", AIR, hours, [float(h % 24) for h in range(49)])
-    store.write_channel(topic, "rain", SensorKind.RAINFALL, hours[:24], [0.5] * 24)
+    _write(store, ChannelReadings(topic, "t", AIR, hours, [float(h % 24) for h in range(49)]))
+    _write(store, ChannelReadings(topic, "rain", SensorKind.RAINFALL, hours[:24], [0.5] * 24))
     found = daily_weather(store, tenant, {"farm": None}, first, first + dt.timedelta(days=2))
     weather = found["farm"]
     assert weather.column(Daily.TMIN)[:2].tolist() == [0.0, 0.0]
