@@ -18,10 +18,10 @@ import httpx
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from core.time import MS_PER_DAY  # noqa: E402
-from ingest.stores.influx import InfluxStore  # noqa: E402
 from shinshu.localservices import start_pair  # noqa: E402
 from simulators.backfill import backfill  # noqa: E402
 from simulators.scenario import Scenario, Truth  # noqa: E402
+from storage.influx.client import InfluxStore  # noqa: E402
 
 
 def main() -> None:

@@ -26,10 +26,10 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)
 from bench._serve import serve, server_env  # noqa: E402
 from core.time import MS_PER_DAY  # noqa: E402
 from dashboard.keys import KeyStore, Role  # noqa: E402
-from ingest.stores.influx import InfluxStore  # noqa: E402
 from shinshu.localservices import LocalInfluxDB, free_port  # noqa: E402
 from simulators.backfill import backfill  # noqa: E402
 from simulators.scenario import Scenario, Truth  # noqa: E402
+from storage.influx.client import InfluxStore  # noqa: E402
 from tests.browser.ui_support import CHROMIUM, CHROMIUM_ARGS, site_kinds  # noqa: E402
 
 START = dt.datetime(2025, 5, 1, tzinfo=dt.UTC)

@@ -54,11 +54,11 @@ def _train_once(settings: Settings, args: argparse.Namespace) -> int:
     """One training run; the exit status says what happened."""
     from models.registry import ModelRegistry, ModelStatus, RegistryError
     from models.training import TrainingError, TrainingRequest, train_harvest
+    from storage import open_store
     from storage.errors import StoreError
-    from storage.influx.client import make_store
 
     registry = ModelRegistry.for_tenant(settings.data_path, settings.tenant)
-    store = make_store(settings, timeout=120.0)
+    store = open_store(settings, timeout=120.0)
     request = TrainingRequest(
         settings.tenant, args.seasons, args.start, args.end, args.holdout, args.yield_unit
     )

@@ -31,9 +31,9 @@ def _ingest(settings: Settings, _args: argparse.Namespace) -> int:
 
 def _backfill(settings: Settings, args: argparse.Namespace) -> int:
     from core.time import MS_PER_DAY, MS_PER_MINUTE
-    from ingest.stores.influx import make_store
     from simulators.backfill import backfill
     from simulators.scenario import Scenario, Truth
+    from storage import open_store
 
     first_day = args.start or datetime.date(2025, 1, 1)
     start = datetime.datetime.combine(first_day, datetime.time(), datetime.UTC)
@@ -46,7 +46,7 @@ def _backfill(settings: Settings, args: argparse.Namespace) -> int:
         step_ms=args.step_minutes * MS_PER_MINUTE,
         seed=args.seed,
     )
-    store = make_store(settings, timeout=120.0)
+    store = open_store(settings, timeout=120.0)
     if settings.influx_create_db:
         store.ensure_database()
     truth = Truth()

@@ -26,8 +26,8 @@ from identity.accounts import DEFAULT_SERVICE_USERNAMES, ServiceRole
 from identity.registry import AccountExistsError
 from identity.secrets import hash_secret, new_secret
 from identity.service import AccountService
-from ingest.stores.influx import InfluxStore
 from shinshu.localservices import LocalInfluxDB, LocalMosquitto, start_pair
+from storage.influx.client import InfluxStore
 
 CONTROL_SECRET = f"{DEFAULT_SERVICE_USERNAMES[ServiceRole.CONTROL]}.secret"
 

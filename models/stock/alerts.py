@@ -99,4 +99,3 @@ class BinState(BinPairing[H]):
     def __init__(self, ref: BinRef, options: DetectOptions) -> None:
         """Start empty; `warm` replays stored history before live readings arrive."""
         super().__init__(ref, options, StockDetectors(ref, options))
-

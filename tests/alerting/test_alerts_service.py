@@ -17,18 +17,17 @@ import pytest
 from fastapi.testclient import TestClient
 from support import AlertsFactory, IngestFactory, Services, make_influx, wait_until
 
-from alerting.records import AlertKind, AlertState
-from alerting.store import AlertStore
+from core.settings import Settings, load_api_settings
 from dashboard.app import create_app
 from dashboard.keys import Role
-from dashboard.settings import load_api_settings
 from edge.mqtt import Publisher, close_client, connect, make_client
 from edge.protocol import Channel, DeviceTopic, Reading, SensorKind, encode_batch
-from ingest.stores.assets import BinAsset, write_assets
-from ingest.stores.influx import InfluxStore
-from ingest.stores.lineprotocol import series_lines
-from shinshu.settings import Settings
 from simulators.factory import DEFAULT_FACTORIES, simulate_factory
+from storage.alert_types import AlertKind, AlertState
+from storage.alerts import AlertStore
+from storage.assets import BinAsset, write_assets
+from storage.influx.client import InfluxStore
+from storage.influx.lineprotocol import series_lines
 
 pytestmark = pytest.mark.integration
 

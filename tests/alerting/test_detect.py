@@ -6,9 +6,9 @@ import numpy as np
 
 from alerting.bins import BinRef, Channel, by_name
 from alerting.detect import DetectOptions, Outcome
-from alerting.records import AlertKind
 from edge.protocol import SensorKind
 from models.stock.alerts import BinState
+from storage.alert_types import AlertKind
 
 STEP_MS = 600_000
 START_MS = 1_769_958_000_000  # 2026-02-02 00:00 JST, a Monday

@@ -13,13 +13,13 @@ from alerting.bins import BinResolver
 from alerting.detect import DetectOptions
 from alerting.metrics import AlertMetrics
 from alerting.processor import AlertProcessor, ProcessorOptions
-from alerting.records import Alert, AlertKind
-from alerting.store import AlertStore
 from edge.protocol import Channel, DeviceTopic, Reading, SensorKind, encode_batch
 from ingest.clock import SkewCorrector
 from ingest.sources.mqtt import InMessage
-from ingest.stores.influx import InfluxStore, StoreUnavailableError
 from models.stock.alerts import BinState
+from storage.alert_types import Alert, AlertKind
+from storage.alerts import AlertStore
+from storage.influx.client import InfluxStore, StoreUnavailableError
 
 STEP_MS = 600_000
 NOW_MS = 1_790_000_000_000

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from support import Services, make_influx
 
-from alerting.records import Alert, AlertKind, AlertNotFoundError, AlertState, raised_ms_of
-from alerting.store import AlertStore, alert_line
 from edge.protocol import SensorKind
+from storage.alert_types import Alert, AlertKind, AlertNotFoundError, AlertState, raised_ms_of
+from storage.alerts import AlertStore, alert_line
 
 pytestmark = pytest.mark.integration
 

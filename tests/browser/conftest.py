@@ -21,15 +21,14 @@ from browser.ui_support import (
 from playwright.sync_api import Browser, sync_playwright
 from support import Services, make_influx
 
-from alerting.records import AlertKind
+from core.settings import Settings, load_api_settings
 from dashboard.app import create_app
 from dashboard.keys import Role
-from dashboard.settings import load_api_settings
 from shinshu.localservices import free_port
-from shinshu.settings import Settings
 from shinshu.webthread import serve_in_thread
 from simulators.backfill import backfill
 from simulators.scenario import Truth
+from storage.alert_types import AlertKind
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,8 @@ import httpx
 import pytest
 from browser.ui_support import SCENARIOS, Browse, bin_sensors, inject_alert, route_of, wait_js
 
-from alerting.records import AlertKind
 from dashboard.keys import Role
+from storage.alert_types import AlertKind
 
 pytestmark = pytest.mark.integration
 

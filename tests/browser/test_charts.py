@@ -10,7 +10,7 @@ from browser.ui_support import OUTAGE, SCENARIOS, Browse, route_of, wait_js
 
 from dashboard.keys import Role
 from edge.protocol import DeviceTopic, SensorKind
-from ingest.stores.lineprotocol import series_lines
+from storage.influx.lineprotocol import series_lines
 
 pytestmark = pytest.mark.integration
 

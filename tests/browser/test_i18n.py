@@ -13,11 +13,11 @@ import pytest
 from browser.ui_support import PAGES, Browse, route_of, screenshot, wait_idle, wait_js
 from playwright.sync_api import Page
 
-from alerting.records import AlertKind
 from dashboard.keys import Role
 from edge.protocol import SensorKind
 from models.harvest.service import ForecastStatus
 from simulators.truth import Crop, Species
+from storage.alert_types import AlertKind
 
 pytestmark = pytest.mark.integration
 

@@ -17,11 +17,11 @@ from typing import Any
 
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request
 
-from alerting.records import Alert, AlertKind
-from alerting.store import AlertStore
 from dashboard.keys import Role
-from ingest.stores.influx import InfluxStore
 from simulators.scenario import Scenario
+from storage.alert_types import Alert, AlertKind
+from storage.alerts import AlertStore
+from storage.influx.client import InfluxStore
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

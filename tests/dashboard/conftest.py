@@ -15,16 +15,15 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from support import Services, make_influx
 
-from alerting.records import Alert, AlertKind, AlertState
-from alerting.store import AlertStore
+from core.settings import ApiSettings, Settings, load_api_settings
 from dashboard.app import create_app
 from dashboard.auth import Permission
 from dashboard.keys import Role
-from dashboard.settings import ApiSettings, load_api_settings
-from ingest.stores.influx import InfluxStore
-from shinshu.settings import Settings
 from simulators.backfill import backfill
 from simulators.scenario import Scenario, Truth
+from storage.alert_types import Alert, AlertKind, AlertState
+from storage.alerts import AlertStore
+from storage.influx.client import InfluxStore
 
 START = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
 START_MS = int(START.timestamp() * 1000)

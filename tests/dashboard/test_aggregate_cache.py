@@ -11,11 +11,13 @@ import httpx
 import pytest
 from support import Services, make_influx
 
-from dashboard.queries import AggregateFunction, Interval, Reader, SeriesKey, StoreDownError
 from edge.protocol import DeviceTopic, SensorKind
-from ingest.stores.influx import InfluxStore
-from ingest.stores.lineprotocol import series_lines
 from shinshu.localservices import free_port
+from storage.catalogue import SeriesKey
+from storage.errors import StoreDownError
+from storage.influx.client import InfluxStore
+from storage.influx.lineprotocol import series_lines
+from storage.readings import AggregateFunction, Interval, Reader
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from tests.dashboard.conftest import ApiEnv
 
 from dashboard.keys import Role
-from dashboard.queries import Interval
+from storage.readings import Interval
 
 pytestmark = pytest.mark.integration
 

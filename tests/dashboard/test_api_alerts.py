@@ -9,9 +9,9 @@ import pytest
 if TYPE_CHECKING:
     from tests.dashboard.conftest import ApiEnv
 
-from alerting.records import Alert, AlertKind
-from alerting.store import AlertStore
 from dashboard.keys import Role
+from storage.alert_types import Alert, AlertKind
+from storage.alerts import AlertStore
 
 pytestmark = pytest.mark.integration
 

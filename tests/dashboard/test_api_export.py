@@ -21,8 +21,8 @@ from support import Services, count_points, make_influx, wait_until
 
 from dashboard.keys import KeyStore, Role
 from edge.protocol import DeviceTopic, SensorKind
-from ingest.stores.lineprotocol import series_lines
 from shinshu.localservices import free_port
+from storage.influx.lineprotocol import series_lines
 
 pytestmark = pytest.mark.integration
 

@@ -12,11 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 from support import Services, make_influx
 
+from core.settings import Settings, load_api_settings
 from dashboard.app import create_app
 from dashboard.keys import Role
-from dashboard.settings import load_api_settings
-from ingest.stores.assets import FieldAsset, read_assets
-from ingest.stores.influx import InfluxStore
 from models.harvest.csvio import EPOCH
 from models.harvest.model import HarvestForecaster
 from models.harvest.persist import HARVEST_CODEC
@@ -24,9 +22,10 @@ from models.harvest.predict import predict_season
 from models.harvest.types import SeasonRecord
 from models.registry import Metric, ModelRegistry
 from models.store_weather import read_daily_weather
-from shinshu.settings import Settings
 from simulators.backfill import backfill
 from simulators.scenario import Scenario, Truth
+from storage.assets import FieldAsset, read_assets
+from storage.influx.client import InfluxStore
 
 pytestmark = pytest.mark.integration
 

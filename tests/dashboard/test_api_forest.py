@@ -14,17 +14,16 @@ import pytest
 from fastapi.testclient import TestClient
 from support import Services, make_influx
 
+from core.settings import Settings, load_api_settings
 from dashboard.app import create_app
 from dashboard.keys import Role
-from dashboard.settings import load_api_settings
-from ingest.stores.assets import StandAsset, read_assets
-from ingest.stores.influx import InfluxStore
 from models.forest import Economics, fit_growth, lev, plan_rotation
 from models.forest.service import DEFAULT_ECONOMICS, YIELD_TABLES
-from shinshu.settings import Settings
 from simulators.backfill import backfill
 from simulators.scenario import Scenario, Truth
 from simulators.truth import StandYear
+from storage.assets import StandAsset, read_assets
+from storage.influx.client import InfluxStore
 
 pytestmark = pytest.mark.integration
 

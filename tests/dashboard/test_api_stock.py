@@ -15,15 +15,14 @@ import pytest
 from fastapi.testclient import TestClient
 from support import Services, make_influx
 
+from core.settings import Settings, load_api_settings
 from dashboard.app import create_app
 from dashboard.keys import Role
-from dashboard.settings import load_api_settings
-from ingest.stores.assets import BinAsset, read_assets, write_assets
-from ingest.stores.influx import InfluxStore
 from models.stock.stockout import forecast_stockout
-from shinshu.settings import Settings
 from simulators.backfill import backfill
 from simulators.scenario import Scenario, Truth
+from storage.assets import BinAsset, read_assets, write_assets
+from storage.influx.client import InfluxStore
 
 pytestmark = pytest.mark.integration
 
@@ -102,7 +101,7 @@ def _stored(
 
 
 def test_levels_and_forecasts_equal_the_model_on_the_stored_readings(stock_env: StockEnv) -> None:
-    """Weight, count, forecast times and hours, and reorder equal models.stockout's."""
+    """Weight, count, forecast times and hours, and reorder equal models.stock.stockout's."""
     answer = stock_env.get("alpha")
     assert answer.status_code == 200, answer.text
     bins = answer.json()

@@ -7,10 +7,11 @@ import time
 import pytest
 from support import Services, make_influx
 
-from dashboard.queries import FULL_READ_EVERY, Reader, SeriesKey
 from edge.protocol import DeviceTopic, SensorKind
-from ingest.stores.influx import InfluxStore
-from ingest.stores.lineprotocol import series_lines
+from storage.catalogue import SeriesKey
+from storage.influx.client import InfluxStore
+from storage.influx.lineprotocol import series_lines
+from storage.readings import FULL_READ_EVERY, Reader
 
 pytestmark = pytest.mark.integration
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.settings import ApiSettingsError, Settings, load_api_settings
 from dashboard.ratelimit import RateLimitedError, RateLimiter
-from dashboard.settings import ApiSettingsError, load_api_settings
-from shinshu.settings import Settings
 
 
 class Clock:

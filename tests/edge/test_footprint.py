@@ -20,7 +20,7 @@ class Refuse(importlib.abc.MetaPathFinder):
             raise ImportError(f"the edge agent must not need {name}")
         return None
 sys.meta_path.insert(0, Refuse())
-import edge.protocol, edge.mqtt, edge.agent, edge.cli, shinshu.settings, shinshu.cli
+import edge.protocol, edge.mqtt, edge.agent, edge.cli, shinshu.cli
 shinshu.cli.build_parser()
 print("ok")
 """

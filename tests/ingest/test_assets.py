@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from support import Services, make_influx
 
-from ingest.stores.assets import (
+from storage.assets import (
     BinAsset,
     FieldAsset,
     SiteAsset,

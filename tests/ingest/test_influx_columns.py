@@ -6,8 +6,8 @@ import msgpack
 import pytest
 from support import Services, make_influx
 
-from ingest.stores.influx import StoreError
-from ingest.stores.influx_columns import IrregularAnswerError, packed_columns
+from storage.influx.client import StoreError
+from storage.influx.columns import IrregularAnswerError, packed_columns
 
 pytestmark = pytest.mark.integration
 

@@ -19,12 +19,11 @@ from integration.test_edge_agent import (  # noqa: F401 (agents is a fixture)
 )
 from support import IngestFactory, Services, make_influx, wait_until
 
+from core.settings import Settings, load_api_settings
 from dashboard.app import create_app
 from dashboard.keys import Role
-from dashboard.settings import load_api_settings
 from edge.mqtt import close_client, connect, make_client, subscribe
 from edge.protocol import Channel, DeviceTopic
-from shinshu.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -31,8 +31,8 @@ from edge.agent import journal_lines
 from edge.drivers.simulated import simulated_value
 from edge.mqtt import MqttEndpoint, close_client, connect, make_client, subscribe
 from edge.protocol import Channel, DeviceTopic, SensorKind
-from ingest.stores.influx import InfluxStore
 from shinshu.localservices import free_port
+from storage.influx.client import InfluxStore
 
 pytestmark = pytest.mark.integration
 

@@ -22,8 +22,8 @@ from support import (
     wait_until,
 )
 
-from ingest.stores.influx import InfluxStore
 from simulators.fleet import device_kind, device_name, simple_readings
+from storage.influx.client import InfluxStore
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 from support import Services, make_influx, service_env, wait_until
 
-from ingest.stores.influx import InfluxStore
 from models.harvest.csvio import EPOCH, write_seasons
 from models.harvest.persist import HARVEST_CODEC
 from models.harvest.predict import predict_all
@@ -27,6 +26,7 @@ from models.store_weather import read_daily_weather
 from models.train_cli import parse_every
 from simulators.backfill import backfill
 from simulators.scenario import Scenario, Truth
+from storage.influx.client import InfluxStore
 
 pytestmark = pytest.mark.integration
 

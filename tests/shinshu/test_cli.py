@@ -11,8 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from core.settings import Settings
 from shinshu.cli import SETTING_FLAGS, build_parser, setting_overrides
-from shinshu.settings import Settings
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from shinshu.settings import Settings, SettingsError, load_settings
+from core.settings import Settings, SettingsError, load_settings
 
 
 def test_environment_overrides_file_and_flags_override_both(tmp_path: Path) -> None:

@@ -9,14 +9,6 @@ import numpy as np
 import pytest
 from support import Services, make_influx
 
-from ingest.stores.assets import (
-    BinAsset,
-    FieldAsset,
-    SiteAsset,
-    SiteKind,
-    StandAsset,
-    read_assets,
-)
 from simulators.assets import GATEWAY, scenario_assets
 from simulators.backfill import backfill
 from simulators.factory import DEFAULT_FACTORIES, Replenishment
@@ -24,6 +16,7 @@ from simulators.farm import DEFAULT_FIELDS
 from simulators.forest import DEFAULT_STANDS, chapman_richards
 from simulators.scenario import Scenario, Truth, simulate_sites
 from simulators.truth import Crop
+from storage.assets import BinAsset, FieldAsset, SiteAsset, SiteKind, StandAsset, read_assets
 
 JST = dt.timezone(dt.timedelta(hours=9))
 # 2 July JST: half a year after the stands' reference date, before the apples' harvest.

@@ -1,1 +1,0 @@
-"""Moved to `storage/`; the modules here re-export their new homes for old callers."""
