@@ -29,20 +29,37 @@ CALLERS = 20
 class _CountingStore(InfluxStore):
     """The real store, counting the queries it runs and taking a little longer over each.
 
-    The pause makes the callers' requests overlap for sure, as they do under load.
+    The pause makes the callers' requests overlap for sure, as they do under load: a query
+    waits until every caller has started (`arrive`), then a little longer.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, callers: int = 1, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.queries = 0
         self._count_lock = threading.Lock()
+        self._arrived = 0
+        self._callers = callers
+        self._all_arrived = threading.Event()
+
+    def arrive(self) -> None:
+        """A caller is about to ask; the last of them releases the waiting query."""
+        with self._count_lock:
+            self._arrived += 1
+            if self._arrived >= self._callers:
+                self._all_arrived.set()
 
     def query(self, q: str, *, epoch: str = "ms") -> list[dict[str, Any]]:
-        """Count, pause, then ask InfluxDB."""
+        """Count, wait for the callers, pause, then ask InfluxDB."""
         with self._count_lock:
             self.queries += 1
+        self._all_arrived.wait(timeout=10)
         time.sleep(0.3)
         return super().query(q, epoch=epoch)
+
+
+def _arrive_then_aggregate(store: _CountingStore, reader: Reader) -> list[dict[str, Any]]:
+    store.arrive()
+    return _aggregates(reader)
 
 
 def _aggregates(reader: Reader) -> list[dict[str, Any]]:
@@ -64,10 +81,11 @@ def test_concurrent_identical_requests_share_one_query(services: Services, datab
     topic = DeviceTopic("t1", KEY.site, KEY.device)
     lines = series_lines(topic, KEY.sensor, KEY.kind, times, [float(i) for i in range(144)])
     assert plain.write_lines(lines) == []
-    store = _CountingStore(httpx.Client(base_url=services.influx.url, timeout=10), database)
+    client = httpx.Client(base_url=services.influx.url, timeout=10)
+    store = _CountingStore(client, database, callers=CALLERS)
     reader = Reader(store, aggregate_ttl_s=60)
     with ThreadPoolExecutor(CALLERS) as pool:
-        answers = list(pool.map(lambda _i: _aggregates(reader), range(CALLERS)))
+        answers = list(pool.map(lambda _i: _arrive_then_aggregate(store, reader), range(CALLERS)))
     assert store.queries == 1
     assert all(answer == answers[0] for answer in answers)
     assert [row["count"] for row in answers[0]] == [6] * 24
@@ -80,12 +98,13 @@ def test_concurrent_identical_requests_share_one_query(services: Services, datab
 
 def test_a_failed_query_fails_every_waiting_caller_and_is_not_remembered() -> None:
     """With the store down, all concurrent callers get the error, and a later call asks again."""
-    store = _CountingStore(httpx.Client(base_url=f"http://127.0.0.1:{free_port()}"), "none")
+    client = httpx.Client(base_url=f"http://127.0.0.1:{free_port()}")
+    store = _CountingStore(client, "none", callers=CALLERS)
     reader = Reader(store, aggregate_ttl_s=60)
 
     def attempt(_i: int) -> str:
         try:
-            _aggregates(reader)
+            _arrive_then_aggregate(store, reader)
         except StoreDownError:
             return "down"
         return "answered"
