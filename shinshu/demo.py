@@ -72,17 +72,31 @@ def _count(store: ReadingStore) -> int:
         return 0
 
 
-def _start_services(folder: Path) -> tuple[LocalMosquitto, LocalInfluxDB | None, dict[str, Any]]:
-    """The broker, InfluxDB if it is installed, and the store settings that go with them."""
-    if not influxd_installed():
-        print(
-            "influxd が見つからないため、データは SQLite に保存します。\n"
-            "influxd is not installed: the demo keeps its data in SQLite instead.",
-            flush=True,
-        )
+def _start_services(
+    folder: Path, base: Settings
+) -> tuple[LocalMosquitto, LocalInfluxDB | None, dict[str, Any]]:
+    """The broker, InfluxDB if it is installed, and the store settings that go with them.
+
+    A SQLite store named by the settings (`SHINSHU_STORE`) is used as it is.
+    """
+    if base.sqlite_path is not None or not influxd_installed():
+        if base.sqlite_path is not None:
+            print(
+                f"SHINSHU_STORE の SQLite ファイル {base.sqlite_path} にデータを保存します。\n"
+                f"SHINSHU_STORE names SQLite: the demo keeps its data in {base.sqlite_path}.",
+                flush=True,
+            )
+            store = base.store
+        else:
+            print(
+                "influxd が見つからないため、データは SQLite に保存します。\n"
+                "influxd is not installed: the demo keeps its data in SQLite instead.",
+                flush=True,
+            )
+            store = f"{SQLITE_SCHEME}{folder / 'store.sqlite3'}"
         print(f"starting mosquitto with its data in {folder} ...", flush=True)
         broker = start_broker(folder)
-        return broker, None, {"store": f"{SQLITE_SCHEME}{folder / 'store.sqlite3'}"}
+        return broker, None, {"store": store}
     print(f"starting mosquitto and influxd with their data in {folder} ...", flush=True)
     broker, influx = start_pair(folder)
     return broker, influx, {"store": "", "influx_url": influx.url, "influx_db": "shinshu_demo"}
@@ -117,7 +131,7 @@ def run_demo(base: Settings, options: DemoOptions) -> int:
     stop = threading.Event()
     install_stop_handlers(stop)
     folder = base.data_path / "demo"
-    broker, influx, store_settings = _start_services(folder)
+    broker, influx, store_settings = _start_services(folder, base)
     accounts = broker.accounts()
     settings = dataclasses.replace(
         base,

@@ -172,11 +172,16 @@ def test_store_outage_holds_backlog_in_broker_with_bounded_memory(
     assert worker.proc.poll() is None
 
 
-def test_demo_runs_the_whole_platform_and_stops_cleanly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("store", ["influxdb", "sqlite"])
+def test_demo_runs_the_whole_platform_and_stops_cleanly(tmp_path: Path, store: str) -> None:
     """`shinshu demo`: its web UI and API answer with the printed key, the scheduled theft
-    becomes an alert, readings are stored, and it exits 0 leaving no port open."""
+    becomes an alert, readings are stored, and it exits 0 leaving no port open; on InfluxDB,
+    and on SQLite when the settings name a SQLite file."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHINSHU_")}
     env["SHINSHU_DATA_DIR"] = str(tmp_path)
+    sqlite_file = tmp_path / "store.sqlite3"
+    if store == "sqlite":
+        env["SHINSHU_STORE"] = f"sqlite://{sqlite_file}"
     env["PYTHONUNBUFFERED"] = "1"
     command = [sys.executable, "-m", "shinshu.cli", "demo", "--duration", "50", "--port", "0"]
     # x600: the theft comes 12 s into the live day.
@@ -214,10 +219,13 @@ def test_demo_runs_the_whole_platform_and_stops_cleanly(tmp_path: Path) -> None:
     assert proc.returncode == 0, output
     stored = [int(line.split()[0]) for line in output.splitlines() if "stored so far" in line]
     assert stored and stored[-1] > 0 and stored == sorted(stored), output
-    assert "curl -G" in output
+    # How to look at the stored readings: InfluxDB's HTTP API, or the SQLite file.
+    assert ("curl -G" if store == "influxdb" else "sqlite3 -readonly") in output
     # Its private broker, database and web server stopped with it.
     ports = re.findall(r"127\.0\.0\.1:(\d+)", output)
     assert ports
+    assert ("SHINSHU_STORE names SQLite" in output) is (store == "sqlite"), output
+    assert sqlite_file.exists() is (store == "sqlite")
     for port in set(ports):
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", int(port))) != 0, f"port {port} still open"
