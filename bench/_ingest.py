@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -32,27 +33,36 @@ import paho.mqtt.client as paho
 import psutil
 
 from core.time import MS_PER_DAY
-from edge.credentials import write_secret_file
+from edge.credentials import read_secret_file, write_secret_file
 from edge.mqtt import MqttEndpoint, Publisher, connect, connect_properties, make_client
 from edge.protocol import Channel, DeviceTopic, Reading, SensorKind, encode_batch
 from identity.accounts import ServiceRole, device_username
 from identity.registry import AccountExistsError
 from identity.service import AccountService
-from shinshu.localservices import LocalInfluxDB, LocalMosquitto, free_port
+from shinshu.localservices import LocalInfluxDB, LocalMosquitto, free_port, require_binary
 from storage.influx.client import InfluxStore
 
 RECEIVE_MAXIMUM = 1_000
-MODES = ("open", "auth", "auth+tls")
+# "password": one shared login in a password file, no per-device accounts, ACLs or TLS - the
+# reference for what the dynamic-security accounts and TLS cost. No mode is anonymous.
+MODES = ("password", "auth", "auth+tls")
+SHARED_USER = "bench"
 
 
 @dataclass(frozen=True)
 class Access:
-    """How clients reach one broker: URL, CA, and accounts issued for them (None: anonymous)."""
+    """How clients reach one broker: URL, CA, and accounts issued for them (None: every client
+    logs in with the broker's one shared password)."""
 
     url: str
     broker: LocalMosquitto
     accounts: AccountService | None
     ca_file: Path | None = None
+    shared_secret_file: Path | None = None
+
+    def _shared(self, endpoint: MqttEndpoint) -> MqttEndpoint:
+        assert self.shared_secret_file is not None
+        return endpoint.with_login(SHARED_USER, read_secret_file(self.shared_secret_file))
 
     def device(self, tenant: str, site: str, device: str) -> MqttEndpoint:
         """A publisher's endpoint: the device's own account."""
@@ -60,7 +70,7 @@ class Access:
         if self.ca_file is not None:
             endpoint = endpoint.with_tls_files(self.ca_file)
         if self.accounts is None:
-            return endpoint
+            return self._shared(endpoint)
         issued = self.accounts.issue_devices([(tenant, site, device)], actor="bench")
         return endpoint.with_login(
             device_username(tenant, site, device), issued[tenant, site, device].secret
@@ -70,7 +80,7 @@ class Access:
         """A service account's endpoint (the broker made its secret when it first started)."""
         endpoint = self.broker.endpoint(username, tls=self.ca_file is not None)
         if self.accounts is None:
-            endpoint = endpoint.with_login(None, None)
+            endpoint = self._shared(endpoint)
         return endpoint
 
     def service_env(self, client_id: str, folder: Path) -> dict[str, str]:
@@ -78,7 +88,11 @@ class Access:
         env = {"SHINSHU_MQTT_URL": self.url}
         if self.ca_file is not None:
             env["SHINSHU_MQTT_CA_FILE"] = str(self.ca_file)
-        if self.accounts is not None:
+        if self.accounts is None:
+            assert self.shared_secret_file is not None
+            env["SHINSHU_MQTT_URL"] = self.url.replace("://", f"://{SHARED_USER}@", 1)
+            env["SHINSHU_MQTT_PASSWORD_FILE"] = str(self.shared_secret_file)
+        else:
             try:
                 issued = self.accounts.add_service(ServiceRole.INGEST, client_id, actor="bench")
             except AccountExistsError:
@@ -88,20 +102,36 @@ class Access:
         return env
 
 
-class OpenMosquitto(LocalMosquitto):
-    """The shipped configuration without accounts or TLS: the reference for what they cost."""
+class PasswordMosquitto(LocalMosquitto):
+    """The shipped configuration with one shared login instead of accounts, and no TLS."""
+
+    @property
+    def shared_secret_file(self) -> Path:
+        """The shared login's secret (0600)."""
+        return self.folder / "shared.secret"
 
     def command(self) -> list[str]:
-        """The shipped file with the plugin and TLS listener taken out, anonymous allowed."""
+        """The shipped file with the plugin and TLS listener replaced by a password file."""
         command = super().command()
         conf = Path(command[-1])
+        passwords = self.folder / "passwd"
+        secret = secrets.token_urlsafe(24)
+        write_secret_file(self.shared_secret_file, secret)
+        # Written in plain text (0600), then hashed in place: the secret is never an argument.
+        write_secret_file(passwords, f"{SHARED_USER}:{secret}")
+        subprocess.run(
+            [require_binary("mosquitto_passwd", "mosquitto"), "-U", str(passwords)],
+            check=True,
+            capture_output=True,
+        )
         kept = []
         for line in conf.read_text().splitlines():
             if line.startswith(("plugin", "cafile", "certfile", "keyfile", "tls_version")):
                 continue
             if line.startswith(f"listener {self.tls_port}"):
                 continue
-            kept.append("allow_anonymous true" if line == "allow_anonymous false" else line)
+            kept.append(line)
+        kept.append(f"password_file {passwords}")
         conf.write_text("\n".join(kept) + "\n")
         return command
 
@@ -111,14 +141,15 @@ class OpenMosquitto(LocalMosquitto):
 
 
 def access(mode: str, tmp: Path) -> Access:
-    """A broker for `mode` (open, auth, auth+tls) in its own folder, started."""
+    """A broker for `mode` (password, auth, auth+tls) in its own folder, started."""
     folder = tmp / mode.replace("+", "-")
     folder.mkdir()
-    kind = OpenMosquitto if mode == "open" else LocalMosquitto
-    broker = kind("mosquitto", folder, free_port(), tls_port=free_port())
+    if mode == "password":
+        shared = PasswordMosquitto("mosquitto", folder, free_port(), tls_port=free_port())
+        shared.start()
+        return Access(shared.url, shared, None, shared_secret_file=shared.shared_secret_file)
+    broker = LocalMosquitto("mosquitto", folder, free_port(), tls_port=free_port())
     broker.start()
-    if mode == "open":
-        return Access(broker.url, broker, None)
     accounts = broker.accounts()
     if mode == "auth":
         return Access(broker.url, broker, accounts)
@@ -457,10 +488,13 @@ def main() -> None:
                     )
                     brokers[-1].broker.stop()
             for (part, mode), rate in rates.items():
-                reference = rates.get((part, "open"))
-                if mode != "open" and reference:
+                reference = rates.get((part, "password"))
+                if mode != "password" and reference:
                     cost = 1 - rate / reference
-                    print(f"    ({part}) cost of {mode} against open: {cost:+.1%}  (target < 10%)")
+                    print(
+                        f"    ({part}) cost of {mode} against one shared password: {cost:+.1%}"
+                        "  (target < 10%)"
+                    )
         finally:
             for where in brokers:
                 if where.accounts is not None:
