@@ -41,6 +41,13 @@ ASSETS_MEASUREMENT: Final = "assets"
 ASSET: Final = "asset"
 # The site's own description is stored under this asset id.
 SITE_ASSET: Final = "_site"
+# Fields of an asset version besides `kind` and `spec`: who changed it, and how.
+ASSET_BY: Final = "by"
+ASSET_CHANGE: Final = "change"
+
+RECORDS_MEASUREMENT: Final = "work_records"
+RECORD: Final = "record"
+RECORD_KIND: Final = "kind"
 
 ALERTS_MEASUREMENT: Final = "alerts"
 ALERT_KIND: Final = "kind"

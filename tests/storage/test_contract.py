@@ -7,6 +7,7 @@ weather: every answer is checked against what was written, never against the oth
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import uuid
@@ -22,12 +23,32 @@ from edge.protocol import DeviceTopic, Reading, SensorKind
 from edge.status import AgentState, StatusReport
 from storage.alert_types import Alert, AlertKind, AlertState
 from storage.alerts import AlertStore
-from storage.assets import BinAsset, FieldAsset, SiteAsset, SiteKind, read_assets, write_assets
+from storage.assets import (
+    Attachment,
+    BinAsset,
+    Change,
+    FieldAsset,
+    SiteAsset,
+    SiteKind,
+    asset_history,
+    attachments,
+    read_assets,
+    retire_asset,
+    write_assets,
+)
 from storage.batch import ChannelReadings
 from storage.points import Point
 from storage.protocol import ReadingStore
 from storage.query import Aggregate, Buckets, Function, Select, match
 from storage.readings import AggregateFunction, Interval, Reader, SeriesKey
+from storage.records import (
+    RecordKind,
+    WorkRecord,
+    find_record,
+    read_records,
+    void_record,
+    write_records,
+)
 from storage.weather import Daily, daily_weather
 
 T0 = 1_735_689_600_000  # 2025-01-01T00:00:00Z
@@ -404,3 +425,58 @@ def test_daily_weather_of_a_field(store: ReadingStore) -> None:
     assert math.isnan(weather.column(Daily.TMIN)[2])  # one reading: not a whole day
     assert weather.column(Daily.RAIN)[0] == pytest.approx(12.0)
     assert daily_weather(store, tenant, {"farm": "other"}, first, first) == {}
+
+
+def test_asset_versions_keep_who_when_and_which_device(store: ReadingStore) -> None:
+    """A bin's device moves: the history keeps both attachments; retiring ends it, keeps history."""
+    tenant = _tenant()
+    first = BinAsset("works", "bin-1", "gw-a", "screws", 0.002, 5000, "w1", "c1", 48.0)
+    moved = dataclasses.replace(first, device="gw-b")
+    write_assets(store, tenant, [first], now_ms=T0, by="key-op", change=Change.CREATE)
+    write_assets(store, tenant, [moved], now_ms=T0 + MS_PER_DAY, by="key-admin")
+    assert read_assets(store, tenant).bins["works"] == [moved]
+    history = asset_history(store, tenant, "works", "bin-1")
+    assert [(v.at_ms, v.by, v.change, v.asset) for v in history] == [
+        (T0, "key-op", Change.CREATE, first),
+        (T0 + MS_PER_DAY, "key-admin", Change.UPDATE, moved),
+    ]
+    assert attachments(history) == [
+        Attachment("gw-a", ("w1", "c1"), T0, T0 + MS_PER_DAY),
+        Attachment("gw-b", ("w1", "c1"), T0 + MS_PER_DAY, None),
+    ]
+    retire_asset(store, tenant, moved, by="key-admin", now_ms=T0 + 2 * MS_PER_DAY)
+    assert read_assets(store, tenant).bins == {}
+    history = asset_history(store, tenant, "works", "bin-1")
+    assert len(history) == 3
+    assert attachments(history)[-1] == Attachment(
+        "gw-b", ("w1", "c1"), T0 + MS_PER_DAY, T0 + 2 * MS_PER_DAY
+    )
+
+
+def test_work_records_round_trip_filter_and_void(store: ReadingStore) -> None:
+    """Records come back as written, by asset and kind; the same record twice is one; void stays."""
+    tenant = _tenant()
+    harvest = WorkRecord(
+        "farm",
+        "f1",
+        RecordKind.HARVEST,
+        T0 + MS_PER_DAY,
+        quantity=1250.5,
+        unit="kg",
+        grade="秀",
+        by="key-op",
+        entered_ms=T0 + 2 * MS_PER_DAY,
+    ).with_id()
+    planting = WorkRecord("farm", "f1", RecordKind.PLANTING, T0, note="苗 4000").with_id()
+    other = WorkRecord("farm", "f2", RecordKind.SPRAYING, T0, product="ボルドー液").with_id()
+    assert write_records(store, tenant, [harvest, planting, other, harvest]) == 4
+    assert read_records(store, tenant) == [planting, other, harvest]
+    assert read_records(store, tenant, assets=["f1"]) == [planting, harvest]
+    assert read_records(store, tenant, kinds=[RecordKind.HARVEST]) == [harvest]
+    assert read_records(store, tenant, start_ms=T0 + 1) == [harvest]
+    assert find_record(store, tenant, "farm", harvest.record) == harvest
+    voided = void_record(store, tenant, harvest, by="key-admin", now_ms=T0 + 3 * MS_PER_DAY)
+    assert read_records(store, tenant, assets=["f1"]) == [planting]
+    assert read_records(store, tenant, assets=["f1"], include_void=True) == [planting, voided]
+    assert voided.voided and voided.voided_by == "key-admin"
+    assert find_record(store, tenant, "farm", "0" * 16) is None
