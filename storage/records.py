@@ -37,6 +37,8 @@ class RecordKind(StrEnum):
     DELIVERY = "delivery"
     WITHDRAWAL = "withdrawal"
     STOCKTAKE = "stocktake"
+    # The stock a factory's own system books for a bin at a time (imported), in items.
+    BOOK_STOCK = "book_stock"
 
 
 class RecordError(StoreError):
@@ -48,8 +50,8 @@ class WorkRecord:
     """One piece of work on one entry of the asset registry.
 
     `quantity` is in `unit`: kg for a harvest, m³ for thinning, felling and an inventory
-    (stand volume), items for deliveries, withdrawals and stocktakes (a stocktake's quantity is
-    the counted stock), mm or m³ for irrigation. `grade` is a harvest's quality grade, `product`
+    (stand volume), items for deliveries, withdrawals, stocktakes (the counted stock) and book
+    stock (what the factory's own system books), mm or m³ for irrigation. `grade` is a harvest's quality grade, `product`
     the fertiliser, pesticide or variety used.
     """
 
