@@ -81,11 +81,18 @@ class DeviceOut(BaseModel):
 
 
 class SiteOut(BaseModel):
-    """A site of the tenant."""
+    """A site of the tenant: from its readings, and from the asset registry where registered."""
 
     site: str
     devices: int = Field(ge=0)
     last_seen: dt.datetime | None
+    kind: str | None = Field(default=None, description="farm, forest or factory, if registered")
+    name_ja: str | None = None
+    name_en: str | None = None
+    municipality: str | None = None
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    altitude_m: float | None = None
 
 
 class ReadingOut(BaseModel):

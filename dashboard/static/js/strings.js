@@ -34,6 +34,8 @@ export const TABLE = {
   'overview.devicesOnline': { ja: '機器 {online}/{total} 台オンライン', en: '{online} of {total} devices online' },
   'overview.openAlerts': { ja: 'アラート {n} 件', en: '{n} open alerts' },
   'overview.lastSeen': { ja: '最終受信 {when}', en: 'last seen {when}' },
+  'overview.map': { ja: '拠点の地図', en: 'Map of sites' },
+  'overview.mapOffline': { ja: '地図を表示できません（地図タイルに接続できません）。拠点は一覧でご覧ください。', en: 'The map cannot be shown (map tiles are unreachable); the sites are listed below.' },
   'overview.noSites': { ja: 'まだデータを送っている拠点はありません。', en: 'No site has sent data yet.' },
 
   'kind.farm': { ja: '農場', en: 'Farm' },
