@@ -1,0 +1,1 @@
+"""Notifications: alerts delivered to people by webhook, e-mail and Web Push, through an outbox."""
