@@ -51,8 +51,8 @@ class WorkRecord:
 
     `quantity` is in `unit`: kg for a harvest, m³ for thinning, felling and an inventory
     (stand volume), items for deliveries, withdrawals, stocktakes (the counted stock) and book
-    stock (what the factory's own system books), mm or m³ for irrigation. `grade` is a harvest's quality grade, `product`
-    the fertiliser, pesticide or variety used.
+    stock (what the factory's own system books), mm or m³ for irrigation. `grade` is a
+    harvest's quality grade, `product` the fertiliser, pesticide or variety used.
     """
 
     site: str
