@@ -167,11 +167,34 @@ class Settings:
     control_username: str = "shinshu-control"
     control_password_file: Path | None = None
 
+    # `shinshu notify`: the outbox and subscriptions (default `<data_dir>/notifications.sqlite3`).
+    notify_db: Path | None = None
+    notify_metrics_port: int = 9103
+    notify_poll_s: float = 0.5
+    notify_sweep_s: float = 60.0
+    notify_retry_max_s: float = 60.0
+    notify_give_up_h: float = 24.0
+    # E-mail: an SMTP server (starttls, tls, or none for a relay on this machine), the account,
+    # its password in a file only the service user can read, and the sender address.
+    notify_smtp_host: str | None = None
+    notify_smtp_port: int = 587
+    notify_smtp_security: str = "starttls"
+    notify_smtp_username: str | None = None
+    notify_smtp_password_file: Path | None = None
+    notify_smtp_sender: str | None = None
+    notify_smtp_ca_file: Path | None = None
+
     tenant: str = "demo"
     site: str = "sim"
 
     def __post_init__(self) -> None:
         """Refuse combinations that cannot work."""
+        if self.notify_smtp_host and not self.notify_smtp_sender:
+            raise SettingsError("SHINSHU_NOTIFY_SMTP_HOST needs SHINSHU_NOTIFY_SMTP_SENDER")
+        if self.notify_smtp_security not in ("starttls", "tls", "none"):
+            raise SettingsError("SHINSHU_NOTIFY_SMTP_SECURITY must be starttls, tls or none")
+        if self.notify_smtp_security == "none" and self.notify_smtp_password_file:
+            raise SettingsError("an SMTP password is never sent without TLS")
         if reveal(self.influx_token) and (self.influx_user or reveal(self.influx_password)):
             raise SettingsError("set either SHINSHU_INFLUX_TOKEN or user and password, not both")
         if bool(self.influx_user) != bool(reveal(self.influx_password)):
@@ -206,6 +229,17 @@ class Settings:
     def secrets_path(self) -> Path:
         """Where `shinshu broker init` keeps the service accounts' secrets."""
         return self.data_path / "secrets"
+
+    @property
+    def notify_path(self) -> Path:
+        """The notifier's outbox and subscriptions."""
+        return (self.notify_db or self.data_path / "notifications.sqlite3").expanduser()
+
+    def smtp_password(self) -> str | None:
+        """The SMTP account's password, from its file (or the systemd credential)."""
+        return _read_secret(
+            self.notify_smtp_password_file, "smtp-password", self.secrets_path / "smtp.secret"
+        )
 
     @property
     def registry_path(self) -> Path:

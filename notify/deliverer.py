@@ -2,8 +2,9 @@
 
 Destinations are served side by side (a slow receiver does not hold up the others) and each in
 its queue's order. A failed attempt is tried again after an exponential backoff with jitter;
-after `max_attempts`, or when a notification has waited longer than `give_up_after_s`, it
-becomes a dead letter with its last reason, and so does one its channel refuses for good.
+when a notification has waited longer than `give_up_after_s` (a day by default), or after
+`max_attempts` where one is set, it becomes a dead letter with its last reason, and so does
+one its channel refuses for good.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ class RetryPolicy:
 
     base_s: float = 1.0
     cap_s: float = 60.0
-    max_attempts: int = 50
+    # None: no limit on attempts, only on how long a notification waits.
+    max_attempts: int | None = None
     give_up_after_s: float = 24 * 3600.0
 
     def delay_s(self, attempts: int, rng: random.Random) -> float:
@@ -93,7 +95,8 @@ class Deliverer:
     def _retry_at(self, item: Queued, outcome: Outcome, now_ms: int) -> int | None:
         attempts = item.attempts + 1
         waited_s = (now_ms - item.queued_ms) / 1000
-        if outcome.permanent or attempts >= self._policy.max_attempts:
+        limit = self._policy.max_attempts
+        if outcome.permanent or (limit is not None and attempts >= limit):
             return None
         if waited_s >= self._policy.give_up_after_s:
             return None

@@ -66,6 +66,8 @@ class Outgoing:
     destination: str
     tenant: str
     payload: str
+    # Not to be sent before this time (quiet hours); 0: at once.
+    not_before_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,15 +134,18 @@ class Outbox:
         after a position never queues an alert's notifications without also moving past it.
         Returns how many notifications were new.
         """
-        rows = [(i.key, i.channel, i.destination, i.tenant, i.payload, now_ms) for i in items]
+        rows = [
+            (i.key, i.channel, i.destination, i.tenant, i.payload, now_ms, i.not_before_ms)
+            for i in items
+        ]
         with self._lock:
             before = self._db.total_changes
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.executemany(
                     "INSERT OR IGNORE INTO outbox "
-                    "(key, channel, destination, tenant, payload, queued_ms) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    "(key, channel, destination, tenant, payload, queued_ms, next_ms) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
                 added = self._db.total_changes - before

@@ -62,6 +62,9 @@ class WebhookTarget:
     secret: bytes
 
 
+Targets = Callable[[str], "WebhookTarget | None"]
+
+
 class WebhookChannel:
     """Sends queued webhook notifications; `targets` resolves a destination to URL and secret."""
 
@@ -69,19 +72,15 @@ class WebhookChannel:
 
     def __init__(
         self,
-        targets: dict[str, WebhookTarget] | None = None,
+        targets: Targets | dict[str, WebhookTarget],
         *,
         timeout_s: float = 10.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        """`targets` by destination id; more can be added with `add`."""
-        self._targets = dict(targets or {})
+        """`targets`: a destination's URL and secret (a mapping, or a lookup called per send)."""
+        self._targets = targets.get if isinstance(targets, dict) else targets
         self._client = httpx.Client(timeout=timeout_s, follow_redirects=False)
         self._now = clock
-
-    def add(self, destination: str, target: WebhookTarget) -> None:
-        """Register (or replace) the URL and secret of a destination."""
-        self._targets[destination] = target
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -89,7 +88,7 @@ class WebhookChannel:
 
     def send(self, item: Queued) -> Outcome:
         """POST the notification; the outcome says whether to retry."""
-        target = self._targets.get(item.destination)
+        target = self._targets(item.destination)
         if target is None:
             return Outcome.refused(f"no webhook is configured as {item.destination!r}")
         body = item.payload.encode()

@@ -262,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     from models.stock.serving import add_alerts_command
 
     add_alerts_command(sub)
+    from notify.cli import add_notify_command
+
+    add_notify_command(sub)
     from identity.cli import add_broker_command, add_devices_command
 
     add_devices_command(sub)

@@ -216,6 +216,13 @@ class AlertStore:
                 break
         return out[:limit]
 
+    def raised_between(self, tenant: str, start_ms: int, end_ms: int) -> list[AlertView]:
+        """The tenant's alerts raised in [start, end), oldest first, with their acks."""
+        rows = self._alerts({TENANT: tenant}, start_ms=int(start_ms), end_ms=int(end_ms))
+        alerts = [a for a in (_alert(tenant, row) for row in rows) if a is not None]
+        acks = self._acks(tenant, min(a.ts_ms for a in alerts)) if alerts else {}
+        return [self._view(a, acks) for a in alerts]
+
     def get(self, tenant: str, alert_id: str) -> AlertView:
         """One alert of the tenant by id; AlertNotFoundError if the tenant has none such."""
         ts = raised_ms_of(alert_id)
