@@ -9,6 +9,7 @@ import threading
 
 from alerting.bins import BinResolver
 from alerting.detect import DetectOptions
+from alerting.health import DeviceHealth, HealthOptions, run_health
 from alerting.metrics import AlertMetrics
 from alerting.processor import AlertProcessor, BinStates, ProcessorOptions
 from core.settings import Settings
@@ -17,15 +18,32 @@ from edge.protocol import TOPIC_ROOT, Channel
 from ingest.clock import SkewCorrector
 from ingest.service import Subscription, run_consumer
 from ingest.sources.mqtt import MqttSource
+from storage import open_store
 from storage.alerts import AlertStore
 from storage.protocol import ReadingStore
 
 READINGS_FILTER = f"{TOPIC_ROOT}/+/+/+/{Channel.UP.value}"
 
 
+def _start_health(settings: Settings, stop: threading.Event) -> threading.Thread:
+    """Device health checks beside the alert loop, on a store connection of their own."""
+    store = open_store(settings)
+    health = DeviceHealth(
+        store,
+        AlertStore(store),
+        options=HealthOptions(silent_after_ms=int(settings.alerts_offline_after_s * 1000)),
+    )
+    thread = threading.Thread(
+        target=run_health, args=(health, stop, settings.alerts_health_s), daemon=True
+    )
+    thread.start()
+    return thread
+
+
 def run_alerts(settings: Settings, stop: threading.Event, *, states: BinStates) -> None:
     """Connect to the broker and the store and raise alerts until `stop` is set."""
     metrics = AlertMetrics()
+    health = _start_health(settings, stop)
 
     def build(store: ReadingStore, source: MqttSource, skew: SkewCorrector) -> AlertProcessor:
         """The alert loop on the service's store and source."""
@@ -58,3 +76,5 @@ def run_alerts(settings: Settings, stop: threading.Event, *, states: BinStates) 
         metrics_port=settings.alerts_metrics_port,
         build=build,
     )
+    stop.set()
+    health.join(10)

@@ -160,6 +160,9 @@ class Settings:
     alerts_lead_time_h: float = 24.0
     alerts_history_h: float = 72.0
     alerts_episode_gap_h: float = 6.0
+    # Device health: how often it is checked, and how long without a status counts as offline.
+    alerts_health_s: float = 30.0
+    alerts_offline_after_s: float = 900.0
 
     # `shinshu serve`: its broker account publishes device configuration.
     api_client_id: str = "shinshu-api"

@@ -18,7 +18,7 @@ class AlertNotFoundError(AlertError, NotFoundError):
 
 
 class AlertKind(StrEnum):
-    """Kinds of alert: the stock-anomaly detector's, and the stock-out forecast's reorder."""
+    """Kinds of alert: the stock-anomaly detector's, the stock-out forecast's, device health's."""
 
     DROP = "drop"
     COUNT_JUMP = "count_jump"
@@ -26,6 +26,9 @@ class AlertKind(StrEnum):
     FLAT_LINE = "flat_line"
     DRIFT = "drift"
     REORDER = "reorder"
+    # Device health (alerting.health): no status or a last will; a full spool dropping readings.
+    OFFLINE = "offline"
+    SPOOL_DROPPING = "spool_dropping"
 
     @classmethod
     def of(cls, anomaly: StrEnum) -> AlertKind:

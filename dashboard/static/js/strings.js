@@ -56,6 +56,8 @@ export const TABLE = {
   'alertkind.flat_line': { ja: '値が変化しない', en: 'Flat line' },
   'alertkind.drift': { ja: 'ドリフト', en: 'Drift' },
   'alertkind.reorder': { ja: '発注が必要', en: 'Reorder needed' },
+  'alertkind.offline': { ja: '機器がオフライン', en: 'Device offline' },
+  'alertkind.spool_dropping': { ja: '未送信データの破棄', en: 'Spool dropping readings' },
 
   'sensorkind.air_temperature': { ja: '気温', en: 'Air temperature' },
   'sensorkind.soil_temperature': { ja: '地温', en: 'Soil temperature' },
