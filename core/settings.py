@@ -186,6 +186,8 @@ class Settings:
     notify_smtp_password_file: Path | None = None
     notify_smtp_sender: str | None = None
     notify_smtp_ca_file: Path | None = None
+    # Web Push: who runs this installation (the VAPID `sub` claim push services may contact).
+    notify_vapid_contact: str = ""
 
     tenant: str = "demo"
     site: str = "sim"
@@ -237,6 +239,11 @@ class Settings:
     def notify_path(self) -> Path:
         """The notifier's outbox and subscriptions."""
         return (self.notify_db or self.data_path / "notifications.sqlite3").expanduser()
+
+    @property
+    def vapid_path(self) -> Path:
+        """The server's VAPID key for Web Push (made at first use, mode 0600)."""
+        return self.secrets_path / "vapid.pem"
 
     def smtp_password(self) -> str | None:
         """The SMTP account's password, from its file (or the systemd credential)."""

@@ -19,7 +19,8 @@ from notify.deliverer import Deliverer, RetryPolicy
 from notify.dispatcher import Dispatcher
 from notify.email import EmailChannel, Security, SmtpServer
 from notify.outbox import Outbox, Queued, State
-from notify.subscriptions import ChannelKind, Subscriptions
+from notify.push import PushChannel, load_vapid
+from notify.subscriptions import ChannelKind, Subscription, Subscriptions
 from notify.types import Channel, Outcome
 from notify.webhook import WebhookChannel, WebhookTarget
 from storage import open_store
@@ -64,14 +65,23 @@ class NotifyMetrics:
 
 
 def _channels(settings: Settings, subscriptions: Subscriptions) -> dict[str, Channel]:
-    def target(destination: str) -> WebhookTarget | None:
+    def subscription(destination: str, kind: ChannelKind) -> Subscription | None:
         sub_id = destination.removesuffix(":held")
         sub = next((s for s in subscriptions.all() if s.id == sub_id), None)
-        if sub is None or sub.channel is not ChannelKind.WEBHOOK:
-            return None
-        return WebhookTarget(sub.target, sub.secret.encode())
+        return sub if sub is not None and sub.channel is kind else None
 
-    channels: dict[str, Channel] = {"webhook": WebhookChannel(target)}
+    def webhook(destination: str) -> WebhookTarget | None:
+        sub = subscription(destination, ChannelKind.WEBHOOK)
+        return None if sub is None else WebhookTarget(sub.target, sub.secret.encode())
+
+    def push(destination: str) -> str | None:
+        sub = subscription(destination, ChannelKind.PUSH)
+        return None if sub is None else sub.target
+
+    channels: dict[str, Channel] = {"webhook": WebhookChannel(webhook)}
+    if settings.notify_vapid_contact:
+        key = load_vapid(settings.vapid_path)
+        channels["push"] = PushChannel(key, settings.notify_vapid_contact, push)
     if settings.notify_smtp_host:
         server = SmtpServer(
             settings.notify_smtp_host,

@@ -171,6 +171,20 @@ def _decode(row: tuple[str, str, str, str, int]) -> Subscription:
     )
 
 
+def check_subscription(text: str) -> dict[str, object]:
+    """A browser's push subscription (endpoint and keys) from JSON; ValueError if it is not."""
+    value = json.loads(text)
+    keys = value.get("keys") if isinstance(value, dict) else None
+    endpoint = value.get("endpoint") if isinstance(value, dict) else None
+    if not isinstance(endpoint, str) or not endpoint.startswith(("https://", "http://")):
+        raise ValueError("a push subscription needs an http(s) endpoint")
+    if not isinstance(keys, dict) or not all(
+        isinstance(keys.get(k), str) for k in ("p256dh", "auth")
+    ):
+        raise ValueError("a push subscription needs keys p256dh and auth")
+    return {"endpoint": endpoint, "keys": {"p256dh": keys["p256dh"], "auth": keys["auth"]}}
+
+
 class Subscriptions:
     """The subscriptions of every tenant in one SQLite file (mode 0600: it holds secrets)."""
 
@@ -197,6 +211,11 @@ class Subscriptions:
             ("https://", "http://")
         ):
             raise SubscriptionError(f"a webhook needs an http(s) URL, not {sub.target!r}")
+        if sub.channel is ChannelKind.PUSH:
+            try:
+                check_subscription(sub.target)
+            except ValueError as exc:
+                raise SubscriptionError(str(exc)) from exc
         if sub.lang not in ("ja", "en"):
             raise SubscriptionError(f"language must be ja or en, not {sub.lang!r}")
         secret = sub.secret or (
