@@ -12,6 +12,7 @@ from alerting.detect import DetectOptions
 from alerting.health import DeviceHealth, HealthOptions, run_health
 from alerting.metrics import AlertMetrics
 from alerting.processor import AlertProcessor, BinStates, ProcessorOptions
+from alerting.thresholds import ThresholdWatch, run_thresholds
 from core.settings import Settings
 from core.time import MS_PER_HOUR
 from edge.protocol import TOPIC_ROOT, Channel
@@ -25,25 +26,34 @@ from storage.protocol import ReadingStore
 READINGS_FILTER = f"{TOPIC_ROOT}/+/+/+/{Channel.UP.value}"
 
 
-def _start_health(settings: Settings, stop: threading.Event) -> threading.Thread:
-    """Device health checks beside the alert loop, on a store connection of their own."""
+def _start_checks(settings: Settings, stop: threading.Event) -> list[threading.Thread]:
+    """Device health and threshold rules beside the alert loop, on a store of their own."""
     store = open_store(settings)
+    alerts = AlertStore(store)
     health = DeviceHealth(
         store,
-        AlertStore(store),
+        alerts,
         options=HealthOptions(silent_after_ms=int(settings.alerts_offline_after_s * 1000)),
     )
-    thread = threading.Thread(
-        target=run_health, args=(health, stop, settings.alerts_health_s), daemon=True
-    )
-    thread.start()
-    return thread
+    threads = [
+        threading.Thread(
+            target=run_health, args=(health, stop, settings.alerts_health_s), daemon=True
+        ),
+        threading.Thread(
+            target=run_thresholds,
+            args=(ThresholdWatch(store, alerts), stop, settings.alerts_health_s),
+            daemon=True,
+        ),
+    ]
+    for thread in threads:
+        thread.start()
+    return threads
 
 
 def run_alerts(settings: Settings, stop: threading.Event, *, states: BinStates) -> None:
     """Connect to the broker and the store and raise alerts until `stop` is set."""
     metrics = AlertMetrics()
-    health = _start_health(settings, stop)
+    checks = _start_checks(settings, stop)
 
     def build(store: ReadingStore, source: MqttSource, skew: SkewCorrector) -> AlertProcessor:
         """The alert loop on the service's store and source."""
@@ -77,4 +87,5 @@ def run_alerts(settings: Settings, stop: threading.Event, *, states: BinStates) 
         build=build,
     )
     stop.set()
-    health.join(10)
+    for thread in checks:
+        thread.join(10)

@@ -29,6 +29,8 @@ class AlertKind(StrEnum):
     # Device health (alerting.health): no status or a last will; a full spool dropping readings.
     OFFLINE = "offline"
     SPOOL_DROPPING = "spool_dropping"
+    # An operator's threshold rule (alerting.thresholds).
+    THRESHOLD = "threshold"
 
     @classmethod
     def of(cls, anomaly: StrEnum) -> AlertKind:
