@@ -123,13 +123,40 @@ def index(request: Request) -> HTMLResponse:
     return HTMLResponse(body, headers=headers)
 
 
+def _versioned(name: str) -> str:
+    """A shell file with the current asset version filled in."""
+    return (STATIC_DIR / name).read_text(encoding="utf-8").replace("{{version}}", asset_version())
+
+
+@router.get("/sw.js")
+def service_worker() -> Response:
+    """The service worker, at the root so that its scope is the whole dashboard; never cached
+    by HTTP (the browser checks it for updates itself)."""
+    return Response(
+        _versioned("sw.js"),
+        media_type="text/javascript",
+        headers={"Cache-Control": "no-cache", **_SECURITY_HEADERS},
+    )
+
+
+@router.get("/manifest.webmanifest")
+def manifest() -> Response:
+    """The web app manifest: the dashboard installs as an app on a phone."""
+    return Response(
+        _versioned("manifest.webmanifest"),
+        media_type="application/manifest+json",
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
 @router.get("/static/{version}/{path:path}")
 def asset(version: str, path: str) -> Response:
     """A static file; cached for a year when asked for under the current version."""
     root = STATIC_DIR.resolve()
     target = (root / path).resolve()
     # Refuse anything outside the static folder (`..`, absolute paths, symlinks out).
-    if not target.is_relative_to(root) or not target.is_file() or target.name == "index.html":
+    shell = ("index.html", "sw.js", "manifest.webmanifest")
+    if not target.is_relative_to(root) or not target.is_file() or target.name in shell:
         raise NotFoundError(f"no static file {path!r}")
     media = _TYPES.get(target.suffix) or mimetypes.guess_type(target.name)[0]
     cache = _YEAR if version == asset_version() else "no-cache"

@@ -51,7 +51,17 @@ def test_versioned_assets_are_cached_for_a_year(ui_env: UiEnv) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["../app.py", "..%2Fapp.py", "js/../../keys.py", "nope.js", "index.html", "js"]
+    "path",
+    [
+        "../app.py",
+        "..%2Fapp.py",
+        "js/../../keys.py",
+        "nope.js",
+        "index.html",
+        "js",
+        "sw.js",
+        "manifest.webmanifest",
+    ],
 )
 def test_nothing_outside_the_static_files_is_served(ui_env: UiEnv, path: str) -> None:
     """Traversal, missing files, folders and the raw shell template are 404."""
@@ -91,3 +101,24 @@ def test_ui_loads_nothing_from_other_hosts() -> None:
     licence = (STATIC / "vendor" / "uplot" / "LICENSE").read_text()
     assert "MIT" in licence or "Permission is hereby granted" in licence
     assert "BSD" in (STATIC / "vendor" / "leaflet" / "LICENSE").read_text()
+
+
+def test_the_dashboard_installs_as_an_app_with_a_root_service_worker(ui_env: UiEnv) -> None:
+    """A manifest with 192 and 512 px icons that exist, and /sw.js at the root, both revalidated."""
+    shell = httpx.get(f"{ui_env.url}/").text
+    assert '<link rel="manifest" href="/manifest.webmanifest">' in shell
+    manifest = httpx.get(f"{ui_env.url}/manifest.webmanifest")
+    assert manifest.headers["content-type"].startswith("application/manifest+json")
+    body = manifest.json()
+    assert body["start_url"] == "/" and body["display"] == "standalone"
+    sizes = {icon["sizes"] for icon in body["icons"]}
+    assert {"192x192", "512x512"} <= sizes
+    for icon in body["icons"]:
+        answer = httpx.get(f"{ui_env.url}{icon['src']}")
+        assert answer.status_code == 200, icon
+        assert answer.headers["content-type"] == icon["type"]
+    worker = httpx.get(f"{ui_env.url}/sw.js")
+    assert worker.status_code == 200
+    assert worker.headers["content-type"].startswith("text/javascript")
+    assert worker.headers["cache-control"] == "no-cache"
+    assert "showNotification" in worker.text and "{{" not in worker.text

@@ -104,3 +104,5 @@ document.addEventListener('visibilitychange', () => {
 
 apply(document);
 route();
+// The service worker shows pushed alerts; the page works the same without it.
+if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js').catch(() => {});
