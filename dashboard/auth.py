@@ -25,10 +25,17 @@ class Permission(StrEnum):
     CONFIGURE_DEVICES = "configure_devices"
     MANAGE_DEVICES = "manage_devices"
     MANAGE_KEYS = "manage_keys"
+    # Threshold rules, and who is notified of which alerts (webhooks, e-mail, the outbox).
+    MANAGE_ALERTS = "manage_alerts"
 
 
 _OPERATOR = frozenset(
-    {Permission.READ, Permission.ACKNOWLEDGE_ALERTS, Permission.CONFIGURE_DEVICES}
+    {
+        Permission.READ,
+        Permission.ACKNOWLEDGE_ALERTS,
+        Permission.CONFIGURE_DEVICES,
+        Permission.MANAGE_ALERTS,
+    }
 )
 
 # Researchers export and nothing else: they never browse live readings or device state.

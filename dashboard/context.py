@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.settings import ApiSettings
+from core.settings import ApiSettings, Settings
 from dashboard.broker import BrokerProbe
 from dashboard.device_accounts import DeviceAccounts
 from dashboard.downlink import ConfigPublisher
@@ -20,10 +20,34 @@ from models.forest.service import ForestService
 from models.harvest.service import ForecastService
 from models.stock.service import StockService
 from models.store_weather import read_daily_weather
+from notify.outbox import Outbox
+from notify.subscriptions import Subscriptions
 from storage import open_store
 from storage.alerts import AlertStore
+from storage.protocol import ReadingStore
 from storage.readings import Reader
 from storage.series import AssetReader
+
+
+@dataclass(frozen=True, slots=True)
+class Notifications:
+    """The notifier's subscriptions and outbox (its SQLite file), the server's Web Push key
+    (None: no pushes), and the store that holds threshold rules."""
+
+    subscriptions: Subscriptions
+    outbox: Outbox
+    push_key: str | None
+    store: ReadingStore
+
+
+def _notifications(settings: Settings, store: ReadingStore) -> Notifications:
+    push_key = None
+    if settings.notify_vapid_contact:
+        from notify.push import application_server_key, load_vapid
+
+        push_key = application_server_key(load_vapid(settings.vapid_path))
+    path = settings.notify_path
+    return Notifications(Subscriptions(path), Outbox(path), push_key, store)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +69,7 @@ class AppContext:
     # Device registration (admins) and configuration down to devices (operators).
     devices: DeviceAccounts
     downlink: ConfigPublisher
+    notifications: Notifications
     # Wrong keys by client address; derived from the settings, so built here rather than passed.
     auth_failures: RateLimiter = field(init=False)
 
@@ -84,4 +109,5 @@ def build_context(settings: ApiSettings) -> AppContext:
         forest=ForestService(assets, ttl_s),
         devices=DeviceAccounts(store_settings),
         downlink=ConfigPublisher(api_endpoint),
+        notifications=_notifications(store_settings, store),
     )

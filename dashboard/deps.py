@@ -124,6 +124,7 @@ KeysAdmin = Annotated[ApiKey, Depends(requires(Permission.MANAGE_KEYS))]
 DevicesAdmin = Annotated[ApiKey, Depends(requires(Permission.MANAGE_DEVICES))]
 DevicesOperator = Annotated[ApiKey, Depends(requires(Permission.CONFIGURE_DEVICES))]
 AckKey = Annotated[ApiKey, Depends(requires(Permission.ACKNOWLEDGE_ALERTS))]
+AlertsAdmin = Annotated[ApiKey, Depends(requires(Permission.MANAGE_ALERTS))]
 
 
 def valid_id(value: str, what: str) -> str:

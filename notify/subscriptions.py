@@ -21,7 +21,7 @@ from enum import IntEnum, StrEnum
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from core.errors import NotFoundError, ShinshuError
+from core.errors import InvalidRequestError, NotFoundError
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
@@ -37,7 +37,7 @@ CREATE INDEX IF NOT EXISTS subscriptions_tenant ON subscriptions (tenant);
 """
 
 
-class SubscriptionError(ShinshuError):
+class SubscriptionError(InvalidRequestError):
     """A subscription that cannot be stored as given."""
 
 

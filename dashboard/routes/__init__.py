@@ -11,6 +11,7 @@ from dashboard.routes import (
     forecasts,
     forest,
     keys,
+    notifications,
     readings,
     sites,
     status,
@@ -30,6 +31,7 @@ api_routers: list[APIRouter] = [
     forest.router,
     forecasts.router,
     devices.router,
+    notifications.router,
 ]
 operations_router = status.router
 ui_router = ui.router
