@@ -29,6 +29,7 @@ from storage.assets import (
     Change,
     Registry,
     SiteAsset,
+    SiteKind,
     asset_history,
     asset_kind,
     asset_point,
@@ -69,6 +70,43 @@ def _entries(registry: Registry) -> dict[tuple[str, str], Asset]:
     return out
 
 
+# The kind of site each kind of entry belongs to.
+SITE_OF: dict[AssetKind, SiteKind] = {
+    AssetKind.FIELD: SiteKind.FARM,
+    AssetKind.STAND: SiteKind.FOREST,
+    AssetKind.BIN: SiteKind.FACTORY,
+}
+_SITE_JA = {SiteKind.FARM: "農場", SiteKind.FOREST: "森林", SiteKind.FACTORY: "工場"}
+_ENTRY_JA = {AssetKind.FIELD: "圃場", AssetKind.STAND: "林分", AssetKind.BIN: "部品棚"}
+
+
+def _site_fits(index: int, asset: Asset, site_kind: SiteKind | None) -> list[FieldError]:
+    """A field belongs to a registered farm, a stand to a forest, a bin to a factory."""
+    if site_kind is None:
+        return [
+            FieldError(
+                index,
+                "site",
+                f"site {asset.site!r} is not registered",
+                f"拠点 {asset.site!r} は登録されていません",
+            )
+        ]
+    kind = asset_kind(asset)
+    wanted = SITE_OF[kind]
+    if site_kind is wanted:
+        return []
+    return [
+        FieldError(
+            index,
+            "site",
+            f"site {asset.site!r} is a {site_kind.value}; a {kind.value} belongs to a "
+            f"{wanted.value}",
+            f"拠点 {asset.site!r} は{_SITE_JA[site_kind]}です。{_ENTRY_JA[kind]}は"
+            f"{_SITE_JA[wanted]}の拠点に登録してください",
+        )
+    ]
+
+
 class RegistryService:
     """Validated changes to one store's asset registry and work records."""
 
@@ -88,7 +126,8 @@ class RegistryService:
         """Every problem of a batch, against the registry as it is now (nothing is written)."""
         today = dt.datetime.fromtimestamp(self.clock(), dt.UTC).date()
         existing = _entries(self.registry(tenant))
-        batch_sites = {a.site for a in assets if isinstance(a, SiteAsset)}
+        site_kinds = {s: a.kind for (s, _), a in existing.items() if isinstance(a, SiteAsset)}
+        site_kinds.update({a.site: a.kind for a in assets if isinstance(a, SiteAsset)})
         seen: set[tuple[str, str]] = set()
         errors: list[FieldError] = []
         for index, asset in enumerate(assets):
@@ -107,17 +146,8 @@ class RegistryService:
                     )
                 )
             seen.add(key)
-            if not isinstance(asset, SiteAsset) and (
-                (asset.site, SITE_ASSET) not in existing and asset.site not in batch_sites
-            ):
-                errors.append(
-                    FieldError(
-                        index,
-                        "site",
-                        f"site {asset.site!r} is not registered",
-                        f"拠点 {asset.site!r} は登録されていません",
-                    )
-                )
+            if not isinstance(asset, SiteAsset):
+                errors.extend(_site_fits(index, asset, site_kinds.get(asset.site)))
             held = existing.get(key)
             if held is not None and asset_kind(held) is not asset_kind(asset):
                 errors.append(

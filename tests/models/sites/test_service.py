@@ -8,7 +8,15 @@ import pytest
 
 from core.errors import ConflictError, NotFoundError
 from models.sites.service import RegistryInvalid, RegistryService
-from storage.assets import BinAsset, Change, FieldAsset, SiteAsset, SiteKind, asset_history
+from storage.assets import (
+    BinAsset,
+    Change,
+    FieldAsset,
+    SiteAsset,
+    SiteKind,
+    StandAsset,
+    asset_history,
+)
 from storage.protocol import ReadingStore
 from storage.records import RecordKind, WorkRecord, read_records
 
@@ -72,11 +80,11 @@ def test_entries_need_a_registered_site_and_one_kind_per_id(store: ReadingStore)
         service.save("t", [FIELD], by="x")
     assert raised.value.errors[0].field == "site"
     service.save("t", [FARM, FIELD], by="x")
-    clash = BinAsset("azumino", "f1", "", "x", 1.0, 10, "", "", 1.0)
+    clash = StandAsset("azumino", "f1", "", "larch", 1.0, 10.0, "2025-01-01")
     with pytest.raises(RegistryInvalid) as clashed:
         service.save("t", [clash], by="x")
-    assert clashed.value.errors[0].field == "asset"
-    assert "圃場" not in clashed.value.errors[0].en
+    assert {e.field for e in clashed.value.errors} == {"site", "asset"}
+    assert any("already a field" in e.en for e in clashed.value.errors)
 
 
 def test_a_site_is_retired_after_its_entries(store: ReadingStore) -> None:
@@ -114,3 +122,14 @@ def test_records_are_stamped_checked_and_voided(store: ReadingStore) -> None:
     assert voided.voided_by == "key:k3"
     assert [r.kind for r in service.records("t")] == [RecordKind.STOCKTAKE]
     assert len(service.records("t", include_void=True)) == 2
+
+
+def test_a_field_belongs_to_a_farm_and_a_bin_to_a_factory(store: ReadingStore) -> None:
+    """A bin at a farm site is refused with the reason in both languages."""
+    service = RegistryService(store, Clock(NOW))
+    service.save("t", [FARM], by="x")
+    misplaced = BinAsset("azumino", "b1", "", "x", 1.0, 10, "", "", 1.0)
+    with pytest.raises(RegistryInvalid) as raised:
+        service.save("t", [misplaced], by="x")
+    error = raised.value.errors[0]
+    assert (error.field, "farm" in error.en, "農場" in error.ja) == ("site", True, True)
