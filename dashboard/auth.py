@@ -27,6 +27,8 @@ class Permission(StrEnum):
     MANAGE_KEYS = "manage_keys"
     # Threshold rules, and who is notified of which alerts (webhooks, e-mail, the outbox).
     MANAGE_ALERTS = "manage_alerts"
+    # Register, change and retire sites, fields, stands and bins; enter and void work records.
+    MANAGE_ASSETS = "manage_assets"
 
 
 _OPERATOR = frozenset(
@@ -35,6 +37,7 @@ _OPERATOR = frozenset(
         Permission.ACKNOWLEDGE_ALERTS,
         Permission.CONFIGURE_DEVICES,
         Permission.MANAGE_ALERTS,
+        Permission.MANAGE_ASSETS,
     }
 )
 

@@ -18,6 +18,7 @@ from dashboard.ratelimit import RateLimiter
 from edge.mqtt import MqttEndpoint
 from models.forest.service import ForestService
 from models.harvest.service import ForecastService
+from models.sites.service import RegistryService
 from models.stock.service import StockService
 from models.store_weather import read_daily_weather
 from notify.outbox import Outbox
@@ -70,6 +71,8 @@ class AppContext:
     devices: DeviceAccounts
     downlink: ConfigPublisher
     notifications: Notifications
+    # The asset registry and work records: every change through it, validated (operators).
+    registry: RegistryService
     # Wrong keys by client address; derived from the settings, so built here rather than passed.
     auth_failures: RateLimiter = field(init=False)
 
@@ -110,4 +113,5 @@ def build_context(settings: ApiSettings) -> AppContext:
         devices=DeviceAccounts(store_settings),
         downlink=ConfigPublisher(api_endpoint),
         notifications=_notifications(store_settings, store),
+        registry=RegistryService(store),
     )
