@@ -19,12 +19,15 @@ from core.settings import ApiSettings, Settings, load_api_settings
 from dashboard.app import create_app
 from dashboard.auth import Permission
 from dashboard.keys import Role
+from edge.protocol import SensorKind
+from notify.subscriptions import ChannelKind, Subscription
 from simulators.backfill import backfill
 from simulators.scenario import Scenario, Truth
 from storage.alert_types import Alert, AlertKind, AlertState
 from storage.alerts import AlertStore
 from storage.influx.client import InfluxStore
 from storage.records import RecordKind, WorkRecord
+from storage.rules import Comparison, ThresholdRule, write_rule
 
 START = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
 START_MS = int(START.timestamp() * 1000)
@@ -35,7 +38,16 @@ SCENARIOS = {
     "beta": Scenario(1, 1, 1, START_MS, DAYS * 86_400_000, 600_000, seed=22),
 }
 # Routes that describe the caller's own key and take no tenant (tested in tests/browser).
-CALLER_ROUTES = {"/api/v1/whoami"}
+CALLER_ROUTES = {"/api/v1/whoami", "/api/v1/push/key"}
+PUSH_SUBSCRIPTION = {
+    "endpoint": "https://push.example.org/send/abc",
+    # A real P-256 point (base64url) and a 16-byte auth secret, as a browser would give.
+    "keys": {
+        "p256dh": "BDWcYViluDHCaoyoB-jP2duftiWsB8UPk7ha0hRZKEjgabvbQouTQBy2yd-2QxICF9rv60hTC"
+        "uPsLX0YRriVUQo",
+        "auth": "BDCGAywP3UztqL1TtLGiyA",
+    },
+}
 RANGE = {"start": "2025-06-01T00:00:00Z", "end": "2025-06-03T00:00:00Z"}
 
 
@@ -151,11 +163,43 @@ class ApiEnv:
                 fresh = replace(model, asset=f"{kind}-{uuid.uuid4().hex[:10]}")
                 service.save(tenant, [fresh], by="tests")
                 values["asset"] = fresh.asset
+        if "{subscription}" in path:
+            made = Subscription("", tenant, "tests", ChannelKind.EMAIL, "ops@example.jp")
+            store = self.app.state.context.notifications.subscriptions
+            values["subscription"] = store.add(made, now_ms=self.start_ms).id
+        if "{rule}" in path:
+            rule = ThresholdRule(
+                f"rule-{uuid.uuid4().hex[:8]}",
+                "乾燥",
+                SensorKind.SOIL_MOISTURE,
+                Comparison.BELOW,
+                20.0,
+                360.0,
+            )
+            write_rule(self.store, tenant, rule, by="tests", change="create")
+            values["rule"] = rule.rule
         if "{record}" in path:
             site = values["site"] = self.registry_site(tenant, "bins")
             bin_ = service.registry(tenant, [site]).bins[site][0]
             record = WorkRecord(site, bin_.asset, RecordKind.DELIVERY, self.start_ms, quantity=5)
             values["record"] = service.add_records(tenant, [record], by="tests")[0].record
+
+    @staticmethod
+    def _notification_body(path: str) -> dict[str, object] | None:
+        """A valid body for the notification and rule routes at `path`, None for others."""
+        if path.endswith("/notifications/subscriptions"):
+            return {"channel": "webhook", "target": "https://hooks.example.org/shinshu"}
+        if path.endswith("/notifications/push"):
+            return {"subscription": PUSH_SUBSCRIPTION, "lang": "en"}
+        if "/alert-rules" in path:
+            return {
+                "name": "乾燥",
+                "kind": "soil_moisture",
+                "comparison": "below",
+                "threshold": 20,
+                "duration_min": 360,
+            }
+        return None
 
     def _registry_body(self, path: str) -> dict[str, object] | None:
         """A valid body for the registry's POST and PUT routes at `path`, None for others."""
@@ -216,7 +260,7 @@ class ApiEnv:
             )
             return response.status_code, response.text
         if method in ("POST", "PUT"):
-            body = self._registry_body(path) or body
+            body = self._registry_body(path) or self._notification_body(path) or body
         if route.path.endswith("/devices"):
             body = {"site": "registry-site", "device": f"new-{uuid.uuid4().hex[:12]}"}
         elif route.path.endswith("/config"):
@@ -236,6 +280,7 @@ def _api_settings(services: Services, database: str, data_dir: Path, **env: str)
         influx_url=services.influx.url,
         influx_db=database,
         data_dir=data_dir,
+        notify_vapid_contact="mailto:ops@shinshu.example",
     )
     # Every request of a test client comes from one address, and the route-table tests send
     # wrong keys on purpose: the limits are tested by tests that set them low.
