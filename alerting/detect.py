@@ -62,6 +62,7 @@ class Evidence:
     sensor: str
     score: float
     reason: str
+    reason_ja: str = ""
 
 
 class BinDetectors(Protocol):
@@ -183,12 +184,11 @@ class BinPairing(Generic[H]):
         self._last_ts = ts
         out.pairs += 1
         for found in self._detectors.feed(self.ref, ts, weight, count):
-            self._evidence(found.kind, found.sensor, ts, found.score, found.reason, out=out)
+            self._evidence(found, ts, out=out)
 
-    def _evidence(
-        self, kind: AlertKind, sensor: str, ts: int, score: float, reason: str, *, out: Outcome[H]
-    ) -> None:
+    def _evidence(self, found: Evidence, ts: int, *, out: Outcome[H]) -> None:
         """Raise a new alert, or fold the evidence into the open episode of its kind."""
+        kind, score = found.kind, found.score
         score = min(1.0, max(0.0, score)) if math.isfinite(score) else 1.0
         episode = self._episodes.get(kind)
         if episode is not None and ts - episode.last_seen_ms <= self._options.episode_gap_ms:
@@ -198,7 +198,18 @@ class BinPairing(Generic[H]):
             out.folded.append(episode)
             return
         ref = self.ref
-        alert = Alert(ref.tenant, ref.site, ref.device, sensor, kind, ts, score, reason, ts)
+        alert = Alert(
+            ref.tenant,
+            ref.site,
+            ref.device,
+            found.sensor,
+            kind,
+            ts,
+            score,
+            found.reason,
+            ts,
+            reason_ja=found.reason_ja,
+        )
         self._episodes[kind] = alert
         out.writes.append(alert)
         out.raised.append(alert)

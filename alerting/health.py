@@ -84,14 +84,21 @@ class DeviceHealth:
         for serie in newest:
             at_ms, online = int(serie.values[0][0]), bool(serie.values[0][1])
             tenant, site, device = serie.tags[TENANT], serie.tags[SITE], serie.tags[DEVICE]
+            where = (tenant, site, device)
             if not online:
-                reason = "the device's last will: its connection ended without a goodbye"
-                out.append(_alert((tenant, site, device), AlertKind.OFFLINE, at_ms, reason))
+                reasons = (
+                    "the device's last will: its connection ended without a goodbye",
+                    "機器の接続が切断の通知なく途絶えました（ラストウィル）",
+                )
+                out.append(_alert(where, AlertKind.OFFLINE, at_ms, reasons))
             elif now_ms - at_ms > self._options.silent_after_ms:
                 since = at_ms + self._options.silent_after_ms
                 minutes = self._options.silent_after_ms // 60_000
-                reason = f"no status for more than {minutes} min"
-                out.append(_alert((tenant, site, device), AlertKind.OFFLINE, since, reason))
+                reasons = (
+                    f"no status for more than {minutes} min",
+                    f"{minutes} 分以上、機器から状態の報告がありません",
+                )
+                out.append(_alert(where, AlertKind.OFFLINE, since, reasons))
         return out
 
     def _drops(self, now_ms: int) -> list[Alert]:
@@ -115,17 +122,22 @@ class DeviceHealth:
                     grew[day] += after - before
             tenant, site, device = serie.tags[TENANT], serie.tags[SITE], serie.tags[DEVICE]
             for day, (at_ms, total) in first_by_day.items():
-                reason = (
+                reasons = (
                     f"the spool is full and dropped {grew[day]} readings in the last hours "
-                    f"({total} since the agent started)"
+                    f"({total} since the agent started)",
+                    f"未送信データの保存領域が満杯で、この数時間に {grew[day]} 件の計測値を"
+                    f"破棄しました（起動以来 {total} 件）",
                 )
-                out.append(_alert((tenant, site, device), AlertKind.SPOOL_DROPPING, at_ms, reason))
+                out.append(_alert((tenant, site, device), AlertKind.SPOOL_DROPPING, at_ms, reasons))
         return out
 
 
-def _alert(where: tuple[str, str, str], kind: AlertKind, at_ms: int, reason: str) -> Alert:
+def _alert(
+    where: tuple[str, str, str], kind: AlertKind, at_ms: int, reasons: tuple[str, str]
+) -> Alert:
     tenant, site, device = where
-    return Alert(tenant, site, device, DEVICE_SENSOR, kind, at_ms, 1.0, reason, at_ms)
+    en, ja = reasons
+    return Alert(tenant, site, device, DEVICE_SENSOR, kind, at_ms, 1.0, en, at_ms, reason_ja=ja)
 
 
 def run_health(health: DeviceHealth, stop: threading.Event, every_s: float) -> None:

@@ -26,6 +26,22 @@ from storage.rules import ThresholdRule, read_rules
 
 log = logging.getLogger(__name__)
 
+# Japanese names of the sensor kinds, for rule explanations.
+KIND_JA = {
+    "air_temperature": "気温",
+    "soil_temperature": "地温",
+    "relative_humidity": "湿度",
+    "soil_moisture": "土壌水分",
+    "leaf_wetness": "葉の濡れ",
+    "rainfall": "雨量",
+    "solar_radiation": "日射",
+    "wind_speed": "風速",
+    "wind_direction": "風向",
+    "stem_radius": "幹の半径",
+    "bin_weight": "重量",
+    "item_count": "個数",
+}
+
 
 def episodes(
     rule: ThresholdRule, points: Sequence[tuple[int, float]]
@@ -145,7 +161,24 @@ def _alert(
         f"rule {rule.rule} ({rule.name}): {rule.kind.value} {rule.comparison.value} "
         f"{rule.threshold:g} {unit} for {hours:.1f} h (worst {worst:g} {unit})"
     )
-    return Alert(tenant, site, device, sensor, AlertKind.THRESHOLD, start, 1.0, reason, last)
+    side = "を下回る" if rule.comparison.value == "below" else "を上回る"
+    reason_ja = (
+        f"ルール「{rule.name}」: {KIND_JA.get(rule.kind.value, rule.kind.value)}が "
+        f"{rule.threshold:g} {unit} {side}状態が {hours:.1f} 時間続いています"
+        f"（最も外れた値 {worst:g} {unit}）"
+    )
+    return Alert(
+        tenant,
+        site,
+        device,
+        sensor,
+        AlertKind.THRESHOLD,
+        start,
+        1.0,
+        reason,
+        last,
+        reason_ja=reason_ja,
+    )
 
 
 def run_thresholds(watch: ThresholdWatch, stop: threading.Event, every_s: float) -> None:

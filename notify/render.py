@@ -1,9 +1,10 @@
 """What a notification says in Japanese and in English: title, explanation, each channel's form.
 
 Every alert kind has a title and an explanation in both languages. The explanation names the
-place (site, device, sensor) and the time in Japan time; an alert's own reason (the detector's
-figures) follows in the language it was written in only where it is English and the reader
-reads English, so a Japanese reader never gets English folded into the Japanese text.
+place (site, device, sensor) and the time in Japan time, and adds the alert's own reason (the
+detector's figures) in the reader's language: `reason_ja` for Japanese, `reason` for English.
+A Japanese reader never gets English folded into the Japanese text: an old alert stored
+without a Japanese reason gets the kind's explanation only.
 """
 
 from __future__ import annotations
@@ -67,6 +68,20 @@ _KINDS: dict[str, tuple[Severity, str, str, str, str]] = {
         "棚卸しまたは帳簿の数量が計測値と許容差を超えて異なります。",
         "A stocktake or the book stock differs from the measured stock beyond the tolerance.",
     ),
+    "threshold": (
+        Severity.WARNING,
+        "しきい値ルールの条件に該当",
+        "Threshold rule met",
+        "設定したしきい値ルールの条件が続いています。",
+        "A threshold rule's condition has lasted its set duration.",
+    ),
+    "spool_dropping": (
+        Severity.WARNING,
+        "機器が未送信データを破棄",
+        "Device dropping unsent readings",
+        "機器の未送信データの保存領域が満杯で、計測値が失われています。回線を確認してください。",
+        "The device's spool is full and readings are being lost. Check its connection.",
+    ),
     "offline": (
         Severity.CRITICAL,
         "機器がオフライン",
@@ -107,7 +122,8 @@ def render(alert: Alert, lang: str, *, escalated: bool = False) -> Rendered:
     if lang == "ja":
         place = f"拠点 {alert.site} ・ 機器 {alert.device} ・ センサー {alert.sensor}"
         title = f"【未対応のため再通知】{title_ja}" if escalated else title_ja
-        return Rendered("ja", title, text_ja, place, f"{when}（日本時間）")
+        explanation_ja = f"{text_ja}{alert.reason_ja}" if alert.reason_ja else text_ja
+        return Rendered("ja", title, explanation_ja, place, f"{when}（日本時間）")
     place = f"site {alert.site} · device {alert.device} · sensor {alert.sensor}"
     explanation = f"{text_en} {alert.reason}".strip() if alert.reason else text_en
     title = f"[Not acknowledged, escalated] {title_en}" if escalated else title_en
@@ -132,6 +148,7 @@ def webhook_body(key: str, alert: Alert, *, escalated: bool) -> str:
                 "raised_at": dt.datetime.fromtimestamp(alert.ts_ms / 1000, dt.UTC).isoformat(),
                 "score": alert.score,
                 "reason": alert.reason,
+                "reason_ja": alert.reason_ja,
             },
             "title": {"ja": ja.title, "en": en.title},
             "explanation": {"ja": ja.explanation, "en": en.explanation},

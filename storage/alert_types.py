@@ -89,6 +89,8 @@ class Alert:
     score: float
     reason: str
     last_seen_ms: int
+    # The reason in Japanese (English is `reason`); empty for alerts stored before it existed.
+    reason_ja: str = ""
 
     @property
     def id(self) -> str:

@@ -33,7 +33,7 @@ from storage.influx.lineprotocol import point_line
 from storage.layout import ACKS_MEASUREMENT as ACKS
 from storage.layout import ALERT_FIELDS, ALERT_KIND, DEVICE, SENSOR, SITE, TENANT, VALUE
 from storage.layout import ALERTS_MEASUREMENT as ALERTS
-from storage.points import Point, one_line
+from storage.points import FieldValue, Point, one_line
 from storage.protocol import ReadingStore
 from storage.query import Rows, Select, match
 
@@ -57,12 +57,14 @@ def alert_point(alert: Alert) -> Point:
         SITE: alert.site,
         TENANT: alert.tenant,
     }
-    fields = {
+    fields: dict[str, FieldValue] = {
         "id": alert.id,
         "score": float(alert.score),
         "reason": one_line(alert.reason),
         "last_seen": int(alert.last_seen_ms),
     }
+    if alert.reason_ja:
+        fields["reason_ja"] = one_line(alert.reason_ja)
     return Point(ALERTS, tags, fields, alert.ts_ms)
 
 
@@ -97,6 +99,7 @@ def _alert(tenant: str, row: dict[str, Any]) -> Alert | None:
         score=score,
         reason=str(row.get("reason") or ""),
         last_seen_ms=int(last_seen) if last_seen is not None else ts,
+        reason_ja=str(row.get("reason_ja") or ""),
     )
 
 

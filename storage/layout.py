@@ -51,5 +51,5 @@ RECORD_KIND: Final = "kind"
 
 ALERTS_MEASUREMENT: Final = "alerts"
 ALERT_KIND: Final = "kind"
-ALERT_FIELDS: Final = ("id", "score", "reason", "last_seen")
+ALERT_FIELDS: Final = ("id", "score", "reason", "last_seen", "reason_ja")
 ACKS_MEASUREMENT: Final = "alert_acks"

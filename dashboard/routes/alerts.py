@@ -30,7 +30,8 @@ class AlertOut(BaseModel):
     sensor: str = Field(description="the bin's weight sensor (count sensor for count_jump)")
     kind: AlertKind
     score: float = Field(ge=0.0, le=1.0, description="how strong the evidence is, 0 to 1")
-    reason: str = Field(description="a short explanation for people (times in JST)")
+    reason: str = Field(description="a short explanation for people, English (times in JST)")
+    reason_ja: str = Field(description="the same in Japanese; empty for older alerts")
     raised_at: dt.datetime = Field(description="time of the reading that raised it")
     last_seen_at: dt.datetime = Field(
         description="time of the latest reading confirming the same episode"
@@ -58,6 +59,7 @@ def _out(view: AlertView) -> AlertOut:
         kind=alert.kind,
         score=alert.score,
         reason=alert.reason,
+        reason_ja=alert.reason_ja,
         raised_at=from_ms(alert.ts_ms),
         last_seen_at=from_ms(max(alert.last_seen_ms, alert.ts_ms)),
         acknowledged_at=None if view.acknowledged_ms is None else from_ms(view.acknowledged_ms),

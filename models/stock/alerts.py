@@ -58,7 +58,15 @@ class StockDetectors:
         for anomaly in self._detector.update(ts, weight, count):
             kind = AlertKind.of(anomaly.kind)
             sensor = ref.count_sensor if kind is AlertKind.COUNT_JUMP else ref.weight_sensor
-            found.append(Evidence(kind, sensor, anomaly.score, f"bin {ref.bin}: {anomaly.reason}"))
+            found.append(
+                Evidence(
+                    kind,
+                    sensor,
+                    anomaly.score,
+                    f"bin {ref.bin}: {anomaly.reason}",
+                    f"ビン {ref.bin}: {anomaly.reason_ja}" if anomaly.reason_ja else "",
+                )
+            )
         self.learn_weight(ts, weight)
         self._forecaster.lead_time_h = ref.lead_time_h
         seen_ms = ts - self._first_weight if self._first_weight is not None else 0
@@ -90,7 +98,13 @@ class StockDetectors:
             f"{forecast.hours_low:.0f}–{forecast.hours_high:.0f} h), within the reorder lead "
             f"time of {lead:g} h"
         )
-        return Evidence(AlertKind.REORDER, ref.weight_sensor, score, reason)
+        reason_ja = (
+            f"ビン {ref.bin}: 約 {forecast.hours_median:.0f} 時間後"
+            f"（{empty_at:%Y-%m-%d %H:%M} JST 頃、80 % 区間 "
+            f"{forecast.hours_low:.0f}〜{forecast.hours_high:.0f} 時間）に欠品の見込みで、"
+            f"発注リードタイム {lead:g} 時間以内です"
+        )
+        return Evidence(AlertKind.REORDER, ref.weight_sensor, score, reason, reason_ja)
 
 
 class BinState(BinPairing[H]):

@@ -43,12 +43,14 @@ class StockAnomaly(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class StockAlert:
-    """One alert: what, when (the reading that raised it), a score in [0, 1] and a reason."""
+    """One alert: what, when (the reading that raised it), a score in [0, 1] and its reason in
+    English and in Japanese."""
 
     kind: StockAnomaly
     ts_ms: int
     score: float
     reason: str
+    reason_ja: str = ""
 
 
 class BinAnomalyDetector(OnlineDetector[[int, float, float], list[StockAlert]]):
@@ -186,6 +188,7 @@ class BinAnomalyDetector(OnlineDetector[[int, float, float], list[StockAlert]]):
                     ts_ms,
                     1.0,
                     f"load cell has read exactly {weight:g} kg {self._flat + 1} times",
+                    f"ロードセルが {self._flat + 1} 回続けてちょうど {weight:g} kg を示しています",
                 )
             )
         return self._flat_alerted
@@ -239,6 +242,7 @@ class BinAnomalyDetector(OnlineDetector[[int, float, float], list[StockAlert]]):
                     ts_ms,
                     score,
                     f"item count moved by {-size:+.0f} more than the weight explains",
+                    f"個数が重量で説明できる以上に {-size:+.0f} 個変化しました",
                 )
             )
         else:
@@ -249,6 +253,8 @@ class BinAnomalyDetector(OnlineDetector[[int, float, float], list[StockAlert]]):
                     score,
                     f"weight fell by {-size * unit:.1f} kg ({-size:.0f} items) that the "
                     "count does not explain",
+                    f"個数の記録では説明できない {-size * unit:.1f} kg（{-size:.0f} 個分）の"
+                    "重量の減少",
                 )
             )
         self._rebaseline(now)
@@ -262,6 +268,7 @@ class BinAnomalyDetector(OnlineDetector[[int, float, float], list[StockAlert]]):
             ts_ms,
             min(1.0, abs(size) / (4 * self.step_sigmas * sigma)),
             f"weight jumped by {size:+.0f} items' worth for {len(self._run) - 1} reading(s)",
+            f"重量が {len(self._run) - 1} 回の計測の間だけ {size:+.0f} 個分跳ねました",
         )
 
     def _check_drift(
@@ -282,6 +289,8 @@ class BinAnomalyDetector(OnlineDetector[[int, float, float], list[StockAlert]]):
                     1.0,
                     f"weight drifting {'up' if self._pos > self._neg else 'down'} against the "
                     f"count: {residual - level:+.0f} items' worth",
+                    f"重量が個数に対して{'上' if self._pos > self._neg else '下'}方向にずれています"
+                    f"（{residual - level:+.0f} 個分）",
                 )
             )
 

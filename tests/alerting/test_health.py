@@ -56,7 +56,9 @@ def test_a_last_will_and_silence_raise_one_offline_alert_each(tmp_path: Path) ->
     assert health.run_once() == first
     stored = alerts.list_alerts("alpha", AlertState.OPEN)
     assert sorted(v.alert.device for v in stored) == ["killed", "silent"]
-    assert "last will" in next(v.alert.reason for v in stored if v.alert.device == "killed")
+    killed = next(v.alert for v in stored if v.alert.device == "killed")
+    assert "last will" in killed.reason
+    assert "ラストウィル" in killed.reason_ja  # stored and read back in both languages
 
 
 def test_a_spool_that_starts_dropping_raises_one_alert_a_day(tmp_path: Path) -> None:

@@ -55,6 +55,7 @@ def test_list_newest_first_filtered_by_site_and_limited(
         "kind",
         "score",
         "reason",
+        "reason_ja",
         "raised_at",
         "last_seen_at",
         "acknowledged_at",

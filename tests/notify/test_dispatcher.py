@@ -92,6 +92,32 @@ def test_filters_languages_and_no_history(tmp_path: Path) -> None:
     assert "score" not in hook["explanation"]["ja"]
 
 
+def test_the_japanese_explanation_carries_the_alerts_japanese_reason(tmp_path: Path) -> None:
+    """An alert with a Japanese reason: in the Japanese text; its English reason in English."""
+    clock = Clock(NOON_MS)
+    alerts, subs, outbox, dispatcher = _setup(tmp_path, clock)
+    subs.add(_sub(channel=ChannelKind.EMAIL, target="a@example.jp", lang="ja"), now_ms=NOON_MS)
+    alert = Alert(
+        "alpha",
+        "works",
+        "gw",
+        "w1",
+        AlertKind.DROP,
+        NOON_MS + 1,
+        0.8,
+        "weight fell by 3.0 kg",
+        NOON_MS + 1,
+        reason_ja="重量が 3.0 kg 減少",
+    )
+    alerts.write([alert])
+    clock.ms += 1000
+    dispatcher.run_once()
+    (mail,) = outbox.listing()
+    text = json.loads(mail.payload)["text"]
+    assert "重量が 3.0 kg 減少" in text
+    assert "weight fell" not in text
+
+
 def test_quiet_hours_hold_all_but_critical(tmp_path: Path) -> None:
     """At 23:00 with quiet hours 22:00–06:00: a reorder waits until 06:00, a theft goes now."""
     night = int(dt.datetime(2026, 6, 1, 23, tzinfo=TOKYO).timestamp() * 1000)

@@ -61,7 +61,9 @@ def test_a_dropped_browser_subscription_is_a_dead_letter(tmp_path: Path) -> None
     outbox = Outbox(tmp_path / "outbox.sqlite3")
     outbox.enqueue([Outgoing("ntf_1", "push", "sub-1", "alpha", "{}")], now_ms=0)
     channel = PushChannel(
-        load_vapid(tmp_path / "vapid.pem"), "mailto:ops@shinshu.example", {"sub-1": service.subscription()}.get
+        load_vapid(tmp_path / "vapid.pem"),
+        "mailto:ops@shinshu.example",
+        {"sub-1": service.subscription()}.get,
     )
     try:
         _deliver_all(outbox, channel)

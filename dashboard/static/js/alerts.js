@@ -4,8 +4,10 @@ import { html } from './dom.js';
 import { dateTime, number } from './format.js';
 import { lang, t } from './i18n.js';
 
-// The detectors explain alerts in English: shown as is in English, folded away in Japanese.
+// Alerts explain themselves in both languages; an old alert stored with an English reason only
+// keeps it folded away in the Japanese view.
 function reason(alert) {
+  if (lang() === 'ja' && alert.reason_ja) return html`<div class="alert-reason">${alert.reason_ja}</div>`;
   if (!alert.reason) return '';
   if (lang() === 'en') return html`<div class="alert-reason" translate="no">${alert.reason}</div>`;
   return html`<details class="alert-reason"><summary>${t('alerts.detail')}</summary><span translate="no">${alert.reason}</span></details>`;

@@ -58,6 +58,7 @@ export const TABLE = {
   'alertkind.reorder': { ja: '発注が必要', en: 'Reorder needed' },
   'alertkind.offline': { ja: '機器がオフライン', en: 'Device offline' },
   'alertkind.spool_dropping': { ja: '未送信データの破棄', en: 'Spool dropping readings' },
+  'alertkind.threshold': { ja: 'しきい値ルール', en: 'Threshold rule' },
 
   'sensorkind.air_temperature': { ja: '気温', en: 'Air temperature' },
   'sensorkind.soil_temperature': { ja: '地温', en: 'Soil temperature' },
