@@ -44,6 +44,8 @@ FEATURE_ROUTES = {
     "stands": "/api/v1/tenants/{tenant}/stands",
     "rotation": "/api/v1/tenants/{tenant}/stands/{site}/rotation",
     "models": "/api/v1/tenants/{tenant}/models",
+    "registry": "/api/v1/tenants/{tenant}/registry",
+    "records": "/api/v1/tenants/{tenant}/records",
 }
 
 router = APIRouter(include_in_schema=False)
