@@ -1,6 +1,7 @@
 // The asset registry as the pages see it: what a site, field, stand and bin holds (the form
 // definitions), the API paths that change them, and how an entry is named and summarised.
-import { api, seg, tenantPath } from './api.js';
+import { api, features, seg, tenantPath } from './api.js';
+import { html } from './dom.js';
 import { number } from './format.js';
 import { lang, t, tOr } from './i18n.js';
 
@@ -153,4 +154,17 @@ export function retire(site, kind, asset) {
 /** Who changed an entry when, and which device measured it when. */
 export function history(site, asset) {
   return api(tenantPath(`/registry/sites/${seg(site)}/assets/${seg(asset)}/history`));
+}
+
+/**
+ * Links to the registered entries of `site` (for a farm, forest or factory page), or '' when
+ * this server has no registry or the site holds none.
+ */
+export async function entryLinks(site, siteKind) {
+  if (!features.has('registry')) return '';
+  const kind = ENTRY_OF_SITE[siteKind];
+  const entries = entriesOf(await loadRegistry(), site, kind).sort((a, b) => a.asset.localeCompare(b.asset));
+  if (!entries.length) return '';
+  return html`<nav class="entry-links" aria-label="${t('reg.entriesOfSite')}">${entries.map((e) => html`
+    <a href="${entryHref(site, kind, e.asset)}" class="small-button" data-entry-link="${e.asset}" translate="no">${entryName(e)}</a>`)}</nav>`;
 }

@@ -234,6 +234,7 @@ export const TABLE = {
   'reg.noFields': { ja: 'この拠点の圃場はまだ登録されていません。', en: 'No field is registered at this site yet.' },
   'reg.noStands': { ja: 'この拠点の林分はまだ登録されていません。', en: 'No stand is registered at this site yet.' },
   'reg.noBins': { ja: 'この拠点の在庫ビンはまだ登録されていません。', en: 'No bin is registered at this site yet.' },
+  'reg.entriesOfSite': { ja: 'この拠点の登録情報', en: 'Registered here' },
   'reg.edit': { ja: '編集', en: 'Edit' },
   'reg.attach': { ja: '機器を接続', en: 'Attach device' },
   'reg.attachSave': { ja: '接続を保存', en: 'Save attachment' },

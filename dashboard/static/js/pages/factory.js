@@ -56,7 +56,7 @@ function binFacts(b) {
 /** The factory page for `site`. */
 export async function render(root, [site]) {
   mount(root, html`
-    <p class="crumb"><a href="#/">${t('nav.overview')}</a> › ${t('kind.factory')}</p>
+    <p class="crumb"><a href="#/">${t('nav.overview')}</a> › ${t('kind.factory')}${features.has('registry') ? html` · <a href="#/registry" data-registry-link>${t('nav.registry')}</a>` : ''}</p>
     <h1>${site}</h1>
     <section><h2>${t('factory.bins')}</h2><ul class="grid bins" id="bins"><li class="muted">${t('common.loading')}</li></ul>
       <p class="muted small">${t('factory.markerHelp')} ${t('chart.help')}</p></section>

@@ -119,22 +119,32 @@ export async function render(root) {
     mount(list, sites.length ? sites.map((s) => siteCard(registry, s, canEdit))
       : html`<li class="empty" data-empty="sites">${t('reg.noSites')}</li>`);
   };
-  const said = (text) => {
+  // The confirmation is shown where the change was made (a phone shows little of the page).
+  const said = (text, where) => {
+    const card = where?.site && list.querySelector(`[data-site="${CSS.escape(where.site)}"]`);
+    const item = card && where.asset && card.querySelector(`[data-asset="${CSS.escape(where.asset)}"]`);
+    const slot = item?.querySelector('[data-slot="entry"]') || card?.querySelector('[data-slot="site"]');
     const status = root.querySelector('#reg-status');
-    status.textContent = text;
-    status.hidden = false;
+    status.hidden = Boolean(slot);
+    if (slot) {
+      mount(slot, html`<p class="ok" role="status">${text}</p>`);
+      slot.scrollIntoView({ block: 'nearest' });
+    } else {
+      status.textContent = text;
+    }
   };
   const closeAll = () => { for (const slot of root.querySelectorAll('.slot')) mount(slot, ''); };
-  const reload = async (text) => {
+  const reload = async (text, where) => {
     registry = await loadRegistry();
     draw();
-    if (text) said(text);
+    if (text) said(text, where);
   };
-  const openForm = (slot, name, fields, values, creating, save) => {
+  const openForm = (slot, name, fields, values, creating, save, site = null) => {
     closeAll();
     mount(slot, formMarkup(name, fields, values, { creating }));
     const form = slot.querySelector('form');
-    wireForm(form, fields, { save, done: () => reload(t('reg.saved')), cancel: () => mount(slot, '') });
+    const done = (saved) => reload(t('reg.saved'), { site: saved?.site ?? site ?? values.site, asset: name === 'site' ? null : saved?.asset ?? values.asset });
+    wireForm(form, fields, { save, done, cancel: () => mount(slot, '') });
     form.querySelector('input:not([readonly]):not([type="radio"]), select')?.focus();
     return form;
   };
@@ -150,7 +160,7 @@ export async function render(root) {
       const form = slot.querySelector('form');
       wireForm(form, fields, {
         save: (v) => attach(site, kind, entry, v.device ? v : { ...v, sensors: [], weight_sensor: '', count_sensor: '' }),
-        done: () => reload(t('reg.attached')),
+        done: () => reload(t('reg.attached'), { site, asset: entry.asset }),
         cancel: () => mount(slot, ''),
       });
       // The channels offered are those of the chosen device.
@@ -192,9 +202,9 @@ export async function render(root) {
     } else if (action === 'site-history') {
       await openHistory(slotOf('site'), site, '_site');
     } else if (action === 'add-entry') {
-      openForm(slotOf('new-entry'), kind, ENTRY_FIELDS[kind], {}, true, (v) => saveEntry(site, kind, v, null));
+      openForm(slotOf('new-entry'), kind, ENTRY_FIELDS[kind], {}, true, (v) => saveEntry(site, kind, v, null), site);
     } else if (action === 'edit-entry') {
-      openForm(slotOf('entry'), kind, ENTRY_FIELDS[kind], entry, false, (v) => saveEntry(site, kind, v, entry));
+      openForm(slotOf('entry'), kind, ENTRY_FIELDS[kind], entry, false, (v) => saveEntry(site, kind, v, entry), site);
     } else if (action === 'attach') {
       await openAttach(slotOf('entry'), site, kind, entry);
     } else if (action === 'history') {
@@ -209,7 +219,7 @@ export async function render(root) {
       button.disabled = true;
       try {
         await retire(site, kind, entry.asset);
-        await reload(t('reg.retired'));
+        await reload(t('reg.retired'), { site });
       } catch (err) {
         button.disabled = false;
         mount(slotOf('entry'), html`<p class="error" role="alert">${errorText(err)}</p>`);
