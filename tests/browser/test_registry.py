@@ -208,7 +208,9 @@ def test_operator_registers_a_field_and_sees_its_device_readings(
     entry = page.locator(f'[data-site="{agent.site}"] [data-asset="{asset}"]')
     entry.locator('[data-action="history"]').click()
     entry.locator("[data-history]").wait_for()
-    changes = entry.locator(".versions li").evaluate_all("(els) => els.map((e) => e.dataset.change)")
+    changes = entry.locator(".versions li").evaluate_all(
+        "(els) => els.map((e) => e.dataset.change)"
+    )
     assert sorted(changes) == ["create", "update"]
     attachment = entry.locator(f'.attachments li[data-device="{agent.device}"]')
     assert attachment.count() == 1
