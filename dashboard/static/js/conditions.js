@@ -79,6 +79,9 @@ export async function sensorChart(el, site, picks, range, endMs, { yLabel = '', 
     label: `${t(`sensorkind.${p.kind}`)} ${p.sensor}`,
     unit: list[i].unit,
     digits: DIGITS[p.kind] ?? 1,
+    // A few points make no visible line: each is drawn as a dot.
+    points: list[i].ys.filter((v) => v !== null).length <= 3,
   }));
-  return drawChart(el, { series, data, yLabel: yLabel || list[0].unit, markers });
+  const xRange = [endMs / 1000 - RANGES[range][0], endMs / 1000];
+  return drawChart(el, { series, data, yLabel: yLabel || list[0].unit, markers, xRange });
 }

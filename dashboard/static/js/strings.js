@@ -247,6 +247,7 @@ export const TABLE = {
   'reg.device': { ja: '機器', en: 'Device' },
   'reg.noDevice': { ja: '（接続しない）', en: '(none)' },
   'reg.noDevices': { ja: 'この拠点から測定値を送っている機器はまだありません。', en: 'No device has sent readings from this site yet.' },
+  'reg.reloadDevices': { ja: '機器の一覧を更新', en: 'Refresh the device list' },
   'reg.channels': { ja: '測定チャンネル', en: 'Sensor channels' },
   'reg.channelsHint': { ja: '選ばない場合は機器の全チャンネル', en: 'None chosen: every channel of the device' },
   'reg.weightSensor': { ja: '重量センサー', en: 'Weight sensor' },

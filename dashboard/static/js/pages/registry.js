@@ -152,12 +152,15 @@ export async function render(root) {
   const openAttach = async (slot, site, kind, entry) => {
     closeAll();
     mount(slot, html`<p class="muted">${t('common.loading')}</p>`);
-    const devs = await devices(site);
+    let devs = await devices(site);
     const build = (deviceId, values) => {
       const fields = attachFields(kind, devs, deviceId);
       mount(slot, html`${devs.length ? '' : html`<p class="empty small">${t('reg.noDevices')}</p>`}
         ${formMarkup('attach', fields, values, { submit: () => t('reg.attachSave') })}`);
       const form = slot.querySelector('form');
+      // A device that has just begun to send may not be listed yet: the list can be asked again.
+      form.querySelector('[data-field="device"]').insertAdjacentHTML('beforeend',
+        html`<button type="button" class="small-button" data-reload-devices>${t('reg.reloadDevices')}</button>`.text);
       wireForm(form, fields, {
         save: (v) => attach(site, kind, entry, v.device ? v : { ...v, sensors: [], weight_sensor: '', count_sensor: '' }),
         done: () => reload(t('reg.attached'), { site, asset: entry.asset }),
@@ -167,6 +170,12 @@ export async function render(root) {
       form.elements.namedItem('device').addEventListener('change', (event) => {
         build(event.target.value, { device: event.target.value });
         slot.querySelector('select[name="device"]').focus();
+      });
+      form.querySelector('[data-reload-devices]').addEventListener('click', async () => {
+        const chosen = form.elements.namedItem('device').value;
+        devs = await devices(site);
+        build(chosen, { device: chosen });
+        slot.querySelector('[data-reload-devices]').focus();
       });
     };
     const current = { device: entry.device, sensors: entry.sensors, weight_sensor: entry.weight_sensor, count_sensor: entry.count_sensor };
