@@ -37,12 +37,13 @@ export const ENTRY_FIELDS = {
   stand: [
     { name: 'asset', label: () => t('reg.standId'), type: 'id', required: true, createOnly: true, hint: ID_HINT },
     { name: 'name', label: () => t('reg.name'), type: 'text' },
-    { name: 'species', label: () => t('forest.species'), type: 'text', list: SPECIES, required: true },
-    { name: 'planting_year', label: () => t('reg.plantingYear'), type: 'year', min: 1800, max: 2100 },
+    { name: 'species', label: () => t('forest.species'), type: 'select', options: SPECIES, required: true },
     { name: 'area_ha', label: () => t('reg.areaHa'), type: 'number', min: 0, required: true },
+    { name: 'planting_year', label: () => t('reg.plantingYear'), type: 'year', min: 1600, max: 2100 },
+    { name: 'age_on', label: () => t('reg.inventoryDate'), type: 'date', required: true, hint: () => t('reg.inventoryHint') },
+    { name: 'age_years', label: () => t('reg.ageYears'), type: 'number', min: 0, hint: () => t('reg.ageHint') },
     { name: 'site_index_m', label: () => t('reg.siteIndex'), type: 'number', min: 0 },
     { name: 'volume_m3_ha', label: () => t('reg.volume'), type: 'number', min: 0 },
-    { name: 'age_on', label: () => t('reg.inventoryDate'), type: 'date', hint: () => t('reg.inventoryHint') },
   ],
   bin: [
     { name: 'asset', label: () => t('reg.binId'), type: 'id', required: true, createOnly: true, hint: ID_HINT },
@@ -115,11 +116,22 @@ export function entryHref(site, kind, asset) {
   return `#/${kind}/${encodeURIComponent(site)}/${encodeURIComponent(asset)}`;
 }
 
+// A change names its entry in the path: the body leaves out the site and the entry's id.
+function changeOf(values) {
+  const { site: _site, asset: _asset, ...rest } = values;
+  return rest;
+}
+
+// What the form gives, with what it does not edit kept (the device attached), and a stand's
+// age worked out from its planting year when only that is given.
 function entryBody(kind, values, previous) {
   const body = { ...values };
   delete body.seasons;
   for (const name of ATTACHMENT[kind]) {
     if (previous && name in previous) body[name] = previous[name];
+  }
+  if (kind === 'stand' && body.age_years === null && Number.isInteger(body.planting_year) && body.age_on) {
+    body.age_years = Math.max(0, Number(body.age_on.slice(0, 4)) - body.planting_year);
   }
   return body;
 }
@@ -127,7 +139,7 @@ function entryBody(kind, values, previous) {
 /** Create or replace a site. */
 export function saveSite(values, existing) {
   if (existing) {
-    return api(tenantPath(`/registry/sites/${seg(existing.site)}`), { method: 'PUT', body: { ...values, site: existing.site, kind: existing.kind } });
+    return api(tenantPath(`/registry/sites/${seg(existing.site)}`), { method: 'PUT', body: { ...changeOf(values), kind: existing.kind } });
   }
   return api(tenantPath('/registry/sites'), { method: 'POST', body: values });
 }
@@ -136,14 +148,15 @@ export function saveSite(values, existing) {
 export function saveEntry(site, kind, values, existing) {
   const body = entryBody(kind, values, existing);
   if (existing) {
-    return api(entryPath(site, kind, existing.asset), { method: 'PUT', body: { ...existing, ...body, asset: existing.asset } });
+    return api(entryPath(site, kind, existing.asset), { method: 'PUT', body: changeOf({ ...existing, ...body }) });
   }
-  return api(entryPath(site, kind), { method: 'POST', body: { device: '', ...body } });
+  const { site: _site, ...created } = body;
+  return api(entryPath(site, kind), { method: 'POST', body: created });
 }
 
 /** Attach a device (and channels) to an entry, or detach it with device ''. */
 export function attach(site, kind, entry, attachment) {
-  return api(entryPath(site, kind, entry.asset), { method: 'PUT', body: { ...entry, ...attachment } });
+  return api(entryPath(site, kind, entry.asset), { method: 'PUT', body: changeOf({ ...entry, ...attachment }) });
 }
 
 /** Retire an entry: it leaves the registry and keeps its history. */

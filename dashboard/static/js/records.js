@@ -7,23 +7,23 @@ import { t } from './i18n.js';
 
 export const KINDS_OF_ENTRY = {
   field: ['planting', 'fertilising', 'spraying', 'irrigation', 'harvest'],
-  stand: ['planting', 'inventory', 'thinning', 'felling'],
+  stand: ['inventory', 'thinning', 'felling'],
   bin: ['delivery', 'withdrawal', 'stocktake'],
 };
 
 // The kind the quick form proposes first on each kind of entry.
 export const DEFAULT_KIND = { field: 'harvest', stand: 'thinning', bin: 'delivery' };
 
-// The units each kind is entered in, the first one proposed.
+// The units each kind is entered in (those the models read it in), the first one proposed.
 export const UNITS = {
   planting: [''],
   fertilising: ['kg', 'L'],
   spraying: ['L', 'kg'],
-  irrigation: ['mm', 'm³'],
-  harvest: ['kg', 't'],
-  inventory: ['m³'],
-  thinning: ['m³'],
-  felling: ['m³'],
+  irrigation: ['mm', 'm3'],
+  harvest: ['kg'],
+  inventory: ['m3'],
+  thinning: ['m3'],
+  felling: ['m3'],
   delivery: ['items'],
   withdrawal: ['items'],
   stocktake: ['items'],
@@ -37,7 +37,8 @@ const WITH_PRODUCT = new Set(['planting', 'fertilising', 'spraying']);
 
 /** A unit as people read it ("items" is 個 in Japanese). */
 export function unitText(unit) {
-  return unit === 'items' ? t('record.items') : unit;
+  if (unit === 'items') return t('record.items');
+  return unit === 'm3' ? 'm³' : unit;
 }
 
 /** Today in Tokyo as YYYY-MM-DD. */
@@ -48,7 +49,7 @@ export function tokyoToday(now = Date.now()) {
 /** The records of one entry in [startMs, endMs), newest first. */
 export async function loadRecords(site, asset, startMs, endMs) {
   const list = await api(tenantPath('/records'), {
-    params: { site, asset, start: new Date(startMs).toISOString(), end: new Date(endMs).toISOString() },
+    params: { site, asset, start: new Date(startMs).toISOString(), end: new Date(endMs).toISOString(), include_void: true },
   });
   return [...(list || [])].sort((a, b) => String(b.at).localeCompare(String(a.at)));
 }

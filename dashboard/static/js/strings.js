@@ -208,6 +208,8 @@ export const TABLE = {
   'reg.seasons': { ja: '作期（定植日と収穫予定日）', en: 'Seasons (planting and expected harvest)' },
   'reg.plantingYear': { ja: '植栽年', en: 'Planting year' },
   'reg.plantedIn': { ja: '{year} 年植栽', en: 'planted {year}' },
+  'reg.ageYears': { ja: '林齢（調査日の時点、年）', en: 'Stand age on the inventory date (years)' },
+  'reg.ageHint': { ja: '空欄なら植栽年から計算します', en: 'Left empty: worked out from the planting year' },
   'reg.siteIndex': { ja: '地位指数（m）', en: 'Site index (m)' },
   'reg.volume': { ja: '材積（m³/ha）', en: 'Volume (m³/ha)' },
   'reg.inventoryDate': { ja: '調査日', en: 'Inventory date' },

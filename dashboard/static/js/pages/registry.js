@@ -6,6 +6,7 @@ import { date, dateTime, number } from '../format.js';
 import { t } from '../i18n.js';
 import { devices } from '../sites.js';
 import { errorText, formMarkup, wireForm } from '../forms.js';
+import { tokyoToday } from '../records.js';
 import {
   ENTRY_FIELDS, ENTRY_OF_SITE, SITE_FIELDS, attach, attachedSensors, entriesOf, entryHref,
   entryName, entrySummary, history, loadRegistry, retire, saveEntry, saveSite, siteName,
@@ -211,7 +212,7 @@ export async function render(root) {
     } else if (action === 'site-history') {
       await openHistory(slotOf('site'), site, '_site');
     } else if (action === 'add-entry') {
-      openForm(slotOf('new-entry'), kind, ENTRY_FIELDS[kind], {}, true, (v) => saveEntry(site, kind, v, null), site);
+      openForm(slotOf('new-entry'), kind, ENTRY_FIELDS[kind], kind === 'stand' ? { age_on: tokyoToday() } : {}, true, (v) => saveEntry(site, kind, v, null), site);
     } else if (action === 'edit-entry') {
       openForm(slotOf('entry'), kind, ENTRY_FIELDS[kind], entry, false, (v) => saveEntry(site, kind, v, entry), site);
     } else if (action === 'attach') {
