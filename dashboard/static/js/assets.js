@@ -125,7 +125,9 @@ function changeOf(values) {
 // What the form gives, with what it does not edit kept (the device attached), and a stand's
 // age worked out from its planting year when only that is given.
 function entryBody(kind, values, previous) {
+  // An empty input means none, except where the registry counts none as 0 (an empty bin's tare).
   const body = { ...values };
+  if (body.tare_kg === null) body.tare_kg = 0;
   delete body.seasons;
   for (const name of ATTACHMENT[kind]) {
     if (previous && name in previous) body[name] = previous[name];

@@ -51,7 +51,8 @@ export async function loadRecords(site, asset, startMs, endMs) {
   const list = await api(tenantPath('/records'), {
     params: { site, asset, start: new Date(startMs).toISOString(), end: new Date(endMs).toISOString(), include_void: true },
   });
-  return [...(list || [])].sort((a, b) => String(b.at).localeCompare(String(a.at)));
+  const order = (r) => `${r.at}|${r.entered ?? ''}`;
+  return [...(list || [])].sort((a, b) => order(b).localeCompare(order(a)));
 }
 
 /** Enter a record. */
@@ -105,7 +106,10 @@ export function recordFormMarkup(entryKind, kind) {
 /** The body of a record from the quick form. */
 export function recordBody(form, site, asset, kind) {
   const value = (name) => form.elements.namedItem(name)?.value?.trim() ?? '';
-  const body = { site, asset, kind, at: value('at') };
+  // Work entered as done today is stamped now (it shows where it belongs on today's charts);
+  // an earlier day is a date, which the registry takes as noon in Japan.
+  const day = value('at');
+  const body = { site, asset, kind, at: day === tokyoToday() ? new Date().toISOString() : day };
   const quantity = value('quantity');
   if (quantity !== '') body.quantity = Number.isNaN(Number(quantity)) ? quantity : Number(quantity);
   for (const name of ['unit', 'grade', 'product', 'note']) {

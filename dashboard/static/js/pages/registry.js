@@ -88,13 +88,20 @@ function historyMarkup(answer) {
 function attachFields(kind, devs, deviceId) {
   const options = [['', () => t('reg.noDevice')], ...devs.map((d) => [d.device, () => d.device])];
   const device = devs.find((d) => d.device === deviceId);
-  const channels = (device?.sensors || []).map((s) => [s.sensor, () => `${s.sensor} · ${t(`sensorkind.${s.kind}`)}`]);
+  const option = (s) => [s.sensor, () => `${s.sensor} · ${t(`sensorkind.${s.kind}`)}`];
+  const sensors = device?.sensors || [];
+  const channels = sensors.map(option);
+  // A bin's load cell and counter are offered from the channels of those kinds.
+  const ofKind = (kind) => {
+    const found = sensors.filter((s) => s.kind === kind);
+    return (found.length ? found : sensors).map(option);
+  };
   const fields = [{ name: 'device', label: () => t('reg.device'), type: 'select', options }];
   if (kind === 'bin') {
     const none = ['', () => t('reg.noChannel')];
     fields.push(
-      { name: 'weight_sensor', label: () => t('reg.weightSensor'), type: 'select', options: [none, ...channels] },
-      { name: 'count_sensor', label: () => t('reg.countSensor'), type: 'select', options: [none, ...channels] },
+      { name: 'weight_sensor', label: () => t('reg.weightSensor'), type: 'select', options: [none, ...ofKind('bin_weight')] },
+      { name: 'count_sensor', label: () => t('reg.countSensor'), type: 'select', options: [none, ...ofKind('item_count')] },
     );
   } else {
     fields.push({ name: 'sensors', label: () => t('reg.channels'), type: 'checks', options: channels, hint: () => t('reg.channelsHint') });
