@@ -14,9 +14,18 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from browser.agent_support import EdgeAgent
-from browser.ui_support import Browse, Probe, UiEnv, screenshot, wait_idle, wait_js
+from browser.ui_support import (
+    Browse,
+    Probe,
+    UiEnv,
+    bin_sensors,
+    screenshot,
+    wait_idle,
+    wait_js,
+)
 from playwright.sync_api import Locator, Page
 from support import IngestFactory, Services, wait_until
 
@@ -303,3 +312,91 @@ def test_refused_input_is_explained_next_to_its_input(browse: Browse, lang: str)
     # The refusal is the only failed request; no script error.
     assert all("422" in r for r in probe.failed_requests), probe.failed_requests
     assert all("422" in m or "Failed to load resource" in m for m in probe.console_errors)
+
+
+def _records(env: UiEnv, site: str, asset: str) -> list[dict[str, object]]:
+    """The entry's records as the API lists them."""
+    answer = httpx.get(
+        f"{env.url}/api/v1/tenants/{TENANT}/records",
+        params={"site": site, "asset": asset},
+        headers={"X-API-Key": env.token(Role.VIEWER)},
+        timeout=10,
+    )
+    answer.raise_for_status()
+    records: list[dict[str, object]] = answer.json()
+    return records
+
+
+def _enter(page: Page, kind: str, quantity: str) -> None:
+    """A record of `kind` with `quantity` through the quick form, today."""
+    page.locator(f'form[data-form="record"] button[data-kind="{kind}"]').click()
+    form = page.locator('form[data-form="record"]')
+    form.locator('input[name="quantity"]').fill(quantity)
+    form.locator("[data-save]").click()
+    page.locator(f'#record-list .record[data-kind="{kind}"]').wait_for()
+
+
+@pytest.mark.parametrize(("viewport", "lang"), [("phone", "en"), ("desktop", "ja")])
+def test_operator_registers_a_stand_and_a_bin_and_records_work_on_them(
+    browse: Browse, viewport: str, lang: str
+) -> None:
+    """A stand of the forest, a bin of the factory on its load cell; thinning and a stocktake."""
+    env = browse.env
+    forest, factory = env.sites["forest"], env.sites["factory"]
+    tag = uuid.uuid4().hex[:6]
+    probe = browse.open("/registry", role=Role.OPERATOR, lang=lang, viewport=viewport)
+    page = probe.page
+    card = page.locator(f'[data-site="{forest}"]')
+    card.locator('[data-action="add-entry"]').click()
+    form = card.locator('form[data-form="stand"]')
+    form.locator('select[name="species"]').select_option("sugi")
+    _fill(form, {"asset": f"sugi-{tag}", "area_ha": 2.5, "planting_year": 1985})
+    form.locator("[data-save]").click()
+    card.locator(f'[data-asset="sugi-{tag}"]').wait_for()
+
+    card = page.locator(f'[data-site="{factory}"]')
+    card.locator('[data-action="add-entry"]').click()
+    form = card.locator('form[data-form="bin"]')
+    _fill(
+        form,
+        {
+            "asset": f"nuts-{tag}",
+            "item": "M6 nuts",
+            "unit_kg": 0.004,
+            "capacity": 5000,
+            "lead_time_h": 24,
+            "tolerance": 20,
+        },
+    )
+    form.locator("[data-save]").click()
+    entry = card.locator(f'[data-asset="nuts-{tag}"]')
+    entry.wait_for()
+    entry.locator('[data-action="attach"]').click()
+    weight = bin_sensors(env.store, factory)[0]
+    entry.locator('select[name="device"]').select_option("stock-gateway")
+    entry.locator('select[name="weight_sensor"]').select_option(weight)
+    entry.locator('form[data-form="attach"] [data-save]').click()
+    page.locator(f'[data-asset="nuts-{tag}"] .attach[data-attached="stock-gateway"]').wait_for()
+    screenshot(page, f"registry-stand-bin-{lang}-{viewport}")
+
+    page.locator(f'[data-asset="nuts-{tag}"] a.entry-name').click()
+    wait_js(page, f"location.hash === '#/bin/{factory}/nuts-{tag}'")
+    wait_idle(page)
+    page.locator(f'#latest .tile[data-sensor="{weight}"]').wait_for()
+    _enter(page, "stocktake", "1200")
+    screenshot(page, f"bin-operator-{lang}-{viewport}")
+    [stocktake] = _records(env, factory, f"nuts-{tag}")
+    assert (stocktake["kind"], stocktake["quantity"], stocktake["unit"]) == (
+        "stocktake",
+        1200,
+        "items",
+    )
+
+    page.goto(f"{env.url}/#/stand/{forest}/sugi-{tag}")
+    wait_idle(page)
+    _enter(page, "thinning", "35.5")
+    [thinning] = _records(env, forest, f"sugi-{tag}")
+    assert (thinning["kind"], thinning["quantity"], thinning["unit"]) == ("thinning", 35.5, "m3")
+    if viewport == "phone":
+        _no_sideways_scroll(page, "the stand page")
+    probe.clean()
