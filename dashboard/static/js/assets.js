@@ -2,7 +2,7 @@
 // definitions), the API paths that change them, and how an entry is named and summarised.
 import { api, features, seg, tenantPath } from './api.js';
 import { html } from './dom.js';
-import { number } from './format.js';
+import { date, hours, number } from './format.js';
 import { lang, t, tOr } from './i18n.js';
 
 // Which entries a site of each kind holds, and the registry's list of them.
@@ -182,4 +182,44 @@ export async function entryLinks(site, siteKind) {
   if (!entries.length) return '';
   return html`<nav class="entry-links" aria-label="${t('reg.entriesOfSite')}">${entries.map((e) => html`
     <a href="${entryHref(site, kind, e.asset)}" class="small-button" data-entry-link="${e.asset}" translate="no">${entryName(e)}</a>`)}</nav>`;
+}
+
+function fact(label, value, raw = '') {
+  return html`<div><dt>${label}</dt><dd data-raw="${raw}">${value}</dd></div>`;
+}
+
+/** What the registry says of an entry, as a list of facts. */
+export function entryFacts(kind, e) {
+  const none = '–';
+  const rows = [];
+  if (kind === 'field') {
+    rows.push(
+      fact(t('farm.crop'), tOr(`crop.${e.crop}`, e.crop), e.crop),
+      fact(t('reg.variety'), e.variety || none),
+      fact(t('reg.areaHa'), number(e.area_ha, 2), e.area_ha),
+      ...(e.plantings || []).map((p, i) => fact(t('form.planting'),
+        `${date(p)} → ${e.expected_harvests?.[i] ? date(e.expected_harvests[i]) : none}`, p)),
+    );
+  } else if (kind === 'stand') {
+    rows.push(
+      fact(t('forest.species'), tOr(`species.${e.species}`, e.species), e.species),
+      fact(t('reg.areaHa'), number(e.area_ha, 2), e.area_ha),
+      fact(t('reg.plantingYear'), e.planting_year ?? none, e.planting_year ?? ''),
+      fact(t('reg.ageYears'), `${number(e.age_years, 1)} (${date(e.age_on)})`, e.age_years),
+      fact(t('reg.siteIndex'), number(e.site_index_m, 1), e.site_index_m ?? ''),
+      fact(t('reg.volume'), number(e.volume_m3_ha, 1), e.volume_m3_ha ?? ''),
+    );
+  } else {
+    rows.push(
+      fact(t('reg.item'), e.item),
+      fact(t('reg.unitKg'), number(e.unit_kg, 4), e.unit_kg),
+      fact(t('reg.tareKg'), number(e.tare_kg, 2), e.tare_kg),
+      fact(t('reg.capacity'), number(e.capacity, 0), e.capacity),
+      fact(t('reg.reorderPoint'), number(e.reorder_point, 0), e.reorder_point ?? ''),
+      fact(t('reg.leadTimeH'), hours(e.lead_time_h), e.lead_time_h),
+      fact(t('reg.supplier'), e.supplier || none),
+      fact(t('reg.tolerance'), number(e.tolerance, 0), e.tolerance ?? ''),
+    );
+  }
+  return html`<dl class="facts compact" id="entry-facts">${rows}</dl>`;
 }

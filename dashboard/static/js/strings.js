@@ -265,6 +265,7 @@ export const TABLE = {
   'change.update': { ja: '変更', en: 'changed' },
   'change.retire': { ja: '削除', en: 'retired' },
 
+  'entry.facts': { ja: '登録内容', en: 'Registered details' },
   'entry.readings': { ja: '測定値', en: 'Readings' },
   'entry.records': { ja: '作業記録', en: 'Work records' },
   'entry.recordsRange': { ja: '{from} 〜 {to} の記録', en: 'Records from {from} to {to}' },

@@ -7,7 +7,8 @@ import { devices, RANGES } from '../sites.js';
 import { conditionsMarkup, latestOf, newestMs, rangePicker, sensorChart } from '../conditions.js';
 import { clearErrors, errorText, showErrors } from '../forms.js';
 import {
-  ENTRY_OF_SITE, attachedSensors, entriesOf, entryName, entrySummary, loadRegistry, siteName,
+  ENTRY_OF_SITE, attachedSensors, entriesOf, entryFacts, entryName, entrySummary, loadRegistry,
+  siteName,
 } from '../assets.js';
 import {
   DEFAULT_KIND, KINDS_OF_ENTRY, addRecord, loadRecords, recordBody, recordFormMarkup, recordList, voidRecord,
@@ -63,9 +64,9 @@ export async function render(root, [kind, site, asset]) {
       <a href="#/${SITE_PAGES[kind]}/${encodeURIComponent(site)}" translate="no">${siteName(siteEntry)}</a> ›
       <a href="#/registry">${t('nav.registry')}</a></p>
     <h1><span class="muted small">${HEADINGS[kind]()}</span> <span translate="no">${entryName(entry)}</span></h1>
-    <p class="small">${entrySummary(kind, entry)} ·
-      ${entry.device ? html`${t('reg.measuredBy')} <span translate="no" data-device="${entry.device}">${entry.device}</span>`
+    <p class="small">${entry.device ? html`${t('reg.measuredBy')} <span translate="no" data-device="${entry.device}">${entry.device}</span>`
         : html`<span data-attached="">${t('reg.notAttached')}</span>`}</p>
+    <details class="card entry-facts"><summary>${t('entry.facts')} · ${entrySummary(kind, entry)}</summary>${entryFacts(kind, entry)}</details>
     <div class="entry-layout">
       <section class="card" id="readings"><h2>${t('entry.readings')}</h2>
         <div id="latest"><p class="muted">${t('common.loading')}</p></div>

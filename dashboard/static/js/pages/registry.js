@@ -70,18 +70,18 @@ function siteCard(registry, s, canEdit) {
   </li>`;
 }
 
-function historyMarkup(answer) {
+function historyMarkup(answer, { withDevices = true } = {}) {
   const versions = [...(answer.versions || [])].reverse();
   const attachments = [...(answer.attachments || [])].reverse();
   return html`<div class="history" data-history>
     <h4>${t('reg.versions')}</h4>
     <ol class="versions">${versions.map((v) => html`<li data-change="${v.change}">
       <time datetime="${v.at}">${dateTime(v.at)}</time> · ${t(`change.${v.change}`)} · <span translate="no">${v.by || '–'}</span></li>`)}</ol>
-    <h4>${t('reg.attachments')}</h4>
+    ${withDevices ? html`<h4>${t('reg.attachments')}</h4>
     ${attachments.length ? html`<ol class="attachments">${attachments.map((a) => html`<li data-device="${a.device}">
       <span translate="no">${a.device}${a.sensors?.length ? ` (${a.sensors.join(', ')})` : ''}</span>
       · ${dateTime(a.from)} – ${a.to ? dateTime(a.to) : t('reg.untilNow')}</li>`)}</ol>`
-      : html`<p class="empty small">${t('reg.neverAttached')}</p>`}
+      : html`<p class="empty small">${t('reg.neverAttached')}</p>`}` : ''}
   </div>`;
 }
 
@@ -190,12 +190,12 @@ export async function render(root) {
     build(entry.device, current);
   };
 
-  const openHistory = async (slot, site, asset) => {
+  const openHistory = async (slot, site, asset, options) => {
     if (slot.querySelector('[data-history]')) { mount(slot, ''); return; }
     closeAll();
     mount(slot, html`<p class="muted">${t('common.loading')}</p>`);
     try {
-      mount(slot, historyMarkup(await history(site, asset)));
+      mount(slot, historyMarkup(await history(site, asset), options));
     } catch {
       mount(slot, html`<p class="error">${t('error.load')}</p>`);
     }
@@ -217,7 +217,7 @@ export async function render(root) {
     } else if (action === 'edit-site') {
       openForm(slotOf('site'), 'site', SITE_FIELDS, siteEntry, false, (v) => saveSite(v, siteEntry));
     } else if (action === 'site-history') {
-      await openHistory(slotOf('site'), site, '_site');
+      await openHistory(slotOf('site'), site, '_site', { withDevices: false });
     } else if (action === 'add-entry') {
       openForm(slotOf('new-entry'), kind, ENTRY_FIELDS[kind], kind === 'stand' ? { age_on: tokyoToday() } : {}, true, (v) => saveEntry(site, kind, v, null), site);
     } else if (action === 'edit-entry') {
