@@ -21,8 +21,8 @@ from browser.ui_support import (
     Browse,
     Probe,
     UiEnv,
-    bin_sensors,
     screenshot,
+    site_kinds,
     wait_idle,
     wait_js,
 )
@@ -314,17 +314,26 @@ def test_refused_input_is_explained_next_to_its_input(browse: Browse, lang: str)
     assert all("422" in m or "Failed to load resource" in m for m in probe.console_errors)
 
 
-def _records(env: UiEnv, site: str, asset: str) -> list[dict[str, object]]:
-    """The entry's records as the API lists them."""
+def _records(env: UiEnv, key: str, site: str, asset: str) -> list[dict[str, object]]:
+    """The entry's records as the API lists them to `key` (of tenant beta)."""
     answer = httpx.get(
-        f"{env.url}/api/v1/tenants/{TENANT}/records",
+        f"{env.url}/api/v1/tenants/beta/records",
         params={"site": site, "asset": asset},
-        headers={"X-API-Key": env.token(Role.VIEWER)},
+        headers={"X-API-Key": key},
         timeout=10,
     )
     answer.raise_for_status()
     records: list[dict[str, object]] = answer.json()
     return records
+
+
+def _bin_sensors(env: UiEnv, site: str) -> list[str]:
+    """The weight sensors of beta's factory `site`, from the store."""
+    answer = env.store.query(
+        f'SHOW TAG VALUES FROM "bin_weight" WITH KEY = "sensor" '
+        f"WHERE \"tenant\" = 'beta' AND \"site\" = '{site}'"
+    )
+    return sorted(v for _, v in answer[0]["series"][0]["values"])
 
 
 def _enter(page: Page, kind: str, quantity: str) -> None:
@@ -340,11 +349,19 @@ def _enter(page: Page, kind: str, quantity: str) -> None:
 def test_operator_registers_a_stand_and_a_bin_and_records_work_on_them(
     browse: Browse, viewport: str, lang: str
 ) -> None:
-    """A stand of the forest, a bin of the factory on its load cell; thinning and a stocktake."""
+    """A stand of the forest, a bin of the factory on its load cell; thinning and a stocktake.
+
+    In tenant beta, which the other pages' tests do not look at: a bin whose load cell is not
+    named after it is not what they expect of the simulated factory.
+    """
     env = browse.env
-    forest, factory = env.sites["forest"], env.sites["factory"]
+    sites = site_kinds(env.store, "beta")
+    forest, factory = sites["forest"], sites["factory"]
+    keys = env.app.state.context.keys
+    operator = keys.create("beta", Role.OPERATOR, name="registry operator")[1]
+    viewer = keys.create("beta", Role.VIEWER, name="registry viewer")[1]
     tag = uuid.uuid4().hex[:6]
-    probe = browse.open("/registry", role=Role.OPERATOR, lang=lang, viewport=viewport)
+    probe = browse.open("/registry", key=operator, lang=lang, viewport=viewport)
     page = probe.page
     card = page.locator(f'[data-site="{forest}"]')
     card.locator('[data-action="add-entry"]').click()
@@ -372,7 +389,7 @@ def test_operator_registers_a_stand_and_a_bin_and_records_work_on_them(
     entry = card.locator(f'[data-asset="nuts-{tag}"]')
     entry.wait_for()
     entry.locator('[data-action="attach"]').click()
-    weight = bin_sensors(env.store, factory)[0]
+    weight = _bin_sensors(env, factory)[0]
     entry.locator('select[name="device"]').select_option("stock-gateway")
     entry.locator('select[name="weight_sensor"]').select_option(weight)
     entry.locator('form[data-form="attach"] [data-save]').click()
@@ -385,7 +402,7 @@ def test_operator_registers_a_stand_and_a_bin_and_records_work_on_them(
     page.locator(f'#latest .tile[data-sensor="{weight}"]').wait_for()
     _enter(page, "stocktake", "1200")
     screenshot(page, f"bin-operator-{lang}-{viewport}")
-    [stocktake] = _records(env, factory, f"nuts-{tag}")
+    [stocktake] = _records(env, viewer, factory, f"nuts-{tag}")
     assert (stocktake["kind"], stocktake["quantity"], stocktake["unit"]) == (
         "stocktake",
         1200,
@@ -395,7 +412,7 @@ def test_operator_registers_a_stand_and_a_bin_and_records_work_on_them(
     page.goto(f"{env.url}/#/stand/{forest}/sugi-{tag}")
     wait_idle(page)
     _enter(page, "thinning", "35.5")
-    [thinning] = _records(env, forest, f"sugi-{tag}")
+    [thinning] = _records(env, viewer, forest, f"sugi-{tag}")
     assert (thinning["kind"], thinning["quantity"], thinning["unit"]) == ("thinning", 35.5, "m3")
     if viewport == "phone":
         _no_sideways_scroll(page, "the stand page")
