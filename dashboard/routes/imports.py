@@ -31,6 +31,7 @@ from dashboard.schemas import (
     invalid_responses,
 )
 from models.sites.csvio import Table, export_assets, export_records, import_csv
+from storage.readings import check_range
 
 router = APIRouter(
     prefix=API_PREFIX,
@@ -127,6 +128,7 @@ def export_table(
     sites = sorted({valid_id(s, "site") for s in site or []})
     if what is Table.RECORDS:
         start_ms, end_ms = time_range(start, end, DEFAULT_SPAN)
+        check_range(start_ms, end_ms)
         records = registry.records(
             key.tenant, sites=sites, start_ms=start_ms, end_ms=end_ms, include_void=True
         )

@@ -29,6 +29,7 @@ from dashboard.schemas import (
 )
 from models.sites.service import RegistryInvalid
 from models.sites.validation import FieldError, parse_at
+from storage.readings import check_range
 from storage.records import RecordKind, WorkRecord
 
 router = APIRouter(
@@ -76,6 +77,7 @@ def list_records(
 ) -> list[WorkRecordOut]:
     """Records dated in [start, end) (default: the year before now), oldest first."""
     start_ms, end_ms = time_range(start, end, DEFAULT_SPAN)
+    check_range(start_ms, end_ms)
     records = registry.records(
         key.tenant,
         sites=[valid_id(site, "site")] if site is not None else [],

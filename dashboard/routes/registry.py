@@ -39,7 +39,7 @@ from dashboard.schemas import (
     error_responses,
     invalid_responses,
 )
-from models.sites.service import RegistryService
+from models.sites.service import RegistryInvalid, RegistryService
 from storage.assets import Asset, BinAsset, FieldAsset, SiteAsset, StandAsset, asset_kind
 
 router = APIRouter(
@@ -88,6 +88,10 @@ def _exists(registry: RegistryService, tenant: str, site: str, asset: str) -> bo
 
 
 def _create(registry: RegistryService, tenant: str, entry: Asset, by: str) -> Asset:
+    # Checked before anything is looked up by the body's ids.
+    errors = registry.check(tenant, [entry])
+    if errors:
+        raise RegistryInvalid(errors)
     if _exists(registry, tenant, entry.site, entry.asset):
         raise ConflictError(f"site {entry.site!r} already has {entry.asset!r}; change it with PUT")
     return registry.save(tenant, [entry], by=by)[0]

@@ -119,6 +119,24 @@ def _site_fits(index: int, asset: Asset, site_kind: SiteKind | None) -> list[Fie
     ]
 
 
+def _kind_kept(
+    index: int, held: SiteAsset, asset: SiteAsset, existing: dict[tuple[str, str], Asset]
+) -> list[FieldError]:
+    """A site keeps its kind while fields, stands or bins of that kind are registered there."""
+    if SiteKind(asset.kind) is held.kind:
+        return []
+    if not any(s == asset.site and a != SITE_ASSET for s, a in existing):
+        return []
+    return [
+        FieldError(
+            index,
+            "kind",
+            f"site {asset.site!r} has entries of a {held.kind.value}; retire them first",
+            f"拠点 {asset.site!r} には{_SITE_JA[held.kind]}の登録があります。先に廃止してください",
+        )
+    ]
+
+
 class RegistryService:
     """Validated changes to one store's asset registry and work records."""
 
@@ -161,6 +179,8 @@ class RegistryService:
             if not isinstance(asset, SiteAsset):
                 errors.extend(_site_fits(index, asset, site_kinds.get(asset.site)))
             held = existing.get(key)
+            if isinstance(held, SiteAsset) and isinstance(asset, SiteAsset):
+                errors.extend(_kind_kept(index, held, asset, existing))
             if held is not None and asset_kind(held) is not asset_kind(asset):
                 errors.append(
                     FieldError(

@@ -19,9 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from core.time import MS_PER_HOUR, day_number, day_start_ms
-from edge.protocol import MAX_ID_CHARS, ProtocolError, check_id
-from models.forest.species import Species
-from models.harvest.predict import KnownCrop
+from edge.protocol import MAX_ID_CHARS, MIN_TIMESTAMP_MS, ProtocolError, check_id
 from storage.assets import Asset, AssetKind, BinAsset, FieldAsset, SiteAsset, SiteKind, StandAsset
 from storage.layout import SITE_ASSET
 from storage.records import RecordKind, WorkRecord
@@ -34,10 +32,13 @@ MAX_ALTITUDE_M = 9000.0
 MAX_AREA_HA = 100_000.0
 # A record may be dated a little ahead (a clock off, a time zone), not into next week.
 FUTURE_SLACK_MS = 86_400_000
-EARLIEST_RECORD = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
 
-KNOWN_CROPS: tuple[str, ...] = tuple(c.value for c in KnownCrop)
-SPECIES: tuple[str, ...] = tuple(s.value for s in Species)
+# The crops with an agronomic harvest window (models.harvest.predict.KnownCrop) and the species
+# of the yield tables (models.forest.species.Species), named here rather than imported: those
+# modules load numpy, scipy and scikit-learn, which the API and a command line do not need to
+# check a form (tests/models/sites keep the lists equal).
+KNOWN_CROPS: tuple[str, ...] = ("lettuce", "rice", "apple")
+SPECIES: tuple[str, ...] = ("larch", "sugi")
 
 # The registry kind each record kind is about.
 RECORD_ASSET: dict[RecordKind, AssetKind] = {
@@ -391,8 +392,9 @@ def _at(errors: _Errors, at_ms: object, now_ms: int) -> None:
             "the work is dated more than a day in the future",
             "作業日時が1日以上先の未来になっています",
         )
-    if at_ms < int(EARLIEST_RECORD.timestamp() * 1000):
-        errors.add("at", "the work is dated before 1900", "作業日時が1900年より前です")
+    # The store keeps times from 2000 on (as every reading).
+    if at_ms < MIN_TIMESTAMP_MS:
+        errors.add("at", "the work is dated before 2000", "作業日時が2000年より前です")
 
 
 def default_unit(kind: RecordKind) -> str:
