@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from browser.agent_support import EdgeAgent
+from browser.test_i18n import _leftovers, _settled, table
 from browser.ui_support import (
     Browse,
     Probe,
@@ -42,15 +43,6 @@ EDIT_CONTROLS = (
     '[data-action="edit-entry"], [data-action="attach"], [data-action="retire"], '
     "form, [data-void], #record-form-box"
 )
-
-
-def _table(page: Page) -> dict[str, dict[str, str]]:
-    """The UI's translation table as the browser loads it."""
-    result: dict[str, dict[str, str]] = page.evaluate(
-        "import(new URL('strings.js', document.querySelector('script[type=module]').src))"
-        ".then((m) => m.TABLE)"
-    )
-    return result
 
 
 def _newest(env: UiEnv, agent: EdgeAgent, kind: str) -> tuple[int, float] | None:
@@ -209,7 +201,7 @@ def test_operator_registers_a_field_and_sees_its_device_readings(
     screenshot(page, f"field-operator-{lang}-{viewport}")
 
     # The same page in the other language.
-    entries = _table(page)
+    entries = table(page)
     page.click("#lang")
     wait_js(page, f"document.documentElement.lang === '{OTHER[lang]}'")
     wait_idle(page)
@@ -416,4 +408,33 @@ def test_operator_registers_a_stand_and_a_bin_and_records_work_on_them(
     assert (thinning["kind"], thinning["quantity"], thinning["unit"]) == ("thinning", 35.5, "m3")
     if viewport == "phone":
         _no_sideways_scroll(page, "the stand page")
+    probe.clean()
+
+
+@pytest.mark.parametrize(("kind", "role"), [("field", Role.VIEWER), ("bin", Role.OPERATOR)])
+def test_an_entry_page_switches_every_string_to_english_and_back(
+    browse: Browse, kind: str, role: Role
+) -> None:
+    """The entry page (with the record form for an operator) in one language at a time."""
+    probe = browse.open("/registry", role=Role.VIEWER, lang="ja")
+    entry = probe.page.locator(f'[data-entry-kind="{kind}"]').first
+    site = entry.evaluate("(e) => e.closest('[data-site]').dataset.site")
+    route = f"/{kind}/{site}/{entry.get_attribute('data-asset')}"
+    probe = browse.open(route, role=role, lang="ja")
+    page = probe.page
+    page.locator("#latest .tile").first.wait_for()
+    entries = table(page)
+    assert not _leftovers(_settled(page, entries, "en"), entries, "en")
+    page.click("#lang")
+    wait_js(page, "document.documentElement.lang === 'en'")
+    wait_idle(page)
+    page.locator("#latest .tile").first.wait_for()
+    english = _settled(page, entries, "ja")
+    assert not _leftovers(english, entries, "ja")
+    switch = entries["lang.switch"]["en"]
+    assert not CJK.search(english.replace(switch, "")), CJK.findall(english)
+    page.click("#lang")
+    wait_js(page, "document.documentElement.lang === 'ja'")
+    wait_idle(page)
+    assert not _leftovers(_settled(page, entries, "en"), entries, "en")
     probe.clean()

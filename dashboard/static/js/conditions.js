@@ -1,6 +1,6 @@
 // Latest conditions of a site's devices and the time-range chart blocks shared by site pages.
 import { html, mount } from './dom.js';
-import { dateTime, quantity } from './format.js';
+import { dateTime, quantity, unitLabel } from './format.js';
 import { t } from './i18n.js';
 import { drawChart, joinSeries, withGaps } from './chart.js';
 import { latestReading, meanSeries, RANGES } from './sites.js';
@@ -77,11 +77,11 @@ export async function sensorChart(el, site, picks, range, endMs, { yLabel = '', 
   const data = joinSeries(gapped);
   const series = picks.map((p, i) => ({
     label: `${t(`sensorkind.${p.kind}`)} ${p.sensor}`,
-    unit: list[i].unit,
+    unit: unitLabel(list[i].unit),
     digits: DIGITS[p.kind] ?? 1,
     // A few points make no visible line: each is drawn as a dot.
     points: list[i].ys.filter((v) => v !== null).length <= 3,
   }));
   const xRange = [endMs / 1000 - RANGES[range][0], endMs / 1000];
-  return drawChart(el, { series, data, yLabel: yLabel || list[0].unit, markers, xRange });
+  return drawChart(el, { series, data, yLabel: yLabel || unitLabel(list[0].unit), markers, xRange });
 }

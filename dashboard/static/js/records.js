@@ -2,7 +2,7 @@
 // units, the quick entry form, and the list shown beside the charts.
 import { api, seg, tenantPath } from './api.js';
 import { html } from './dom.js';
-import { date, number } from './format.js';
+import { date, number, unitLabel } from './format.js';
 import { t } from './i18n.js';
 
 export const KINDS_OF_ENTRY = {
@@ -37,8 +37,7 @@ const WITH_PRODUCT = new Set(['planting', 'fertilising', 'spraying']);
 
 /** A unit as people read it ("items" is 個 in Japanese). */
 export function unitText(unit) {
-  if (unit === 'items') return t('record.items');
-  return unit === 'm3' ? 'm³' : unit;
+  return unitLabel(unit);
 }
 
 /** Today in Tokyo as YYYY-MM-DD. */

@@ -277,7 +277,6 @@ export const TABLE = {
   'record.quantity': { ja: '数量', en: 'Quantity' },
   'record.counted': { ja: '数えた数量', en: 'Counted quantity' },
   'record.unit': { ja: '単位', en: 'Unit' },
-  'record.items': { ja: '個', en: 'items' },
   'record.grade': { ja: '等級', en: 'Grade' },
   'record.product': { ja: '資材名', en: 'Product' },
   'record.variety': { ja: '品種・苗', en: 'Variety or seedlings' },
@@ -302,6 +301,7 @@ export const TABLE = {
   'recordkind.stocktake': { ja: '棚卸', en: 'Stocktake' },
   'recordkind.book_stock': { ja: '帳簿在庫', en: 'Book stock' },
 
+  'unit.items': { ja: '個', en: 'items' },
   'unit.hours': { ja: '{n} 時間', en: '{n} h' },
   'unit.days': { ja: '{n} 日', en: '{n} d' },
   'unit.years': { ja: '{n} 年', en: '{n} years' },
