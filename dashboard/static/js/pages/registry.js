@@ -144,6 +144,7 @@ export async function render(root) {
   const closeAll = () => { for (const slot of root.querySelectorAll('.slot')) mount(slot, ''); };
   const reload = async (text, where) => {
     registry = await loadRegistry();
+    closeAll();
     draw();
     if (text) said(text, where);
   };
