@@ -7,8 +7,8 @@ import { devices, RANGES } from '../sites.js';
 import { conditionsMarkup, latestOf, newestMs, rangePicker, sensorChart } from '../conditions.js';
 import { clearErrors, errorText, showErrors } from '../forms.js';
 import {
-  ENTRY_OF_SITE, attachedSensors, entriesOf, entryFacts, entryName, entrySummary, loadRegistry,
-  siteName,
+  ENTRY_OF_SITE, attachedSensors, entriesOf, entryFacts, entryName, entrySummary, history,
+  loadRegistry, siteName,
 } from '../assets.js';
 import {
   DEFAULT_KIND, KINDS_OF_ENTRY, addRecord, loadRecords, recordBody, recordFormMarkup, recordList, voidRecord,
@@ -38,6 +38,44 @@ function picksOf(kind, entry, devs) {
   };
 }
 
+/**
+ * The time spans of the devices that measured the entry, from its history: a device moved
+ * away is charted here only until it left, one attached later only from then on. The first
+ * one also before it was attached (a device is usually installed before it is registered).
+ */
+function spansOf(kind, entry, attached) {
+  if (!attached) {
+    return entry.device ? [{ device: entry.device, sensors: attachedSensors(kind, entry), fromMs: -Infinity, toMs: Infinity }] : [];
+  }
+  return attached.map((a, i) => ({
+    device: a.device,
+    sensors: a.sensors || [],
+    fromMs: i === 0 ? -Infinity : Date.parse(a.from),
+    toMs: a.to ? Date.parse(a.to) : Infinity,
+  }));
+}
+
+// Every channel charted over the spans it measured the entry, labelled with its device when
+// there were several.
+function spanPicks(spans, devs) {
+  const several = new Set(spans.map((s) => s.device)).size > 1;
+  const picks = new Map();
+  for (const span of spans) {
+    const device = devs.find((d) => d.device === span.device);
+    for (const s of device?.sensors || []) {
+      if (span.sensors.length && !span.sensors.includes(s.sensor)) continue;
+      const key = `${span.device}\u0000${s.sensor}`;
+      if (!picks.has(key)) {
+        picks.set(key, {
+          device: span.device, sensor: s.sensor, kind: s.kind, intervals: [], suffix: several ? ` (${span.device})` : '',
+        });
+      }
+      picks.get(key).intervals.push({ fromMs: span.fromMs, toMs: span.toMs });
+    }
+  }
+  return [...picks.values()];
+}
+
 function byKind(picks) {
   const groups = new Map();
   for (const p of picks) {
@@ -51,7 +89,10 @@ function byKind(picks) {
 export async function render(root, [kind, site, asset]) {
   const canEdit = canManageAssets();
   mount(root, html`<p class="muted">${t('common.loading')}</p>`);
+  const loading = root.firstElementChild;
   const registry = await loadRegistry();
+  // Another page (or this one in the other language) took over meanwhile.
+  if (!root.contains(loading)) return null;
   const siteEntry = registry.sites.find((s) => s.site === site);
   const entry = entriesOf(registry, site, kind).find((e) => e.asset === asset);
   if (!entry || !siteEntry || ENTRY_OF_SITE[siteEntry.kind] !== kind) {
@@ -81,10 +122,30 @@ export async function render(root, [kind, site, asset]) {
       </section>
     </div>`);
 
-  let devs = await devices(site);
+  // The page's parts, held from here: a language switch re-renders the page while this one
+  // may still be loading, and the old one must then only write into its own detached parts.
+  const part = (id) => root.querySelector(`#${id}`);
+  const els = {
+    range: part('records-range'), list: part('record-list'), charts: part('charts'),
+    latest: part('latest'), form: part('record-form-box'), ranges: part('ranges'),
+  };
+  const [siteDevices, attached] = await Promise.all([
+    devices(site),
+    history(site, asset).then((h) => h.attachments).catch(() => null),
+  ]);
+  let devs = siteDevices;
   let chosen = picksOf(kind, entry, devs);
-  const newestOf = (c) => (c.device && newestMs([c.device]) > 0 ? newestMs([c.device]) : Date.now());
-  let end = newestOf(chosen);
+  const spans = spansOf(kind, entry, attached);
+  // The charts end at the newest reading taken for the entry (a device moved away: when it left).
+  const newestOf = () => {
+    const ends = spans.map((span) => {
+      const device = devs.find((d) => d.device === span.device);
+      return device ? Math.min(newestMs([device]), span.toMs) : 0;
+    });
+    const newest = Math.max(0, ...ends);
+    return newest > 0 ? newest : Date.now();
+  };
+  let end = newestOf();
   let range = '7d';
   let records = [];
   const charts = [];
@@ -100,18 +161,18 @@ export async function render(root, [kind, site, asset]) {
   const drawRecords = async () => {
     const [from, to] = recordWindow();
     records = await loadRecords(site, asset, from, to);
-    mount(root.querySelector('#records-range'), t('entry.recordsRange', {
+    mount(els.range, t('entry.recordsRange', {
       from: new Date(from + TOKYO_MS).toISOString().slice(0, 10),
       to: new Date(to - DAY_MS + TOKYO_MS).toISOString().slice(0, 10),
     }));
-    mount(root.querySelector('#record-list'), recordList(records, { canEdit }));
+    mount(els.list, recordList(records, { canEdit }));
     charts.forEach((c) => c?.redraw());
   };
   const dropCharts = () => { charts.splice(0).forEach((c) => c?.dispose()); };
   const drawCharts = async () => {
     dropCharts();
-    const box = root.querySelector('#charts');
-    const groups = byKind(chosen.picks);
+    const box = els.charts;
+    const groups = byKind(spanPicks(spans, devs));
     if (!groups.length) {
       mount(box, html`<p class="empty" data-empty="charts">${entry.device ? t('entry.noChannels') : t('entry.noDevice')}</p>`);
       return;
@@ -124,11 +185,11 @@ export async function render(root, [kind, site, asset]) {
     }
   };
   const drawLatest = async () => {
-    mount(root.querySelector('#latest'), chosen.device
+    mount(els.latest, chosen.device
       ? conditionsMarkup(await latestOf(site, [chosen.device])) : '');
   };
 
-  const formBox = root.querySelector('#record-form-box');
+  const formBox = els.form;
   const drawForm = () => {
     const kinds = KINDS_OF_ENTRY[kind];
     const recordKind = kinds.includes(chosenKind[kind]) ? chosenKind[kind] : DEFAULT_KIND[kind];
@@ -164,7 +225,7 @@ export async function render(root, [kind, site, asset]) {
   };
   if (formBox) drawForm();
 
-  const list = root.querySelector('#record-list');
+  const { list } = els;
   const onVoid = async (event) => {
     const button = event.target.closest('button[data-void]');
     if (!button || !canEdit) return;
@@ -188,7 +249,7 @@ export async function render(root, [kind, site, asset]) {
     mount(list, html`<p class="error">${t('error.load')}</p>`);
   })]);
   await drawCharts();
-  rangePicker(root.querySelector('#ranges'), range, async (r) => {
+  rangePicker(els.ranges, range, async (r) => {
     range = r;
     await drawCharts();
     await drawRecords();
@@ -198,9 +259,9 @@ export async function render(root, [kind, site, asset]) {
   const poll = async () => {
     devs = await devices(site);
     chosen = picksOf(kind, entry, devs);
-    const newest = chosen.device ? newestMs([chosen.device]) : 0;
+    const newest = newestOf();
     await drawLatest();
-    if (newest > 0 && newest !== end) {
+    if (spans.length && newest !== end) {
       end = newest;
       await drawCharts();
     }

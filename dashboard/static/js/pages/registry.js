@@ -120,6 +120,7 @@ export async function render(root) {
     <p class="ok" id="reg-status" role="status" hidden></p>
     <ul class="grid reg-sites" id="reg-sites"><li class="muted">${t('common.loading')}</li></ul>`);
   const list = root.querySelector('#reg-sites');
+  const status = root.querySelector('#reg-status');
   let registry = await loadRegistry();
 
   const draw = () => {
@@ -132,7 +133,6 @@ export async function render(root) {
     const card = where?.site && list.querySelector(`[data-site="${CSS.escape(where.site)}"]`);
     const item = card && where.asset && card.querySelector(`[data-asset="${CSS.escape(where.asset)}"]`);
     const slot = item?.querySelector('[data-slot="entry"]') || card?.querySelector('[data-slot="site"]');
-    const status = root.querySelector('#reg-status');
     status.hidden = Boolean(slot);
     if (slot) {
       mount(slot, html`<p class="ok" role="status">${text}</p>`);
