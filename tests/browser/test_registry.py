@@ -225,7 +225,46 @@ def test_operator_registers_a_field_and_sees_its_device_readings(
     assert sorted(changes) == ["create", "update"]
     attachment = entry.locator(f'.attachments li[data-device="{agent.device}"]')
     assert attachment.count() == 1
+    _move_device(page, env, agent, asset)
     probe.clean()
+
+
+def _move_device(page: Page, env: UiEnv, agent: EdgeAgent, old: str) -> None:
+    """The device moves to a second field: the first keeps its readings until then."""
+    card = page.locator(f'[data-site="{agent.site}"]')
+    card.locator('[data-action="add-entry"]').click()
+    form = card.locator('form[data-form="field"]')
+    _fill(form, {"asset": "lettuce-2", "crop": "lettuce", "area_ha": 0.2})
+    form.locator("[data-save]").click()
+    new = card.locator('[data-asset="lettuce-2"]')
+    new.locator('[data-action="attach"]').click()
+    new.locator('select[name="device"]').select_option(agent.device)
+    new.locator('form[data-form="attach"] [data-save]').click()
+    card.locator(f'[data-asset="lettuce-2"] .attach[data-attached="{agent.device}"]').wait_for()
+    card.locator(f'[data-asset="{old}"] [data-action="attach"]').click()
+    card.locator(f'[data-asset="{old}"] select[name="device"]').select_option("")
+    card.locator(f'[data-asset="{old}"] form[data-form="attach"] [data-save]').click()
+    card.locator(f'[data-asset="{old}"] .attach[data-attached=""]').wait_for()
+    entry = card.locator(f'[data-asset="{old}"]')
+    entry.locator('[data-action="history"]').click()
+    until = entry.locator(f'.attachments li[data-device="{agent.device}"] time').nth(1)
+    left = until.get_attribute("datetime") or ""
+    assert left, "the attachment to the first field has an end"
+
+    # The first field: no device now, its charts end when the device left.
+    page.goto(f"{env.url}/#/field/{agent.site}/{old}")
+    wait_idle(page)
+    chart = '[data-chart-kind="air_temperature"]'
+    page.locator(chart).wait_for()
+    wait_js(page, f"!!document.querySelector('{chart}')?.uplot")
+    assert page.locator("#latest .tile").count() == 0
+    last = page.evaluate(f"Math.max(...document.querySelector('{chart}').uplot.data[0])")
+    left_s = dt.datetime.fromisoformat(left.replace("Z", "+00:00")).timestamp()
+    assert last <= left_s
+    # The second field: the device's readings from then on.
+    page.goto(f"{env.url}/#/field/{agent.site}/lettuce-2")
+    wait_idle(page)
+    page.locator('#latest .tile[data-sensor="air"]').wait_for()
 
 
 def _tokyo_today() -> str:

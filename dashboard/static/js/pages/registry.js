@@ -80,7 +80,7 @@ function historyMarkup(answer, { withDevices = true } = {}) {
     ${withDevices ? html`<h4>${t('reg.attachments')}</h4>
     ${attachments.length ? html`<ol class="attachments">${attachments.map((a) => html`<li data-device="${a.device}">
       <span translate="no">${a.device}${a.sensors?.length ? ` (${a.sensors.join(', ')})` : ''}</span>
-      · ${dateTime(a.from)} – ${a.to ? dateTime(a.to) : t('reg.untilNow')}</li>`)}</ol>`
+      · <time datetime="${a.from}">${dateTime(a.from)}</time> – ${a.to ? html`<time datetime="${a.to}">${dateTime(a.to)}</time>` : t('reg.untilNow')}</li>`)}</ol>`
       : html`<p class="empty small">${t('reg.neverAttached')}</p>`}` : ''}
   </div>`;
 }
@@ -171,7 +171,8 @@ export async function render(root) {
       form.querySelector('[data-field="device"]').insertAdjacentHTML('beforeend',
         html`<button type="button" class="small-button" data-reload-devices>${t('reg.reloadDevices')}</button>`.text);
       wireForm(form, fields, {
-        save: (v) => attach(site, kind, entry, v.device ? v : { ...v, sensors: [], weight_sensor: '', count_sensor: '' }),
+        save: (v) => attach(site, kind, entry, v.device ? v
+          : { device: '', ...(kind === 'bin' ? { weight_sensor: '', count_sensor: '' } : { sensors: [] }) }),
         done: () => reload(t('reg.attached'), { site, asset: entry.asset }),
         cancel: () => mount(slot, ''),
       });
