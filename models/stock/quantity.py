@@ -32,22 +32,18 @@ is the newest such point. The reason is in English and Japanese.
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
 
-from core.errors import NotFoundError
+from core.errors import InvalidRequestError, NotFoundError
 from core.time import JST, MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE
 from edge.protocol import SensorKind
-from storage.alert_types import Alert, AlertKind, AlertNotFoundError
-from storage.alerts import AlertStore
-from storage.assets import AssetVersion, BinAsset, Change, Registry, asset_history, read_assets
-from storage.protocol import ReadingStore
-from storage.readings import from_store
-from storage.records import RecordKind, WorkRecord, read_records
+from storage.alert_types import Alert
+from storage.assets import AssetVersion, BinAsset, Change
+from storage.records import RecordKind, WorkRecord
 from storage.series import AssetReader, Series
 
 STEP_MS = MS_PER_HOUR
@@ -64,7 +60,7 @@ MOVEMENTS = (RecordKind.DELIVERY, RecordKind.WITHDRAWAL)
 KINDS = (*OPENINGS, *MOVEMENTS)
 
 
-class QuantityRangeError(ValueError):
+class QuantityRangeError(InvalidRequestError):
     """A range of points that is empty, reversed or too long."""
 
 
@@ -174,7 +170,7 @@ class QuantityPoint:
 
 
 @dataclass(frozen=True, slots=True)
-class _Span:
+class Span:
     """A registry version of the bin in force during [from_ms, to_ms) (None: unbounded)."""
 
     from_ms: int | None
@@ -187,31 +183,31 @@ class _Span:
         )
 
 
-def _spans(history: Sequence[AssetVersion], current: BinAsset) -> list[_Span]:
+def bin_spans(history: Sequence[AssetVersion], current: BinAsset) -> list[Span]:
     versions = [
         v for v in history if v.change is not Change.RETIRE and isinstance(v.asset, BinAsset)
     ]
     if not versions:
-        return [_Span(None, None, current)]
+        return [Span(None, None, current)]
     out = []
     for i, v in enumerate(versions):
         start = None if i == 0 else v.at_ms
         end = versions[i + 1].at_ms if i + 1 < len(versions) else None
         assert isinstance(v.asset, BinAsset)
-        out.append(_Span(start, end, v.asset))
+        out.append(Span(start, end, v.asset))
     return out
 
 
-class _Measure:
+class Measure:
     """Measured stock of one bin at given times, each series read once per cluster of times."""
 
-    def __init__(self, reader: AssetReader, tenant: str, spans: list[_Span]) -> None:
+    def __init__(self, reader: AssetReader, tenant: str, spans: list[Span]) -> None:
         self._reader = reader
         self._tenant = tenant
         self._spans = spans
         self._series: dict[tuple[int, str, str, int, int], Series] = {}
 
-    def span_at(self, at_ms: int) -> _Span:
+    def span_at(self, at_ms: int) -> Span:
         for span in self._spans:
             if span.holds(at_ms):
                 return span
@@ -364,249 +360,3 @@ def reason_text(bin_: BinAsset, point: QuantityPoint) -> str:
     """The alert's reason: English, then Japanese."""
     en, ja = reasons(bin_, point)
     return f"{en} / {ja}"
-
-
-class QuantityService:
-    """Quantity confirmation of a tenant's bins from the store; raises its alerts there."""
-
-    def __init__(
-        self,
-        store: ReadingStore,
-        reader: AssetReader,
-        alerts: AlertStore,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        """Read the registry and records from `store`, readings through `reader`."""
-        self._store = store
-        self._reader = reader
-        self._alerts = alerts
-        self._clock = clock
-
-    def _now_ms(self) -> int:
-        return int(self._clock() * 1000)
-
-    def _registry(self, tenant: str, sites: Sequence[str]) -> Registry:
-        store = self._store
-        return from_store(lambda: read_assets(store, tenant, sites), Registry())
-
-    def _records(
-        self, tenant: str, sites: Sequence[str]
-    ) -> dict[tuple[str, str], list[WorkRecord]]:
-        store = self._store
-        found = from_store(
-            lambda: read_records(store, tenant, sites=sites, kinds=KINDS),
-            [],
-        )
-        out: dict[tuple[str, str], list[WorkRecord]] = {}
-        for r in found:
-            out.setdefault((r.site, r.asset), []).append(r)
-        return out
-
-    def _spans(self, tenant: str, bin_: BinAsset) -> list[_Span]:
-        store = self._store
-        history = from_store(
-            lambda: asset_history(store, tenant, bin_.site, bin_.asset),
-            [],
-        )
-        return _spans(history, bin_)
-
-    def bins(
-        self, tenant: str, site: str | None = None, *, check: bool = True
-    ) -> list[BinQuantity]:
-        """Every registered bin (of `site`) now; checks the last `CHECK_MS` for alerts."""
-        now = self._now_ms()
-        sites = [site] if site else []
-        registry = self._registry(tenant, sites)
-        bins = sorted(registry.all_bins(), key=lambda b: (b.site, b.asset))
-        records = self._records(tenant, sites) if bins else {}
-        return [
-            self._quantity(
-                tenant,
-                b,
-                records.get((b.site, b.asset), []),
-                start_ms=now - CHECK_MS,
-                end_ms=now,
-                check=check,
-            )
-            for b in bins
-        ]
-
-    def bin(
-        self, tenant: str, site: str, asset: str, start_ms: int, end_ms: int, *, check: bool = True
-    ) -> BinQuantity:
-        """One bin's points in [start, end], its state at `end`; BinNotFoundError if none."""
-        if not start_ms < end_ms or end_ms - start_ms > MAX_SPAN_MS:
-            raise QuantityRangeError(
-                f"need start < end and at most {MAX_SPAN_MS // MS_PER_DAY} days"
-            )
-        registry = self._registry(tenant, [site])
-        found = [b for b in registry.bins.get(site, []) if b.asset == asset]
-        if not found:
-            raise BinNotFoundError(f"no bin {asset!r} at site {site!r}")
-        records = self._records(tenant, [site]).get((site, asset), [])
-        return self._quantity(
-            tenant, found[0], records, start_ms=start_ms, end_ms=end_ms, check=check, keep=True
-        )
-
-    def check(
-        self, tenant: str, *, sites: Sequence[str] = (), start_ms: int | None = None
-    ) -> list[Alert]:
-        """Check every bin (of `sites`) from `start_ms` (default: `CHECK_MS` ago) to now."""
-        now = self._now_ms()
-        start = now - CHECK_MS if start_ms is None else min(start_ms, now - CHECK_MS)
-        registry = self._registry(tenant, sites)
-        records = self._records(tenant, sites)
-        out: list[Alert] = []
-        for b in registry.all_bins():
-            window = max(start, now - MAX_SPAN_MS)
-            out.extend(
-                self._quantity(
-                    tenant,
-                    b,
-                    records.get((b.site, b.asset), []),
-                    start_ms=window,
-                    end_ms=now,
-                    check=True,
-                ).alerts
-            )
-        return out
-
-    def check_records(self, tenant: str, records: Sequence[WorkRecord]) -> list[Alert]:
-        """Check the bins of newly stored records, from the oldest of them to now."""
-        mine = [r for r in records if r.kind in KINDS]
-        if not mine:
-            return []
-        sites = sorted({r.site for r in mine})
-        return self.check(tenant, sites=sites, start_ms=min(r.at_ms for r in mine))
-
-    def _quantity(
-        self,
-        tenant: str,
-        bin_: BinAsset,
-        records: list[WorkRecord],
-        *,
-        start_ms: int,
-        end_ms: int,
-        check: bool,
-        keep: bool = False,
-    ) -> BinQuantity:
-        tolerance = tolerance_of(bin_)
-        measure = _Measure(self._reader, tenant, self._spans(tenant, bin_))
-        times: dict[int, WorkRecord | None] = {}
-        first_step = -(-start_ms // STEP_MS) * STEP_MS
-        for t in range(first_step, end_ms + 1, STEP_MS):
-            times[t] = None
-        openings = [r for r in records if r.kind in OPENINGS and r.quantity is not None]
-        first_opening = opening_at(records, start_ms)
-        if first_opening is not None:
-            times[first_opening.at_ms] = first_opening
-        for r in records:
-            if start_ms <= r.at_ms <= end_ms:
-                times[r.at_ms] = r
-        stocktakes = [r for r in records if r.kind is RecordKind.STOCKTAKE and r.at_ms <= end_ms]
-        last_take = stocktakes[-1] if stocktakes else None
-        if last_take is not None:
-            times[last_take.at_ms] = last_take
-        times.setdefault(end_ms, None)
-        points = measure.points(sorted(times.items(), key=lambda i: i[0]), records, tolerance)
-        by_time = {p.at_ms: p for p in points}
-        alerts = (
-            self._raise(
-                tenant, bin_, openings=openings, points=points, records=records, measure=measure
-            )
-            if check
-            else []
-        )
-        shown = [p for p in points if start_ms <= p.at_ms <= end_ms] if keep else []
-        return BinQuantity(
-            bin=bin_,
-            tolerance=tolerance,
-            tolerance_default=bin_.tolerance is None,
-            now=by_time[end_ms],
-            opening=opening_at(records, end_ms),
-            last_stocktake=by_time[last_take.at_ms] if last_take is not None else None,
-            points=shown,
-            alerts=alerts,
-        )
-
-    def _raise(
-        self,
-        tenant: str,
-        bin_: BinAsset,
-        *,
-        openings: list[WorkRecord],
-        points: list[QuantityPoint],
-        records: list[WorkRecord],
-        measure: _Measure,
-    ) -> list[Alert]:
-        """One alert per opening whose points (itself, settled steps) go beyond the tolerance."""
-        movements = [r.at_ms for r in records if r.kind in MOVEMENTS]
-        out = []
-        for i, opening in enumerate(openings):
-            end = openings[i + 1].at_ms if i + 1 < len(openings) else None
-            evidence = [
-                p
-                for p in points
-                if p.over
-                and p.at_ms >= opening.at_ms
-                and (end is None or p.at_ms < end)
-                and _evidence(p, opening, movements)
-            ]
-            if not evidence:
-                continue
-            alert = self._alert(tenant, bin_, opening, evidence, measure)
-            if alert is not None:
-                out.append(alert)
-        return out
-
-    def _alert(
-        self,
-        tenant: str,
-        bin_: BinAsset,
-        opening: WorkRecord,
-        evidence: list[QuantityPoint],
-        measure: _Measure,
-    ) -> Alert | None:
-        span = measure.span_at(opening.at_ms).bin
-        if not span.device:
-            span = next(
-                (
-                    measure.span_at(p.at_ms).bin
-                    for p in evidence
-                    if measure.span_at(p.at_ms).bin.device
-                ),
-                span,
-            )
-        if not span.device:
-            return None
-        sensor = span.weight_sensor or span.count_sensor
-        first = evidence[0] if evidence[0].at_ms == opening.at_ms else None
-        worst = first or max(evidence, key=lambda p: abs(p.discrepancy or 0.0))
-        d = abs(worst.discrepancy or 0.0)
-        alert = Alert(
-            tenant=tenant,
-            site=bin_.site,
-            device=span.device,
-            sensor=sensor,
-            kind=AlertKind.QUANTITY,
-            ts_ms=opening.at_ms,
-            score=min(1.0, d / (4 * worst.tolerance)),
-            reason=reason_text(bin_, worst),
-            last_seen_ms=evidence[-1].at_ms,
-        )
-        try:
-            stored = self._alerts.get(tenant, alert.id).alert
-        except AlertNotFoundError:
-            stored = None
-        if stored is not None and stored.last_seen_ms >= alert.last_seen_ms:
-            return stored
-        self._alerts.write([alert])
-        return alert
-
-
-def _evidence(point: QuantityPoint, opening: WorkRecord, movements: list[int]) -> bool:
-    """The opening itself, or a step not at a movement and settled after the last one."""
-    if point.record is not None:
-        return point.record.record == opening.record
-    before = [m for m in movements if m <= point.at_ms]
-    return not before or point.at_ms - before[-1] >= SETTLE_MS

@@ -10,12 +10,8 @@ import pytest
 from support import make_influx
 
 from core.time import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE
-from models.stock.quantity import (
-    QuantityService,
-    book_at,
-    default_tolerance,
-    tolerance_of,
-)
+from models.stock.quantity import book_at, default_tolerance, tolerance_of
+from models.stock.quantity_service import QuantityService
 from storage.alert_types import AlertKind, AlertState
 from storage.alerts import AlertStore
 from storage.assets import BinAsset, write_assets
