@@ -19,6 +19,7 @@ from dashboard.ratelimit import RateLimitedError
 from edge.protocol import ProtocolError, check_id
 from models.forest.service import ForestService
 from models.harvest.service import ForecastService
+from models.stock.quantity_service import QuantityService
 from models.stock.service import StockService
 from storage.alerts import AlertStore
 from storage.errors import QueryError
@@ -59,10 +60,16 @@ async def get_forest(context: Context) -> ForestService:
     return context.forest
 
 
+async def get_quantity(context: Context) -> QuantityService:
+    """The application's quantity confirmation of the registered bins."""
+    return context.quantity
+
+
 Alerts = Annotated[AlertStore, Depends(get_alert_store)]
 Forecasts = Annotated[ForecastService, Depends(get_forecasts)]
 Stock = Annotated[StockService, Depends(get_stock)]
 Forest = Annotated[ForestService, Depends(get_forest)]
+Quantity = Annotated[QuantityService, Depends(get_quantity)]
 
 _api_key = APIKeyHeader(
     name=API_KEY_HEADER,

@@ -303,6 +303,15 @@ def _clusters(
 
 
 @dataclass(frozen=True, slots=True)
+class QuantityAlert:
+    """A stored discrepancy alert, with its explanation in English and Japanese apart."""
+
+    alert: Alert
+    en: str
+    ja: str
+
+
+@dataclass(frozen=True, slots=True)
 class BinQuantity:
     """A bin's quantities: now (or at the end of a range), its stocktakes, points, alerts."""
 
@@ -313,7 +322,7 @@ class BinQuantity:
     opening: WorkRecord | None
     last_stocktake: QuantityPoint | None
     points: list[QuantityPoint] = field(default_factory=list)
-    alerts: list[Alert] = field(default_factory=list)
+    alerts: list[QuantityAlert] = field(default_factory=list)
 
     @property
     def over_tolerance(self) -> bool:

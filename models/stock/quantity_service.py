@@ -24,12 +24,14 @@ from models.stock.quantity import (
     BinNotFoundError,
     BinQuantity,
     Measure,
+    QuantityAlert,
     QuantityPoint,
     QuantityRangeError,
     Span,
     bin_spans,
     opening_at,
     reason_text,
+    reasons,
     tolerance_of,
 )
 from storage.alert_types import Alert, AlertKind, AlertNotFoundError
@@ -126,13 +128,13 @@ class QuantityService:
 
     def check(
         self, tenant: str, *, sites: Sequence[str] = (), start_ms: int | None = None
-    ) -> list[Alert]:
+    ) -> list[QuantityAlert]:
         """Check every bin (of `sites`) from `start_ms` (default: `CHECK_MS` ago) to now."""
         now = self._now_ms()
         start = now - CHECK_MS if start_ms is None else min(start_ms, now - CHECK_MS)
         registry = self._registry(tenant, sites)
         records = self._records(tenant, sites)
-        out: list[Alert] = []
+        out: list[QuantityAlert] = []
         for b in registry.all_bins():
             window = max(start, now - MAX_SPAN_MS)
             out.extend(
@@ -147,7 +149,7 @@ class QuantityService:
             )
         return out
 
-    def check_records(self, tenant: str, records: Sequence[WorkRecord]) -> list[Alert]:
+    def check_records(self, tenant: str, records: Sequence[WorkRecord]) -> list[QuantityAlert]:
         """Check the bins of newly stored records, from the oldest of them to now."""
         mine = [r for r in records if r.kind in KINDS]
         if not mine:
@@ -214,7 +216,7 @@ class QuantityService:
         points: list[QuantityPoint],
         records: list[WorkRecord],
         measure: Measure,
-    ) -> list[Alert]:
+    ) -> list[QuantityAlert]:
         """One alert per opening whose points (itself, settled steps) go beyond the tolerance."""
         movements = [r.at_ms for r in records if r.kind in MOVEMENTS]
         out = []
@@ -242,7 +244,7 @@ class QuantityService:
         opening: WorkRecord,
         evidence: list[QuantityPoint],
         measure: Measure,
-    ) -> Alert | None:
+    ) -> QuantityAlert | None:
         span = measure.span_at(opening.at_ms).bin
         if not span.device:
             span = next(
@@ -277,11 +279,12 @@ class QuantityService:
                 stored = None
             # A check over a shorter window must not move the episode's last evidence back.
             if stored is not None and stored.last_seen_ms >= alert.last_seen_ms:
-                return stored
-            self._alerts.write([alert])
+                alert = stored
+            else:
+                self._alerts.write([alert])
         except StoreError as exc:
             raise StoreDownError(str(exc)) from exc
-        return alert
+        return QuantityAlert(alert, *reasons(bin_, worst))
 
 
 def _evidence(point: QuantityPoint, opening: WorkRecord, movements: list[int]) -> bool:
