@@ -10,9 +10,12 @@ from dashboard.routes import (
     exports,
     forecasts,
     forest,
+    imports,
     keys,
     quantity,
     readings,
+    records,
+    registry,
     sites,
     status,
     stock,
@@ -32,6 +35,9 @@ api_routers: list[APIRouter] = [
     forest.router,
     forecasts.router,
     devices.router,
+    registry.router,
+    records.router,
+    imports.router,
 ]
 operations_router = status.router
 ui_router = ui.router
