@@ -181,11 +181,14 @@ def test_stocktake_beyond_tolerance_raises_one_alert(store: ReadingStore) -> Non
     assert now.last_stocktake.counted == 440
     assert now.last_stocktake.discrepancy == pytest.approx(440 - weighed)
     assert now.over_tolerance
-    [alert] = now.alerts
+    [explained] = now.alerts
+    alert = explained.alert
     assert alert.kind is AlertKind.QUANTITY
     assert alert.ts_ms == take.at_ms
     assert (alert.site, alert.device, alert.sensor) == (SITE_ID, "gw-1", "bolts_weight")
     assert "stocktake counted 440" in alert.reason and "棚卸数 440 個" in alert.reason
+    assert explained.en in alert.reason and explained.ja in alert.reason
+    assert "棚卸" not in explained.en and "stocktake" not in explained.ja
     assert quantity_alerts(store) == [alert.id]
     # Checked again on every read, through another window, and after a new record: still one.
     svc.bins(TENANT_ID)
@@ -214,7 +217,8 @@ def test_unrecorded_withdrawal_drifts_the_book_and_raises_an_alert(store: Readin
     svc = service(store)
     [now] = svc.bins(TENANT_ID)
     assert now.now.discrepancy == pytest.approx(30 - 0.02)
-    [alert] = now.alerts
+    [explained] = now.alerts
+    alert = explained.alert
     # Raised at the opening the book stock is kept from, last seen at the newest hourly step.
     assert alert.ts_ms == take.at_ms
     assert alert.last_seen_ms == END
