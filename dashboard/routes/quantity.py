@@ -7,10 +7,13 @@ that makes every further check rewrite it rather than add one (`models.stock.qua
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from core.errors import UnavailableError
 from core.time import from_ms
 from dashboard.deps import (
     API_PREFIX,
@@ -32,14 +35,34 @@ from dashboard.schemas import (
     error_responses,
 )
 from models.stock.quantity import STEP_MS, BinQuantity, QuantityPoint
+from models.stock.quantity_service import QuantityService
 from storage.readings import check_range
 from storage.records import WorkRecord
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix=API_PREFIX, tags=["stock"], responses=error_responses(*AUTHENTICATED))
 
 SitePath = Annotated[str, Path(description="the factory site")]
 BinPath = Annotated[str, Path(description="the bin's registry id")]
 DEFAULT_SPAN = dt.timedelta(days=7)
+
+
+def check_after_records(
+    quantity: QuantityService, tenant: str, records: Sequence[WorkRecord] | None = None
+) -> None:
+    """Check the bins of records just stored (None: every bin, from its current opening).
+
+    The records are stored whatever happens here: a store that fails now leaves the check to
+    the next read of the quantities, which checks again.
+    """
+    try:
+        if records is None:
+            quantity.check(tenant)
+        else:
+            quantity.check_records(tenant, records)
+    except UnavailableError:
+        log.warning("could not check quantities after new records", exc_info=True)
 
 
 def _ref(record: WorkRecord | None) -> RecordRef | None:

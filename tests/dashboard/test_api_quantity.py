@@ -201,3 +201,32 @@ def test_bad_ranges_unknown_bins_and_other_tenants(env: QuantityEnv) -> None:
     assert refused.status_code == 403
     researcher = env.get("/stock/quantity", role=Role.RESEARCHER)
     assert researcher.status_code == 403
+
+
+def test_a_stocktake_entered_through_the_api_raises_its_alert_at_once(env: QuantityEnv) -> None:
+    """An operator's stocktake of nuts, 60 short of the scale: the alert is listed right away."""
+    at = T0 + 40 * MS_PER_HOUR
+    before = {a["id"] for a in quantity_alerts(env)}
+    body = {
+        "site": SITE_ID,
+        "asset": "nuts",
+        "kind": "stocktake",
+        "at": iso_utc(at),
+        "quantity": 390,
+    }
+    headers = {"X-API-Key": env.tokens["alpha", Role.OPERATOR]}
+    posted = env.client.post("/api/v1/tenants/alpha/records", json=body, headers=headers)
+    assert posted.status_code == 201, posted.text
+    [new] = [a for a in quantity_alerts(env) if a["id"] not in before]
+    assert new["sensor"] == "nuts_weight"
+    assert new["raised_at"].startswith(iso_utc(at)[:16])
+    assert "390" in new["reason"] and "棚卸数 390 個" in new["reason"]
+    # Voiding it: the book goes back to the earlier stocktake, no further alert is added.
+    record = posted.json()["record"]
+    voided = env.client.delete(
+        f"/api/v1/tenants/alpha/sites/{SITE_ID}/records/{record}", headers=headers
+    )
+    assert voided.status_code == 200, voided.text
+    [nuts] = [b for b in env.get("/stock/quantity").json() if b["bin"] == "nuts"]
+    assert nuts["last_stocktake"]["counted"] == 440
+    assert {a["id"] for a in quantity_alerts(env)} == before | {new["id"]}
