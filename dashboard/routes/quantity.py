@@ -139,8 +139,9 @@ def list_quantities(
 ) -> list[BinQuantityOut]:
     """Every registered bin: book stock, measured stock, last stocktake and discrepancy now.
 
-    The last seven days are checked and a discrepancy beyond a bin's tolerance is stored as a
-    `quantity_discrepancy` alert (checking again never adds a second one).
+    "Now" is the bin's newest reading or record when both are older than the clock. The last
+    day and the stocktake or book stock in force are checked: a discrepancy beyond a bin's
+    tolerance is stored as a `quantity_discrepancy` alert (checking again never adds one).
     """
     if site is not None:
         site = valid_id(site, "site")

@@ -42,6 +42,7 @@ FEATURE_ROUTES = {
     "alerts": "/api/v1/tenants/{tenant}/alerts",
     "acknowledge": "/api/v1/tenants/{tenant}/alerts/{alert_id}/acknowledge",
     "bins": "/api/v1/tenants/{tenant}/bins",
+    "quantity": "/api/v1/tenants/{tenant}/stock/quantity",
     "fields": "/api/v1/tenants/{tenant}/fields",
     "forecast": "/api/v1/tenants/{tenant}/fields/{site}/forecast",
     "stands": "/api/v1/tenants/{tenant}/stands",

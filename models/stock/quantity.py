@@ -49,8 +49,8 @@ from storage.series import AssetReader, Series
 STEP_MS = MS_PER_HOUR
 MAX_READING_AGE_MS = 24 * MS_PER_HOUR
 SETTLE_MS = 15 * MS_PER_MINUTE
-# A check without a window looks this far back (the opening itself is always looked at).
-CHECK_MS = 7 * MS_PER_DAY
+# A check without a window looks this far back; the opening in force is always looked at.
+CHECK_MS = MS_PER_DAY
 # The longest range of points one request may ask for.
 MAX_SPAN_MS = 92 * MS_PER_DAY
 DEFAULT_TOLERANCE_SHARE = 0.02

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from core.time import MS_PER_DAY
+from edge.protocol import SensorKind
 from models.stock.quantity import (
     CHECK_MS,
     KINDS,
@@ -91,23 +92,34 @@ class QuantityService:
     def bins(
         self, tenant: str, site: str | None = None, *, check: bool = True
     ) -> list[BinQuantity]:
-        """Every registered bin (of `site`) now; checks the last `CHECK_MS` for alerts."""
+        """Every registered bin (of `site`) as of now; checks `CHECK_MS` back for alerts.
+
+        "Now" is the newest reading or record of the bin when both are older than the clock (a
+        device gone quiet, data replayed from the past): what is shown was last known then.
+        """
         now = self._now_ms()
         sites = [site] if site else []
         registry = self._registry(tenant, sites)
         bins = sorted(registry.all_bins(), key=lambda b: (b.site, b.asset))
-        records = self._records(tenant, sites) if bins else {}
-        return [
-            self._quantity(
-                tenant,
-                b,
-                records.get((b.site, b.asset), []),
-                start_ms=now - CHECK_MS,
-                end_ms=now,
-                check=check,
+        if not bins:
+            return []
+        records = self._records(tenant, sites)
+        latest = self._reader.latest(tenant, (SensorKind.BIN_WEIGHT, SensorKind.ITEM_COUNT), sites)
+        out = []
+        for b in bins:
+            mine = records.get((b.site, b.asset), [])
+            known = [r.at_ms for r in mine[-1:]] + [
+                latest[b.site, b.device, s].time_ms
+                for s in (b.weight_sensor, b.count_sensor)
+                if (b.site, b.device, s) in latest
+            ]
+            as_of = min(now, max(known)) if known else now
+            out.append(
+                self._quantity(
+                    tenant, b, mine, start_ms=as_of - CHECK_MS, end_ms=as_of, check=check
+                )
             )
-            for b in bins
-        ]
+        return out
 
     def bin(
         self, tenant: str, site: str, asset: str, start_ms: int, end_ms: int, *, check: bool = True
