@@ -125,12 +125,12 @@ function discrepancyChart(history) {
   const y = (v) => (h / 2 - (v / lim) * (h / 2 - 3)).toFixed(1);
   const line = pts.map((p, i) => `${i ? 'L' : 'M'}${x(p)},${y(p.discrepancy)}`).join(' ');
   const band = (v) => html`<line x1="0" x2="${w}" y1="${y(v)}" y2="${y(v)}" stroke="#b54708" stroke-dasharray="3 3" stroke-width="1"/>`;
-  return html`<svg class="quantity-chart" viewBox="0 0 ${w} ${h}" width="100%" height="${h}" role="img"
+  return html`<svg class="quantity-chart" viewBox="0 0 ${w} ${h}" width="100%" height="${h}" preserveAspectRatio="none" role="img"
       aria-label="${t('quantity.history')}" data-points="${pts.length}" data-over="${pts.filter((p) => p.over_tolerance).length}">
     ${band(tol)}${band(-tol)}
     <line x1="0" x2="${w}" y1="${y(0)}" y2="${y(0)}" stroke="#999" stroke-width="0.5"/>
-    <path d="${line}" fill="none" stroke="#1f6f43" stroke-width="1.5"/>
-    ${pts.filter((p) => p.over_tolerance).map((p) => html`<circle cx="${x(p)}" cy="${y(p.discrepancy)}" r="2" fill="#c0392b"/>`)}
+    <path d="${line}" fill="none" stroke="#2f6b3f" stroke-width="1.5" vector-effect="non-scaling-stroke"/>
+    ${pts.filter((p) => p.over_tolerance).map((p) => html`<circle cx="${x(p)}" cy="${y(p.discrepancy)}" r="2.5" fill="#b03a2e"/>`)}
   </svg>`;
 }
 
