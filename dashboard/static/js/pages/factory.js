@@ -70,13 +70,13 @@ export async function render(root, [site]) {
   mount(list, bins.length ? bins.map((b) => html`
     <li class="card bin" data-bin="${b.bin}">
       <div class="bin-facts">${binFacts(b)}</div>
-      <div class="bin-quantity" data-quantity="${b.bin}"></div>
+      <div class="bin-quantity" data-quantity="${b.bin}">${features.has('quantity') ? html`<p class="muted small">${t('common.loading')}</p>` : ''}</div>
       <div class="chart-box" data-chart="${b.bin}"></div>
     </li>`) : html`<li class="empty">${t('factory.noBins')}</li>`);
   const markersOf = (b) => () => alerts
     .filter((a) => a.device === b.device && a.sensor.startsWith(`${b.bin}_`))
     .map((a) => ({ x: Date.parse(a.raised_at) / 1000 }));
-  const refresh = async () => {
+  const refresh = async ({ quantities = true } = {}) => {
     const [fresh, open] = await Promise.all([loadBins(site, devs).catch(() => bins), openAlerts(site)]);
     alerts = open;
     bins = fresh;
@@ -84,8 +84,8 @@ export async function render(root, [site]) {
       const box = list.querySelector(`[data-bin="${CSS.escape(b.bin)}"] .bin-facts`);
       if (box) mount(box, binFacts(b));
     }
-    await refreshQuantities(list, site, quantityState);
     mount(root.querySelector('#alerts'), alertList(alerts, { showSite: false }));
+    if (quantities) await refreshQuantities(list, site, quantityState);
     for (const b of bins) {
       const el = list.querySelector(`[data-chart="${CSS.escape(b.bin)}"]`);
       if (el) el.dataset.markers = String(markersOf(b)().length);
@@ -94,12 +94,14 @@ export async function render(root, [site]) {
   };
   const charts = [];
   const quantityState = { polls: 0, history: new Map() };
-  await refresh();
+  await refresh({ quantities: false });
   for (const b of bins) {
     const picks = [{ device: b.device, sensor: `${b.bin}_weight`, kind: 'bin_weight' }];
     const el = list.querySelector(`[data-chart="${CSS.escape(b.bin)}"]`);
     charts.push(await sensorChart(el, site, picks, '7d', end, { markers: markersOf(b) }).catch(() => null));
   }
+  // The quantity check comes last: its boxes say "loading" until every figure is in.
+  await refreshQuantities(list, site, quantityState);
   const unwire = wireAcknowledge(root.querySelector('#alerts'), refresh);
   return { poll: refresh, dispose: () => { unwire(); charts.forEach((c) => c?.dispose()); } };
 }
@@ -166,7 +168,13 @@ function quantityMarkup(q, history) {
 async function refreshQuantities(list, site, state) {
   if (!features.has('quantity')) return;
   const quantities = await api(tenantPath('/stock/quantity'), { params: { site } }).catch(() => null);
-  if (!quantities) return;
+  if (!quantities) {
+    // Nothing to show this time; a box still loading says so instead of waiting forever.
+    for (const box of list.querySelectorAll('[data-quantity]')) {
+      if (!box.querySelector('dl')) mount(box, html`<p class="muted small">${t('error.load')}</p>`);
+    }
+    return;
+  }
   const fresh = state.polls % HISTORY_EVERY_POLLS === 0;
   state.polls += 1;
   await Promise.all(quantities.map(async (q) => {
