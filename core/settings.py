@@ -284,9 +284,23 @@ class ApiSettings:
     licence: str = "CC-BY-4.0"
     publisher: str = "Shinshu IoT"
     dataset_title: str = "Shinshu IoT sensor readings"
+    # The overview's background map: a tile URL template with {z}, {x} and {y}, or "gsi" for
+    # the standard 地理院タイル of the Geospatial Information Authority of Japan. Empty: no map,
+    # the sites are listed (what an installation without Internet access shows anyway).
+    map_tiles: str = ""
+    map_attribution: str = ""
 
     def __post_init__(self) -> None:
         """Refuse values that cannot work."""
+        tiles = self.map_tiles.strip()
+        template = tiles.startswith(("https://", "http://")) and all(
+            part in tiles for part in ("{z}", "{x}", "{y}")
+        )
+        if tiles not in ("", "gsi") and not template:
+            raise ApiSettingsError(
+                "SHINSHU_API_MAP_TILES must be empty, 'gsi', or an http(s) URL template "
+                "with {z}, {x} and {y}"
+            )
         if self.rate_per_s <= 0 or self.rate_burst < 1:
             raise ApiSettingsError("SHINSHU_API_RATE_PER_S and _RATE_BURST must be positive")
         if self.auth_failure_rate_per_s <= 0 or self.auth_failure_burst < 1:
@@ -358,6 +372,20 @@ def load_settings(
     values.update(_variables(Settings, ENV_PREFIX, env))
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     return Settings(**values)
+
+
+GSI_TILES = "https://cyberjapandata.gsi.go.jp/xyz/std/{z}/{x}/{y}.png"
+GSI_ATTRIBUTION = '<a href="https://maps.gsi.go.jp/development/ichiran.html">地理院タイル</a>'
+
+
+def map_tiles(settings: ApiSettings) -> tuple[str, str] | None:
+    """The overview map's tile URL template and attribution (HTML), or None for no map."""
+    tiles = settings.map_tiles.strip()
+    if not tiles:
+        return None
+    if tiles == "gsi":
+        return GSI_TILES, settings.map_attribution or GSI_ATTRIBUTION
+    return tiles, settings.map_attribution
 
 
 def load_api_settings(store: Settings, env: Mapping[str, str] | None = None) -> ApiSettings:

@@ -18,7 +18,8 @@ class AlertNotFoundError(AlertError, NotFoundError):
 
 
 class AlertKind(StrEnum):
-    """Kinds of alert: the stock-anomaly detector's, and the stock-out forecast's reorder."""
+    """Kinds of alert: the stock-anomaly detector's, the stock-out forecast's reorder, and
+    quantity confirmation's discrepancy between booked or counted and measured stock."""
 
     DROP = "drop"
     COUNT_JUMP = "count_jump"
@@ -26,6 +27,7 @@ class AlertKind(StrEnum):
     FLAT_LINE = "flat_line"
     DRIFT = "drift"
     REORDER = "reorder"
+    QUANTITY = "quantity_discrepancy"
 
     @classmethod
     def of(cls, anomaly: StrEnum) -> AlertKind:

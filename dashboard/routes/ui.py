@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import html
 import json
 import mimetypes
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.routing import APIRoute
 
 from core.errors import NotFoundError
+from core.settings import map_tiles
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 _YEAR = "public, max-age=31536000, immutable"
@@ -39,6 +42,7 @@ FEATURE_ROUTES = {
     "alerts": "/api/v1/tenants/{tenant}/alerts",
     "acknowledge": "/api/v1/tenants/{tenant}/alerts/{alert_id}/acknowledge",
     "bins": "/api/v1/tenants/{tenant}/bins",
+    "quantity": "/api/v1/tenants/{tenant}/stock/quantity",
     "fields": "/api/v1/tenants/{tenant}/fields",
     "forecast": "/api/v1/tenants/{tenant}/fields/{site}/forecast",
     "stands": "/api/v1/tenants/{tenant}/stands",
@@ -85,16 +89,40 @@ def _shell_template() -> str:
     return (STATIC_DIR / "index.html").read_text(encoding="utf-8")
 
 
+def _attribute(value: object) -> str:
+    """JSON for an HTML attribute value (in double quotes)."""
+    return html.escape(json.dumps(value, ensure_ascii=False), quote=True)
+
+
+def _tile_origin(template: str) -> str:
+    """The scheme and host of a tile URL template, for the page's image sources."""
+    parts = urlsplit(template)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request) -> HTMLResponse:
-    """The page shell; every page of the UI is a hash route inside it."""
+    """The page shell; every page of the UI is a hash route inside it.
+
+    The shell names the optional API areas and, when one is configured, the overview's map
+    tiles; only then may the page load images from the tile server.
+    """
     names = features(request.app.routes)
+    tiles = map_tiles(request.app.state.context.settings)
+    config = None if tiles is None else {"tiles": tiles[0], "attribution": tiles[1]}
     body = (
         _shell_template()
         .replace("{{version}}", asset_version())
-        .replace("{{features}}", json.dumps(names).replace('"', "&quot;"))
+        .replace("{{features}}", _attribute(names))
+        .replace("{{map}}", _attribute(config))
     )
     headers = {"Cache-Control": "no-cache", **_SECURITY_HEADERS}
+    if tiles is not None:
+        policy = headers["Content-Security-Policy"]
+        images = "img-src 'self' data: blob:"
+        headers["Content-Security-Policy"] = policy.replace(
+            images, f"{images} {_tile_origin(tiles[0])}"
+        )
     return HTMLResponse(body, headers=headers)
 
 

@@ -78,11 +78,16 @@ def test_whoami_tells_each_key_its_own_tenant_and_role(ui_env: UiEnv, role: Role
 
 
 def test_ui_loads_nothing_from_other_hosts() -> None:
-    """No CDN: scripts, styles and images are all served by this server (offline installs)."""
+    """No CDN: scripts, styles and images are all served by this server (offline installs).
+
+    A link (`<a href>`, such as the map library's credit) loads nothing and is allowed.
+    """
     pattern = re.compile(
-        r"""(?:src|href)\s*=\s*["']https?:|import\s*\(?\s*["']https?:|url\(\s*["']?https?:"""
+        r"""(?:src|(?<!<a )href)\s*=\s*["']https?:"""
+        r"""|import\s*\(?\s*["']https?:|url\(\s*["']?https?:"""
     )
     for path in [*STATIC.rglob("*.html"), *STATIC.rglob("*.js"), *STATIC.rglob("*.css")]:
         assert not pattern.search(path.read_text(encoding="utf-8")), path
     licence = (STATIC / "vendor" / "uplot" / "LICENSE").read_text()
     assert "MIT" in licence or "Permission is hereby granted" in licence
+    assert "BSD" in (STATIC / "vendor" / "leaflet" / "LICENSE").read_text()

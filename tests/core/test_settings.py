@@ -9,7 +9,14 @@ import pytest
 from pydantic import SecretStr
 
 from core.errors import SettingsError
-from core.settings import ApiSettingsError, Settings, load_api_settings, load_settings, reveal
+from core.settings import (
+    ApiSettingsError,
+    Settings,
+    load_api_settings,
+    load_settings,
+    map_tiles,
+    reveal,
+)
 
 
 def test_no_secret_has_a_default_and_secrets_stay_secret() -> None:
@@ -42,3 +49,22 @@ def test_api_settings_name_their_variables() -> None:
     assert api.rate_burst == 7
     with pytest.raises(ApiSettingsError, match="SHINSHU_API_RATE_PER_S: cannot read 'fast'"):
         load_api_settings(Settings(), env={"SHINSHU_API_RATE_PER_S": "fast"})
+
+
+def test_the_map_tile_source_is_optional_gsi_or_a_template() -> None:
+    """No map by default; "gsi" names the 地理院タイル; anything else must be a tile template."""
+    assert map_tiles(load_api_settings(Settings(), env={})) is None
+    gsi = map_tiles(load_api_settings(Settings(), env={"SHINSHU_API_MAP_TILES": "gsi"}))
+    assert gsi is not None
+    assert gsi[0] == "https://cyberjapandata.gsi.go.jp/xyz/std/{z}/{x}/{y}.png"
+    assert "地理院タイル" in gsi[1]
+    own = "https://tiles.example.org/{z}/{x}/{y}.png"
+    env = {"SHINSHU_API_MAP_TILES": own, "SHINSHU_API_MAP_ATTRIBUTION": "© town"}
+    assert map_tiles(load_api_settings(Settings(), env=env)) == (own, "© town")
+    for wrong in (
+        "tiles.example.org/{z}/{x}/{y}",
+        "https://tiles.example.org/{z}.png",
+        "ftp://x/{z}/{x}/{y}",
+    ):
+        with pytest.raises(ApiSettingsError, match="MAP_TILES"):
+            load_api_settings(Settings(), env={"SHINSHU_API_MAP_TILES": wrong})

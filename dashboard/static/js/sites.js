@@ -24,6 +24,11 @@ export function health(device, now = Date.now()) {
   return now - seen <= ONLINE_WITHIN_MS ? 'online' : 'offline';
 }
 
+/** The sites of the tenant: those with readings and those registered (with kind and place). */
+export function sites() {
+  return api(tenantPath('/sites'));
+}
+
 /** The devices of the tenant (or of one site). */
 export function devices(site = null) {
   return api(tenantPath('/devices'), { params: { site } });
