@@ -19,6 +19,7 @@ from edge.mqtt import MqttEndpoint
 from models.forest.service import ForestService
 from models.harvest.service import ForecastService
 from models.sites.service import RegistryService
+from models.stock.quantity_service import QuantityService
 from models.stock.service import StockService
 from models.store_weather import read_daily_weather
 from notify.outbox import Outbox
@@ -67,6 +68,7 @@ class AppContext:
     assets: AssetReader
     stock: StockService
     forest: ForestService
+    quantity: QuantityService
     # Device registration (admins) and configuration down to devices (operators).
     devices: DeviceAccounts
     downlink: ConfigPublisher
@@ -98,6 +100,7 @@ def build_context(settings: ApiSettings) -> AppContext:
 
     ttl_s = settings.aggregate_ttl_s
     assets = AssetReader(store, ttl_s)
+    alerts = AlertStore(store)
     return AppContext(
         settings=settings,
         reader=Reader(store, settings.catalogue_ttl_s, settings.aggregate_ttl_s),
@@ -105,11 +108,12 @@ def build_context(settings: ApiSettings) -> AppContext:
         limiter=RateLimiter(settings.rate_per_s, settings.rate_burst),
         metrics=ApiMetrics(),
         broker=BrokerProbe(api_endpoint),
-        alerts=AlertStore(store),
+        alerts=alerts,
         forecasts=ForecastService(store, store_settings.data_path, read_daily_weather),
         assets=assets,
         stock=StockService(assets, ttl_s),
         forest=ForestService(assets, ttl_s),
+        quantity=QuantityService(store, assets, alerts),
         devices=DeviceAccounts(store_settings),
         downlink=ConfigPublisher(api_endpoint),
         notifications=_notifications(store_settings, store),

@@ -20,6 +20,7 @@ from edge.protocol import ProtocolError, check_id
 from models.forest.service import ForestService
 from models.harvest.service import ForecastService
 from models.sites.service import RegistryService
+from models.stock.quantity_service import QuantityService
 from models.stock.service import StockService
 from storage.alerts import AlertStore
 from storage.errors import QueryError
@@ -60,6 +61,11 @@ async def get_forest(context: Context) -> ForestService:
     return context.forest
 
 
+async def get_quantity(context: Context) -> QuantityService:
+    """The application's quantity confirmation of the registered bins."""
+    return context.quantity
+
+
 async def get_registry(context: Context) -> RegistryService:
     """The application's asset registry and work records service."""
     return context.registry
@@ -70,6 +76,7 @@ Registry = Annotated[RegistryService, Depends(get_registry)]
 Forecasts = Annotated[ForecastService, Depends(get_forecasts)]
 Stock = Annotated[StockService, Depends(get_stock)]
 Forest = Annotated[ForestService, Depends(get_forest)]
+Quantity = Annotated[QuantityService, Depends(get_quantity)]
 
 _api_key = APIKeyHeader(
     name=API_KEY_HEADER,

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dashboard.keys import Role
 from edge.protocol import SensorKind
+from models.stock.quantity import Basis as QuantityBasis
 from storage.assets import AssetKind, Change, SiteKind
 from storage.readings import AggregateFunction, Interval
 from storage.records import RecordKind
@@ -89,12 +90,12 @@ class SiteOut(BaseModel):
     devices: int = Field(ge=0)
     last_seen: dt.datetime | None
     registered: bool = Field(False, description="whether the asset registry describes the site")
-    kind: SiteKind | None = None
+    kind: SiteKind | None = Field(None, description="farm, forest or factory, if registered")
     name_ja: str | None = None
     name_en: str | None = None
     municipality: str | None = None
-    latitude: float | None = None
-    longitude: float | None = None
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
     altitude_m: float | None = None
 
 
@@ -188,6 +189,86 @@ class DatasetMetadata(BaseModel):
     series: list[SeriesMeta]
     columns: list[ColumnMeta]
     formats: list[str]
+
+
+# --- Quantity confirmation (数量確認) of factory bins: book, measured and counted stock -----
+# (the stock-out schemas live beside their route in dashboard/routes/stock.py)
+
+
+class RecordRef(BaseModel):
+    """The work record a point or a book stock is taken from."""
+
+    record: str = Field(description="the record's id")
+    kind: RecordKind
+    at: dt.datetime
+    quantity: float | None = Field(description="items (counted, booked, delivered or withdrawn)")
+
+
+class QuantityPointOut(BaseModel):
+    """A bin's stock at one time, in items; what cannot be known then is null."""
+
+    time: dt.datetime
+    book: float | None = Field(
+        description="book stock: the last stocktake or imported book stock, plus deliveries "
+        "and minus withdrawals since"
+    )
+    measured: float | None = Field(
+        description="measured stock: (weight − tare) ÷ unit weight, else the item counter"
+    )
+    basis: QuantityBasis | None = Field(description="which sensor `measured` comes from")
+    weight_kg: float | None = Field(description="the load-cell reading used (kg)")
+    weight_at: dt.datetime | None = Field(description="when that reading was taken")
+    counter: float | None = Field(description="the item-counter reading used")
+    counter_at: dt.datetime | None = Field(description="when that reading was taken")
+    counted: float | None = Field(description="the counted quantity, at a stocktake")
+    discrepancy: float | None = Field(
+        description="book − measured (counted − measured at a stocktake)"
+    )
+    counter_discrepancy: float | None = Field(description="book − the item counter")
+    over_tolerance: bool = Field(description="|discrepancy| is beyond the bin's tolerance")
+    record: RecordRef | None = Field(description="the record at this time, if the point is one")
+
+
+class QuantityAlertOut(BaseModel):
+    """A stored discrepancy alert of the bin (kind `quantity_discrepancy`)."""
+
+    id: str = Field(description="the alert's id, as the alert list shows it")
+    raised_at: dt.datetime = Field(description="time of the stocktake or book stock it concerns")
+    last_seen_at: dt.datetime = Field(description="time of the newest point beyond tolerance")
+    reason: str = Field(description="as stored: English, then Japanese")
+    reason_en: str
+    reason_ja: str
+
+
+class BinQuantityOut(BaseModel):
+    """A bin's quantity confirmation at `as_of`: book, measured, last stocktake, discrepancy."""
+
+    site: str
+    bin: str
+    device: str
+    item: str
+    unit_kg: float = Field(description="weight of one item (kg)")
+    tare_kg: float = Field(description="weight of the empty bin (kg)")
+    capacity: int
+    tolerance: float = Field(description="items of discrepancy the bin tolerates")
+    tolerance_default: bool = Field(
+        description="the bin sets no tolerance: 2 % of capacity, at least 1 item"
+    )
+    as_of: dt.datetime
+    now: QuantityPointOut = Field(description="the quantities at `as_of`")
+    opening: RecordRef | None = Field(description="the record the book stock is kept from")
+    last_stocktake: QuantityPointOut | None = Field(description="the newest stocktake")
+    over_tolerance: bool = Field(description="beyond tolerance at `as_of` or at the stocktake")
+    alerts: list[QuantityAlertOut] = Field(description="discrepancy alerts raised or confirmed")
+
+
+class BinQuantityHistoryOut(BinQuantityOut):
+    """The same over a time range: a point at every record and every hour."""
+
+    start: dt.datetime
+    end: dt.datetime
+    step_s: int = Field(description="seconds between regular points (UTC hours)")
+    points: list[QuantityPointOut]
 
 
 class KeyOut(BaseModel):

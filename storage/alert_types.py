@@ -18,7 +18,8 @@ class AlertNotFoundError(AlertError, NotFoundError):
 
 
 class AlertKind(StrEnum):
-    """Kinds of alert: the stock-anomaly detector's, the stock-out forecast's, device health's."""
+    """Kinds of alert: the stock-anomaly detector's, the stock-out forecast's reorder, quantity
+    confirmation's discrepancy, device health's, and operators' threshold rules."""
 
     DROP = "drop"
     COUNT_JUMP = "count_jump"
@@ -31,6 +32,7 @@ class AlertKind(StrEnum):
     SPOOL_DROPPING = "spool_dropping"
     # An operator's threshold rule (alerting.thresholds).
     THRESHOLD = "threshold"
+    QUANTITY = "quantity_discrepancy"
 
     @classmethod
     def of(cls, anomaly: StrEnum) -> AlertKind:

@@ -12,6 +12,7 @@ from dashboard.deps import (
     API_PREFIX,
     AssetsOperator,
     EndQuery,
+    Quantity,
     ReadKey,
     Registry,
     StartQuery,
@@ -21,6 +22,7 @@ from dashboard.deps import (
     valid_id,
 )
 from dashboard.errors import InvalidRequestError
+from dashboard.routes.quantity import check_after_records
 from dashboard.routes.records import DEFAULT_SPAN
 from dashboard.schemas import (
     AUTHENTICATED,
@@ -77,6 +79,7 @@ async def import_table(
     request: Request,
     key: AssetsOperator,
     registry: Registry,
+    quantity: Quantity,
     dry_run: Annotated[
         bool, Query(description="only check: list every row that would be refused, store none")
     ] = True,
@@ -95,6 +98,9 @@ async def import_table(
     result = await run_in_threadpool(
         import_csv, registry, key.tenant, what, text, by=changed_by(key), dry_run=dry_run
     )
+    if what in {Table.RECORDS, Table.BINS} and result.stored:
+        # Book stock, stocktakes and movements (or new tolerances) change what is confirmed.
+        await run_in_threadpool(check_after_records, quantity, key.tenant)
     return ImportOut(
         dry_run=result.dry_run,
         stored=result.stored,

@@ -12,6 +12,7 @@ from dashboard.deps import (
     API_PREFIX,
     AssetsOperator,
     EndQuery,
+    Quantity,
     ReadKey,
     Registry,
     StartQuery,
@@ -20,6 +21,7 @@ from dashboard.deps import (
     time_range,
     valid_id,
 )
+from dashboard.routes.quantity import check_after_records
 from dashboard.schemas import (
     AUTHENTICATED,
     WorkRecordIn,
@@ -97,7 +99,11 @@ def list_records(
     summary="Enter a record",
 )
 def add_record(
-    tenant: TenantPath, body: WorkRecordIn, key: AssetsOperator, registry: Registry
+    tenant: TenantPath,
+    body: WorkRecordIn,
+    key: AssetsOperator,
+    registry: Registry,
+    quantity: Quantity,
 ) -> WorkRecordOut:
     """A piece of work on a registered field, stand or bin, stamped with who entered it."""
     try:
@@ -121,7 +127,9 @@ def add_record(
         product=body.product,
         note=body.note,
     )
-    return record_out(registry.add_records(key.tenant, [record], by=changed_by(key))[0])
+    stored = registry.add_records(key.tenant, [record], by=changed_by(key))
+    check_after_records(quantity, key.tenant, stored)
+    return record_out(stored[0])
 
 
 @router.delete(
@@ -130,8 +138,16 @@ def add_record(
     summary="Void a record",
 )
 def void_record(
-    tenant: TenantPath, site: str, record: str, key: AssetsOperator, registry: Registry
+    *,
+    tenant: TenantPath,
+    site: str,
+    record: str,
+    key: AssetsOperator,
+    registry: Registry,
+    quantity: Quantity,
 ) -> WorkRecordOut:
     """Withdraw a record: it stays in the store and in exports, marked void with who and when."""
     site, record = valid_id(site, "site"), valid_id(record, "record")
-    return record_out(registry.void(key.tenant, site, record, by=changed_by(key)))
+    voided = registry.void(key.tenant, site, record, by=changed_by(key))
+    check_after_records(quantity, key.tenant, [voided])
+    return record_out(voided)

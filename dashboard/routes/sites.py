@@ -66,7 +66,7 @@ def list_sites(
                 "kind": entry.kind,
                 "name_ja": entry.name_ja,
                 "name_en": entry.name_en,
-                "municipality": entry.municipality,
+                "municipality": entry.municipality or None,
                 "latitude": entry.latitude,
                 "longitude": entry.longitude,
                 "altitude_m": entry.altitude_m,

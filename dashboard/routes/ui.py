@@ -42,11 +42,14 @@ FEATURE_ROUTES = {
     "alerts": "/api/v1/tenants/{tenant}/alerts",
     "acknowledge": "/api/v1/tenants/{tenant}/alerts/{alert_id}/acknowledge",
     "bins": "/api/v1/tenants/{tenant}/bins",
+    "quantity": "/api/v1/tenants/{tenant}/stock/quantity",
     "fields": "/api/v1/tenants/{tenant}/fields",
     "forecast": "/api/v1/tenants/{tenant}/fields/{site}/forecast",
     "stands": "/api/v1/tenants/{tenant}/stands",
     "rotation": "/api/v1/tenants/{tenant}/stands/{site}/rotation",
     "models": "/api/v1/tenants/{tenant}/models",
+    "registry": "/api/v1/tenants/{tenant}/registry",
+    "records": "/api/v1/tenants/{tenant}/records",
 }
 
 router = APIRouter(include_in_schema=False)

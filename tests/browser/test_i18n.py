@@ -18,6 +18,8 @@ from edge.protocol import SensorKind
 from models.harvest.service import ForecastStatus
 from simulators.truth import Crop, Species
 from storage.alert_types import AlertKind
+from storage.assets import Change
+from storage.records import RecordKind
 
 pytestmark = pytest.mark.integration
 
@@ -58,6 +60,8 @@ DYNAMIC = {
     "crop": [c.value for c in Crop],
     "species": [s.value for s in Species],
     "forecaststatus": [s.value for s in ForecastStatus if s is not ForecastStatus.OK],
+    "recordkind": [k.value for k in RecordKind],
+    "change": [c.value for c in Change],
 }
 
 

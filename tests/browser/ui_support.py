@@ -218,6 +218,7 @@ PAGES: dict[str, tuple[str, Role | None]] = {
     "forest": ("/forest/{forest}", Role.VIEWER),
     "factory": ("/factory/{factory}", Role.OPERATOR),
     "export": ("/export", Role.RESEARCHER),
+    "registry": ("/registry", Role.OPERATOR),
 }
 
 

@@ -25,6 +25,7 @@ from simulators.backfill import backfill
 from simulators.scenario import Scenario, Truth
 from storage.alert_types import Alert, AlertKind, AlertState
 from storage.alerts import AlertStore
+from storage.assets import read_assets
 from storage.influx.client import InfluxStore
 from storage.records import RecordKind, WorkRecord
 from storage.rules import Comparison, ThresholdRule, write_rule
@@ -137,6 +138,10 @@ class ApiEnv:
         if "/fields/{site}" in route.path:
             # A harvest forecast exists only for a farm field: a site with a leaf-wetness sensor.
             values["site"] = first_site(self.store, tenant, "leaf_wetness")
+        if "{bin}" in route.path:
+            # A registered bin of a factory site.
+            first = min(read_assets(self.store, tenant).all_bins(), key=lambda b: (b.site, b.asset))
+            values["site"], values["bin"] = first.site, first.asset
         values["alert_id"] = AlertStore(self.store).list_alerts(tenant, AlertState.ALL)[-1].alert.id
         if "/devices/{site}/{device}" in route.path:
             # A registered device (registered anew each time: a route may revoke it).

@@ -3,11 +3,21 @@
 const KEY = 'shinshu.apiKey';
 const PREFIX = '/api/v1';
 
-/** An answer other than 2xx, with the API's `detail`. */
+/** An answer other than 2xx, with the API's `detail` (a text, or a 422's list of problems). */
 export class ApiError extends Error {
   constructor(status, detail) {
-    super(detail || `HTTP ${status}`);
+    super(typeof detail === 'string' && detail ? detail : `HTTP ${status}`);
     this.status = status;
+    this.detail = detail;
+  }
+
+  /** A 422's problems as [{field, en, ja}]; `field` is the last name in `loc` ('' if none). */
+  fieldErrors() {
+    if (!Array.isArray(this.detail)) return [];
+    return this.detail.map((d) => {
+      const names = (d.loc || []).filter((part) => typeof part === 'string' && part !== 'body');
+      return { field: names[names.length - 1] || '', en: d.msg || '', ja: d.msg_ja || d.msg || '' };
+    });
   }
 }
 
@@ -44,11 +54,17 @@ function url(path, params) {
 const MAX_RETRY_WAIT_S = 5;
 const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
-/** Call the API; JSON answer by default, the raw Response with `raw: true`. */
-export async function api(path, { method = 'GET', params, raw = false, signal } = {}) {
+/** Call the API with an optional JSON `body`; JSON answer by default (null for an empty one),
+ * the raw Response with `raw: true`. */
+export async function api(path, { method = 'GET', params, body, raw = false, signal } = {}) {
   const headers = { Accept: raw ? '*/*' : 'application/json' };
   if (session.key) headers['X-API-Key'] = session.key;
-  const call = () => fetch(url(path, params), { method, headers, signal, cache: 'no-store' });
+  const init = { method, headers, signal, cache: 'no-store' };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const call = () => fetch(url(path, params), init);
   let response = await call();
   // Several tabs on one key can spend its rate budget: wait as told, once, then give up.
   const wait = Number(response.headers.get('Retry-After'));
@@ -65,7 +81,10 @@ export async function api(path, { method = 'GET', params, raw = false, signal } 
     }
     throw new ApiError(response.status, detail);
   }
-  return raw ? response : response.json();
+  if (raw) return response;
+  if (response.status === 204) return null;
+  const text = await response.text();
+  return text ? JSON.parse(text) : null;
 }
 
 /** One path segment: ids may hold any character but `/`, `+`, `#` and controls. */
@@ -79,6 +98,11 @@ export function tenantPath(rest) {
 /** Whether the signed-in role may acknowledge alerts. */
 export function canAcknowledge() {
   return ['operator', 'admin'].includes(session.me?.role) && features.has('acknowledge');
+}
+
+/** Whether the signed-in role may change the asset registry and enter work records. */
+export function canManageAssets() {
+  return ['operator', 'admin'].includes(session.me?.role) && features.has('registry');
 }
 
 /** Where a signed-in key starts: researchers can only export. */

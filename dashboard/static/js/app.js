@@ -15,6 +15,8 @@ const ROUTES = [
   { re: /^#\/farm\/([^/]+)$/, page: 'farm' },
   { re: /^#\/forest\/([^/]+)$/, page: 'forest' },
   { re: /^#\/factory\/([^/]+)$/, page: 'factory' },
+  { re: /^#\/registry$/, page: 'registry' },
+  { re: /^#\/(field|stand|bin)\/([^/]+)\/([^/]+)$/, page: 'entry' },
   { re: /^#\/?$/, page: 'overview' },
 ];
 
@@ -33,6 +35,7 @@ function chrome() {
   for (const a of document.querySelectorAll('[data-nav]')) {
     const researchOnly = a.dataset.nav === 'export';
     a.hidden = me?.role === 'researcher' ? !researchOnly : researchOnly;
+    if (a.dataset.nav === 'registry' && !features.has('registry')) a.hidden = true;
   }
   apply(document);
   document.title = t('app.title');
@@ -68,7 +71,7 @@ async function route() {
   }
   if (mine !== generation) return;
   chrome();
-  const highlighted = found.r.page === 'export' ? 'export' : 'overview';
+  const highlighted = { export: 'export', registry: 'registry', entry: 'registry' }[found.r.page] || 'overview';
   for (const a of document.querySelectorAll('[data-nav]')) {
     a.classList.toggle('active', a.dataset.nav === highlighted);
   }

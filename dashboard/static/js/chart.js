@@ -105,12 +105,12 @@ function markerPlugin(markers) {
 }
 
 /**
- * Draw a chart into `el`. `time`: x values are seconds since the epoch shown in Tokyo time,
+ * Draw a chart into `el` (`xRange`: [min, max] shown when the data alone give no width). `time`: x values are seconds since the epoch shown in Tokyo time,
  * otherwise plain numbers labelled `xLabel`. `series`: [{label, unit, digits}]; `data`: uPlot
  * columns. `markers()` returns [{x, color}] read at each redraw, so updates need only `redraw`.
  */
 export async function drawChart(el, { series, data, time = true, xLabel = '', yLabel = '',
-  markers = () => [], height = 220 }) {
+  markers = () => [], height = 220, xRange = null }) {
   const uPlot = await loadUplot();
   el.textContent = '';
   el.classList.add('chart');
@@ -143,6 +143,9 @@ export async function drawChart(el, { series, data, time = true, xLabel = '', yL
   // Ticks fall on Tokyo midnights and hours.
   if (time) opts.tzDate = (ts) => uPlot.tzDate(new Date(ts * 1e3), TIME_ZONE);
   const chart = new uPlot(opts, data, el);
+  // Data that span no width (one point, e.g. from a new device) are shown in `xRange`.
+  const xs = (data[0] || []).filter((x) => x !== null);
+  if (xRange && (xs.length < 2 || xs[0] === xs[xs.length - 1])) chart.setScale('x', { min: xRange[0], max: xRange[1] });
   el.uplot = chart; // lets tests and the console inspect what is drawn
   const observer = new ResizeObserver(() => {
     const width = Math.max(200, el.clientWidth);

@@ -1,6 +1,6 @@
 // Latest conditions of a site's devices and the time-range chart blocks shared by site pages.
 import { html, mount } from './dom.js';
-import { dateTime, quantity } from './format.js';
+import { dateTime, quantity, unitLabel } from './format.js';
 import { t } from './i18n.js';
 import { drawChart, joinSeries, withGaps } from './chart.js';
 import { latestReading, meanSeries, RANGES } from './sites.js';
@@ -55,15 +55,26 @@ export function rangePicker(el, current, onChange) {
 }
 
 /**
- * Draw one chart of several sensors (`picks`: [{device, sensor, kind}]) over `range`, each
- * series broken where data are missing. Returns the chart, or null with an empty note.
+ * Draw one chart of several sensors (`picks`: [{device, sensor, kind}], each optionally only
+ * within `intervals` [{fromMs, toMs}] and with a label `suffix`) over `range`, each series
+ * broken where data are missing. Returns the chart, or null with an empty note.
  */
 export async function sensorChart(el, site, picks, range, endMs, { yLabel = '', markers } = {}) {
   if (!picks.length) {
     mount(el, html`<p class="empty">${t('chart.noSensor')}</p>`);
     return null;
   }
-  const list = await Promise.all(picks.map((p) => meanSeries(site, p.device, p.sensor, range, endMs)));
+  const list = await Promise.all(picks.map(async (p) => {
+    if (!p.intervals) return meanSeries(site, p.device, p.sensor, range, endMs);
+    // Several spans of one channel make one series, oldest first.
+    const parts = await Promise.all(p.intervals.map((i) => meanSeries(site, p.device, p.sensor, range, endMs, i)));
+    const filled = parts.filter((part) => part.xs.length);
+    return {
+      ...(filled[0] || parts[0]),
+      xs: filled.flatMap((part) => part.xs),
+      ys: filled.flatMap((part) => part.ys),
+    };
+  }));
   if (list.every((s) => !s.xs.length)) {
     mount(el, html`<p class="empty">${t('chart.noData')}</p>`);
     return null;
@@ -76,9 +87,12 @@ export async function sensorChart(el, site, picks, range, endMs, { yLabel = '', 
   });
   const data = joinSeries(gapped);
   const series = picks.map((p, i) => ({
-    label: `${t(`sensorkind.${p.kind}`)} ${p.sensor}`,
-    unit: list[i].unit,
+    label: `${t(`sensorkind.${p.kind}`)} ${p.sensor}${p.suffix ?? ''}`,
+    unit: unitLabel(list[i].unit),
     digits: DIGITS[p.kind] ?? 1,
+    // A few points make no visible line: each is drawn as a dot.
+    points: list[i].ys.filter((v) => v !== null).length <= 3,
   }));
-  return drawChart(el, { series, data, yLabel: yLabel || list[0].unit, markers });
+  const xRange = [endMs / 1000 - RANGES[range][0], endMs / 1000];
+  return drawChart(el, { series, data, yLabel: yLabel || unitLabel(list.find((l) => l.unit)?.unit), markers, xRange });
 }

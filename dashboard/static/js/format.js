@@ -49,10 +49,16 @@ export function number(value, digits = 1) {
   return new Intl.NumberFormat(locale(), { maximumFractionDigits: digits }).format(value);
 }
 
+/** A unit as people read it: the catalogue's "items" is 個 in Japanese, m3 is m³. */
+export function unitLabel(unit) {
+  if (unit === 'items') return t('unit.items');
+  return unit === 'm3' ? 'm³' : unit || '';
+}
+
 /** A number followed by its unit from the sensor catalogue. */
 export function quantity(value, unit, digits = 1) {
   const text = number(value, digits);
-  return unit && text !== '–' ? `${text} ${unit}` : text;
+  return unit && text !== '–' ? `${text} ${unitLabel(unit)}` : text;
 }
 
 /** "5 minutes ago"-style text for an instant. */

@@ -55,12 +55,18 @@ export async function latestReading(site, device, sensor) {
 // Range choices of the charts: the bucket width keeps each chart to a few hundred points.
 export const RANGES = { '1d': [86400, '15m', 900], '7d': [7 * 86400, '1h', 3600], '30d': [30 * 86400, '6h', 21600] };
 
-/** Mean per bucket of a sensor over `range` ending at `endMs`, as {xs (s), ys, unit, step}. */
-export async function meanSeries(site, device, sensor, range, endMs) {
+/**
+ * Mean per bucket of a sensor over `range` ending at `endMs`, as {xs (s), ys, unit, step};
+ * only within [fromMs, toMs) when given (the time a device measured one entry).
+ */
+export async function meanSeries(site, device, sensor, range, endMs, { fromMs = -Infinity, toMs = Infinity } = {}) {
   const [span, interval, step] = RANGES[range];
+  const start = Math.max(endMs - span * 1000, fromMs);
+  const end = Math.min(endMs + 1, toMs);
+  if (start >= end) return { xs: [], ys: [], unit: '', kind: null, step };
   const answer = await api(
     tenantPath(`/sites/${seg(site)}/devices/${seg(device)}/sensors/${seg(sensor)}/aggregates`),
-    { params: { start: new Date(endMs - span * 1000).toISOString(), end: new Date(endMs + 1).toISOString(), interval, function: 'mean' } },
+    { params: { start: new Date(start).toISOString(), end: new Date(end).toISOString(), interval, function: 'mean' } },
   );
   return {
     xs: answer.buckets.map((b) => new Date(b.time).getTime() / 1000),

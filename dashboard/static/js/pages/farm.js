@@ -6,6 +6,7 @@ import { date, dateTime, number } from '../format.js';
 import { t, tOr } from '../i18n.js';
 import { drawChart } from '../chart.js';
 import { devices } from '../sites.js';
+import { entryLinks } from '../assets.js';
 import { conditionsMarkup, latestOf, newestMs, rangePicker, sensorChart } from '../conditions.js';
 
 function picksOf(devs, kinds) {
@@ -65,6 +66,7 @@ export async function render(root, [site]) {
   mount(root, html`
     <p class="crumb"><a href="#/">${t('nav.overview')}</a> › ${t('kind.farm')}</p>
     <h1>${site}</h1>
+    <div id="entry-links"></div>
     <div class="columns">
       <section class="card"><h2>${t('farm.forecast')}</h2><div id="forecast-box"><p class="muted">${t('common.loading')}</p></div></section>
       <section class="card"><h2>${t('site.latest')}</h2><div id="latest"><p class="muted">${t('common.loading')}</p></div></section>
@@ -92,10 +94,12 @@ export async function render(root, [site]) {
     const fresh = await devices(site);
     mount(root.querySelector('#latest'), conditionsMarkup(await latestOf(site, fresh)));
   };
+  const links = root.querySelector('#entry-links');
   const [forecast] = await Promise.all([
     loadForecast(site, end).catch(() => null),
     refreshLatest(),
     drawRange('7d'),
+    entryLinks(site, 'farm').then((m) => mount(links, m)).catch(() => {}),
   ]);
   mount(root.querySelector('#forecast-box'), forecastMarkup(forecast));
   gdd = await gddChart(root.querySelector('#chart-gdd'), forecast);

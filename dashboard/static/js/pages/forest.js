@@ -6,6 +6,7 @@ import { number } from '../format.js';
 import { t, tOr } from '../i18n.js';
 import { drawChart } from '../chart.js';
 import { devices } from '../sites.js';
+import { entryLinks } from '../assets.js';
 import { conditionsMarkup, latestOf } from '../conditions.js';
 
 // The stand list says whether the site has a stand with a recommendation, so the rotation is
@@ -59,6 +60,7 @@ export async function render(root, [site]) {
   mount(root, html`
     <p class="crumb"><a href="#/">${t('nav.overview')}</a> › ${t('kind.forest')}</p>
     <h1>${site}</h1>
+    <div id="entry-links"></div>
     <div class="columns">
       <section class="card"><h2>${t('forest.rotation')}</h2><div id="rotation-box"><p class="muted">${t('common.loading')}</p></div></section>
       <section class="card"><h2>${t('site.latest')}</h2><div id="latest"><p class="muted">${t('common.loading')}</p></div></section>
@@ -71,7 +73,12 @@ export async function render(root, [site]) {
     const devs = await devices(site);
     mount(root.querySelector('#latest'), conditionsMarkup(await latestOf(site, devs)));
   };
-  const [rotation] = await Promise.all([loadRotation(site).catch(() => null), refreshLatest()]);
+  const links = root.querySelector('#entry-links');
+  const [rotation] = await Promise.all([
+    loadRotation(site).catch(() => null),
+    refreshLatest(),
+    entryLinks(site, 'forest').then((m) => mount(links, m)).catch(() => {}),
+  ]);
   mount(root.querySelector('#rotation-box'), rotationMarkup(rotation));
   // Today's age (solid) and the recommended rotation age (dashed) on both curves.
   const marks = rotation ? [
