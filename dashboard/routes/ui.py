@@ -49,6 +49,7 @@ FEATURE_ROUTES = {
     "rotation": "/api/v1/tenants/{tenant}/stands/{site}/rotation",
     "models": "/api/v1/tenants/{tenant}/models",
     "registry": "/api/v1/tenants/{tenant}/registry",
+    "notifications": "/api/v1/tenants/{tenant}/alert-rules",
     "records": "/api/v1/tenants/{tenant}/records",
 }
 
@@ -108,6 +109,8 @@ def index(request: Request) -> HTMLResponse:
     tiles; only then may the page load images from the tile server.
     """
     names = features(request.app.routes)
+    if request.app.state.context.notifications.push_key is not None:
+        names = sorted([*names, "push"])
     tiles = map_tiles(request.app.state.context.settings)
     config = None if tiles is None else {"tiles": tiles[0], "attribution": tiles[1]}
     body = (

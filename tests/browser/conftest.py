@@ -47,6 +47,7 @@ def ui_env(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iter
         influx_url=services.influx.url,
         influx_db=database,
         data_dir=tmp_path_factory.mktemp("ui"),
+        notify_vapid_contact="mailto:ops@shinshu.example",
     )
     # Many pages load in quick succession from one key; the budget is not what is tested here.
     # A short catalogue cache lets a new reading show up within one poll.

@@ -16,6 +16,7 @@ from playwright.sync_api import Page
 from dashboard.keys import Role
 from edge.protocol import SensorKind
 from models.harvest.service import ForecastStatus
+from notify.subscriptions import ChannelKind, Severity
 from simulators.truth import Crop, Species
 from storage.alert_types import AlertKind
 from storage.assets import Change
@@ -62,6 +63,14 @@ DYNAMIC = {
     "forecaststatus": [s.value for s in ForecastStatus if s is not ForecastStatus.OK],
     "recordkind": [k.value for k in RecordKind],
     "change": [c.value for c in Change],
+    "severity": [s.name.lower() for s in Severity],
+    # Channels of subscriptions and outbox items, and the outcomes of enabling push.
+    "notify": [
+        *(c.value for c in ChannelKind),
+        "pushOn",
+        "pushDenied",
+        "pushUnsupported",
+    ],
 }
 
 

@@ -16,6 +16,7 @@ const ROUTES = [
   { re: /^#\/forest\/([^/]+)$/, page: 'forest' },
   { re: /^#\/factory\/([^/]+)$/, page: 'factory' },
   { re: /^#\/registry$/, page: 'registry' },
+  { re: /^#\/notifications$/, page: 'notifications' },
   { re: /^#\/(field|stand|bin)\/([^/]+)\/([^/]+)$/, page: 'entry' },
   { re: /^#\/?$/, page: 'overview' },
 ];
@@ -71,7 +72,9 @@ async function route() {
   }
   if (mine !== generation) return;
   chrome();
-  const highlighted = { export: 'export', registry: 'registry', entry: 'registry' }[found.r.page] || 'overview';
+  const highlighted = {
+    export: 'export', registry: 'registry', entry: 'registry', notifications: 'notifications',
+  }[found.r.page] || 'overview';
   for (const a of document.querySelectorAll('[data-nav]')) {
     a.classList.toggle('active', a.dataset.nav === highlighted);
   }
