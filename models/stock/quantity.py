@@ -272,7 +272,10 @@ class Measure:
                     book=book_at(records, at_ms),
                     weight_kg=None if weight is None else weight[1],
                     weight_at_ms=None if weight is None else weight[0],
-                    weighed=None if weight is None else items_of(weight[1], bin_),
+                    # A bin without a unit weight cannot turn kilograms into items.
+                    weighed=None
+                    if weight is None or bin_.unit_kg <= 0
+                    else items_of(weight[1], bin_),
                     counter=None if count is None else count[1],
                     counter_at_ms=None if count is None else count[0],
                     record=record,
