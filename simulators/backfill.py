@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.protocol import DeviceTopic
-from simulators.assets import scenario_assets
+from simulators.assets import scenario_assets, season_records
+from simulators.register import add_records, save_assets
 from simulators.scenario import Scenario, SiteData, Truth, simulate_sites
-from storage.assets import write_assets
 from storage.batch import ChannelReadings
 from storage.protocol import ReadingStore
 
@@ -35,6 +35,7 @@ class BackfillReport:
     readings: int
     refused: int
     seconds: float
+    records: int = 0
 
 
 def _chunks(tenant: str, site: SiteData, until_ms: int | None) -> Iterator[ChannelReadings]:
@@ -66,11 +67,14 @@ def backfill(
 
     With `until_ms`, only the readings before it are written: the rest is left for a live run
     of the same scenario (`LivePlan.begin_ms`), so history and live data join seamlessly.
+    The crop seasons harvested in the written span become planting and harvest work records,
+    as a farmer would have entered them.
     """
     began = time.monotonic()
     # Descriptions first: a forecast service reading meanwhile knows what the readings are.
-    write_assets(store, tenant, scenario_assets(scenario))
+    save_assets(store, tenant, scenario_assets(scenario))
     written = refused = sites = 0
+    known = len(truth.seasons)
 
     with ThreadPoolExecutor(writers) as pool:
         for site in simulate_sites(scenario, truth):
@@ -84,4 +88,9 @@ def backfill(
             )
     if refused:
         log.warning("the store refused %d readings", refused)
-    return BackfillReport(sites, written - refused, refused, time.monotonic() - began)
+    end_ms = scenario.start_ms + scenario.duration_ms
+    records = season_records(truth.seasons[known:], end_ms if until_ms is None else until_ms)
+    add_records(store, tenant, records)
+    return BackfillReport(
+        sites, written - refused, refused, time.monotonic() - began, records=len(records)
+    )

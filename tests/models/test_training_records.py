@@ -1,0 +1,163 @@
+"""Training seasons are work records: a harvest entered for a field becomes training data of
+`shinshu train`, and a seasons CSV is imported as records (again: the same records)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from core.time import JST
+from models.harvest.csvio import EPOCH, write_seasons
+from models.harvest.records import recorded_seasons
+from models.harvest.types import SeasonRecord
+from models.registry import ModelRegistry
+from models.training import import_seasons
+from simulators.backfill import backfill
+from simulators.register import add_records, save_assets
+from simulators.scenario import Scenario, Truth
+from storage.assets import FieldAsset, read_assets
+from storage.records import RecordKind, WorkRecord, read_records, void_record
+from storage.sqlite.store import SqliteStore
+
+TENANT = "alpha"
+SITE = "kawakami-01"
+END = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+YEARS = 5
+# A second field on the farm, registered and recorded by hand as the web UI does.
+OWN = FieldAsset(SITE, "lettuce-z", "", "lettuce", 0.5, ("2025-06-10",), variety="Silvana")
+
+
+@dataclass(frozen=True)
+class Farm:
+    """A SQLite store with five simulated years of one lettuce farm and its records."""
+
+    path: Path
+    store: SqliteStore
+    truth: Truth
+
+
+def _at(day: str, hour: int) -> int:
+    """Milliseconds of a local (Asia/Tokyo) hour of a day."""
+    date = dt.date.fromisoformat(day)
+    return int(dt.datetime.combine(date, dt.time(hour), JST).timestamp() * 1000)
+
+
+@pytest.fixture(scope="module")
+def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Farm]:
+    """Five hourly years of one simulated farm, backfilled with its seasons as records."""
+    path = tmp_path_factory.mktemp("records") / "store.sqlite3"
+    store = SqliteStore(path, timeout=60.0)
+    store.ensure_database()
+    end_ms = int(END.timestamp() * 1000)
+    start_ms = end_ms - YEARS * 365 * 86_400_000
+    truth = Truth()
+    scenario = Scenario(1, 0, 0, start_ms, end_ms - start_ms, 3_600_000, seed=3)
+    report = backfill(scenario, store, TENANT, truth, progress=lambda _line: None)
+    assert report.refused == 0
+    assert report.records == 2 * len(truth.seasons) >= 18
+    yield Farm(path, store, truth)
+
+
+def _train(farm: Farm, data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHINSHU_")}
+    env.update(
+        SHINSHU_STORE=f"sqlite://{farm.path}", SHINSHU_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1"
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "shinshu.cli", "train", "--tenant", TENANT, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+
+
+def test_the_backfill_records_every_harvested_season(farm: Farm) -> None:
+    """Each simulated season is a planting and a harvest record; yields come back in t/ha."""
+    records = read_records(farm.store, TENANT, sites=[SITE])
+    assert {r.by for r in records} == {"simulator"}
+    seasons, skipped = recorded_seasons(records, read_assets(farm.store, TENANT))
+    assert not skipped
+    assert [(s.season.planting, s.season.maturity) for s in seasons] == [
+        ((t.planted - EPOCH).days, (t.maturity - EPOCH).days) for t in farm.truth.seasons
+    ]
+    for got, want in zip(seasons, farm.truth.seasons, strict=True):
+        assert got.season.yield_value == pytest.approx(want.yield_t_ha, abs=1e-4)
+
+
+def test_an_entered_harvest_is_in_the_training_data(farm: Farm, tmp_path: Path) -> None:
+    """A planting and a harvest record of a newly registered field: `shinshu train` lists that
+    season, with those records, among the data of the model it registers."""
+    save_assets(farm.store, TENANT, [OWN])
+    planting = WorkRecord(SITE, OWN.asset, RecordKind.PLANTING, _at("2025-06-10", 8)).with_id()
+    mistaken = WorkRecord(
+        SITE, OWN.asset, RecordKind.HARVEST, _at("2025-08-01", 7), quantity=50_000.0, unit="kg"
+    ).with_id()
+    harvest = WorkRecord(
+        SITE, OWN.asset, RecordKind.HARVEST, _at("2025-08-02", 7), quantity=15.0, unit="t"
+    ).with_id()
+    add_records(farm.store, TENANT, [planting, mistaken, harvest])
+    void_record(farm.store, TENANT, mistaken, by="operator", now_ms=_at("2025-08-05", 9))
+    result = _train(farm, tmp_path)
+    assert result.returncode in (0, 3), result.stdout + result.stderr
+    [meta] = ModelRegistry.for_tenant(tmp_path, TENANT).versions("harvest")
+    [season] = [s for s in meta.data["training_seasons"] if s["field"] == OWN.asset]
+    assert season == {
+        "site": SITE,
+        "field": OWN.asset,
+        "crop": "lettuce",
+        "planting_date": "2025-06-10",
+        "maturity_date": "2025-08-02",
+        # 15 t from 0.5 ha; the voided record is not a harvest.
+        "yield_t_ha": 30.0,
+        "planting_record": planting.record,
+        "harvest_records": [harvest.record],
+    }
+    assert meta.data["seasons"] == len(farm.truth.seasons) + 1
+    assert meta.data["yield_unit"] == "t/ha"
+
+
+def test_a_seasons_csv_is_imported_as_records_once(farm: Farm, tmp_path: Path) -> None:
+    """Importing a seasons CSV twice stores its rows once; a corrected yield replaces the old."""
+    tenant = "beta"
+    site = read_assets(farm.store, TENANT).sites[SITE]
+    field = read_assets(farm.store, TENANT).fields[SITE][0]
+    save_assets(farm.store, tenant, [site, field])
+    rows = [
+        SeasonRecord(SITE, "lettuce", (dt.date(2024, 5, d) - EPOCH).days, None, None)
+        for d in (1, 20)
+    ]
+    rows = [replace(r, maturity=r.planting + 60, yield_value=30.0 + i) for i, r in enumerate(rows)]
+    csv = write_seasons(tmp_path / "seasons.csv", rows)
+    import_seasons(farm.store, tenant, csv)
+    import_seasons(farm.store, tenant, csv)
+    stored = read_records(farm.store, tenant)
+    assert len(stored) == 4
+    assert {r.note for r in stored} == {"seasons CSV"}
+    corrected = write_seasons(tmp_path / "again.csv", [replace(rows[0], yield_value=41.0)])
+    import_seasons(farm.store, tenant, corrected)
+    seasons, _ = recorded_seasons(read_records(farm.store, tenant), read_assets(farm.store, tenant))
+    assert [round(s.season.yield_value or 0, 4) for s in seasons] == [41.0, 31.0]
+    assert len(read_records(farm.store, tenant)) == 4
+
+
+def test_train_imports_a_seasons_file_first(farm: Farm, tmp_path: Path) -> None:
+    """`shinshu train --seasons FILE` stores the file's seasons as records and trains on them;
+    a row naming a site without a registered field is refused with its line (exit 2)."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "field_id,crop,planting_date,maturity_date,yield\nnowhere-01,lettuce,2025-05-05,"
+        "2025-07-01,30\n"
+    )
+    result = _train(farm, tmp_path, "--seasons", str(bad))
+    assert result.returncode == 2
+    assert "line 2: site 'nowhere-01' has no registered field" in result.stderr
+    assert ModelRegistry.for_tenant(tmp_path, TENANT).versions() == []
