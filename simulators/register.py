@@ -11,9 +11,11 @@ from storage.protocol import ReadingStore
 from storage.records import WorkRecord, write_records
 
 
-def save_assets(store: ReadingStore, tenant: str, assets: Sequence[Asset]) -> None:
+def save_assets(
+    store: ReadingStore, tenant: str, assets: Sequence[Asset], *, by: str = SIMULATOR
+) -> None:
     """Register (or update) the simulated sites, fields, stands and bins."""
-    write_assets(store, tenant, assets, by=SIMULATOR)
+    write_assets(store, tenant, assets, by=by)
 
 
 def add_records(store: ReadingStore, tenant: str, records: Sequence[WorkRecord]) -> None:
