@@ -40,10 +40,11 @@ from models.harvest.types import (
     SeasonRecord,
 )
 from models.registry import Better, Metric, ModelMeta, ModelRegistry
+from models.sites.service import RegistryInvalid, RegistryService
 from models.store_weather import read_daily_weather
 from storage.assets import Registry, read_assets
 from storage.protocol import ReadingStore
-from storage.records import RecordKind, WorkRecord, read_records, write_records
+from storage.records import RecordKind, WorkRecord, read_records
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +54,6 @@ MIN_HELD_OUT = 3
 SHARES = (0.5, 0.75)
 
 Progress = Callable[[str], None]
-# How imported records are stored: the registry's service in the application, which checks
-# them first; the store itself by default.
-RecordWriter = Callable[[ReadingStore, str, list[WorkRecord]], object]
 IMPORTED_BY = "seasons-import"
 
 
@@ -77,27 +75,21 @@ class TrainingRequest:
     holdout: float = HOLDOUT_SHARE
 
 
-def _write(store: ReadingStore, tenant: str, records: list[WorkRecord]) -> object:
-    return write_records(store, tenant, records)
-
-
 def import_seasons(
-    store: ReadingStore,
-    tenant: str,
-    path: Path,
-    *,
-    by: str = IMPORTED_BY,
-    write: RecordWriter = _write,
+    store: ReadingStore, tenant: str, path: Path, *, by: str = IMPORTED_BY
 ) -> list[WorkRecord]:
-    """Store the rows of a seasons CSV as planting and harvest records (again: the same ones)."""
+    """Store the rows of a seasons CSV as planting and harvest records (again: the same ones),
+    through the registry's checks; all of them or none."""
     try:
         seasons = read_seasons(path, need_truth=True)
         sites = sorted({s.field_id for s in seasons})
         records = season_records(seasons, read_assets(store, tenant, sites), by=by)
+        return RegistryService(store).add_records(tenant, records, by=by)
     except HarvestDataError as exc:
         raise TrainingError(str(exc)) from exc
-    write(store, tenant, records)
-    return records
+    except RegistryInvalid as exc:
+        shown = "; ".join(f"row {e.index + 1} {e.field}: {e.en}" for e in exc.errors[:5])
+        raise TrainingError(f"the records of {path.name} are refused: {shown}") from exc
 
 
 def training_seasons(

@@ -91,10 +91,10 @@ def test_an_inventory_re_anchors_the_growth_curve(forest: Forest) -> None:
 
 
 def test_a_thinning_lowers_the_standing_volume_from_its_day(forest: Forest) -> None:
-    """A thinning of 40 m³/ha leaves the share of the stand it did not take, growing on; a
+    """A thinning of 40 m³ a hectare leaves the share of the stand it did not take, growing on; a
     void record changes nothing."""
     before = forest.growth()
-    thinning = forest.record(RecordKind.THINNING, 60, 40.0, "m3/ha")
+    thinning = forest.record(RecordKind.THINNING, 60, 40.0 * forest.stand.area_ha, "m3")
     after = forest.growth()
     [removal] = after.removals
     assert removal.volume_m3_ha == 40.0
@@ -109,5 +109,5 @@ def test_a_thinning_lowers_the_standing_volume_from_its_day(forest: Forest) -> N
 def test_a_felling_of_the_whole_stand_leaves_nothing_standing(forest: Forest) -> None:
     """A felling of the whole stand's volume (total m³) leaves no standing volume after it."""
     before = forest.growth()
-    forest.record(RecordKind.FELLING, 200, 2.0 * before.volume_now * forest.stand.area_ha, "m³")
+    forest.record(RecordKind.FELLING, 200, 2.0 * before.volume_now * forest.stand.area_ha, "m3")
     assert forest.growth().volume_now == 0.0

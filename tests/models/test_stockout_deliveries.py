@@ -14,7 +14,7 @@ from edge.protocol import DeviceTopic, SensorKind
 from models.stock.service import StockService
 from models.stock.stockout import Delivery, forecast_stockout
 from simulators.register import add_records, save_assets
-from storage.assets import BinAsset
+from storage.assets import BinAsset, SiteAsset, SiteKind
 from storage.batch import ChannelReadings
 from storage.records import RecordKind, WorkRecord
 from storage.series import AssetReader
@@ -70,7 +70,8 @@ def test_the_stock_service_reads_the_bins_delivery_records(tmp_path: Path) -> No
     store.ensure_database()
     tenant, unit_kg = "gamma", 0.5
     bin_ = BinAsset("works-01", "bolts", "gw", "bolts", unit_kg, 3_000, "w", "c", 48.0)
-    save_assets(store, tenant, [bin_])
+    site = SiteAsset(bin_.site, SiteKind.FACTORY, "工場", "works", 36.0, 138.0, 700.0)
+    save_assets(store, tenant, [site, bin_])
     ts, level, deliveries = _history(seed=1)
     topic = DeviceTopic(tenant, bin_.site, bin_.device)
     weights = (level * unit_kg).tolist()

@@ -102,7 +102,7 @@ def test_an_entered_harvest_is_in_the_training_data(farm: Farm, tmp_path: Path) 
         SITE, OWN.asset, RecordKind.HARVEST, _at("2025-08-01", 7), quantity=50_000.0, unit="kg"
     ).with_id()
     harvest = WorkRecord(
-        SITE, OWN.asset, RecordKind.HARVEST, _at("2025-08-02", 7), quantity=15.0, unit="t"
+        SITE, OWN.asset, RecordKind.HARVEST, _at("2025-08-02", 7), quantity=15_000.0, unit="kg"
     ).with_id()
     add_records(farm.store, TENANT, [planting, mistaken, harvest])
     void_record(farm.store, TENANT, mistaken, by="operator", now_ms=_at("2025-08-05", 9))
