@@ -3,9 +3,10 @@
 A season is a planting record of a field and the first harvest record after it on the same
 field that no earlier planting took: maturity is the harvest's day, and the yield is what it
 weighed (kg, or t) divided by the field's registered area, in t/ha, the unit the harvest model
-is trained in. Record a season's harvest once, with the season's whole weight. A planting
-without a harvest after it is a season still growing and not a training season. Void records
-are left out.
+is trained in. Record a season's harvest once, with the season's whole weight (a failed crop
+as a harvest of 0 kg). A planting without a harvest after it is a season still growing and
+not a training season, and one without a harvest within 400 days is not taken by a later
+harvest. Void records are left out.
 
 A seasons CSV (field_id,crop,planting_date,maturity_date,yield in t/ha) is imported as one
 planting and one harvest record per row on the site's field. Their ids come from the site,
@@ -29,6 +30,8 @@ KG_PER_T = 1000.0
 # Units a harvest quantity may be recorded in, as kg per unit.
 HARVEST_UNITS: dict[str, float] = {"": 1.0, "kg": 1.0, "t": KG_PER_T}
 IMPORT_NOTE = "seasons CSV"
+# No crop the model knows grows longer; an older planting without a harvest was never cut.
+MAX_SEASON_DAYS = 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +104,13 @@ def recorded_seasons(
                 growing.append(r)
                 continue
             day = local_day(r.at_ms)
+            if not growing:
+                skipped.append(f"{site}/{asset} harvest {from_day_number(day)}: no planting")
+                continue
+            # A planting never harvested (a failed crop not recorded as such) ends with time.
+            while growing and day - local_day(growing[0].at_ms) > MAX_SEASON_DAYS:
+                stale = from_day_number(local_day(growing.pop(0).at_ms))
+                skipped.append(f"{site}/{asset} planted {stale}: no harvest within a season")
             if not growing:
                 skipped.append(f"{site}/{asset} harvest {from_day_number(day)}: no planting")
                 continue

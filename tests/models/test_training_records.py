@@ -16,13 +16,15 @@ import pytest
 from core.time import JST
 from models.harvest.csvio import EPOCH, write_seasons
 from models.harvest.records import recorded_seasons
+from models.harvest.service import ForecastService
 from models.harvest.types import SeasonRecord
 from models.registry import ModelRegistry
+from models.store_weather import read_daily_weather
 from models.training import import_seasons
 from simulators.backfill import backfill
 from simulators.register import add_records, save_assets
 from simulators.scenario import Scenario, Truth
-from storage.assets import FieldAsset, read_assets
+from storage.assets import FieldAsset, Registry, read_assets
 from storage.records import RecordKind, WorkRecord, read_records, void_record
 from storage.sqlite.store import SqliteStore
 
@@ -161,3 +163,36 @@ def test_train_imports_a_seasons_file_first(farm: Farm, tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "line 2: site 'nowhere-01' has no registered field" in result.stderr
     assert ModelRegistry.for_tenant(tmp_path, TENANT).versions() == []
+
+
+def test_a_planting_record_starts_the_current_season(farm: Farm, tmp_path: Path) -> None:
+    """The farm page's season is the newest planting, registered or recorded."""
+    save_assets(farm.store, TENANT, [OWN])
+    service = ForecastService(farm.store, tmp_path, read_daily_weather, ttl_s=0.0)
+    as_of = dt.date(2026, 6, 20)
+    assert service.forecast(TENANT, SITE, as_of, OWN.asset).planting == dt.date(2025, 6, 10)
+    planted = WorkRecord(SITE, OWN.asset, RecordKind.PLANTING, _at("2026-06-01", 9))
+    add_records(farm.store, TENANT, [planted])
+    assert service.forecast(TENANT, SITE, as_of, OWN.asset).planting == dt.date(2026, 6, 1)
+
+
+def test_a_planting_never_harvested_does_not_take_a_later_harvest() -> None:
+    """Overlapping seasons pair in order; a planting with no harvest within a season is left."""
+    registry = Registry(fields={SITE: [OWN]})
+
+    def rec(kind: RecordKind, day: str, kg: float | None = None) -> WorkRecord:
+        return WorkRecord(SITE, OWN.asset, kind, _at(day, 8), quantity=kg).with_id()
+
+    records = [
+        rec(RecordKind.PLANTING, "2024-05-01"),
+        rec(RecordKind.PLANTING, "2025-05-01"),
+        rec(RecordKind.PLANTING, "2025-07-01"),
+        rec(RecordKind.HARVEST, "2025-07-05", 10_000.0),
+        rec(RecordKind.HARVEST, "2025-09-01", 12_500.0),
+    ]
+    seasons, skipped = recorded_seasons(records, registry)
+    assert [(s.season.planting, s.season.maturity, s.season.yield_value) for s in seasons] == [
+        ((dt.date(2025, 5, 1) - EPOCH).days, (dt.date(2025, 7, 5) - EPOCH).days, 20.0),
+        ((dt.date(2025, 7, 1) - EPOCH).days, (dt.date(2025, 9, 1) - EPOCH).days, 25.0),
+    ]
+    assert skipped == [f"{SITE}/{OWN.asset} planted 2024-05-01: no harvest within a season"]
