@@ -19,13 +19,14 @@ from models.harvest.records import recorded_seasons
 from models.harvest.service import ForecastService
 from models.harvest.types import SeasonRecord
 from models.registry import ModelRegistry
+from models.sites.service import RegistryService
 from models.store_weather import read_daily_weather
 from models.training import import_seasons
 from simulators.backfill import backfill
 from simulators.register import add_records, save_assets
 from simulators.scenario import Scenario, Truth
 from storage.assets import FieldAsset, Registry, read_assets
-from storage.records import RecordKind, WorkRecord, read_records, void_record
+from storage.records import RecordKind, WorkRecord, read_records
 from storage.sqlite.store import SqliteStore
 
 TENANT = "alpha"
@@ -98,7 +99,9 @@ def test_the_backfill_records_every_harvested_season(farm: Farm) -> None:
 def test_an_entered_harvest_is_in_the_training_data(farm: Farm, tmp_path: Path) -> None:
     """A planting and a harvest record of a newly registered field: `shinshu train` lists that
     season, with those records, among the data of the model it registers."""
-    save_assets(farm.store, TENANT, [OWN])
+    # As the API enters them: through the registry's service, by the signed-in operator.
+    service = RegistryService(farm.store)
+    service.save(TENANT, [OWN], by="operator")
     planting = WorkRecord(SITE, OWN.asset, RecordKind.PLANTING, _at("2025-06-10", 8)).with_id()
     mistaken = WorkRecord(
         SITE, OWN.asset, RecordKind.HARVEST, _at("2025-08-01", 7), quantity=50_000.0, unit="kg"
@@ -106,8 +109,8 @@ def test_an_entered_harvest_is_in_the_training_data(farm: Farm, tmp_path: Path) 
     harvest = WorkRecord(
         SITE, OWN.asset, RecordKind.HARVEST, _at("2025-08-02", 7), quantity=15_000.0, unit="kg"
     ).with_id()
-    add_records(farm.store, TENANT, [planting, mistaken, harvest])
-    void_record(farm.store, TENANT, mistaken, by="operator", now_ms=_at("2025-08-05", 9))
+    service.add_records(TENANT, [planting, mistaken, harvest], by="operator")
+    service.void(TENANT, SITE, mistaken.record, by="operator")
     result = _train(farm, tmp_path)
     assert result.returncode in (0, 3), result.stdout + result.stderr
     [meta] = ModelRegistry.for_tenant(tmp_path, TENANT).versions("harvest")
