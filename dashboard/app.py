@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from core.errors import ShinshuError
@@ -21,6 +23,11 @@ from dashboard.errors import (
 from dashboard.metrics import AccessLogMiddleware
 from dashboard.ratelimit import RateLimitedError
 from dashboard.routes import api_routers, operations_router, ui_router
+from dashboard.validation_ja import japanese
+from models.sites.service import RegistryInvalid
+
+# Registry fields whose values come from the path, not the body.
+_PATH_FIELDS = frozenset({"site", "asset"})
 
 DESCRIPTION = f"""
 Readings, aggregates and research exports of the Shinshu IoT platform.
@@ -58,11 +65,31 @@ def _error_response(_request: Request, exc: Exception) -> JSONResponse:
         headers["WWW-Authenticate"] = f'APIKey header="{API_KEY_HEADER}"'
     if isinstance(exc, RateLimitedError):
         headers["Retry-After"] = str(exc.retry_after_s)
+    if isinstance(exc, RegistryInvalid):
+        # Every field at fault, in English and Japanese, in the shape of FastAPI's own 422.
+        path = _request.path_params
+        detail = [
+            {
+                "loc": ["path" if e.field in _PATH_FIELDS and e.field in path else "body", e.field],
+                "msg": e.en,
+                "msg_ja": e.ja,
+                "type": "value_error",
+            }
+            for e in exc.errors
+        ]
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
     if isinstance(exc, InvalidInputError):
         # The shape of FastAPI's own validation errors, so that clients read one kind of 422.
         detail = [{"loc": ["body", exc.field], "msg": str(exc), "type": "value_error"}]
         return JSONResponse({"detail": detail}, status_code=status, headers=headers)
     return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+
+
+async def _validation_response(_request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's own 422, each error with its reason in Japanese as well (`msg_ja`)."""
+    assert isinstance(exc, RequestValidationError)
+    detail = [{**error, "msg_ja": japanese(error)} for error in exc.errors()]
+    return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
 
 
 def create_app(settings: ApiSettings, context: AppContext | None = None) -> FastAPI:
@@ -80,5 +107,6 @@ def create_app(settings: ApiSettings, context: AppContext | None = None) -> Fast
     for router in api_routers:
         app.include_router(router)
     app.add_exception_handler(ShinshuError, _error_response)
+    app.add_exception_handler(RequestValidationError, _validation_response)
     app.add_middleware(AccessLogMiddleware, metrics=context.metrics)
     return app

@@ -25,10 +25,17 @@ class Permission(StrEnum):
     CONFIGURE_DEVICES = "configure_devices"
     MANAGE_DEVICES = "manage_devices"
     MANAGE_KEYS = "manage_keys"
+    # Register, change and retire sites, fields, stands and bins; enter and void work records.
+    MANAGE_ASSETS = "manage_assets"
 
 
 _OPERATOR = frozenset(
-    {Permission.READ, Permission.ACKNOWLEDGE_ALERTS, Permission.CONFIGURE_DEVICES}
+    {
+        Permission.READ,
+        Permission.ACKNOWLEDGE_ALERTS,
+        Permission.CONFIGURE_DEVICES,
+        Permission.MANAGE_ASSETS,
+    }
 )
 
 # Researchers export and nothing else: they never browse live readings or device state.

@@ -18,6 +18,7 @@ from dashboard.ratelimit import RateLimiter
 from edge.mqtt import MqttEndpoint
 from models.forest.service import ForestService
 from models.harvest.service import ForecastService
+from models.sites.service import RegistryService
 from models.stock.service import StockService
 from models.store_weather import read_daily_weather
 from storage import open_store
@@ -45,6 +46,8 @@ class AppContext:
     # Device registration (admins) and configuration down to devices (operators).
     devices: DeviceAccounts
     downlink: ConfigPublisher
+    # The asset registry and work records: every change through it, validated (operators).
+    registry: RegistryService
     # Wrong keys by client address; derived from the settings, so built here rather than passed.
     auth_failures: RateLimiter = field(init=False)
 
@@ -84,4 +87,5 @@ def build_context(settings: ApiSettings) -> AppContext:
         forest=ForestService(assets, ttl_s),
         devices=DeviceAccounts(store_settings),
         downlink=ConfigPublisher(api_endpoint),
+        registry=RegistryService(store),
     )

@@ -19,6 +19,7 @@ from dashboard.ratelimit import RateLimitedError
 from edge.protocol import ProtocolError, check_id
 from models.forest.service import ForestService
 from models.harvest.service import ForecastService
+from models.sites.service import RegistryService
 from models.stock.service import StockService
 from storage.alerts import AlertStore
 from storage.errors import QueryError
@@ -59,7 +60,13 @@ async def get_forest(context: Context) -> ForestService:
     return context.forest
 
 
+async def get_registry(context: Context) -> RegistryService:
+    """The application's asset registry and work records service."""
+    return context.registry
+
+
 Alerts = Annotated[AlertStore, Depends(get_alert_store)]
+Registry = Annotated[RegistryService, Depends(get_registry)]
 Forecasts = Annotated[ForecastService, Depends(get_forecasts)]
 Stock = Annotated[StockService, Depends(get_stock)]
 Forest = Annotated[ForestService, Depends(get_forest)]
@@ -124,6 +131,12 @@ KeysAdmin = Annotated[ApiKey, Depends(requires(Permission.MANAGE_KEYS))]
 DevicesAdmin = Annotated[ApiKey, Depends(requires(Permission.MANAGE_DEVICES))]
 DevicesOperator = Annotated[ApiKey, Depends(requires(Permission.CONFIGURE_DEVICES))]
 AckKey = Annotated[ApiKey, Depends(requires(Permission.ACKNOWLEDGE_ALERTS))]
+AssetsOperator = Annotated[ApiKey, Depends(requires(Permission.MANAGE_ASSETS))]
+
+
+def changed_by(key: ApiKey) -> str:
+    """Who a change is stamped with: the key's id, and its name if it has one."""
+    return f"key:{key.id} ({key.name})" if key.name else f"key:{key.id}"
 
 
 def valid_id(value: str, what: str) -> str:

@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dashboard.keys import Role
 from edge.protocol import SensorKind
+from storage.assets import AssetKind, Change, SiteKind
 from storage.readings import AggregateFunction, Interval
+from storage.records import RecordKind
 
 
 class ErrorBody(BaseModel):
@@ -81,11 +83,19 @@ class DeviceOut(BaseModel):
 
 
 class SiteOut(BaseModel):
-    """A site of the tenant."""
+    """A site of the tenant: with readings, registered, or both (then null fields are unknown)."""
 
     site: str
     devices: int = Field(ge=0)
     last_seen: dt.datetime | None
+    registered: bool = Field(False, description="whether the asset registry describes the site")
+    kind: SiteKind | None = None
+    name_ja: str | None = None
+    name_en: str | None = None
+    municipality: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    altitude_m: float | None = None
 
 
 class ReadingOut(BaseModel):
@@ -269,3 +279,262 @@ class DeviceConfigOut(BaseModel):
     topic: str
     rev: int
     sensors: dict[str, dict[str, float | bool]]
+
+
+# The asset registry and work records. The bodies take plain types and leave the checks of
+# values (ranges, dates, ids) to the registry's own validation, which answers in English and
+# Japanese; a 422 then lists every field at fault, not only the first.
+
+_TEXT = Field("", max_length=200)
+_IDS = Field(default_factory=list, max_length=100)
+
+
+class BilingualError(BaseModel):
+    """One field at fault, in English and Japanese."""
+
+    loc: list[str | int] = Field(description='where: ["body", field] or ["query", name], …')
+    msg: str = Field(description="why, in English")
+    msg_ja: str = Field(description="why, in Japanese")
+    type: str
+
+
+class BilingualErrorBody(BaseModel):
+    """A refused body or parameter: every field at fault (FastAPI's shape, plus `msg_ja`)."""
+
+    detail: list[BilingualError]
+
+
+def invalid_responses() -> dict[int | str, dict[str, object]]:
+    """OpenAPI documentation of a 422 with bilingual reasons."""
+    return {
+        422: {
+            "model": BilingualErrorBody,
+            "description": "a field is not acceptable; each entry says which and why (en, ja)",
+        }
+    }
+
+
+class SiteChange(BaseModel):
+    """What a site is and where (its id is in the path)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: SiteKind
+    name_ja: str = _TEXT
+    name_en: str = _TEXT
+    latitude: float = Field(description="degrees north, -90 to 90")
+    longitude: float = Field(description="degrees east, -180 to 180")
+    altitude_m: float = Field(description="elevation in metres above sea level")
+    municipality: str = _TEXT
+
+
+class SiteIn(SiteChange):
+    """A site to register."""
+
+    site: str = Field(max_length=128)
+
+
+class SiteEntry(SiteIn):
+    """A registered site."""
+
+
+class FieldChange(BaseModel):
+    """A farm field (its site and id are in the path)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    crop: str = Field(max_length=128, description="lettuce, rice, apple, or another crop id")
+    area_ha: float = Field(description="hectares, > 0")
+    device: str = Field("", max_length=128, description='the device of the site measuring it; ""')
+    sensors: list[str] = Field(
+        default_factory=list, max_length=100, description="its channels; none: all of them"
+    )
+    variety: str = _TEXT
+    plantings: list[str] = Field(
+        default_factory=list, max_length=100, description="planting date of each season (ISO)"
+    )
+    expected_harvests: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description='the expected harvest of the same season (ISO date, or "")',
+    )
+    name: str = _TEXT
+
+
+class FieldIn(FieldChange):
+    """A field to register at the path's site."""
+
+    asset: str = Field(max_length=128)
+
+
+class FieldEntry(FieldIn):
+    """A registered field."""
+
+    site: str
+
+
+class StandChange(BaseModel):
+    """A forest stand (its site and id are in the path)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    species: str = Field(max_length=64, description="larch or sugi")
+    area_ha: float = Field(description="hectares, > 0")
+    age_years: float = Field(description="age in years on `age_on`")
+    age_on: str = Field(max_length=10, description="ISO date of the age and the inventory")
+    device: str = Field("", max_length=128)
+    sensors: list[str] = _IDS
+    trees_per_ha: float | None = None
+    volume_m3_ha: float | None = Field(None, description="stand volume on `age_on`")
+    dbh_cm: float | None = Field(None, description="mean diameter at breast height on `age_on`")
+    planting_year: int | None = None
+    site_index_m: float | None = None
+    name: str = _TEXT
+
+
+class StandIn(StandChange):
+    """A stand to register at the path's site."""
+
+    asset: str = Field(max_length=128)
+
+
+class StandEntry(StandIn):
+    """A registered stand."""
+
+    site: str
+
+
+class BinChange(BaseModel):
+    """A factory bin (its site and id are in the path)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    item: str = Field(max_length=200)
+    unit_kg: float = Field(description="weight of one item in kg, > 0")
+    capacity: int = Field(description="items the bin holds, > 0")
+    lead_time_h: float = Field(description="hours from order to delivery, >= 0")
+    device: str = Field("", max_length=128)
+    weight_sensor: str = Field("", max_length=128, description="the load cell channel")
+    count_sensor: str = Field("", max_length=128, description="the item counter channel")
+    reorder_point: int | None = Field(None, description="items; within the capacity")
+    tare_kg: float = Field(0.0, description="the empty bin's weight in kg, >= 0")
+    supplier: str = _TEXT
+    tolerance: int | None = Field(
+        None, description="items of difference between book or count and measured that alert"
+    )
+
+
+class BinIn(BinChange):
+    """A bin to register at the path's site."""
+
+    asset: str = Field(max_length=128)
+
+
+class BinEntry(BinIn):
+    """A registered bin."""
+
+    site: str
+
+
+class RegistryOut(BaseModel):
+    """Every entry in force."""
+
+    sites: list[SiteEntry]
+    fields: list[FieldEntry]
+    stands: list[StandEntry]
+    bins: list[BinEntry]
+
+
+class VersionOut(BaseModel):
+    """One version of an entry: when, by whom, what it did and what it said."""
+
+    at: dt.datetime
+    by: str
+    change: Change
+    kind: AssetKind
+    entry: SiteEntry | FieldEntry | StandEntry | BinEntry
+
+
+class AttachmentOut(BaseModel):
+    """A device (and its channels; none: all) measuring the entry from `from` until `to`."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    device: str
+    sensors: list[str]
+    from_: dt.datetime = Field(alias="from")
+    to: dt.datetime | None = Field(description="null: still attached")
+
+
+class HistoryOut(BaseModel):
+    """Every version of an entry, oldest first, and which device measured it when."""
+
+    versions: list[VersionOut]
+    attachments: list[AttachmentOut]
+
+
+class WorkRecordIn(BaseModel):
+    """A piece of work on a field, stand or bin."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    site: str = Field(max_length=128)
+    asset: str = Field(max_length=128)
+    kind: RecordKind
+    at: str = Field(
+        max_length=40,
+        description="ISO date (taken as noon in Japan) or datetime (UTC if no offset)",
+    )
+    quantity: float | None = Field(
+        None,
+        description="kg of a harvest; m3 of thinning, felling, inventory; items of deliveries, "
+        "withdrawals, stocktakes and book stock; required for those",
+    )
+    unit: str = Field("", max_length=32, description="default: the kind's unit")
+    grade: str = _TEXT
+    product: str = _TEXT
+    note: str = Field("", max_length=2000)
+
+
+class WorkRecordOut(BaseModel):
+    """A stored work record with who entered it and, if voided, who voided it."""
+
+    record: str
+    site: str
+    asset: str
+    kind: RecordKind
+    at: dt.datetime
+    quantity: float | None
+    unit: str
+    grade: str
+    product: str
+    note: str
+    by: str
+    entered: dt.datetime | None
+    voided: bool
+    voided_by: str
+    voided_at: dt.datetime | None
+
+
+class RowErrorOut(BaseModel):
+    """One reason a row was refused."""
+
+    field: str
+    en: str
+    ja: str
+
+
+class RefusedRowOut(BaseModel):
+    """A refused row: its number as a spreadsheet shows it (the header is row 1)."""
+
+    row: int = Field(ge=1)
+    errors: list[RowErrorOut]
+
+
+class ImportOut(BaseModel):
+    """What an import stored (none on a dry run) and every row it refused."""
+
+    dry_run: bool
+    stored: int = Field(ge=0)
+    valid: int = Field(ge=0, description="rows without a problem (stored unless a dry run)")
+    refused: list[RefusedRowOut]

@@ -10,8 +10,11 @@ from dashboard.routes import (
     exports,
     forecasts,
     forest,
+    imports,
     keys,
     readings,
+    records,
+    registry,
     sites,
     status,
     stock,
@@ -30,6 +33,9 @@ api_routers: list[APIRouter] = [
     forest.router,
     forecasts.router,
     devices.router,
+    registry.router,
+    records.router,
+    imports.router,
 ]
 operations_router = status.router
 ui_router = ui.router

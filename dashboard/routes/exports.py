@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from core.time import from_ms, iso_utc
 from dashboard.auth import allowed_sites
 from dashboard.context import AppContext
-from dashboard.deps import API_PREFIX, Context, ExportKey, TenantPath, to_ms, valid_id
-from dashboard.keys import ApiKey
+from dashboard.deps import API_PREFIX, Context, ExportKey, Registry, TenantPath, to_ms, valid_id
+from dashboard.keys import ApiKey, Role
 from dashboard.routes.encoding import COLUMN_DOCS, csv_chunks, parquet_chunks
 from dashboard.schemas import (
     AUTHENTICATED,
@@ -27,6 +27,7 @@ from dashboard.schemas import (
     error_responses,
 )
 from edge.protocol import SensorKind
+from models.sites.csvio import export_records
 from storage.readings import ExportBatch, check_range
 
 router = APIRouter(
@@ -233,3 +234,42 @@ def export_parquet(
     """Every reading of the selection as one Parquet file, a row group per store window."""
     selection = _selection(key, start, end, sites, kinds)
     return _stream(context, selection, "parquet", "application/vnd.apache.parquet")
+
+
+@router.get(
+    "/tenants/{tenant}/exports/records.csv",
+    response_class=Response,
+    responses=_export_doc("text/csv", {"type": "string"}),
+    summary="Export work records as CSV",
+)
+def export_records_csv(
+    *,
+    tenant: TenantPath,
+    key: ExportKey,
+    registry: Registry,
+    start: StartRequired,
+    end: EndRequired,
+    sites: SitesQuery = None,
+) -> Response:
+    """The work records of the selection's sites dated in [start, end), voided ones marked.
+
+    Columns: site, asset, kind, at, quantity, unit, grade, product, note, record (its id), by,
+    entered, voided_by, voided (docs/registry.md).
+    """
+    chosen = allowed_sites(key, sorted({valid_id(s, "site") for s in sites or []}))
+    start_ms, end_ms = to_ms(start), to_ms(end)
+    check_range(start_ms, end_ms)
+    if key.role is Role.RESEARCHER and not chosen:
+        records = []  # nothing is shared with this key
+    else:
+        records = registry.records(
+            key.tenant, sites=chosen, start_ms=start_ms, end_ms=end_ms, include_void=True
+        )
+    return Response(
+        export_records(records).encode(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": 'attachment; filename="shinshu-records.csv"',
+            "Cache-Control": "private, no-cache",
+        },
+    )

@@ -9,7 +9,7 @@ from pydantic import TypeAdapter
 
 from core.errors import NotFoundError
 from core.time import from_ms
-from dashboard.deps import API_PREFIX, Context, ReadKey, TenantPath, valid_id
+from dashboard.deps import API_PREFIX, Context, ReadKey, Registry, TenantPath, valid_id
 from dashboard.schemas import AUTHENTICATED, DeviceOut, SensorOut, SiteOut, error_responses
 from storage.readings import Catalogue, SeriesKey
 
@@ -45,16 +45,34 @@ def _device(catalogue: Catalogue, site: str, device: str, keys: list[SeriesKey])
 
 
 @router.get("/tenants/{tenant}/sites", response_model=list[SiteOut], summary="List sites")
-def list_sites(tenant: TenantPath, key: ReadKey, context: Context) -> list[SiteOut]:
-    """Every site of the tenant with its device count and newest reading."""
+def list_sites(
+    tenant: TenantPath, key: ReadKey, context: Context, registry: Registry
+) -> list[SiteOut]:
+    """Every site with readings or in the registry: device count, newest reading, description."""
     catalogue = context.reader.catalogue(key.tenant)
     devices = catalogue.devices()
+    described = registry.registry(key.tenant).sites
     out = []
-    for site in catalogue.sites():
+    for site in sorted(set(catalogue.sites()) | set(described)):
         of_site = [keys for (s, _), keys in devices.items() if s == site]
         newest = max((catalogue.last_seen[k] for keys in of_site for k in keys), default=None)
         last_seen = None if newest is None else from_ms(newest)
-        out.append(SiteOut(site=site, devices=len(of_site), last_seen=last_seen))
+        entry = described.get(site)
+        extra = (
+            {}
+            if entry is None
+            else {
+                "registered": True,
+                "kind": entry.kind,
+                "name_ja": entry.name_ja,
+                "name_en": entry.name_en,
+                "municipality": entry.municipality,
+                "latitude": entry.latitude,
+                "longitude": entry.longitude,
+                "altitude_m": entry.altitude_m,
+            }
+        )
+        out.append(SiteOut(site=site, devices=len(of_site), last_seen=last_seen, **extra))
     return out
 
 

@@ -14,9 +14,10 @@ device.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
 from core.errors import ConflictError, InvalidInputError, NotFoundError
@@ -37,9 +38,10 @@ from storage.assets import (
     read_assets,
     retire_asset,
 )
-from storage.errors import StoreError
+from storage.errors import StoreDownError, StoreError
 from storage.layout import SITE_ASSET
 from storage.protocol import ReadingStore
+from storage.readings import from_store
 from storage.records import (
     RecordKind,
     WorkRecord,
@@ -58,6 +60,16 @@ class RegistryInvalid(InvalidInputError):  # noqa: N818 (the contract's name)
         first = errors[0]
         super().__init__(f"{len(errors)} problem(s); first: {first.field}: {first.en}", first.field)
         self.errors = list(errors)
+
+
+@contextlib.contextmanager
+def _writing() -> Iterator[None]:
+    """A write the store did not take is one to retry later (StoreDownError), never half done:
+    each is one request of the store."""
+    try:
+        yield
+    except StoreError as exc:
+        raise StoreDownError(f"the store did not take the change: {exc}") from exc
 
 
 def _entries(registry: Registry) -> dict[tuple[str, str], Asset]:
@@ -107,6 +119,24 @@ def _site_fits(index: int, asset: Asset, site_kind: SiteKind | None) -> list[Fie
     ]
 
 
+def _kind_kept(
+    index: int, held: SiteAsset, asset: SiteAsset, existing: dict[tuple[str, str], Asset]
+) -> list[FieldError]:
+    """A site keeps its kind while fields, stands or bins of that kind are registered there."""
+    if SiteKind(asset.kind) is held.kind:
+        return []
+    if not any(s == asset.site and a != SITE_ASSET for s, a in existing):
+        return []
+    return [
+        FieldError(
+            index,
+            "kind",
+            f"site {asset.site!r} has entries of a {held.kind.value}; retire them first",
+            f"拠点 {asset.site!r} には{_SITE_JA[held.kind]}の登録があります。先に廃止してください",
+        )
+    ]
+
+
 class RegistryService:
     """Validated changes to one store's asset registry and work records."""
 
@@ -120,7 +150,7 @@ class RegistryService:
 
     def registry(self, tenant: str, sites: Sequence[str] = ()) -> Registry:
         """The entries in force (of `sites`, if given)."""
-        return read_assets(self.store, tenant, sites)
+        return from_store(lambda: read_assets(self.store, tenant, sites), Registry())
 
     def check(self, tenant: str, assets: Sequence[Asset]) -> list[FieldError]:
         """Every problem of a batch, against the registry as it is now (nothing is written)."""
@@ -149,6 +179,8 @@ class RegistryService:
             if not isinstance(asset, SiteAsset):
                 errors.extend(_site_fits(index, asset, site_kinds.get(asset.site)))
             held = existing.get(key)
+            if isinstance(held, SiteAsset) and isinstance(asset, SiteAsset):
+                errors.extend(_kind_kept(index, held, asset, existing))
             if held is not None and asset_kind(held) is not asset_kind(asset):
                 errors.append(
                     FieldError(
@@ -181,9 +213,10 @@ class RegistryService:
             )
             for a in assets
         ]
-        refused = self.store.write_points(points)
-        if refused:
-            raise StoreError(f"the store refused {len(refused)} entries: {refused[0].reason}")
+        with _writing():
+            refused = self.store.write_points(points)
+            if refused:
+                raise StoreError(f"the store refused {len(refused)} entries: {refused[0].reason}")
         return list(assets)
 
     def find(self, tenant: str, site: str, asset: str) -> Asset:
@@ -200,14 +233,15 @@ class RegistryService:
             registry = self.registry(tenant, [site])
             if registry.fields.get(site) or registry.stands.get(site) or registry.bins.get(site):
                 raise ConflictError(f"site {site!r} still has fields, stands or bins in force")
-        retire_asset(self.store, tenant, entry, by=by, now_ms=self._now_ms())
+        with _writing():
+            retire_asset(self.store, tenant, entry, by=by, now_ms=self._now_ms())
         return entry
 
     def history(
         self, tenant: str, site: str, asset: str
     ) -> tuple[list[AssetVersion], list[Attachment]]:
         """Every version of an entry (retired ones too) and which device measured it when."""
-        versions = asset_history(self.store, tenant, site, asset)
+        versions = from_store(lambda: asset_history(self.store, tenant, site, asset), [])
         if not versions:
             raise NotFoundError(f"site {site!r} has no entry {asset!r}")
         return versions, attachments(versions)
@@ -245,7 +279,8 @@ class RegistryService:
             ).with_id()
             for r in records
         ]
-        write_records(self.store, tenant, stamped)
+        with _writing():
+            write_records(self.store, tenant, stamped)
         return stamped
 
     def records(
@@ -260,22 +295,26 @@ class RegistryService:
         include_void: bool = False,
     ) -> list[WorkRecord]:
         """Records in [start, end), oldest first."""
-        return read_records(
-            self.store,
-            tenant,
-            sites=sites,
-            assets=assets,
-            kinds=kinds,
-            start_ms=start_ms,
-            end_ms=end_ms,
-            include_void=include_void,
+        return from_store(
+            lambda: read_records(
+                self.store,
+                tenant,
+                sites=sites,
+                assets=assets,
+                kinds=kinds,
+                start_ms=start_ms,
+                end_ms=end_ms,
+                include_void=include_void,
+            ),
+            [],
         )
 
     def void(self, tenant: str, site: str, record: str, *, by: str) -> WorkRecord:
         """Withdraw a record (kept, marked void); NotFoundError if there is none."""
-        found = find_record(self.store, tenant, site, record)
+        found = from_store(lambda: find_record(self.store, tenant, site, record), None)
         if found is None:
             raise NotFoundError(f"site {site!r} has no record {record!r}")
         if found.voided:
             return found
-        return void_record(self.store, tenant, found, by=by, now_ms=self._now_ms())
+        with _writing():
+            return void_record(self.store, tenant, found, by=by, now_ms=self._now_ms())

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from core.time import MS_PER_HOUR, day_number, day_start_ms
-from edge.protocol import MAX_ID_CHARS, ProtocolError, check_id
+from edge.protocol import MAX_ID_CHARS, MIN_TIMESTAMP_MS, ProtocolError, check_id
 from models.forest.species import Species
 from models.harvest.predict import KnownCrop
 from storage.assets import Asset, AssetKind, BinAsset, FieldAsset, SiteAsset, SiteKind, StandAsset
@@ -34,7 +34,6 @@ MAX_ALTITUDE_M = 9000.0
 MAX_AREA_HA = 100_000.0
 # A record may be dated a little ahead (a clock off, a time zone), not into next week.
 FUTURE_SLACK_MS = 86_400_000
-EARLIEST_RECORD = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
 
 KNOWN_CROPS: tuple[str, ...] = tuple(c.value for c in KnownCrop)
 SPECIES: tuple[str, ...] = tuple(s.value for s in Species)
@@ -391,8 +390,9 @@ def _at(errors: _Errors, at_ms: object, now_ms: int) -> None:
             "the work is dated more than a day in the future",
             "作業日時が1日以上先の未来になっています",
         )
-    if at_ms < int(EARLIEST_RECORD.timestamp() * 1000):
-        errors.add("at", "the work is dated before 1900", "作業日時が1900年より前です")
+    # The store keeps times from 2000 on (as every reading).
+    if at_ms < MIN_TIMESTAMP_MS:
+        errors.add("at", "the work is dated before 2000", "作業日時が2000年より前です")
 
 
 def default_unit(kind: RecordKind) -> str:

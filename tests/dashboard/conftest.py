@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from simulators.scenario import Scenario, Truth
 from storage.alert_types import Alert, AlertKind, AlertState
 from storage.alerts import AlertStore
 from storage.influx.client import InfluxStore
+from storage.records import RecordKind, WorkRecord
 
 START = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
 START_MS = int(START.timestamp() * 1000)
@@ -128,12 +129,94 @@ class ApiEnv:
         if "/devices/{site}/{device}" in route.path:
             # A registered device (registered anew each time: a route may revoke it).
             self.app.state.context.devices().issue_devices([(tenant, site, device)], actor="tests")
+        self._fill_registry(route.path, tenant, values)
         return route.path.format(**values)
+
+    def registry_site(self, tenant: str, kind: str) -> str:
+        """The tenant's site with fields ("fields"), stands ("stands") or bins ("bins")."""
+        measurement = {"fields": "leaf_wetness", "stands": "stem_radius", "bins": "bin_weight"}
+        return first_site(self.store, tenant, measurement[kind])
+
+    def _fill_registry(self, path: str, tenant: str, values: dict[str, str]) -> None:
+        """Real registry ids: a fresh entry (a route may retire it) of the kind the path names."""
+        service = self.app.state.context.registry
+        values["what"] = "bins"
+        if "/registry/sites/{site}/" in path:
+            noun = path.split("/registry/sites/{site}/")[1].split("/", maxsplit=1)[0]
+            kind = noun if noun in ("fields", "stands", "bins") else "bins"
+            site = values["site"] = self.registry_site(tenant, kind)
+            if "{asset}" in path:
+                registry = service.registry(tenant, [site])
+                model = getattr(registry, kind)[site][0]
+                fresh = replace(model, asset=f"{kind}-{uuid.uuid4().hex[:10]}")
+                service.save(tenant, [fresh], by="tests")
+                values["asset"] = fresh.asset
+        if "{record}" in path:
+            site = values["site"] = self.registry_site(tenant, "bins")
+            bin_ = service.registry(tenant, [site]).bins[site][0]
+            record = WorkRecord(site, bin_.asset, RecordKind.DELIVERY, self.start_ms, quantity=5)
+            values["record"] = service.add_records(tenant, [record], by="tests")[0].record
+
+    def _registry_body(self, path: str) -> dict[str, object] | None:
+        """A valid body for the registry's POST and PUT routes at `path`, None for others."""
+        fresh = uuid.uuid4().hex[:10]
+        tenant = path.split("/")[4]
+        if path.endswith("/registry/sites"):
+            site = {"kind": "farm", "name_ja": "新しい圃場", "latitude": 36.2, "longitude": 137.9}
+            return {**site, "site": f"site-{fresh}", "altitude_m": 600.0}
+        if "/registry/sites/" in path and path.count("/") == 7:
+            site = self.app.state.context.registry.registry(tenant).sites[
+                path.rsplit("/", maxsplit=1)[-1]
+            ]
+            return {
+                "kind": site.kind.value,
+                "name_ja": site.name_ja,
+                "name_en": site.name_en,
+                "latitude": site.latitude,
+                "longitude": site.longitude,
+                "altitude_m": site.altitude_m,
+            }
+        bodies: dict[str, dict[str, object]] = {
+            "fields": {"crop": "lettuce", "area_ha": 0.3, "plantings": ["2025-04-20"]},
+            "stands": {"species": "larch", "area_ha": 2.0, "age_years": 30, "age_on": "2025-04-01"},
+            "bins": {"item": "washer", "unit_kg": 0.001, "capacity": 1000, "lead_time_h": 24},
+        }
+        for noun, body in bodies.items():
+            if path.endswith(f"/{noun}"):
+                return {**body, "asset": f"{noun}-{fresh}"}
+            if f"/{noun}/" in path and "/registry/" in path:
+                return body
+        if path.endswith("/records"):
+            site = self.registry_site(tenant, "fields")
+            field = self.app.state.context.registry.registry(tenant, [site]).fields[site][0]
+            return {
+                "site": site,
+                "asset": field.asset,
+                "kind": "harvest",
+                "at": "2025-06-02",
+                "quantity": 12.5,
+                "grade": "A",
+            }
+        return None
 
     def call(self, route: RouteInfo, path: str, headers: dict[str, str]) -> tuple[int, str]:
         """Call `route` at `path` with valid query parameters and body; return status, body."""
         method = sorted(route.methods)[0]
         body: dict[str, object] | None = {"role": "viewer"} if method == "POST" else None
+        if route.path.endswith("/imports/{what}"):
+            tenant = path.split("/")[4]
+            site = self.registry_site(tenant, "bins")
+            header = "site,asset,item,unit_kg,capacity,lead_time_h\n"
+            csv = f"{header}{site},b-{uuid.uuid4().hex[:8]},nut,0.01,100,24\n"
+            response = self.client.post(
+                path,
+                params={"dry_run": "false"},
+                content=csv.encode(),
+                headers={**headers, "Content-Type": "text/csv"},
+            )
+            return response.status_code, response.text
+        if method in ("POST", "PUT"):
+            body = self._registry_body(path) or body
         if route.path.endswith("/devices"):
             body = {"site": "registry-site", "device": f"new-{uuid.uuid4().hex[:12]}"}
         elif route.path.endswith("/config"):

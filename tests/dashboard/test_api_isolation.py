@@ -60,10 +60,16 @@ def test_each_role_can_do_exactly_its_permissions(api_env: ApiEnv) -> None:
 
 
 def test_role_matrix_is_as_documented() -> None:
-    """Viewer reads; operator adds alerts and config; admin adds keys; researcher only exports."""
+    """Viewer reads; operator adds alerts, config and the registry; admin adds keys and devices;
+    researcher only exports."""
     names = {role: {p.value for p in PERMISSIONS[role]} for role in Role}
     assert names[Role.VIEWER] == {"read"}
-    assert names[Role.OPERATOR] == {"read", "acknowledge_alerts", "configure_devices"}
+    assert names[Role.OPERATOR] == {
+        "read",
+        "acknowledge_alerts",
+        "configure_devices",
+        "manage_assets",
+    }
     assert names[Role.ADMIN] == names[Role.OPERATOR] | {"manage_devices", "manage_keys"}
     assert names[Role.RESEARCHER] == {"export"}
 
