@@ -12,8 +12,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from core.settings import Settings, load_api_settings
 from core.time import JST
+from dashboard.app import create_app
+from dashboard.keys import Role
 from models.harvest.csvio import EPOCH, write_seasons
 from models.harvest.records import recorded_seasons
 from models.harvest.service import ForecastService
@@ -199,3 +203,42 @@ def test_a_planting_never_harvested_does_not_take_a_later_harvest() -> None:
         ((dt.date(2025, 7, 1) - EPOCH).days, (dt.date(2025, 9, 1) - EPOCH).days, 25.0),
     ]
     assert skipped == [f"{SITE}/{OWN.asset} planted 2024-05-01: no harvest within a season"]
+
+
+def test_a_harvest_entered_through_the_api_becomes_a_training_season(
+    farm: Farm, tmp_path: Path
+) -> None:
+    """An operator registers a field and enters its planting and harvest as the web UI does
+    (POST /registry/.../fields, POST /records); the model `shinshu train` registers next lists
+    that season, with the ids the API gave the records, among its training data."""
+    app = create_app(load_api_settings(Settings(store=f"sqlite://{farm.path}", data_dir=tmp_path)))
+    _, token = app.state.context.keys.create(TENANT, Role.OPERATOR, name="field worker")
+    headers = {"X-API-Key": token}
+    api = f"/api/v1/tenants/{TENANT}"
+    with TestClient(app) as client:
+        field = {"asset": "lettuce-y", "crop": "lettuce", "area_ha": 0.4, "variety": "Cisco"}
+        made = client.post(f"{api}/registry/sites/{SITE}/fields", json=field, headers=headers)
+        assert made.status_code == 201, made.text
+        entered = []
+        for body in (
+            {"site": SITE, "asset": "lettuce-y", "kind": "planting", "at": "2024-06-03"},
+            {
+                "site": SITE,
+                "asset": "lettuce-y",
+                "kind": "harvest",
+                "at": "2024-07-29",
+                "quantity": 11_200,
+                "grade": "A",
+            },
+        ):
+            answer = client.post(f"{api}/records", json=body, headers=headers)
+            assert answer.status_code == 201, answer.text
+            entered.append(answer.json()["record"])
+    result = _train(farm, tmp_path)
+    assert result.returncode in (0, 3), result.stdout + result.stderr
+    [meta] = ModelRegistry.for_tenant(tmp_path, TENANT).versions("harvest")
+    [season] = [s for s in meta.data["training_seasons"] if s["field"] == "lettuce-y"]
+    assert season["planting_record"] == entered[0]
+    assert season["harvest_records"] == [entered[1]]
+    assert (season["planting_date"], season["maturity_date"]) == ("2024-06-03", "2024-07-29")
+    assert season["yield_t_ha"] == pytest.approx(28.0)
