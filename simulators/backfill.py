@@ -67,6 +67,7 @@ def backfill(
     writers: int = 2,
     until_ms: int | None = None,
     kinds: Collection[SensorKind] | None = None,
+    now_ms: int | None = None,
 ) -> BackfillReport:
     """Simulate every site of `scenario` and write its readings; truth is collected in `truth`.
 
@@ -74,7 +75,7 @@ def backfill(
     of the same scenario (`LivePlan.begin_ms`), so history and live data join seamlessly.
     With `kinds`, only the readings of those sensor kinds are written.
     The crop seasons harvested in the written span become planting and harvest work records,
-    as a farmer would have entered them.
+    as a farmer would have entered them (those harvested by `now_ms`, default the clock's now).
     """
     began = time.monotonic()
     # Descriptions first: a forecast service reading meanwhile knows what the readings are.
@@ -94,8 +95,10 @@ def backfill(
             )
     if refused:
         log.warning("the store refused %d readings", refused)
-    end_ms = scenario.start_ms + scenario.duration_ms
-    records = season_records(truth.seasons[known:], end_ms if until_ms is None else until_ms)
+    # Work is recorded once done: a season harvested after now is not recorded yet.
+    end_ms = scenario.start_ms + scenario.duration_ms if until_ms is None else until_ms
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    records = season_records(truth.seasons[known:], min(end_ms, now))
     add_records(store, tenant, records)
     return BackfillReport(
         sites, written - refused, refused, time.monotonic() - began, records=len(records)
