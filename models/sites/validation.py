@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from core.time import MS_PER_HOUR, day_number, day_start_ms
 from edge.protocol import MAX_ID_CHARS, MIN_TIMESTAMP_MS, ProtocolError, check_id
 from models.forest.species import Species
-from models.harvest.predict import KnownCrop
+from models.harvest.crops import KnownCrop
 from storage.assets import Asset, AssetKind, BinAsset, FieldAsset, SiteAsset, SiteKind, StandAsset
 from storage.layout import SITE_ASSET
 from storage.records import RecordKind, WorkRecord
