@@ -5,10 +5,12 @@ seasons (planting, maturity and yield) come from the work records of the tenant'
 people record those, not sensors: a planting record and the harvest records after it
 (`models.harvest.records`). A seasons CSV is imported into records first. The latest
 quarter of the seasons, by planting date, is held out: a model fitted on the earlier seasons
-with the weather before the split must beat the 10 °C GDD baseline on maturity (at 50 % and
-75 % of each held-out season) and do no worse than climatology on yield (at 75 %), or the new
-version is registered as rejected and the previous good one stays in service. A version that
-passes is refitted on every season and all the weather before it is registered.
+with the weather before the split must beat the 10 °C GDD baseline on maturity (as of 50 % and
+75 % of the crop's mean season length in the earlier seasons after each held-out planting,
+never of the season's own length, which only its outcome tells) and do no worse than
+climatology on yield (at 75 %), or the new version is registered as rejected and the previous
+good one stays in service. A version that passes is refitted on every season and all the
+weather before it is registered.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from core.time import day_number, from_day_number, local_today
 from models.errors import ModelError
 from models.harvest.climate import PRE_DAYS
 from models.harvest.csvio import from_day, read_seasons
-from models.harvest.evaluation import as_of_share, summarize
+from models.harvest.evaluation import as_of_share, season_lengths, summarize
 from models.harvest.model import HarvestForecaster
 from models.harvest.persist import HARVEST_CODEC
 from models.harvest.predict import predict_all
@@ -163,7 +165,10 @@ def held_out_metrics(
     metrics: dict[str, Metric] = {}
     cases = 0
     for share in SHARES:
-        predictions = predict_all(model, weather, as_of_share(held_out, share), None)
+        # As of a share of the crop's usual length in the earlier seasons: not of the season's
+        # own, which only its outcome tells.
+        rows = as_of_share(held_out, share, season_lengths(model))
+        predictions = predict_all(model, weather, rows, None)
         ok = [p for p in predictions if p.status is PredictionStatus.OK]
         if len(ok) < MIN_HELD_OUT:
             statuses = Counter(p.status.value for p in predictions)
