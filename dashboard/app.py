@@ -34,7 +34,8 @@ Readings, aggregates and research exports of the Shinshu IoT platform.
 
 Every `/api/v1` route needs an API key in the `{API_KEY_HEADER}` header (never in the URL).
 A key belongs to one tenant and has one role: **viewer** (read sites, devices, readings and
-aggregates), **operator** (viewer, plus alerts and device configuration), **admin**
+aggregates), **operator** (viewer, plus alerts, device configuration, the asset registry
+and work records), **admin**
 (operator, plus the tenant's keys and device registration) and **researcher** (exports of
 the sites shared with the key, nothing else). Times are ISO 8601 in UTC.
 """

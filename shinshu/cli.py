@@ -266,6 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_devices_command(sub)
     add_broker_command(sub)
+    from shinshu.sites_cli import add_sites_commands
+
+    add_sites_commands(sub)
 
     demo = sub.add_parser(
         "demo",
@@ -286,6 +289,8 @@ SETTING_FLAGS: dict[str, tuple[str, ...]] = {
     "ingest": ("ingest_client_id", "ingest_group", "ingest_metrics_port"),
     "simulate": ("tenant", "site"),
     "train": ("tenant",),
+    "sites": ("tenant",),
+    "records": ("tenant",),
     "alerts": ("alerts_client_id", "alerts_metrics_port"),
 }
 

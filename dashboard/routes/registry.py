@@ -52,14 +52,20 @@ _WRITE = {**error_responses(409), **invalid_responses()}
 _TUPLES = ("plantings", "expected_harvests", "sensors")
 
 
-def _entry(asset: Asset) -> SiteEntry | FieldEntry | StandEntry | BinEntry:
-    """The wire form of a registry entry."""
+def _values(asset: Asset) -> dict[str, Any]:
+    """A registry entry's fields as the wire has them (lists for tuples)."""
     values = asdict(asset)
-    if isinstance(asset, SiteAsset):
-        return SiteEntry(**values)
     for name in _TUPLES:
         if name in values:
             values[name] = list(values[name])
+    return values
+
+
+def _entry(asset: Asset) -> SiteEntry | FieldEntry | StandEntry | BinEntry:
+    """The wire form of a registry entry."""
+    values = _values(asset)
+    if isinstance(asset, SiteAsset):
+        return SiteEntry(**values)
     if isinstance(asset, FieldAsset):
         return FieldEntry(**values)
     if isinstance(asset, StandAsset):
@@ -116,9 +122,9 @@ def get_registry(
     found = registry.registry(key.tenant, sites)
     return RegistryOut(
         sites=[SiteEntry(**asdict(found.sites[s])) for s in sorted(found.sites)],
-        fields=[_entry(f) for s in sorted(found.fields) for f in found.fields[s]],  # type: ignore[misc]
-        stands=[_entry(f) for s in sorted(found.stands) for f in found.stands[s]],  # type: ignore[misc]
-        bins=[_entry(f) for s in sorted(found.bins) for f in found.bins[s]],  # type: ignore[misc]
+        fields=[FieldEntry(**_values(f)) for s in sorted(found.fields) for f in found.fields[s]],
+        stands=[StandEntry(**_values(f)) for s in sorted(found.stands) for f in found.stands[s]],
+        bins=[BinEntry(**_values(f)) for s in sorted(found.bins) for f in found.bins[s]],
     )
 
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
 from core.errors import ConflictError, InvalidInputError, NotFoundError
+from edge.protocol import ProtocolError, check_id
 from models.sites.validation import FieldError, check_asset, check_record, default_unit
 from storage.assets import (
     Asset,
@@ -70,6 +71,14 @@ def _writing() -> Iterator[None]:
         yield
     except StoreError as exc:
         raise StoreDownError(f"the store did not take the change: {exc}") from exc
+
+
+def _storable(value: object) -> bool:
+    try:
+        check_id(value, "id")
+    except ProtocolError:
+        return False
+    return True
 
 
 def _entries(registry: Registry) -> dict[tuple[str, str], Asset]:
@@ -248,7 +257,9 @@ class RegistryService:
 
     def check_records(self, tenant: str, records: Sequence[WorkRecord]) -> list[FieldError]:
         """Every problem of a batch of records (nothing is written)."""
-        entries = _entries(self.registry(tenant, sorted({r.site for r in records})))
+        # Only ids that could be stored are looked up; the others are refused by the checks.
+        sites = sorted({r.site for r in records if _storable(r.site)})
+        entries = _entries(self.registry(tenant, sites)) if sites else {}
         now_ms = self._now_ms()
         errors: list[FieldError] = []
         for index, record in enumerate(records):

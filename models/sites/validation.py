@@ -20,8 +20,6 @@ from dataclasses import dataclass
 
 from core.time import MS_PER_HOUR, day_number, day_start_ms
 from edge.protocol import MAX_ID_CHARS, MIN_TIMESTAMP_MS, ProtocolError, check_id
-from models.forest.species import Species
-from models.harvest.crops import KnownCrop
 from storage.assets import Asset, AssetKind, BinAsset, FieldAsset, SiteAsset, SiteKind, StandAsset
 from storage.layout import SITE_ASSET
 from storage.records import RecordKind, WorkRecord
@@ -35,8 +33,12 @@ MAX_AREA_HA = 100_000.0
 # A record may be dated a little ahead (a clock off, a time zone), not into next week.
 FUTURE_SLACK_MS = 86_400_000
 
-KNOWN_CROPS: tuple[str, ...] = tuple(c.value for c in KnownCrop)
-SPECIES: tuple[str, ...] = tuple(s.value for s in Species)
+# The crops with an agronomic harvest window (models.harvest.predict.KnownCrop) and the species
+# of the yield tables (models.forest.species.Species), named here rather than imported: those
+# modules load numpy, scipy and scikit-learn, which the API and a command line do not need to
+# check a form (tests/models/sites keep the lists equal).
+KNOWN_CROPS: tuple[str, ...] = ("lettuce", "rice", "apple")
+SPECIES: tuple[str, ...] = ("larch", "sugi")
 
 # The registry kind each record kind is about.
 RECORD_ASSET: dict[RecordKind, AssetKind] = {

@@ -133,3 +133,12 @@ def test_a_field_belongs_to_a_farm_and_a_bin_to_a_factory(store: ReadingStore) -
         service.save("t", [misplaced], by="x")
     error = raised.value.errors[0]
     assert (error.field, "farm" in error.en, "農場" in error.ja) == ("site", True, True)
+
+
+def test_records_of_unusable_ids_are_refused_not_looked_up(store: ReadingStore) -> None:
+    """A site id no store could hold is a field error, not a failed query."""
+    service = RegistryService(store, Clock(NOW))
+    odd = WorkRecord("a\nb'\"/", "f1", RecordKind.HARVEST, int(NOW * 1000), quantity=1.0)
+    with pytest.raises(RegistryInvalid) as raised:
+        service.add_records("t", [odd], by="x")
+    assert {e.field for e in raised.value.errors} == {"site"}

@@ -113,3 +113,13 @@ def test_a_date_alone_is_the_same_day_in_japan_and_utc() -> None:
         dt.datetime(2026, 5, 1, 3, tzinfo=dt.UTC).timestamp() * 1000
     )
     assert parse_at("2026-05-01T10:00:00Z") == parse_at("2026-05-01T19:00:00+09:00")
+
+
+def test_the_lists_are_the_models_own() -> None:
+    """The known crops and species are those the harvest and growth models have."""
+    from models.forest.species import SPECIES as TRAITS
+    from models.harvest.predict import KnownCrop
+    from models.sites.validation import KNOWN_CROPS, SPECIES
+
+    assert set(KNOWN_CROPS) == {c.value for c in KnownCrop}
+    assert set(SPECIES) == {s.value for s in TRAITS}
