@@ -6,11 +6,11 @@ the following day is replayed live through real edge agents on accelerated time,
 in one factory bin for the alerts service to catch. Without `influxd` installed, the store is a
 SQLite file in the demo folder instead, and the demo says so.
 
-The farm also has earlier years, every two hours: their crop seasons are planting and harvest
-work records, as the farmer would have entered them, and the demo trains the harvest model on
-them (`models.training`, with its held-out check) while the web UI starts. Whatever the time of
-year, the field is planted again on the first day of the week of history, so the farm page has
-a season to forecast.
+The farm also has the six calendar years before this one, every two hours: their crop seasons
+are planting and harvest work records, as the farmer would have entered them, and the demo
+trains the harvest model on them (`models.training`, with its held-out check) while the web UI
+starts. Whatever the time of year, the field is planted again on the first day of the week of
+history, so the farm page has a season to forecast.
 """
 
 from __future__ import annotations
@@ -62,9 +62,9 @@ log = logging.getLogger(__name__)
 STEP_MS = 600_000
 LIVE_MS = MS_PER_DAY
 THEFT_AFTER_MS = 2 * MS_PER_HOUR
-# Enough lettuce seasons (two a year) to hold three out when training; coarse steps and only
+# Enough lettuce seasons (two a year) to hold three out and fit on nine; coarse steps and only
 # what the harvest model reads keep it quick.
-EARLIER_YEARS = 5
+EARLIER_YEARS = 6
 EARLIER_STEP_MS = 2 * MS_PER_HOUR
 WEATHER_KINDS = frozenset(
     {
@@ -136,17 +136,14 @@ def _scenario(options: DemoOptions, now_ms: int) -> tuple[Scenario, int]:
 
 
 def _earlier_years(scenario: Scenario, store: ReadingStore, tenant: str) -> None:
-    """The farm's earlier years before the history: weather readings and recorded seasons."""
-    duration_ms = EARLIER_YEARS * 365 * MS_PER_DAY
-    earlier = Scenario(
-        scenario.farms,
-        0,
-        0,
-        scenario.start_ms - duration_ms,
-        duration_ms,
-        EARLIER_STEP_MS,
-        scenario.seed,
+    """The farm's earlier years: weather readings and recorded seasons of the calendar years
+    before the history's (whole years, so every day of a year trains on the same seasons)."""
+    year = from_day_number(local_day(scenario.start_ms)).year
+    first, end = (
+        int(dt.datetime(y, 1, 1, tzinfo=JST).timestamp() * 1000)
+        for y in (year - EARLIER_YEARS, year)
     )
+    earlier = Scenario(scenario.farms, 0, 0, first, end - first, EARLIER_STEP_MS, scenario.seed)
     report = backfill(
         earlier, store, tenant, Truth(), progress=lambda _l: None, kinds=WEATHER_KINDS
     )
@@ -173,7 +170,7 @@ def _train(settings: Settings, store: ReadingStore) -> None:
     """Train and register the harvest model on the recorded seasons (kept if it passes)."""
     began = time.monotonic()
     # numpy and scikit-learn load here, after the web UI has started.
-    from models.registry import ModelRegistry
+    from models.registry import ModelRegistry, ModelStatus
     from models.training import TrainingRequest, train_harvest
 
     registry = ModelRegistry.for_tenant(settings.data_path, settings.tenant)
@@ -185,9 +182,14 @@ def _train(settings: Settings, store: ReadingStore) -> None:
         print(f"  the harvest model could not be trained: {exc}", flush=True)
         return
     verdict = meta.status.value + (f" ({meta.reason})" if meta.reason else "")
+    shown = (
+        "the farm page shows its forecast"
+        if meta.status is ModelStatus.GOOD
+        else "not served: the farm page has no forecast"
+    )
     print(
         f"  harvest model v{meta.version} from {meta.data['seasons']} recorded seasons: "
-        f"{verdict}, in {time.monotonic() - began:.1f} s; the farm page shows its forecast",
+        f"{verdict}, in {time.monotonic() - began:.1f} s; {shown}",
         flush=True,
     )
 

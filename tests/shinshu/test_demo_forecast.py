@@ -70,7 +70,7 @@ def _farm_page_forecast(api: str, headers: dict[str, str]) -> dict[str, Any] | N
 
 @pytest.mark.parametrize("store", ["influxdb", "sqlite"])
 def test_the_demo_farm_page_shows_a_harvest_forecast(tmp_path: Path, store: str) -> None:
-    """A good harvest model trained on ten recorded seasons of earlier years is registered,
+    """A good harvest model trained on twelve recorded seasons of earlier years is registered,
     and the farm page's forecast of the current season comes from it."""
     proc, api, headers, output = _start(tmp_path, store)
     try:
@@ -78,7 +78,10 @@ def test_the_demo_farm_page_shows_a_harvest_forecast(tmp_path: Path, store: str)
 
         def forecast_ok() -> bool:
             assert proc.poll() is None, "the demo stopped before its farm page had a forecast"
-            answer = _farm_page_forecast(api, headers)
+            try:
+                answer = _farm_page_forecast(api, headers)
+            except httpx.TimeoutException:
+                return False  # a busy machine: ask again
             if answer is not None:
                 found.clear()
                 found.update(answer)
@@ -95,7 +98,7 @@ def test_the_demo_farm_page_shows_a_harvest_forecast(tmp_path: Path, store: str)
         assert harvest["status"] == "good"
         # Trained on the seasons the demo recorded for the farm's earlier years.
         seasons = harvest["data"]["training_seasons"]
-        assert len(seasons) == 10 and all(s["site"] == SITE for s in seasons)
+        assert len(seasons) == 12 and all(s["site"] == SITE for s in seasons)
         assert all(s["planting_record"] and s["harvest_records"] for s in seasons)
     finally:
         proc.send_signal(signal.SIGINT)
@@ -104,4 +107,4 @@ def test_the_demo_farm_page_shows_a_harvest_forecast(tmp_path: Path, store: str)
         proc.wait(timeout=90)
         print(output)
     assert proc.returncode == 0, output
-    assert "from 10 recorded seasons: good" in output, output
+    assert "from 12 recorded seasons: good" in output, output
