@@ -31,9 +31,9 @@ from models.forest import (
     faustmann_rotation,
 )
 from models.forest.regressor import ChapmanRichardsRegressor
-from models.harvest.api import fit_csv, predict_csv
+from models.harvest.api import fit_csv, load_model, predict_csv
 from models.harvest.csvio import write_seasons, write_weather
-from models.harvest.evaluation import as_of_share, summarize
+from models.harvest.evaluation import as_of_share, season_lengths, summarize
 from models.harvest.yields import IntervalRegressor
 
 STOCKOUT_SEEDS = (901, 902, 903, 904, 905)
@@ -90,6 +90,8 @@ def bench_harvest(test_seeds: tuple[int, ...], train_years: int = 10) -> bool:
         start = time.perf_counter()
         fit_csv(d / "weather.csv", d / "seasons.csv", d / "model")
         fit_s = time.perf_counter() - start
+        # As of a share of each crop's usual length in training, not of the season's own.
+        lengths = season_lengths(load_model(d / "model"))
         for seed in test_seeds:
             test_weather, test_seasons = simulate_dataset(seed, 2026 + train_years, 5)
             write_weather(d / f"w{seed}.csv", test_weather.values())
@@ -98,7 +100,8 @@ def bench_harvest(test_seeds: tuple[int, ...], train_years: int = 10) -> bool:
                 f"(trained on seed {HARVEST_TRAIN_SEED}, fit {fit_s:.1f} s)"
             )
             for share in (0.5, 0.75):
-                path = write_seasons(d / f"s{seed}.csv", as_of_share(test_seasons, share))
+                rows = as_of_share(test_seasons, share, lengths)
+                path = write_seasons(d / f"s{seed}.csv", rows)
                 preds = predict_csv(d / "model", d / f"w{seed}.csv", path, None, d / "p.csv")
                 s = summarize(preds, share)
                 pct = f"{share:.0%}"

@@ -59,9 +59,7 @@ def _train_once(settings: Settings, args: argparse.Namespace) -> int:
 
     registry = ModelRegistry.for_tenant(settings.data_path, settings.tenant)
     store = open_store(settings, timeout=120.0)
-    request = TrainingRequest(
-        settings.tenant, args.seasons, args.start, args.end, args.holdout, args.yield_unit
-    )
+    request = TrainingRequest(settings.tenant, args.seasons, args.start, args.end, args.holdout)
     try:
         meta = train_harvest(store, registry, request, progress=_print)
     except TrainingError as exc:
@@ -107,7 +105,9 @@ def add_train_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[
         "train",
         help="fit models from the store and register them (optionally on a schedule)",
         description="Fits the harvest model from daily weather derived from the stored "
-        "readings and the seasons file, scores it on the latest seasons held out, and "
+        "readings and the seasons of the work records (a planting record of a field and the "
+        "harvest records after it; yield in t/ha from the harvested kg and the field's area), "
+        "scores it on the latest seasons held out, and "
         "registers the version under SHINSHU_DATA_DIR/models/TENANT/harvest/. Exit status: "
         "0 registered as good, 3 registered as rejected (the previous good version stays in "
         "service), 2 unusable input, 1 store or disk error.",
@@ -118,25 +118,26 @@ def add_train_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     train.add_argument(
         "--seasons",
         type=Path,
-        required=True,
         metavar="S.csv",
-        help="field_id,crop,planting_date,maturity_date,yield; field_id is the farm's site id",
+        help="first import this seasons file into the work records (planting and harvest "
+        "records on the site's registered field; importing it again changes nothing): "
+        "field_id,crop,planting_date,maturity_date,yield with field_id the site id and "
+        "yield in t/ha",
     )
     train.add_argument("--tenant", dest="tenant", help="whose data (default SHINSHU_TENANT)")
     train.add_argument(
         "--start",
         type=dt.date.fromisoformat,
-        help="first day of weather (Asia/Tokyo, YYYY-MM-DD); default 10 days before the "
-        "first planting",
+        help="train on the seasons planted on or after this day (Asia/Tokyo, YYYY-MM-DD); "
+        "weather is read from 10 days before the first planting",
     )
     train.add_argument(
-        "--end", type=dt.date.fromisoformat, help="last day of weather; default yesterday"
+        "--end",
+        type=dt.date.fromisoformat,
+        help="last day of weather, and of the seasons' harvests; default yesterday",
     )
     train.add_argument(
         "--holdout", type=_share, default=0.25, help="share of the latest seasons held out"
-    )
-    train.add_argument(
-        "--yield-unit", default="t/ha", help="unit of the seasons' yields, shown with forecasts"
     )
     train.add_argument(
         "--every",

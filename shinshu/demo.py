@@ -5,6 +5,12 @@ a simulated farm, forest stand and factory: their last week is backfilled into t
 the following day is replayed live through real edge agents on accelerated time, with a theft
 in one factory bin for the alerts service to catch. Without `influxd` installed, the store is a
 SQLite file in the demo folder instead, and the demo says so.
+
+The farm also has the six calendar years before this one, every two hours: their crop seasons
+are planting and harvest work records, as the farmer would have entered them, and the demo
+trains the harvest model on them (`models.training`, with its held-out check) while the web UI
+starts. Whatever the time of year, the field is planted again on the first day of the week of
+history, so the farm page has a season to forecast.
 """
 
 from __future__ import annotations
@@ -21,12 +27,14 @@ from typing import Any
 
 from core.settings import SQLITE_SCHEME, Settings, load_api_settings
 from core.signals import install_stop_handlers
-from core.time import JST, MS_PER_DAY, MS_PER_HOUR
+from core.time import JST, MS_PER_DAY, MS_PER_HOUR, from_day_number, local_day
 from dashboard.app import create_app
 from dashboard.keys import Role
 from edge.mqtt import MqttEndpoint
+from edge.protocol import SensorKind
 from identity.accounts import DEFAULT_SERVICE_USERNAMES, ServiceRole
 from ingest.service import run_ingest
+from models.errors import ModelError
 from models.stock.serving import run_alerts
 from shinshu.localservices import (
     LocalInfluxDB,
@@ -42,8 +50,10 @@ from simulators.backfill import backfill
 from simulators.factory import DEFAULT_FACTORIES
 from simulators.faults import Fault, FaultKind
 from simulators.live import MARGIN_S, LivePlan, run_live
+from simulators.register import save_assets
 from simulators.scenario import Scenario, Truth
 from storage import describe_store, open_store
+from storage.assets import read_assets
 from storage.errors import StoreError
 from storage.protocol import ReadingStore
 
@@ -52,6 +62,18 @@ log = logging.getLogger(__name__)
 STEP_MS = 600_000
 LIVE_MS = MS_PER_DAY
 THEFT_AFTER_MS = 2 * MS_PER_HOUR
+# Enough lettuce seasons (two a year) to hold three out and fit on nine; coarse steps and only
+# what the harvest model reads keep it quick.
+EARLIER_YEARS = 6
+EARLIER_STEP_MS = 2 * MS_PER_HOUR
+WEATHER_KINDS = frozenset(
+    {
+        SensorKind.AIR_TEMPERATURE,
+        SensorKind.SOLAR_RADIATION,
+        SensorKind.RAINFALL,
+        SensorKind.SOIL_MOISTURE,
+    }
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -113,6 +135,76 @@ def _scenario(options: DemoOptions, now_ms: int) -> tuple[Scenario, int]:
     return scenario, begin_ms
 
 
+def _earlier_years(scenario: Scenario, store: ReadingStore, tenant: str) -> None:
+    """The farm's earlier years: weather readings and recorded seasons of the calendar years
+    before the history's (whole years, so every day of a year trains on the same seasons)."""
+    year = from_day_number(local_day(scenario.start_ms)).year
+    first, end = (
+        int(dt.datetime(y, 1, 1, tzinfo=JST).timestamp() * 1000)
+        for y in (year - EARLIER_YEARS, year)
+    )
+    earlier = Scenario(scenario.farms, 0, 0, first, end - first, EARLIER_STEP_MS, scenario.seed)
+    report = backfill(
+        earlier, store, tenant, Truth(), progress=lambda _l: None, kinds=WEATHER_KINDS
+    )
+    print(
+        f"  {EARLIER_YEARS} earlier years of the farm: {report.readings:,} readings and "
+        f"{report.records // 2} recorded seasons in {report.seconds:.1f} s",
+        flush=True,
+    )
+
+
+def _plant(store: ReadingStore, tenant: str, start_ms: int) -> None:
+    """Plant every field again on the history's first day: a current season to forecast."""
+    day = from_day_number(local_day(start_ms)).isoformat()
+    fields = [f for group in read_assets(store, tenant).fields.values() for f in group]
+    planted = [
+        dataclasses.replace(f, plantings=tuple(sorted({*f.plantings, day})))
+        for f in fields
+        if day not in f.plantings
+    ]
+    save_assets(store, tenant, planted, by="demo")
+
+
+def _train(settings: Settings, store: ReadingStore) -> None:
+    """Train and register the harvest model on the recorded seasons (kept if it passes)."""
+    began = time.monotonic()
+    # numpy and scikit-learn load here, after the web UI has started.
+    from models.registry import ModelRegistry, ModelStatus
+    from models.training import TrainingRequest, train_harvest
+
+    registry = ModelRegistry.for_tenant(settings.data_path, settings.tenant)
+    try:
+        meta = train_harvest(
+            store, registry, TrainingRequest(settings.tenant), progress=lambda _l: None
+        )
+    except (ModelError, StoreError) as exc:
+        print(f"  the harvest model could not be trained: {exc}", flush=True)
+        return
+    verdict = meta.status.value + (f" ({meta.reason})" if meta.reason else "")
+    shown = (
+        "the farm page shows its forecast"
+        if meta.status is ModelStatus.GOOD
+        else "not served: the farm page has no forecast"
+    )
+    print(
+        f"  harvest model v{meta.version} from {meta.data['seasons']} recorded seasons: "
+        f"{verdict}, in {time.monotonic() - began:.1f} s; {shown}",
+        flush=True,
+    )
+
+
+def _harvest_history(settings: Settings, store: ReadingStore, scenario: Scenario) -> None:
+    """Earlier years of the farm, a current planting and a harvest model, while the demo runs."""
+    try:
+        _earlier_years(scenario, store, settings.tenant)
+        _plant(store, settings.tenant, scenario.start_ms)
+    except StoreError as exc:
+        print(f"  the farm's earlier years could not be written: {exc}", flush=True)
+        return
+    _train(settings, store)
+
+
 def _theft(begin_ms: int) -> Fault:
     """A theft of 30 % of the factory's screws, two simulated hours into the live day."""
     factory = DEFAULT_FACTORIES[0]
@@ -154,6 +246,7 @@ def run_demo(base: Settings, options: DemoOptions) -> int:
     services_stop = threading.Event()
     server: ThreadServer | None = None
     live: threading.Thread | None = None
+    history: threading.Thread | None = None
     threads: list[threading.Thread] = []
     try:
         store = open_store(settings, timeout=60.0)
@@ -164,6 +257,8 @@ def run_demo(base: Settings, options: DemoOptions) -> int:
             scenario, store, settings.tenant, Truth(), progress=lambda _l: None, until_ms=begin_ms
         )
         print(f"  {report.readings:,} readings in {report.seconds:.1f} s", flush=True)
+        # The farm's earlier years and its harvest model follow while the web UI starts.
+        history = _thread(_harvest_history, settings, store, scenario, name="harvest")
         threads.append(_thread(run_ingest, settings, services_stop, name="ingest"))
         threads.append(_thread(run_alerts, settings, services_stop, name="alerts"))
         app = create_app(load_api_settings(settings))
@@ -206,6 +301,8 @@ def run_demo(base: Settings, options: DemoOptions) -> int:
         # The agents first (they flush to the broker), then the services behind them.
         if live is not None:
             live.join(60)
+        if history is not None:
+            history.join(60)
         services_stop.set()
         if server is not None:
             server.should_exit = True

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.time import from_day_number
+from core.time import day_number, day_start_ms, from_day_number
 from simulators import crops
 from simulators.common import jan1, local_day, year_of
 from simulators.factory import FactorySpec, Replenishment
 from simulators.farm import FieldSpec
 from simulators.forest import StandSpec, chapman_richards
 from simulators.scenario import Scenario, scenario_sites
-from simulators.truth import Crop, Species
+from simulators.truth import Crop, SeasonOutcome, Species
 from simulators.weather import simulate_weather
 from storage.assets import (
     Asset,
@@ -33,6 +33,11 @@ from storage.assets import (
     SiteKind,
     StandAsset,
 )
+from storage.records import RecordKind, WorkRecord
+
+# Who the simulators are in the registry's history and on their work records.
+SIMULATOR = "simulator"
+KG_PER_T = 1000.0
 
 GATEWAY = "stock-gateway"
 
@@ -216,4 +221,38 @@ def scenario_assets(scenario: Scenario) -> list[Asset]:
         out += [_stand_site(stand), _stand(stand, scenario.start_ms)]
     for factory, _ in sites.factories:
         out += [_factory_site(factory), *_bins(factory)]
+    return out
+
+
+def season_records(seasons: list[SeasonOutcome], until_ms: int) -> list[WorkRecord]:
+    """A planting and a harvest record of every simulated season harvested before `until_ms`.
+
+    The harvest is recorded on the day of maturity with what the field yielded in kg (the
+    simulated t/ha times the field's registered area); a season still growing is not recorded
+    as harvested. Ids come from what the records say, so a second backfill rewrites them.
+    """
+    out: list[WorkRecord] = []
+    for s in seasons:
+        harvest_ms = day_start_ms(day_number(s.maturity))
+        if harvest_ms >= until_ms:
+            continue
+        kg = round(s.yield_t_ha * FIELD_AREA_HA[s.crop] * KG_PER_T, 1)
+        out += [
+            WorkRecord(
+                s.site,
+                s.field,
+                RecordKind.PLANTING,
+                day_start_ms(day_number(s.planted)),
+                by=SIMULATOR,
+            ).with_id(),
+            WorkRecord(
+                s.site,
+                s.field,
+                RecordKind.HARVEST,
+                harvest_ms,
+                quantity=kg,
+                unit="kg",
+                by=SIMULATOR,
+            ).with_id(),
+        ]
     return out

@@ -1,4 +1,5 @@
-"""Store reads behind the stock and forest routes: the asset registry and the series it names.
+"""Store reads behind the stock and forest routes: the asset registry, the series it names and
+the work records of its assets.
 
 Every read is a typed `Select` filtered on the tenant first. The answers the dashboard polls
 (registry, bin levels, stand growth) are derived from several reads and some model fitting, so
@@ -22,6 +23,7 @@ from storage.layout import DEVICE, SENSOR, SERIES_TAGS, SITE, VALUE
 from storage.protocol import ReadingStore
 from storage.query import Aggregate, Buckets, Function, Rows, Select, match
 from storage.readings import from_store, rows_of
+from storage.records import RecordKind, WorkRecord, read_records
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -61,6 +63,15 @@ class AssetReader:
 
     def _read_registry(self, tenant: str) -> Registry:
         return from_store(lambda: read_assets(self._store, tenant), Registry())
+
+    def records(
+        self, tenant: str, site: str, asset: str, kinds: Sequence[RecordKind]
+    ) -> list[WorkRecord]:
+        """The work records of `kinds` on one asset, oldest first (void ones left out)."""
+        return from_store(
+            lambda: read_records(self._store, tenant, sites=[site], assets=[asset], kinds=kinds),
+            [],
+        )
 
     def latest(
         self, tenant: str, kinds: Sequence[SensorKind], sites: Sequence[str] = ()

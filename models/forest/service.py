@@ -12,10 +12,15 @@ kinds of observation:
 Both kinds of point count alike in the least-squares fit, so a few years of dendrometer data
 bend the yield table's shape toward the stand's own growth, and a longer record more so.
 
+Work records correct it (`models.forest.records`): an inventory record newer than the
+registry's re-anchors the stand (its age and volume on that day), and thinnings and fellings
+since the anchor lower the standing volume from their day on (`volume_now`); the curve itself
+stays what the site grows, on which the rotation is planned.
+
 The rotation is `models.forest.growth.plan_rotation` on that curve with the caller's timber
 price, harvest and planting costs and discount rate (defaults per species below). Ages become
-calendar years from the inventory date; "now" is the newest dendrometer reading (or the
-inventory date).
+calendar years from the inventory date; "now" is the newest dendrometer reading or recorded
+removal (or the inventory date).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from models.forest.growth import (
     lev,
     plan_rotation,
 )
+from models.forest.records import VOLUME_KINDS, Removal, anchored, removals, standing_share
 from models.forest.species import SPECIES
 from storage.assets import StandAsset
 from storage.series import AssetReader, FloatArray, Series
@@ -81,11 +87,17 @@ class StandGrowth:
     ages: FloatArray
     volumes: FloatArray
     dendrometer_periods: int
+    removals: tuple[Removal, ...] = ()
+
+    @property
+    def standing_share(self) -> float:
+        """The share of the fitted curve still standing now, after recorded removals."""
+        return standing_share(self.curve, self.removals, self.age_now)
 
     @property
     def volume_now(self) -> float:
-        """Stand volume (m³/ha) now on the fitted curve."""
-        return float(self.curve.volume(self.age_now))
+        """Standing volume (m³/ha) now: the fitted curve less what was thinned or felled."""
+        return self.standing_share * float(self.curve.volume(self.age_now))
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,8 +193,14 @@ def observations(
     )
 
 
-def fit_stand(stand: StandAsset, dendrometers: dict[str, Series], as_of_ms: int) -> StandGrowth:
-    """The stand's growth curve from its inventory and dendrometers, and its age at `as_of_ms`."""
+def fit_stand(
+    stand: StandAsset,
+    dendrometers: dict[str, Series],
+    as_of_ms: int,
+    taken: tuple[Removal, ...] = (),
+) -> StandGrowth:
+    """The stand's growth curve from its inventory and dendrometers, and its age at `as_of_ms`;
+    `taken` are the removals since the inventory."""
     ages, volumes, periods = observations(stand, dendrometers)
     try:
         curve = fit_growth(ages, volumes)
@@ -190,7 +208,7 @@ def fit_stand(stand: StandAsset, dendrometers: dict[str, Series], as_of_ms: int)
         raise RotationError(f"growth curve of stand {stand.asset!r}: {exc}") from exc
     start = inventory_start_ms(stand)
     age_now = stand.age_years + max(as_of_ms - start, 0) / (DAYS_PER_YEAR * MS_PER_DAY)
-    return StandGrowth(stand, curve, max(as_of_ms, start), age_now, ages, volumes, periods)
+    return StandGrowth(stand, curve, max(as_of_ms, start), age_now, ages, volumes, periods, taken)
 
 
 def _year_at(stand: StandAsset, age: float) -> int:
@@ -236,10 +254,14 @@ class ForestService:
         return self._fits.get(key, lambda: self._fit(tenant, stand))
 
     def _fit(self, tenant: str, stand: StandAsset) -> StandGrowth:
+        inventory_start_ms(stand)  # a stand without a valid inventory date is refused first
+        records = self._reader.records(tenant, stand.site, stand.asset, VOLUME_KINDS)
+        stand = anchored(stand, records)
+        taken = removals(stand, records)
         start = inventory_start_ms(stand)
         newest = self._reader.latest(tenant, (SensorKind.STEM_RADIUS,), (stand.site,))
         times = [v.time_ms for (_, device, _), v in newest.items() if device == stand.device]
-        as_of = max([start, *times])
+        as_of = max([start, *times, *(r.at_ms for r in taken)])
         dendrometers: dict[str, Series] = {}
         if as_of > start:
             dendrometers = self._reader.period_means(
@@ -251,4 +273,4 @@ class ForestService:
                 end_ms=as_of + 1,
                 period_days=PERIOD_DAYS,
             )
-        return fit_stand(stand, dendrometers, as_of)
+        return fit_stand(stand, dendrometers, as_of, taken)

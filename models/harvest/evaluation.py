@@ -6,6 +6,7 @@ The seasons come from the store (training's hold-out) or from simulated farms
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -35,14 +36,26 @@ class HarvestScore:
     yield_coverage: float
 
 
-def as_of_share(seasons: list[SeasonRecord], share: float) -> list[SeasonRecord]:
-    """Seasons with as_of set to `share` of their true length after planting."""
-    out = []
-    for s in seasons:
-        assert s.maturity is not None
-        as_of = s.planting + round(share * (s.maturity - s.planting))
-        out.append(replace(s, as_of=as_of))
-    return out
+def season_lengths(model: HarvestForecaster) -> dict[str, float]:
+    """Mean days from planting to maturity of each crop in the model's training seasons."""
+    return {name: crop.mean_days for name, crop in model.crops_.items()}
+
+
+def as_of_share(
+    seasons: list[SeasonRecord], share: float, lengths: Mapping[str, float]
+) -> list[SeasonRecord]:
+    """Seasons with as_of set `share` of the crop's usual length after planting.
+
+    The usual length comes from seasons known before (`season_lengths` of the model being
+    scored), never from the season's own maturity: a forecaster does not know how far through
+    the season it is, and an as-of placed by the outcome would tell it. Seasons of a crop
+    without a known length are left out.
+    """
+    return [
+        replace(s, as_of=s.planting + round(share * lengths[s.crop]))
+        for s in seasons
+        if s.crop in lengths
+    ]
 
 
 def score(
@@ -51,8 +64,10 @@ def score(
     seasons: list[SeasonRecord],
     share: float,
 ) -> HarvestScore:
-    """Score the model on seasons with known truth, with weather up to `share` of each season."""
-    return summarize(predict_all(model, weather, as_of_share(seasons, share), None), share)
+    """Score the model on seasons with known truth, with weather up to `share` of each crop's
+    usual season length (from the model's training seasons) after planting."""
+    rows = as_of_share(seasons, share, season_lengths(model))
+    return summarize(predict_all(model, weather, rows, None), share)
 
 
 def summarize(predictions: list[HarvestPrediction], share: float) -> HarvestScore:

@@ -173,7 +173,9 @@ class HarvestForecaster:
             for d in data:
                 if share < 1.0 and not len(d.members):
                     continue  # no other year of this field: the rest of its season is unknown
-                known_n = PRE + round(share * d.days) + 1
+                # Known as far as a forecast would know it: a share of the crop's usual
+                # length, not of this season's own (only its outcome tells that).
+                known_n = min(PRE + round(share * model.mean_days) + 1, len(d.path))
                 path = climate.expected_path(d.path, d.members, known_n)
                 rows.append(self.features(model, d.record.planting, path, known_n))
                 targets.append(

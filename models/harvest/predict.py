@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from enum import StrEnum
 
 import numpy as np
 
 from models.harvest import climate
 from models.harvest.baselines import gdd_maturity_index
+from models.harvest.crops import DEFAULT_WINDOW_DAYS, WINDOW_DAYS, KnownCrop
 from models.harvest.model import PRE, CropModel, HarvestForecaster
 from models.harvest.phenology import deadline_index
 from models.harvest.types import (
@@ -24,20 +24,6 @@ from models.harvest.types import (
 from models.harvest.yields import FEATURE_NAMES
 
 MAX_UNKNOWN_SHARE = 0.2
-
-
-class KnownCrop(StrEnum):
-    """Crops with an agronomic harvest window after maturity; others get the default."""
-
-    LETTUCE = "lettuce"
-    RICE = "rice"
-    APPLE = "apple"
-
-
-# Days after maturity a crop can still be harvested at good quality: lettuce heads burst,
-# rice shatters and cracks, apples keep on the tree for a couple of weeks.
-WINDOW_DAYS: dict[KnownCrop, int] = {KnownCrop.LETTUCE: 4, KnownCrop.RICE: 10, KnownCrop.APPLE: 14}
-DEFAULT_WINDOW_DAYS = 7
 
 
 def _window_days(crop: str) -> int:

@@ -1,11 +1,12 @@
 """Harvest forecast serving: the season and forecast of each farm field, and the model registry.
 
-A field is a `FieldAsset` of the asset registry; its current season is its newest planting on
-or before the as-of day, as long as that is within the crop's longest season seen in training.
-The forecast uses the tenant's newest good harvest model (`models.registry`), the daily weather
-of the field derived from the store since planting, and weather after the as-of day from the
-model's analog years. A field without a model or a current season still answers, with a status
-and the reason; only a site that is not a registered field of the tenant is "not found".
+A field is a `FieldAsset` of the asset registry; its current season is its newest planting (of
+the registry's planting dates and the field's planting work records) on or before the as-of
+day, as long as that is within the crop's longest season seen in training. The forecast uses
+the tenant's newest good harvest model (`models.registry`), the daily weather of the field
+derived from the store since planting, and weather after the as-of day from the model's analog
+years. A field without a model or a current season still answers, with a status and the
+reason; only a site that is not a registered field of the tenant is "not found".
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 
 from core.cache import TtlCache
 from core.errors import NotFoundError
-from core.time import day_number, from_day_number, local_today
+from core.time import day_number, from_day_number, local_day, local_today
 from models.harvest.baselines import GDD_BASE_C, daily_gdd
 from models.harvest.climate import PRE_DAYS
 from models.harvest.types import (
@@ -41,6 +42,7 @@ from storage.assets import FieldAsset, read_assets
 from storage.errors import QueryError
 from storage.protocol import ReadingStore
 from storage.readings import from_store
+from storage.records import RecordKind, read_records
 
 if TYPE_CHECKING:
     from models.harvest.model import HarvestForecaster
@@ -253,7 +255,7 @@ class ForecastService:
         longest = MAX_SEASON_DAYS
         if model is not None and crop in model.crops_:
             longest = model.crops_[crop].length
-        plantings = [p for p in asset.planting_dates() if p <= as_of]
+        plantings = [p for p in self._plantings(tenant, asset) if p <= as_of]
         if not plantings or (as_of - plantings[-1]).days > longest:
             reason = f"no planting on or before {as_of} within {longest} days"
             return FieldForecast(asset, as_of, ForecastStatus.NO_SEASON, reason, model=meta)
@@ -275,6 +277,21 @@ class ForecastService:
             reason = f"the store holds no weather of this field since {planting}"
             return _with(base, ForecastStatus.NO_WEATHER, reason)
         return FieldForecast(asset, as_of, ForecastStatus.OK, "", planting, prediction, gdd, meta)
+
+    def _plantings(self, tenant: str, asset: FieldAsset) -> list[dt.date]:
+        """The field's planting dates: the registry's and those of its planting records."""
+        records = from_store(
+            lambda: read_records(
+                self._store,
+                tenant,
+                sites=[asset.site],
+                assets=[asset.asset],
+                kinds=[RecordKind.PLANTING],
+            ),
+            [],
+        )
+        recorded = {from_day_number(local_day(r.at_ms)) for r in records}
+        return sorted(recorded.union(asset.planting_dates()))
 
     def _weather(
         self, tenant: str, asset: FieldAsset, planting: dt.date, as_of: dt.date

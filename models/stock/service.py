@@ -7,6 +7,10 @@ reading of its load cell and item counter. The forecast is
 bin's lead time: `reorder` is the model's
 flag, raised when the lower end of the 80 % stock-out interval falls within the lead time, so
 that an order placed now still arrives before the bin is likely to run empty.
+
+Delivery work records of the bin (items, times the unit weight for the load cell) tell the
+forecast where the level rose because stock came in, and which deliveries are still expected
+(recorded for a time after the newest reading).
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from enum import StrEnum
 from core.cache import TtlCache
 from core.time import MS_PER_HOUR
 from edge.protocol import SensorKind
-from models.stock.stockout import StockoutError, StockoutForecast, forecast_stockout
+from models.stock.stockout import Delivery, StockoutError, StockoutForecast, forecast_stockout
 from storage.assets import BinAsset
+from storage.records import RecordKind, WorkRecord
 from storage.series import AssetReader, Latest, Series
 
 HISTORY_DAYS = 28
@@ -67,9 +72,23 @@ class BinStatus:
         return self.stockout is not None and self.stockout.forecast.reorder
 
 
-def forecast_bin(history: Series, lead_time_h: float) -> StockoutForecast:
+def forecast_bin(
+    history: Series, lead_time_h: float, deliveries: tuple[Delivery, ...] = ()
+) -> StockoutForecast:
     """The stock-out forecast of one bin's level history, as of its newest reading."""
-    return forecast_stockout(history.ts_ms, history.values, lead_time_h=lead_time_h)
+    return forecast_stockout(
+        history.ts_ms, history.values, lead_time_h=lead_time_h, deliveries=deliveries
+    )
+
+
+def deliveries_of(records: list[WorkRecord], bin_: BinAsset, basis: Basis) -> tuple[Delivery, ...]:
+    """Recorded deliveries of items into the bin, in the unit of the forecast's level."""
+    per_item = bin_.unit_kg if basis is Basis.WEIGHT else 1.0
+    return tuple(
+        Delivery(r.at_ms, float(r.quantity or 0.0) * per_item)
+        for r in records
+        if r.kind is RecordKind.DELIVERY and not r.voided
+    )
 
 
 class StockService:
@@ -113,8 +132,10 @@ class StockService:
         history = self._reader.history(
             tenant, kind, (bin_.site, bin_.device, sensor), start, last.time_ms
         )
+        records = self._reader.records(tenant, bin_.site, bin_.asset, (RecordKind.DELIVERY,))
+        deliveries = deliveries_of([r for r in records if r.at_ms >= start], bin_, basis)
         try:
-            forecast = forecast_bin(history, bin_.lead_time_h)
+            forecast = forecast_bin(history, bin_.lead_time_h, deliveries)
         except StockoutError as exc:
             return BinStatus(bin_, weight, count, None, str(exc))
         return BinStatus(bin_, weight, count, StockoutView(basis, forecast), None)

@@ -1,7 +1,10 @@
 """Stock-out forecast for one bin from its recent stock readings (load cell kg or item count).
 
 Consumption is read from the level's hourly decreases; hours with a replenishment step are left
-out rather than counted as negative use. The expected rate is a weekday × hour-of-day profile
+out rather than counted as negative use. Recorded deliveries (work records) say where those
+steps are: the hours around a delivery are left out whatever the size of the rise, so a small
+delivery is not mistaken for negative use, and a delivery expected after now lifts the level
+when it arrives in the forecast. The expected rate is a weekday × hour-of-day profile
 (public holidays behave like Sundays), fitted as a product of a weekday factor and an hour shape
 so that four weeks of noisy days are enough. The forecast walks the profile forward from the
 current level; its interval comes from Monte Carlo paths whose daily totals vary like the
@@ -30,6 +33,8 @@ MEDIAN_SAMPLES = 7
 MIN_HISTORY_H = 48
 PATHS = 400
 SPREAD = 1.25
+# A delivery's recorded time is a person's note: the level may rise in the hour before or after.
+DELIVERY_SLACK_MS = MS_PER_HOUR
 
 
 class StockoutError(ModelError, ValueError):
@@ -77,8 +82,19 @@ def _slots(hour_ms: IntArray, holidays: bool) -> IntArray:
     return weekday * 24 + (local % MS_PER_DAY) // MS_PER_HOUR
 
 
-def hourly_consumption(ts_ms: IntArray, level: FloatArray) -> tuple[IntArray, FloatArray]:
-    """Hour starts and consumption per hour; NaN where the bin was refilled or empty."""
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A recorded delivery into a bin: when, and how much (in the level's unit)."""
+
+    at_ms: int
+    quantity: float
+
+
+def hourly_consumption(
+    ts_ms: IntArray, level: FloatArray, deliveries: tuple[Delivery, ...] = ()
+) -> tuple[IntArray, FloatArray]:
+    """Hour starts and consumption per hour; NaN where the bin was refilled or empty, and in
+    the hours around a recorded delivery."""
     order = np.argsort(ts_ms, kind="stable")
     ts, v = np.asarray(ts_ms, np.int64)[order], np.asarray(level, np.float64)[order]
     ok = np.isfinite(v)
@@ -101,8 +117,14 @@ def hourly_consumption(ts_ms: IntArray, level: FloatArray) -> tuple[IntArray, Fl
     # A refill raises the level by far more than the sensor noise in an hour.
     refill = use < -max(6.0 * noise, 0.01 * scale)
     empty = np.minimum(mean[:-1], mean[1:]) <= max(3.0 * noise, 0.002 * scale)
-    use = np.where(refill | empty, np.nan, use)
     starts = (first + 1 + np.arange(n - 1, dtype=np.int64)) * MS_PER_HOUR
+    delivered = np.zeros(len(use), dtype=bool)
+    for d in deliveries:
+        # `use[i]` is the change from the hour before `starts[i]` to the hour starting there.
+        delivered |= (starts + MS_PER_HOUR > d.at_ms - DELIVERY_SLACK_MS) & (
+            starts - MS_PER_HOUR <= d.at_ms + DELIVERY_SLACK_MS
+        )
+    use = np.where(refill | empty | delivered, np.nan, use)
     return starts, use
 
 
@@ -217,8 +239,13 @@ def forecast_stockout(
     holidays: bool = True,
     spread: float = SPREAD,
     seed: int = 0,
+    deliveries: tuple[Delivery, ...] = (),
 ) -> StockoutForecast:
-    """Forecast when a bin runs empty from its readings up to `now_ms` (default: the last)."""
+    """Forecast when a bin runs empty from its readings up to `now_ms` (default: the last).
+
+    `deliveries` are the recorded ones: those up to now mark rises that are not use, those
+    after now (expected) add their quantity to the stock in the hour they are due.
+    """
     ts = np.asarray(ts_ms, dtype=np.int64)
     v = np.asarray(level, dtype=np.float64)
     if ts.shape != v.shape or ts.ndim != 1:
@@ -228,7 +255,8 @@ def forecast_stockout(
     ts, v = ts[keep], v[keep]
     if len(ts) < 2 or (int(ts.max()) - int(ts.min())) < MIN_HISTORY_H * MS_PER_HOUR:
         raise StockoutError(f"need at least {MIN_HISTORY_H} h of readings before now")
-    hour_ms, use = hourly_consumption(ts, v)
+    past = tuple(d for d in deliveries if d.at_ms <= now)
+    hour_ms, use = hourly_consumption(ts, v, past)
     profile, _, log_ratios = _fit_robust(hour_ms, use, holidays)
     expected_past = profile[_slots(hour_ms, holidays)]
     sigma = max(float(np.std(log_ratios, ddof=1)), 0.05) if len(log_ratios) >= 5 else 0.3
@@ -274,10 +302,19 @@ def forecast_stockout(
     mean_use = rate[None, :] * mult[:, day_index]
     jitter = np.sqrt(dispersion * mean_use) * rng.standard_normal(mean_use.shape)
     paths = np.maximum.accumulate(np.cumsum(np.maximum(mean_use + jitter, 0.0), axis=1), axis=1)
-    if current <= 0.0:
+    arrivals = np.zeros(steps)
+    for d in deliveries:
+        if now < d.at_ms < this_hour + steps * MS_PER_HOUR and d.quantity > 0:
+            arrivals[(d.at_ms - this_hour) // MS_PER_HOUR] += d.quantity
+    first_h = (now - this_hour) / MS_PER_HOUR
+    if arrivals.any():
+        # Stock runs out when use so far exceeds the stock now plus what has arrived by then.
+        available = current + np.cumsum(arrivals)
+        hours = np.array([_crossing_of(p, available) for p in paths]) - first_h
+        hours = np.maximum(hours, 0.0)
+    elif current <= 0.0:
         hours = np.zeros(PATHS)
     else:
-        first_h = (now - this_hour) / MS_PER_HOUR
         hours = np.array([_crossing(p, current) for p in paths]) - first_h
     tail = (1.0 - coverage) / 2.0
     low, med, high = np.quantile(hours, [tail, 0.5, 1.0 - tail])
@@ -311,6 +348,19 @@ def _crossing(cumulative: FloatArray, level: float) -> float:
     before = float(cumulative[i - 1]) if i > 0 else 0.0
     step = float(cumulative[i]) - before
     return i + ((level - before) / step if step > 0 else 0.0)
+
+
+def _crossing_of(cumulative: FloatArray, available: FloatArray) -> float:
+    """Hours (from the start of the current hour) until cumulative use reaches the stock
+    available by then (the stock now plus the deliveries arrived)."""
+    over = np.flatnonzero(cumulative >= available)
+    if not len(over):
+        return float(len(cumulative))
+    i = int(over[0])
+    before = float(cumulative[i - 1]) if i > 0 else 0.0
+    step = float(cumulative[i]) - before
+    share = (float(available[i]) - before) / step if step > 0 else 0.0
+    return i + float(np.clip(share, 0.0, 1.0))
 
 
 def naive_stockout(

@@ -23,7 +23,7 @@ from models.harvest import (
 from models.harvest.api import PREDICTION_COLUMNS
 from models.harvest.cli import main
 from models.harvest.csvio import read_seasons, read_weather, write_seasons, write_weather
-from models.harvest.evaluation import HarvestScore, as_of_share, score
+from models.harvest.evaluation import HarvestScore, as_of_share, score, season_lengths
 from models.harvest.phenology import fit_thermal_time
 from models.harvest.predict import predict_season
 from models.harvest.types import ClimateSource, FieldWeather, SeasonRecord
@@ -209,4 +209,8 @@ def test_robust_to_gaps_new_fields_and_single_seasons(trained: tuple) -> None:
     p = predict_season(small, train_w, replace(train_s[0], crop="buckwheat"), train_s[0].planting)
     assert p.status is PredictionStatus.CROP_FALLBACK
     assert np.isfinite(p.maturity) and np.isfinite(p.yield_value)
-    assert as_of_share([season], 0.5)[0].as_of is not None
+    # Halfway through the crop's usual season, whatever this season's own length turns out.
+    usual = season_lengths(small)
+    [half] = as_of_share([season], 0.5, usual)
+    assert half.as_of == season.planting + round(0.5 * usual[season.crop])
+    assert as_of_share([replace(season, crop="tea")], 0.5, usual) == []

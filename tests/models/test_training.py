@@ -1,4 +1,5 @@
-"""`shinshu train` against real InfluxDB holding two backfilled years of simulated lettuce farms."""
+"""`shinshu train` against real InfluxDB holding two backfilled years of simulated lettuce farms,
+whose seasons the backfill entered as planting and harvest work records."""
 
 from __future__ import annotations
 
@@ -85,9 +86,11 @@ def test_train_fits_from_the_store_and_registers_a_version(
     farmland: Farmland, tmp_path: Path
 ) -> None:
     """The command reads the store, reports progress, and registers a scored, loadable model."""
-    seasons = ["--seasons", str(farmland.seasons_csv)]
-    result = _train(farmland, tmp_path, *seasons, "--end", "2027-01-31")
+    result = _train(farmland, tmp_path, "--end", "2027-01-31")
     out = result.stdout
+    assert f"{len(farmland.seasons)} season(s) from the planting and harvest records" in out, (
+        out + result.stderr
+    )
     assert "reading daily weather of 4 field(s)" in out, out + result.stderr
     assert "holding out" in out and "registered harvest v1" in out
     registry = ModelRegistry.for_tenant(tmp_path, TENANT)
@@ -108,6 +111,11 @@ def test_train_fits_from_the_store_and_registers_a_version(
     assert meta.data["seasons"] == len(farmland.seasons)
     assert meta.data["held_out"] >= 3
     assert meta.data["yield_unit"] == "t/ha"
+    # The training data lists every season with the records it came from.
+    listed = {(s["site"], s["planting_date"]) for s in meta.data["training_seasons"]}
+    assert listed == {
+        (s.field_id, (EPOCH + dt.timedelta(days=s.planting)).isoformat()) for s in farmland.seasons
+    }
     document = json.loads((registry.root / "harvest" / "1" / "meta.json").read_text())
     assert document["training_window"]["end"] == "2026-12-31"
     model = registry.load(meta, HARVEST_CODEC)
@@ -123,8 +131,7 @@ def test_train_fits_from_the_store_and_registers_a_version(
 
 def test_too_few_seasons_are_registered_as_rejected(farmland: Farmland, tmp_path: Path) -> None:
     """Without enough seasons to hold some out, the version is kept but never served."""
-    few = write_seasons(tmp_path / "few.csv", farmland.seasons[:2])
-    result = _train(farmland, tmp_path, "--seasons", str(few))
+    result = _train(farmland, tmp_path, "--start", "2026-01-01", "--end", "2027-01-31")
     assert result.returncode == 3, result.stdout + result.stderr
     registry = ModelRegistry.for_tenant(tmp_path, TENANT)
     [meta] = registry.versions("harvest")
@@ -144,9 +151,8 @@ def test_unusable_seasons_file_is_exit_2(farmland: Farmland, tmp_path: Path) -> 
 
 def test_every_retrains_until_sigterm(farmland: Farmland, tmp_path: Path) -> None:
     """`--every` trains at once, waits for the next run, and stops cleanly on SIGTERM."""
-    few = write_seasons(tmp_path / "few.csv", farmland.seasons[:4])
     log = tmp_path / "train.log"
-    command = ["train", "--tenant", TENANT, "--seasons", str(few), "--every", "24h"]
+    command = ["train", "--tenant", TENANT, "--start", "2026-06-01", "--every", "24h"]
     with log.open("w") as handle:
         proc = subprocess.Popen(
             [sys.executable, "-m", "shinshu.cli", *command],
