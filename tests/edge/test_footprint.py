@@ -11,7 +11,7 @@ _PROBE = """
 import importlib.abc, sys
 project = {
     "edge", "core", "storage", "shinshu", "ingest", "models", "dashboard", "simulators",
-    "alerting", "identity", "evaluation",
+    "alerting", "identity", "evaluation", "notify",
 }
 allowed = set(sys.stdlib_module_names) | project | {"paho", "_distutils_hack"}
 class Refuse(importlib.abc.MetaPathFinder):
