@@ -12,6 +12,7 @@ from alerting.detect import DetectOptions
 from alerting.health import DeviceHealth, HealthOptions, run_health
 from alerting.metrics import AlertMetrics
 from alerting.processor import AlertProcessor, BinStates, ProcessorOptions
+from alerting.sensors import SensorOptions, SensorWatch, run_sensors
 from alerting.thresholds import ThresholdWatch, run_thresholds
 from core.settings import Settings
 from core.time import MS_PER_HOUR
@@ -27,7 +28,7 @@ READINGS_FILTER = f"{TOPIC_ROOT}/+/+/+/{Channel.UP.value}"
 
 
 def _start_checks(settings: Settings, stop: threading.Event) -> list[threading.Thread]:
-    """Device health and threshold rules beside the alert loop, on a store of their own."""
+    """Device and sensor health and threshold rules beside the alert loop, on their own store."""
     store = open_store(settings)
     alerts = AlertStore(store)
     health = DeviceHealth(
@@ -38,6 +39,21 @@ def _start_checks(settings: Settings, stop: threading.Event) -> list[threading.T
     threads = [
         threading.Thread(
             target=run_health, args=(health, stop, settings.alerts_health_s), daemon=True
+        ),
+        threading.Thread(
+            target=run_sensors,
+            args=(
+                SensorWatch(
+                    store,
+                    alerts,
+                    options=SensorOptions(
+                        silent_after_ms=int(settings.alerts_sensor_silent_after_s * 1000)
+                    ),
+                ),
+                stop,
+                settings.alerts_health_s,
+            ),
+            daemon=True,
         ),
         threading.Thread(
             target=run_thresholds,

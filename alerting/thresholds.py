@@ -3,10 +3,11 @@
 Each pass reads, per rule, the readings of the last `2 × duration + 1 h` of every sensor the
 rule covers. An episode starts with the first reading beyond the threshold and lasts while no
 reading is back past it by the hysteresis; it raises an alert once it has lasted the rule's
-duration. The alert is stamped with the episode's start, so later passes rewrite the same
-alert (with the newest time it was confirmed) instead of adding one. An episode that began
-before the window is followed back (the window doubles, up to `max_lookback_ms`) to find that
-start.
+duration. The alert is stamped with the moment it had lasted that long (the episode's start +
+the duration), so later passes rewrite the same alert (with the newest time it was confirmed)
+instead of adding one, and a rule of days is still raised as news rather than as history. An
+episode that began before the window is followed back (the window doubles, up to
+`max_lookback_ms`) to find that start.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from alerting.wording import KIND_JA
 from core.time import MS_PER_DAY, MS_PER_HOUR
 from storage.alert_types import Alert, AlertKind
 from storage.alerts import AlertStore
@@ -25,22 +27,6 @@ from storage.query import Select, match
 from storage.rules import ThresholdRule, read_rules
 
 log = logging.getLogger(__name__)
-
-# Japanese names of the sensor kinds, for rule explanations.
-KIND_JA = {
-    "air_temperature": "気温",
-    "soil_temperature": "地温",
-    "relative_humidity": "湿度",
-    "soil_moisture": "土壌水分",
-    "leaf_wetness": "葉の濡れ",
-    "rainfall": "雨量",
-    "solar_radiation": "日射",
-    "wind_speed": "風速",
-    "wind_direction": "風向",
-    "stem_radius": "幹の半径",
-    "bin_weight": "重量",
-    "item_count": "個数",
-}
 
 
 def episodes(
@@ -173,7 +159,7 @@ def _alert(
         device,
         sensor,
         AlertKind.THRESHOLD,
-        start,
+        start + int(rule.duration_min * 60_000),
         1.0,
         reason,
         last,

@@ -163,6 +163,8 @@ class Settings:
     # Device health: how often it is checked, and how long without a status counts as offline.
     alerts_health_s: float = 30.0
     alerts_offline_after_s: float = 900.0
+    # A sensor without readings this long, while its device still reports, is silent.
+    alerts_sensor_silent_after_s: float = 3600.0
 
     # `shinshu serve`: its broker account publishes device configuration.
     api_client_id: str = "shinshu-api"

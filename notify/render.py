@@ -82,6 +82,20 @@ _KINDS: dict[str, tuple[Severity, str, str, str, str]] = {
         "機器の未送信データの保存領域が満杯で、計測値が失われています。回線を確認してください。",
         "The device's spool is full and readings are being lost. Check its connection.",
     ),
+    "sensor_silent": (
+        Severity.WARNING,
+        "センサーから計測値が届かない",
+        "Sensor silent",
+        "機器は通信していますが、このセンサーの計測値が届いていません。センサーと配線を確認してください。",
+        "The device still reports but this sensor sends nothing. Check the probe and its cable.",
+    ),
+    "sensor_stuck": (
+        Severity.WARNING,
+        "センサーの値が変化しない",
+        "Sensor stuck",
+        "センサーが同じ値を出し続けています。故障の可能性があります。",
+        "The sensor keeps reading exactly the same value; it is probably faulty.",
+    ),
     "offline": (
         Severity.CRITICAL,
         "機器がオフライン",

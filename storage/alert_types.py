@@ -30,6 +30,9 @@ class AlertKind(StrEnum):
     # Device health (alerting.health): no status or a last will; a full spool dropping readings.
     OFFLINE = "offline"
     SPOOL_DROPPING = "spool_dropping"
+    # Sensor health (alerting.sensors): one sensor silent on a reporting device, or stuck.
+    SENSOR_SILENT = "sensor_silent"
+    SENSOR_STUCK = "sensor_stuck"
     # An operator's threshold rule (alerting.thresholds).
     THRESHOLD = "threshold"
     QUANTITY = "quantity_discrepancy"
@@ -41,11 +44,20 @@ class AlertKind(StrEnum):
 
 
 class AlertState(StrEnum):
-    """Which alerts a listing shows."""
+    """Which alerts a listing shows: open (nobody acknowledged it yet), acknowledged (seen, not
+    resolved), resolved (dealt with, with a note), or all."""
 
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
     ALL = "all"
+
+
+class AlertAction(StrEnum):
+    """What a person did with an alert."""
+
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
 
 
 def alert_id(
@@ -103,14 +115,39 @@ class Alert:
 
 
 @dataclass(frozen=True, slots=True)
+class Handling:
+    """One person's acknowledgement or resolution of an alert: when, by whom, with what note."""
+
+    at_ms: int
+    by: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class AlertView:
-    """An alert with its acknowledgement, as the API lists it."""
+    """An alert with its acknowledgement and resolution, as the API lists it.
+
+    Resolving an alert nobody had acknowledged acknowledges it too (at the same moment).
+    """
 
     alert: Alert
     acknowledged_ms: int | None = None
     acknowledged_by: str | None = None
+    ack_note: str = ""
+    resolved: Handling | None = None
 
     @property
     def acknowledged(self) -> bool:
-        """Whether someone acknowledged it."""
+        """Whether someone acknowledged (or resolved) it."""
         return self.acknowledged_ms is not None
+
+    @property
+    def state(self) -> AlertState:
+        """Open, acknowledged or resolved."""
+        if self.resolved is not None:
+            return AlertState.RESOLVED
+        return AlertState.ACKNOWLEDGED if self.acknowledged else AlertState.OPEN
+
+    def shown_in(self, state: AlertState) -> bool:
+        """Whether a listing of `state` shows this alert."""
+        return state is AlertState.ALL or state is self.state

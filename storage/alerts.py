@@ -16,16 +16,19 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from core.time import MS_PER_DAY
 from edge.protocol import SensorKind
 from storage.alert_types import (
     Alert,
+    AlertAction,
     AlertKind,
     AlertNotFoundError,
     AlertState,
     AlertView,
+    Handling,
     raised_ms_of,
 )
 from storage.errors import DatabaseNotFoundError, StoreError
@@ -42,6 +45,14 @@ _ALERT_COLUMNS = (*ALERT_FIELDS, SITE, DEVICE, SENSOR, ALERT_KIND)
 # An acknowledgement comes after its alert; a day's slack covers device clocks running ahead.
 _ACK_SLACK_MS = MS_PER_DAY
 _PAGE_MIN = 200
+
+
+@dataclass(slots=True)
+class _Handled:
+    """The first acknowledgement and resolution found for one alert."""
+
+    ack: Handling | None = None
+    resolve: Handling | None = None
 
 
 class AlertStoreError(StoreError):
@@ -172,49 +183,62 @@ class AlertStore:
 
     # --- the API's side -----------------------------------------------------------------------
 
-    def _acks(self, tenant: str, since_ms: int) -> dict[str, tuple[int, str]]:
-        """The first acknowledgement (time, by) of each alert id, from `since_ms` on."""
+    def _acks(self, tenant: str, since_ms: int) -> dict[str, _Handled]:
+        """The first acknowledgement and the first resolution of each alert id, from
+        `since_ms` on (points written before resolutions existed are acknowledgements)."""
         series = self._series(
             Select(
                 (ACKS,),
                 match(tenant=tenant),
-                fields=("id", "by"),
+                fields=("id", "by", "action", "note"),
                 start_ms=int(since_ms) - _ACK_SLACK_MS,
             )
         )
-        out: dict[str, tuple[int, str]] = {}
+        out: dict[str, _Handled] = {}
         for row in _rows(series):
-            if row.get("id") is not None:
-                out.setdefault(str(row["id"]), (int(row["time"]), str(row.get("by") or "")))
+            if row.get("id") is None:
+                continue
+            handled = out.setdefault(str(row["id"]), _Handled())
+            done = Handling(int(row["time"]), str(row.get("by") or ""), str(row.get("note") or ""))
+            if row.get("action") == AlertAction.RESOLVE.value:
+                handled.resolve = handled.resolve or done
+            else:
+                handled.ack = handled.ack or done
         return out
 
-    def _view(self, alert: Alert, acks: dict[str, tuple[int, str]]) -> AlertView:
-        ack = acks.get(alert.id)
-        return AlertView(alert, *(ack if ack else (None, None)))
+    def _view(self, alert: Alert, acks: dict[str, _Handled]) -> AlertView:
+        handled = acks.get(alert.id)
+        if handled is None:
+            return AlertView(alert)
+        ack = handled.ack or handled.resolve
+        assert ack is not None
+        return AlertView(alert, ack.at_ms, ack.by, ack.note, handled.resolve)
 
     def list_alerts(
-        self, tenant: str, state: AlertState, *, site: str | None = None, limit: int = 100
+        self,
+        tenant: str,
+        state: AlertState,
+        *,
+        site: str | None = None,
+        kinds: Sequence[AlertKind] = (),
+        limit: int = 100,
     ) -> list[AlertView]:
-        """Up to `limit` alerts of the tenant in `state`, newest first."""
+        """Up to `limit` alerts of the tenant in `state` (of `site` and `kinds` when given),
+        newest first."""
         out: list[AlertView] = []
         page = max(limit, _PAGE_MIN)
         offset = 0
+        where: dict[str, Any] = {TENANT: tenant, SITE: site}
+        if kinds:
+            where[ALERT_KIND] = [k.value for k in kinds]
         while len(out) < limit:
-            rows = self._alerts(
-                {TENANT: tenant, SITE: site}, descending=True, limit=page, offset=offset
-            )
+            rows = self._alerts(where, descending=True, limit=page, offset=offset)
             if not rows:
                 break
             offset += len(rows)
             alerts = [a for a in (_alert(tenant, row) for row in rows) if a is not None]
             acks = self._acks(tenant, min(a.ts_ms for a in alerts)) if alerts else {}
-            for alert in alerts:
-                view = self._view(alert, acks)
-                if (
-                    state is AlertState.ALL
-                    or (state is AlertState.ACKNOWLEDGED) == view.acknowledged
-                ):
-                    out.append(view)
+            out.extend(v for v in (self._view(a, acks) for a in alerts) if v.shown_in(state))
             if len(rows) < page:
                 break
         return out[:limit]
@@ -235,17 +259,36 @@ class AlertStore:
                 return self._view(alert, self._acks(tenant, ts))
         raise AlertNotFoundError(f"no alert {alert_id!r}")
 
-    def acknowledge(self, tenant: str, alert_id: str, by: str) -> AlertView:
+    def acknowledge(self, tenant: str, alert_id: str, by: str, *, note: str = "") -> AlertView:
         """Acknowledge an alert (once: a second acknowledgement changes nothing)."""
         view = self.get(tenant, alert_id)
         if view.acknowledged:
             return view
+        self._handle(tenant, alert_id, AlertAction.ACKNOWLEDGE, by=by, note=note)
+        return self.get(tenant, alert_id)
+
+    def resolve(self, tenant: str, alert_id: str, by: str, *, note: str = "") -> AlertView:
+        """Mark an alert dealt with, with a note (once: a second resolution changes nothing)."""
+        view = self.get(tenant, alert_id)
+        if view.resolved is not None:
+            return view
+        self._handle(tenant, alert_id, AlertAction.RESOLVE, by=by, note=note)
+        return self.get(tenant, alert_id)
+
+    def _handle(
+        self, tenant: str, alert_id: str, action: AlertAction, *, by: str, note: str
+    ) -> None:
         with self._ack_lock:
             # Acks of one tenant share a series: two in the same millisecond would be one point.
             now_ms = max(int(self._clock() * 1000), self._last_ack_ms + 1)
             self._last_ack_ms = now_ms
-        ack = Point(ACKS, {TENANT: tenant}, {"id": one_line(alert_id), "by": one_line(by)}, now_ms)
-        refused = self._store.write_points([ack])
+        fields: dict[str, FieldValue] = {
+            "id": one_line(alert_id),
+            "by": one_line(by),
+            "action": action.value,
+        }
+        if note:
+            fields["note"] = one_line(note)
+        refused = self._store.write_points([Point(ACKS, {TENANT: tenant}, fields, now_ms)])
         if refused:
-            raise AlertStoreError(f"the store refused the acknowledgement: {refused[0].reason}")
-        return AlertView(view.alert, now_ms, by)
+            raise AlertStoreError(f"the store refused the {action.value}: {refused[0].reason}")

@@ -1,4 +1,5 @@
-"""A tenant's stock alerts (anomalies and reorders from `shinshu alerts`): list, acknowledge."""
+"""A tenant's alerts (stock, device and sensor health, rules, forecasts): list, acknowledge,
+resolve with a note."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Body, Path, Query
 from pydantic import BaseModel, Field
 
 from core.time import from_ms
@@ -38,6 +39,17 @@ class AlertOut(BaseModel):
     )
     acknowledged_at: dt.datetime | None = Field(description="null while open")
     acknowledged_by: str | None = Field(description="id of the key that acknowledged it")
+    acknowledged_note: str = Field(default="", description="the note given on acknowledging")
+    state: AlertState = Field(description="open, acknowledged or resolved")
+    resolved_at: dt.datetime | None = Field(default=None, description="null until resolved")
+    resolved_by: str | None = Field(default=None, description="id of the key that resolved it")
+    resolution_note: str = Field(default="", description="what was done, as written on resolving")
+
+
+class HandlingIn(BaseModel):
+    """A note about what was seen or done (optional for acknowledging)."""
+
+    note: str = Field(default="", max_length=1000, description="free text, one line is kept")
 
 
 @contextmanager
@@ -64,6 +76,11 @@ def _out(view: AlertView) -> AlertOut:
         last_seen_at=from_ms(max(alert.last_seen_ms, alert.ts_ms)),
         acknowledged_at=None if view.acknowledged_ms is None else from_ms(view.acknowledged_ms),
         acknowledged_by=view.acknowledged_by,
+        acknowledged_note=view.ack_note,
+        state=view.state,
+        resolved_at=None if view.resolved is None else from_ms(view.resolved.at_ms),
+        resolved_by=None if view.resolved is None else view.resolved.by,
+        resolution_note="" if view.resolved is None else view.resolved.note,
     )
 
 
@@ -73,17 +90,20 @@ def list_alerts(
     tenant: TenantPath,
     key: ReadKey,
     alerts: Alerts,
-    state: Annotated[AlertState, Query(description="open (default), acknowledged or all")] = (
-        AlertState.OPEN
-    ),
+    state: Annotated[
+        AlertState, Query(description="open (default), acknowledged, resolved or all")
+    ] = AlertState.OPEN,
     site: Annotated[str | None, Query(description="only alerts of this site")] = None,
+    kind: Annotated[
+        list[AlertKind] | None, Query(description="only alerts of these kinds (repeat)")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="at most this many")] = 100,
 ) -> list[AlertOut]:
-    """The tenant's alerts in `state`, newest first: detector anomalies and reorder alerts."""
+    """The tenant's alerts in `state`, newest first."""
     if site is not None:
         site = valid_id(site, "site")
     with _store_errors():
-        views = alerts.list_alerts(key.tenant, state, site=site, limit=limit)
+        views = alerts.list_alerts(key.tenant, state, site=site, kinds=kind or (), limit=limit)
     return [_out(v) for v in views]
 
 
@@ -93,9 +113,30 @@ def list_alerts(
     summary="Acknowledge an alert",
 )
 def acknowledge_alert(
-    tenant: TenantPath, alert_id: AlertIdPath, key: AckKey, alerts: Alerts
+    *,
+    tenant: TenantPath,
+    alert_id: AlertIdPath,
+    key: AckKey,
+    alerts: Alerts,
+    body: Annotated[HandlingIn | None, Body()] = None,
 ) -> AlertOut:
-    """Mark one of the tenant's alerts as seen (operators and admins); a repeat changes nothing."""
+    """Mark one of the tenant's alerts as seen (operators and admins), optionally with a note;
+    a repeat changes nothing. Escalation stops once an alert is acknowledged."""
     with _store_errors():
-        view = alerts.acknowledge(key.tenant, alert_id, key.id)
+        view = alerts.acknowledge(key.tenant, alert_id, key.id, note=body.note if body else "")
+    return _out(view)
+
+
+@router.post(
+    "/tenants/{tenant}/alerts/{alert_id}/resolve",
+    response_model=AlertOut,
+    summary="Resolve an alert with a note",
+)
+def resolve_alert(
+    *, tenant: TenantPath, alert_id: AlertIdPath, key: AckKey, alerts: Alerts, body: HandlingIn
+) -> AlertOut:
+    """Mark one of the tenant's alerts as dealt with (operators and admins), saying what was
+    done; it leaves the open and acknowledged lists. A repeat changes nothing."""
+    with _store_errors():
+        view = alerts.resolve(key.tenant, alert_id, key.id, note=body.note)
     return _out(view)

@@ -48,7 +48,7 @@ def test_dry_for_six_hours_is_one_alert_from_its_start(tmp_path: Path) -> None:
     assert (alert.kind, alert.device, alert.ts_ms, alert.last_seen_ms) == (
         AlertKind.THRESHOLD,
         "pi",
-        T0 + 2 * HOUR,
+        T0 + 8 * HOUR,  # the episode's start + the rule's 6 h
         T0 + 10 * HOUR,
     )
     assert "worst 15" in alert.reason
@@ -63,7 +63,7 @@ def test_an_episode_older_than_the_window_keeps_its_start(tmp_path: Path) -> Non
     _write(store, [30] + [10] * 48)
     early = ThresholdWatch(store, AlertStore(store), clock=Clock(T0 + 8 * HOUR)).run_once()
     late = ThresholdWatch(store, AlertStore(store), clock=Clock(T0 + 48 * HOUR)).run_once()
-    assert [a.ts_ms for a in early] == [a.ts_ms for a in late] == [T0 + HOUR]
+    assert [a.ts_ms for a in early] == [a.ts_ms for a in late] == [T0 + 7 * HOUR]
 
 
 def test_rules_are_versioned_and_deleted(tmp_path: Path) -> None:

@@ -60,6 +60,11 @@ def test_list_newest_first_filtered_by_site_and_limited(
         "last_seen_at",
         "acknowledged_at",
         "acknowledged_by",
+        "acknowledged_note",
+        "state",
+        "resolved_at",
+        "resolved_by",
+        "resolution_note",
     }
     assert everything[0]["id"] == seeded[1].id and everything[0]["raised_at"].endswith("Z")
     foods = api_env.client.get(url, params={"site": "matsumoto-foods"}, headers=viewer).json()
@@ -67,6 +72,11 @@ def test_list_newest_first_filtered_by_site_and_limited(
     two = api_env.client.get(url, params={"limit": 2, "state": "all"}, headers=viewer).json()
     assert [a["kind"] for a in two] == ["reorder", "drift"]
     assert api_env.client.get(url, params={"site": "nowhere"}, headers=viewer).json() == []
+    kinds = {"kind": ["spike", "drift"], "state": "all"}
+    assert [a["kind"] for a in api_env.client.get(url, params=kinds, headers=viewer).json()] == [
+        "drift",
+        "spike",
+    ]
     refused = api_env.client.get(url, headers=api_env.headers("alpha", Role.RESEARCHER))
     assert refused.status_code == 403
 
@@ -89,6 +99,31 @@ def test_operator_acknowledges_once_viewer_may_not(api_env: ApiEnv, seeded: list
     open_ids = [a["id"] for a in api_env.client.get(listing, headers=headers).json()]
     acked = api_env.client.get(listing, params={"state": "acknowledged"}, headers=headers).json()
     assert target not in open_ids and [a["id"] for a in acked] == [target]
+
+
+def test_operator_resolves_with_a_note_viewer_may_not(
+    api_env: ApiEnv, seeded: list[Alert]
+) -> None:
+    """Resolving needs a note-bearing body and an operator; the alert leaves the open list and
+    shows in the resolved one with the note; a second resolution keeps the first."""
+    target = seeded[0].id
+    url = f"/api/v1/tenants/alpha/alerts/{target}/resolve"
+    note = {"note": "scale re-zeroed / 計量器をゼロ点調整"}
+    viewer = api_env.client.post(url, json=note, headers=api_env.headers("alpha", Role.VIEWER))
+    assert viewer.status_code == 403
+    operator = api_env.headers("alpha", Role.OPERATOR)
+    assert api_env.client.post(url, headers=operator).status_code == 422  # no body
+    done = api_env.client.post(url, json=note, headers=operator)
+    assert done.status_code == 200, done.text
+    body = done.json()
+    assert (body["state"], body["resolution_note"]) == ("resolved", note["note"])
+    assert body["resolved_by"] == _key_id(api_env, Role.OPERATOR) and body["acknowledged_at"]
+    again = api_env.client.post(url, json={"note": "other"}, headers=operator).json()
+    assert (again["resolved_at"], again["resolution_note"]) == (body["resolved_at"], note["note"])
+    listing = "/api/v1/tenants/alpha/alerts"
+    resolved = api_env.client.get(listing, params={"state": "resolved"}, headers=operator).json()
+    assert [a["id"] for a in resolved] == [target]
+    assert target not in [a["id"] for a in api_env.client.get(listing, headers=operator).json()]
 
 
 def test_another_tenants_alert_id_is_not_found(api_env: ApiEnv, seeded: list[Alert]) -> None:

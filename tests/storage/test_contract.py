@@ -392,6 +392,17 @@ def test_alerts_acknowledgements_and_bin_history(store: ReadingStore) -> None:
     assert [v.alert.id for v in alerts.list_alerts(tenant, AlertState.ACKNOWLEDGED)] == [first.id]
     assert [v.alert.sensor for v in alerts.list_alerts(tenant, AlertState.OPEN)] == ["n"]
     assert alerts.get(tenant, first.id).acknowledged
+    kinds = alerts.list_alerts(tenant, AlertState.ALL, kinds=[AlertKind.COUNT_JUMP])
+    assert [v.alert.kind for v in kinds] == [AlertKind.COUNT_JUMP]
+    second = kinds[0].alert
+    done = alerts.resolve(tenant, second.id, "key-3", note="rescanned\nthe bin")
+    assert done.resolved is not None
+    assert (done.resolved.by, done.resolved.note) == ("key-3", "rescanned the bin")
+    assert done.acknowledged_by == "key-3"  # resolving acknowledges too
+    assert alerts.resolve(tenant, second.id, "key-4").resolved == done.resolved
+    assert [v.alert.id for v in alerts.list_alerts(tenant, AlertState.RESOLVED)] == [second.id]
+    assert [v.alert.id for v in alerts.list_alerts(tenant, AlertState.ACKNOWLEDGED)] == [first.id]
+    assert alerts.list_alerts(tenant, AlertState.OPEN) == []
     assert [a.sensor for a in alerts.bin_alerts(tenant, "plant", "gw", ["w"], T0)] == ["w"]
     _write(
         store,

@@ -60,6 +60,8 @@ export const TABLE = {
   'alertkind.reorder': { ja: '発注が必要', en: 'Reorder needed' },
   'alertkind.offline': { ja: '機器がオフライン', en: 'Device offline' },
   'alertkind.spool_dropping': { ja: '未送信データの破棄', en: 'Spool dropping readings' },
+  'alertkind.sensor_silent': { ja: 'センサーの計測値が届かない', en: 'Sensor silent' },
+  'alertkind.sensor_stuck': { ja: 'センサーの値が変化しない', en: 'Sensor stuck' },
   'alertkind.threshold': { ja: 'しきい値ルール', en: 'Threshold rule' },
 
   'notify.title': { ja: '通知とアラートのルール', en: 'Notifications and alert rules' },
