@@ -101,9 +101,7 @@ def test_operator_acknowledges_once_viewer_may_not(api_env: ApiEnv, seeded: list
     assert target not in open_ids and [a["id"] for a in acked] == [target]
 
 
-def test_operator_resolves_with_a_note_viewer_may_not(
-    api_env: ApiEnv, seeded: list[Alert]
-) -> None:
+def test_operator_resolves_with_a_note_viewer_may_not(api_env: ApiEnv, seeded: list[Alert]) -> None:
     """Resolving needs a note-bearing body and an operator; the alert leaves the open list and
     shows in the resolved one with the note; a second resolution keeps the first."""
     target = seeded[0].id
