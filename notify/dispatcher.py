@@ -22,11 +22,12 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 
 from notify.outbox import Outbox, Outgoing
 from notify.render import email_body, push_body, severity_of, webhook_body
 from notify.subscriptions import ChannelKind, Subscription, Subscriptions
-from storage.alert_types import Alert, AlertView
+from storage.alert_types import Alert, AlertKind, AlertView
 from storage.alerts import AlertStore
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,23 @@ def outgoing(alert: Alert, sub: Subscription, *, now_ms: int, escalated: bool = 
     # Held notifications queue apart, so that quiet hours never hold up a critical one.
     destination = sub.id if not_before <= now_ms else f"{sub.id}:held"
     return Outgoing(key, sub.channel.value, destination, sub.tenant, payload, not_before)
+
+
+def trial_notification(sub: Subscription, *, now_ms: int, by: str) -> Outgoing:
+    """A test notification for `sub`, asked for by `by`: queued at once, past quiet hours."""
+    alert = Alert(
+        sub.tenant,
+        sub.sites[0] if sub.sites else "-",
+        "-",
+        "-",
+        AlertKind.TEST,
+        now_ms,
+        0.0,
+        f"test notification asked for by {by}",
+        now_ms,
+        reason_ja=f"{by} が送信したテスト通知です",
+    )
+    return replace(outgoing(alert, sub, now_ms=now_ms), destination=sub.id, not_before_ms=0)
 
 
 class Dispatcher:

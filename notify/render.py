@@ -96,6 +96,13 @@ _KINDS: dict[str, tuple[Severity, str, str, str, str]] = {
         "センサーが同じ値を出し続けています。故障の可能性があります。",
         "The sensor keeps reading exactly the same value; it is probably faulty.",
     ),
+    "test": (
+        Severity.INFO,
+        "テスト通知",
+        "Test notification",
+        "通知の設定を確認するためのテストです。対応は必要ありません。",
+        "A test of this notification setting. Nothing needs to be done.",
+    ),
     "offline": (
         Severity.CRITICAL,
         "機器がオフライン",

@@ -36,6 +36,8 @@ class AlertKind(StrEnum):
     # An operator's threshold rule (alerting.thresholds).
     THRESHOLD = "threshold"
     QUANTITY = "quantity_discrepancy"
+    # A person's "send a test" on a subscription: never stored, only sent.
+    TEST = "test"
 
     @classmethod
     def of(cls, anomaly: StrEnum) -> AlertKind:

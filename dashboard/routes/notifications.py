@@ -25,6 +25,7 @@ from dashboard.deps import (
 )
 from dashboard.schemas import AUTHENTICATED, error_responses
 from edge.protocol import SensorKind
+from notify.dispatcher import trial_notification
 from notify.outbox import State
 from notify.subscriptions import ChannelKind, QuietHours, Severity, Subscription
 from storage.rules import Comparison, ThresholdRule, read_rules, write_rule
@@ -242,6 +243,32 @@ def remove_subscription(
     """Delete one of the tenant's subscriptions; what is queued for it stays in the outbox."""
     context.notifications.subscriptions.remove(key.tenant, subscription)
     return Response(status_code=204)
+
+
+class QueuedTest(BaseModel):
+    """A test notification in the outbox: `shinshu notify run` delivers it within seconds."""
+
+    key: str = Field(description="its idempotency key, as the receiver sees it")
+    subscription: str
+    queued_at: dt.datetime
+
+
+@router.post(
+    "/tenants/{tenant}/notifications/subscriptions/{subscription}/test",
+    response_model=QueuedTest,
+    status_code=202,
+    summary="Send a test notification",
+)
+def send_test(
+    tenant: TenantPath, subscription: SubscriptionPath, key: AlertsAdmin, context: Context
+) -> QueuedTest:
+    """Queue a test notification for one subscription (past its quiet hours); its delivery or
+    dead letter shows in the outbox listing like any other."""
+    sub = context.notifications.subscriptions.get(key.tenant, subscription)
+    now_ms = _now_ms()
+    item = trial_notification(sub, now_ms=now_ms, by=f"key {key.id}")
+    context.notifications.outbox.enqueue([item], now_ms=now_ms)
+    return QueuedTest(key=item.key, subscription=sub.id, queued_at=from_ms(now_ms))
 
 
 @router.get(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import pytest
@@ -126,3 +127,39 @@ def test_operators_write_rules_and_viewers_read_them(api_env: ApiEnv) -> None:
         f"{BASE}/alert-rules", json={**RULE, "duration_min": 0}, headers=operator
     )
     assert bad.status_code == 422
+
+
+def test_a_test_notification_is_queued_for_one_subscription(api_env: ApiEnv) -> None:
+    """An operator's "send a test" queues one notification for that subscription, due at once
+    despite its quiet hours, in its language; a viewer may not; an unknown id is 404."""
+    operator = api_env.headers("alpha", Role.OPERATOR)
+    made = api_env.client.post(
+        f"{BASE}/notifications/subscriptions",
+        json={
+            "channel": "email",
+            "target": "tanaka@example.jp",
+            "lang": "ja",
+            "quiet_start": "00:00",
+            "quiet_end": "23:59",
+        },
+        headers=operator,
+    ).json()
+    url = f"{BASE}/notifications/subscriptions/{made['id']}/test"
+    assert (
+        api_env.client.post(url, headers=api_env.headers("alpha", Role.VIEWER)).status_code == 403
+    )
+    sent = api_env.client.post(url, headers=operator)
+    assert sent.status_code == 202, sent.text
+    queued = api_env.client.get(
+        f"{BASE}/notifications/outbox", params={"state": "pending"}, headers=operator
+    ).json()
+    (item,) = [i for i in queued if i["key"] == sent.json()["key"]]
+    assert (item["subscription"], item["channel"]) == (made["id"], "email")
+    outbox = api_env.app.state.context.notifications.outbox
+    (pending,) = [p for p in outbox.listing(tenant="alpha", states=[]) if p.key == item["key"]]
+    assert "テスト通知" in json.dumps(json.loads(pending.payload), ensure_ascii=False)
+    assert pending.next_ms <= pending.queued_ms  # not held for the quiet hours
+    missing = api_env.client.post(
+        f"{BASE}/notifications/subscriptions/sub_nope/test", headers=operator
+    )
+    assert missing.status_code == 404
