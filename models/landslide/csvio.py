@@ -19,7 +19,7 @@ import numpy as np
 
 from models.landslide.errors import LandslideError
 from models.landslide.levels import Level, LevelRise, Thresholds, level_rises, levels
-from models.landslide.rainfall import from_cumulative, r60, regular_step
+from models.landslide.rainfall import from_cumulative, r60, regular_step, window_steps
 from models.landslide.tank import TankModel, TankSeries, run_tanks
 
 TIME = "time"
@@ -121,6 +121,7 @@ def read_rain(
         raise LandslideError("データ行がありません", "no data rows", where=str(path))
     try:
         step = regular_step(times, step_minutes=step_minutes)
+        window_steps(step)  # R60 needs a step that divides the hour; say so before computing
     except LandslideError as exc:
         raise exc.at(str(path)) from None
     resets: list[int] = []
