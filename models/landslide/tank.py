@@ -28,8 +28,9 @@ import numpy as np
 
 from models.landslide.errors import LandslideError
 
-# JMA computes the index every 10 minutes (Okada et al. 2001); longer input steps are split so
-# that hourly and 10-minute rain give the same storage when the hour's rain is even.
+# JMA's index is described as computed at 10-minute steps (not confirmed by the sources read,
+# see docs/landslide.md); longer input steps are split so that hourly and 10-minute rain give
+# the same storage when the hour's rain is even.
 SUBSTEP_MINUTES = 10.0
 TANK_COUNT = 3
 
