@@ -154,13 +154,16 @@ def evaluate(
             f"the resumed state's step ({initial.step_minutes:g} min) differs from the data's "
             f"({rain.step_minutes:g} min)",
         )
-    start = initial.storage_mm if initial is not None else (0.0, 0.0, 0.0)
-    tanks = run_tanks(rain.rain_mm, step_minutes=rain.step_minutes, initial_mm=start)
+    model = initial if initial is not None else TankModel(step_minutes=rain.step_minutes)
+    start = model.storage_mm
+    tanks = run_tanks(
+        rain.rain_mm, step_minutes=rain.step_minutes, initial_mm=start, tanks=model.tanks
+    )
     rain60 = r60(rain.rain_mm, step_minutes=rain.step_minutes)
     series = levels(tanks.swi_mm, rain60, thresholds)
     rises = level_rises(rain.times, series, tanks.swi_mm, rain60)
     last = tanks.storage_mm[-1].tolist() if len(rain.times) else list(start)
-    final = TankModel(step_minutes=rain.step_minutes, storage_mm=last)
+    final = TankModel(step_minutes=rain.step_minutes, storage_mm=last, tanks=model.tanks)
     return SwiResult(rain, tanks, rain60, series, rises, final.state())
 
 

@@ -144,3 +144,13 @@ def test_negative_rain_and_unstable_parameters_are_refused_in_both_languages() -
     assert "第1タンク" in str(unstable.value)
     with pytest.raises(LandslideError):
         TankModel.from_state({"step_minutes": 10})
+
+
+def test_a_state_keeps_site_calibrated_parameters() -> None:
+    """A model with its own tanks resumes with those tanks, not the national defaults."""
+    own = (Tank((Outlet(10.0, 0.2),), 0.1), Tank((Outlet(20.0, 0.04),), 0.03), JMA_TANKS[2])
+    model = TankModel(step_minutes=10, tanks=own)
+    model.step(25.0)
+    resumed = TankModel.from_state(json.loads(json.dumps(model.state())))
+    assert resumed.tanks == own
+    assert resumed.step(0.0) == pytest.approx(model.step(0.0))
