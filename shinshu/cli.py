@@ -154,6 +154,12 @@ def _harvest(_settings: Settings, args: argparse.Namespace) -> int:
     return harvest_main(args.harvest_args)
 
 
+def _swi(_settings: Settings, args: argparse.Namespace) -> int:
+    from models.landslide.cli import main as swi_main
+
+    return swi_main(args.swi_args)
+
+
 def _count(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -247,6 +253,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     harvest.add_argument("harvest_args", nargs=argparse.REMAINDER, metavar="fit|predict ...")
     harvest.set_defaults(handler=_harvest)
+    # No option of its own ("+" prefix, no -h), so that --rain, --help ... all reach the model's
+    # parser unparsed.
+    swi = models_sub.add_parser(
+        "swi",
+        prefix_chars="+",
+        add_help=False,
+        help="土壌雨量指数 (soil water index) and landslide level per step of a rain CSV",
+        description="`shinshu models swi --help` lists the options; docs/landslide.md describes "
+        "the model.",
+    )
+    swi.add_argument("swi_args", nargs=argparse.REMAINDER, metavar="--rain RAIN.csv --out SWI.csv")
+    swi.set_defaults(handler=_swi)
 
     from dashboard.cli import add_keys_command, add_serve_command
     from edge.cli import add_edge_command
