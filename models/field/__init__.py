@@ -37,6 +37,7 @@ from models.field.thermal import (
     daily_gdd,
     gdd_series,
     hourly_gdd,
+    hourly_gdd_series,
     thermal_for,
 )
 from models.field.vpd import (
@@ -70,6 +71,7 @@ __all__ = [
     "dynamic_portions",
     "gdd_series",
     "hourly_gdd",
+    "hourly_gdd_series",
     "hours_per_portion",
     "saturation_vapour_pressure",
     "scab_hours_required",

@@ -145,7 +145,8 @@ def wet_periods(
     """Split hourly leaf wetness into wet periods (dry spells < `max_dry_gap_hours` joined).
 
     An hour is wet when at least `min_wet_fraction` of it was wet. The mean temperature is
-    over the counted wet hours only. `night_rule` needs `times` (local, hourly).
+    over the counted wet hours only. `night_rule` needs `times` (local, hourly); a period
+    that began at night and dried before 07:00 counts no hours and is dropped.
     """
     wet = _wet_flags(wetness, unit, min_wet_fraction)
     temps = np.asarray(temps_c, dtype=np.float64)

@@ -190,3 +190,8 @@ def gdd_series(
 ) -> GddSeries:
     """Daily degree days from min/max temperatures and their sum since the first day."""
     return accumulate(daily_gdd(tmin, tmax, thermal=thermal, method=method))
+
+
+def hourly_gdd_series(temps: npt.ArrayLike, *, thermal: CropThermal) -> GddSeries:
+    """Daily degree days from whole days of hourly temperatures and their running sum."""
+    return accumulate(hourly_gdd(temps, thermal=thermal))

@@ -96,6 +96,14 @@ def test_night_rule_counts_from_seven_in_the_morning() -> None:
         wet_periods([1], [12.0], night_rule=True)
 
 
+def test_night_period_that_dries_before_dawn_is_dropped() -> None:
+    """Wet from 23:00 to 05:00 under the night rule counts no hours: no period."""
+    start = dt.datetime(2026, 4, 20, 23)
+    times = [start + dt.timedelta(hours=h) for h in range(9)]
+    wet = [1] * 7 + [0] * 2
+    assert wet_periods(wet, [12.0] * 9, times=times, night_rule=True) == []
+
+
 def test_daytime_start_is_not_shifted_by_the_night_rule() -> None:
     """A period starting at 09:00 keeps all its hours."""
     start = dt.datetime(2026, 4, 20, 9)

@@ -15,6 +15,7 @@ from models.field.thermal import (
     daily_gdd,
     gdd_series,
     hourly_gdd,
+    hourly_gdd_series,
     thermal_for,
 )
 
@@ -75,6 +76,12 @@ def test_hourly_series_gives_each_days_mean_excess() -> None:
     day1 = [20.0] * 12 + [0.0] * 12
     day2 = [40.0] * 24
     assert hourly_gdd(day1 + day2, thermal=RICE) == pytest.approx([5.0, 20.0])
+
+
+def test_hourly_series_cumulates_per_day() -> None:
+    """Three days of a constant 16 °C hourly series sum to 6, 12 and 18 °C·d above 10 °C."""
+    series = hourly_gdd_series([16.0] * 72, thermal=RICE)
+    assert series.cumulative == pytest.approx([6.0, 12.0, 18.0])
 
 
 def test_hourly_series_must_be_whole_days() -> None:
