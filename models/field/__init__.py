@@ -1,6 +1,6 @@
 """Field agronomy from weather: degree days, growth stages, chill, VPD and disease risk.
 
-Pure numpy/standard-library functions with no store access; every parameter's source is
+Pure numpy and stdlib functions with no store access; every parameter's source is
 cited beside it and in docs/field.md.
 """
 
