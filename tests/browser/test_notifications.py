@@ -190,3 +190,31 @@ def test_a_pushed_alert_is_shown_by_the_service_worker(ui_env: UiEnv, browse: Br
         page.wait_for_timeout(200)
         notes = page.evaluate(shown)
     assert notes == [["機器がオフライン", "拠点 farm ・ 機器 pi-1", "a1"]]
+
+
+def test_an_operator_sends_a_test_through_a_subscription(ui_env: UiEnv, browse: Browse) -> None:
+    """The subscription's "send a test" button queues one notification for it in the outbox."""
+    operator = {"X-API-Key": ui_env.token(Role.OPERATOR)}
+    base = f"{ui_env.url}/api/v1/tenants/alpha/notifications"
+    made = httpx.post(
+        f"{base}/subscriptions",
+        json={"channel": "email", "target": "sato@example.jp", "lang": "ja"},
+        headers=operator,
+    )
+    assert made.status_code == 201
+    sub = made.json()["id"]
+    try:
+        probe = browse.open("/notifications", role=Role.OPERATOR, lang="ja")
+        page = probe.page
+        item = page.locator(f"[data-subscription='{sub}']")
+        item.locator("[data-action=test-subscription]").click()
+        wait_js(
+            page,
+            f"document.querySelector(\"[data-subscription='{sub}'] [data-slot=test]\")"
+            ".dataset.state === 'queued'",
+        )
+        pending = httpx.get(f"{base}/outbox", params={"state": "pending"}, headers=operator)
+        assert [i["subscription"] for i in pending.json()].count(sub) == 1
+        assert not probe.console_errors, probe.console_errors
+    finally:
+        httpx.delete(f"{base}/subscriptions/{sub}", headers=operator)

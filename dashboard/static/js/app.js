@@ -17,6 +17,7 @@ const ROUTES = [
   { re: /^#\/factory\/([^/]+)$/, page: 'factory' },
   { re: /^#\/registry$/, page: 'registry' },
   { re: /^#\/notifications$/, page: 'notifications' },
+  { re: /^#\/alerts$/, page: 'alerts' },
   { re: /^#\/(field|stand|bin)\/([^/]+)\/([^/]+)$/, page: 'entry' },
   { re: /^#\/?$/, page: 'overview' },
 ];
@@ -74,6 +75,7 @@ async function route() {
   chrome();
   const highlighted = {
     export: 'export', registry: 'registry', entry: 'registry', notifications: 'notifications',
+    alerts: 'alerts',
   }[found.r.page] || 'overview';
   for (const a of document.querySelectorAll('[data-nav]')) {
     a.classList.toggle('active', a.dataset.nav === highlighted);

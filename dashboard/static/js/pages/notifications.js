@@ -78,7 +78,10 @@ function subscriptionItem(s) {
       <span class="small muted" translate="no">${s.target}</span></div>
     <p class="small">${s.name || ''} · ${s.lang === 'ja' ? '日本語' : 'English'} ·
       ${t('notify.fromSeverity', { severity: t(`severity.${s.min_severity}`) })} ${quiet}</p>
-    <div class="entry-actions"><button type="button" class="small-button danger" data-action="delete-subscription">${t('notify.delete')}</button></div>
+    <div class="entry-actions">
+      <button type="button" class="small-button" data-action="test-subscription">${t('notify.test')}</button>
+      <button type="button" class="small-button danger" data-action="delete-subscription">${t('notify.delete')}</button></div>
+    <p class="small" role="status" data-slot="test"></p>
   </li>`;
 }
 
@@ -203,6 +206,17 @@ export async function render(root) {
     });
   });
   root.querySelector('#subscriptions')?.addEventListener('click', async (event) => {
+    const tester = event.target.closest('[data-action="test-subscription"]');
+    if (tester) {
+      const item = tester.closest('[data-subscription]');
+      const status = item.querySelector('[data-slot="test"]');
+      try {
+        await api(tenantPath(`/notifications/subscriptions/${encodeURIComponent(item.dataset.subscription)}/test`), { method: 'POST' });
+        status.textContent = t('notify.testQueued');
+        status.dataset.state = 'queued';
+      } catch (err) { status.textContent = errorText(err); }
+      return;
+    }
     const button = event.target.closest('[data-action="delete-subscription"]');
     if (!button || !window.confirm(t('notify.confirmDelete'))) return;
     const id = button.closest('[data-subscription]').dataset.subscription;
