@@ -366,9 +366,3 @@ def reasons(bin_: BinAsset, point: QuantityPoint) -> tuple[str, str]:
         f"（{how_ja}、{at} JST）。差 {d:+.1f} 個が許容差 {point.tolerance:g} 個を超えています"
     )
     return en, ja
-
-
-def reason_text(bin_: BinAsset, point: QuantityPoint) -> str:
-    """The alert's reason: English, then Japanese."""
-    en, ja = reasons(bin_, point)
-    return f"{en} / {ja}"

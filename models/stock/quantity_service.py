@@ -31,7 +31,6 @@ from models.stock.quantity import (
     Span,
     bin_spans,
     opening_at,
-    reason_text,
     reasons,
     tolerance_of,
 )
@@ -273,6 +272,7 @@ class QuantityService:
         first = evidence[0] if evidence[0].at_ms == opening.at_ms else None
         worst = first or max(evidence, key=lambda p: abs(p.discrepancy or 0.0))
         d = abs(worst.discrepancy or 0.0)
+        en, ja = reasons(bin_, worst)
         alert = Alert(
             tenant=tenant,
             site=bin_.site,
@@ -281,8 +281,9 @@ class QuantityService:
             kind=AlertKind.QUANTITY,
             ts_ms=opening.at_ms,
             score=min(1.0, d / (4 * worst.tolerance)),
-            reason=reason_text(bin_, worst),
+            reason=en,
             last_seen_ms=evidence[-1].at_ms,
+            reason_ja=ja,
         )
         try:
             try:
@@ -296,7 +297,7 @@ class QuantityService:
                 self._alerts.write([alert])
         except StoreError as exc:
             raise StoreDownError(str(exc)) from exc
-        return QuantityAlert(alert, *reasons(bin_, worst))
+        return QuantityAlert(alert, en, ja)
 
 
 def _evidence(point: QuantityPoint, opening: WorkRecord, movements: list[int]) -> bool:

@@ -220,7 +220,7 @@ def test_a_stocktake_entered_through_the_api_raises_its_alert_at_once(env: Quant
     [new] = [a for a in quantity_alerts(env) if a["id"] not in before]
     assert new["sensor"] == "nuts_weight"
     assert new["raised_at"].startswith(iso_utc(at)[:16])
-    assert "390" in new["reason"] and "棚卸数 390 個" in new["reason"]
+    assert "390" in new["reason"] and "棚卸数 390 個" in new["reason_ja"]
     # Voiding it: the book goes back to the earlier stocktake, no further alert is added.
     record = posted.json()["record"]
     voided = env.client.delete(

@@ -186,8 +186,8 @@ def test_stocktake_beyond_tolerance_raises_one_alert(store: ReadingStore) -> Non
     assert alert.kind is AlertKind.QUANTITY
     assert alert.ts_ms == take.at_ms
     assert (alert.site, alert.device, alert.sensor) == (SITE_ID, "gw-1", "bolts_weight")
-    assert "stocktake counted 440" in alert.reason and "棚卸数 440 個" in alert.reason
-    assert explained.en in alert.reason and explained.ja in alert.reason
+    assert "stocktake counted 440" in alert.reason and "棚卸数 440 個" in alert.reason_ja
+    assert explained.en == alert.reason and explained.ja == alert.reason_ja
     assert "棚卸" not in explained.en and "stocktake" not in explained.ja
     assert quantity_alerts(store) == [alert.id]
     # Checked again on every read, through another window, and after a new record: still one.
@@ -222,7 +222,7 @@ def test_unrecorded_withdrawal_drifts_the_book_and_raises_an_alert(store: Readin
     # Raised at the opening the book stock is kept from, last seen at the newest hourly step.
     assert alert.ts_ms == take.at_ms
     assert alert.last_seen_ms == END
-    assert "book stock 450.0" in alert.reason and "帳簿在庫" in alert.reason
+    assert "book stock 450.0" in alert.reason and "帳簿在庫" in alert.reason_ja
     svc.bins(TENANT_ID)
     assert quantity_alerts(store) == [alert.id]
 
