@@ -165,6 +165,9 @@ class Settings:
     alerts_offline_after_s: float = 900.0
     # A sensor without readings this long, while its device still reports, is silent.
     alerts_sensor_silent_after_s: float = 3600.0
+    # Forecast checks (harvest windows): how often, and how many days ahead a window is news.
+    alerts_forecast_s: float = 3600.0
+    alerts_harvest_notice_days: int = 3
 
     # `shinshu serve`: its broker account publishes device configuration.
     api_client_id: str = "shinshu-api"

@@ -68,6 +68,13 @@ _KINDS: dict[str, tuple[Severity, str, str, str, str]] = {
         "棚卸しまたは帳簿の数量が計測値と許容差を超えて異なります。",
         "A stocktake or the book stock differs from the measured stock beyond the tolerance.",
     ),
+    "harvest_window": (
+        Severity.WARNING,
+        "収穫適期が近づいています",
+        "Harvest window opening",
+        "予測では数日以内に収穫適期に入ります。収穫の準備をしてください。",
+        "The forecast says the harvest window opens within days. Prepare the harvest.",
+    ),
     "threshold": (
         Severity.WARNING,
         "しきい値ルールの条件に該当",

@@ -36,6 +36,8 @@ class AlertKind(StrEnum):
     # An operator's threshold rule (alerting.thresholds).
     THRESHOLD = "threshold"
     QUANTITY = "quantity_discrepancy"
+    # Forecasts (models.harvest.watch): a field's harvest window opens within days.
+    HARVEST_WINDOW = "harvest_window"
     # A person's "send a test" on a subscription: never stored, only sent.
     TEST = "test"
 

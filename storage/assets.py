@@ -367,3 +367,13 @@ def attachments(history: Sequence[AssetVersion]) -> list[Attachment]:
         if device:
             out.append(Attachment(device, sensors, version.at_ms, None))
     return out
+
+
+def asset_tenants(store: ReadingStore) -> list[str]:
+    """Every tenant with something in the registry (for services that look at all of them)."""
+    answer = store.rows(
+        Select(
+            (MEASUREMENT,), aggregates=(Aggregate(Function.COUNT, "kind", "n"),), group_by=(TENANT,)
+        )
+    )
+    return sorted({serie.tags[TENANT] for serie in answer})

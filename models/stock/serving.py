@@ -1,4 +1,5 @@
-"""The stock alerts service: alerting's loop with the stock detectors watching every bin.
+"""The alerts service: alerting's loop with the stock detectors watching every bin, and the
+forecasts' own checks (harvest windows) beside it.
 
 `shinshu alerts` runs `run_alerts`. Light to import (the command line builds its parser from
 it on a Pi too): the service's own modules load when it runs.
@@ -15,11 +16,35 @@ if TYPE_CHECKING:
     from core.settings import Settings
 
 
+def _start_forecast_checks(settings: Settings, stop: threading.Event) -> threading.Thread:
+    """Harvest-window alerts from every tenant's field forecasts, on a store of their own."""
+    from models.harvest.service import ForecastService
+    from models.harvest.watch import HarvestWatch, run_harvest
+    from models.store_weather import read_daily_weather
+    from storage import open_store
+    from storage.alerts import AlertStore
+
+    store = open_store(settings)
+    service = ForecastService(store, settings.data_path, read_daily_weather)
+    watch = HarvestWatch(
+        store,
+        AlertStore(store),
+        service.fields,
+        notice_days=settings.alerts_harvest_notice_days,
+    )
+    thread = threading.Thread(
+        target=run_harvest, args=(watch, stop, settings.alerts_forecast_s), daemon=True
+    )
+    thread.start()
+    return thread
+
+
 def run_alerts(settings: Settings, stop: threading.Event) -> None:
-    """Raise stock alerts from live bin readings and store them until `stop` is set."""
+    """Raise stock, device, rule and forecast alerts and store them until `stop` is set."""
     from alerting.service import run_alerts as run_service
     from models.stock.alerts import BinState
 
+    _start_forecast_checks(settings, stop)
     run_service(settings, stop, states=BinState)
 
 

@@ -63,6 +63,7 @@ export const TABLE = {
   'alertkind.spool_dropping': { ja: '未送信データの破棄', en: 'Spool dropping readings' },
   'alertkind.sensor_silent': { ja: 'センサーの計測値が届かない', en: 'Sensor silent' },
   'alertkind.sensor_stuck': { ja: 'センサーの値が変化しない', en: 'Sensor stuck' },
+  'alertkind.harvest_window': { ja: '収穫適期が近い', en: 'Harvest window opening' },
   'alertkind.threshold': { ja: 'しきい値ルール', en: 'Threshold rule' },
 
   'inbox.title': { ja: 'アラートの受信箱', en: 'Alert inbox' },
