@@ -154,6 +154,12 @@ def _harvest(_settings: Settings, args: argparse.Namespace) -> int:
     return harvest_main(args.harvest_args)
 
 
+def _frost(_settings: Settings, args: argparse.Namespace) -> int:
+    from models.frost.cli import main as frost_main
+
+    return frost_main(args.frost_args)
+
+
 def _count(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -247,6 +253,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     harvest.add_argument("harvest_args", nargs=argparse.REMAINDER, metavar="fit|predict ...")
     harvest.set_defaults(handler=_harvest)
+    frost = models_sub.add_parser(
+        "frost",
+        help="orchard frost: tonight's minimum with an 80 %% interval, `fit` and `predict`",
+        description="`shinshu models frost fit --help` and `... predict --help` list the "
+        "options; docs/frost.md describes the files.",
+    )
+    frost.add_argument("frost_args", nargs=argparse.REMAINDER, metavar="fit|predict ...")
+    frost.set_defaults(handler=_frost)
 
     from dashboard.cli import add_keys_command, add_serve_command
     from edge.cli import add_edge_command
