@@ -74,8 +74,18 @@ class QuantileIntervalRegressor(RegressorMixin, BaseEstimator):
 
     def _fit_all(
         self, x: FloatArray, y: FloatArray
-    ) -> tuple[Pipeline | None, list[HistGradientBoostingRegressor]]:
-        """The linear base (or None) and the three boosters fitted on its residuals."""
+    ) -> tuple[npt.NDArray[np.int64], Pipeline | None, list[HistGradientBoostingRegressor]]:
+        """The columns used, the linear base (or None) and the boosters fitted on its residuals.
+
+        A column without two distinct values (a sensor the site lacks) is left out: it carries
+        nothing, and the boosters' binning cannot take it.
+        """
+        cols = np.flatnonzero(
+            [len(np.unique(c[np.isfinite(c)])) >= 2 for c in np.asarray(x, dtype=np.float64).T]
+        )
+        if not len(cols):
+            raise ValueError("no feature has two distinct values")
+        x = x[:, cols]
         base = None
         rest = y
         if self.linear_base:
@@ -85,13 +95,16 @@ class QuantileIntervalRegressor(RegressorMixin, BaseEstimator):
                 RidgeCV(alphas=np.logspace(-2, 3, 11)),
             ).fit(x, y)
             rest = y - base.predict(x)
-        return base, [self._booster(q).fit(x, rest) for q in self._quantiles()]
+        return cols, base, [self._booster(q).fit(x, rest) for q in self._quantiles()]
 
     @staticmethod
     def _apply(
-        base: Pipeline | None, boosters: list[HistGradientBoostingRegressor], x: FloatArray
+        fitted: tuple[npt.NDArray[np.int64], Pipeline | None, list[HistGradientBoostingRegressor]],
+        x: FloatArray,
     ) -> FloatArray:
         """The three quantile predictions per row, sorted so that they never cross."""
+        cols, base, boosters = fitted
+        x = x[:, cols]
         offset = base.predict(x) if base is not None else np.zeros(len(x))
         raw = np.column_stack([offset + m.predict(x) for m in boosters])
         return np.sort(raw, axis=1)
@@ -122,8 +135,7 @@ class QuantileIntervalRegressor(RegressorMixin, BaseEstimator):
                 test = np.isin(keys, block)
                 if test.all() or not test.any():
                     continue
-                base, boosters = self._fit_all(X[~test], y[~test])
-                oof[test] = self._apply(base, boosters, X[test])
+                oof[test] = self._apply(self._fit_all(X[~test], y[~test]), X[test])
         ok = np.isfinite(oof).all(axis=1)
         if ok.any():
             lo, mid, hi = np.sort(oof[ok], axis=1).T
@@ -137,14 +149,15 @@ class QuantileIntervalRegressor(RegressorMixin, BaseEstimator):
             )
         else:
             self.correction_, self.cv_mae_, self.cv_coverage_ = 0.0, math.nan, math.nan
-        self.base_, self.estimators_ = self._fit_all(X, y)
+        self.features_, self.base_, self.estimators_ = self._fit_all(X, y)
+        self.n_iter_ = max(int(m.n_iter_) for m in self.estimators_)
         return self
 
     def _raw(self, X: npt.ArrayLike) -> FloatArray:  # noqa: N803
         """The three quantile predictions per row, sorted so that they never cross."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan")  # noqa: N806
-        return self._apply(self.base_, self.estimators_, X)
+        return self._apply((self.features_, self.base_, self.estimators_), X)
 
     def predict(self, X: npt.ArrayLike) -> FloatArray:  # noqa: N803
         """The median forecast."""

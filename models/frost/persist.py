@@ -13,6 +13,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from models.frost.forecaster import FrostForecaster, Method
 from models.frost.hourly import FrostError
 from models.frost.model import QuantileIntervalRegressor
@@ -45,6 +47,7 @@ def _regressor_state(reg: QuantileIntervalRegressor | None) -> dict[str, Any] | 
         return None
     return {
         "params": {k: getattr(reg, k) for k in REGRESSOR_PARAMS},
+        "features": [int(j) for j in reg.features_],
         "base": reg.base_,
         "boosters": list(reg.estimators_),
         "correction": float(reg.correction_),
@@ -81,6 +84,7 @@ def _regressor(state: dict[str, Any] | None) -> QuantileIntervalRegressor | None
     if state is None:
         return None
     reg = QuantileIntervalRegressor(**state["params"])
+    reg.features_ = np.asarray(state["features"], dtype=np.int64)
     reg.base_ = state["base"]
     reg.estimators_ = list(state["boosters"])
     reg.correction_ = float(state["correction"])
@@ -89,6 +93,7 @@ def _regressor(state: dict[str, Any] | None) -> QuantileIntervalRegressor | None
     reg.n_features_in_ = int(state["n_features"])
     if len(reg.estimators_) != 3:
         raise FrostError("a frost model needs three quantile boosters")
+    reg.n_iter_ = max(int(m.n_iter_) for m in reg.estimators_)
     return reg
 
 
