@@ -160,6 +160,12 @@ def _swi(_settings: Settings, args: argparse.Namespace) -> int:
     return swi_main(args.swi_args)
 
 
+def _frost(_settings: Settings, args: argparse.Namespace) -> int:
+    from models.frost.cli import main as frost_main
+
+    return frost_main(args.frost_args)
+
+
 def _count(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -265,6 +271,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     swi.add_argument("swi_args", nargs=argparse.REMAINDER, metavar="--rain RAIN.csv --out SWI.csv")
     swi.set_defaults(handler=_swi)
+
+    frost = models_sub.add_parser(
+        "frost",
+        help="orchard frost: tonight's minimum with an 80 %% interval, `fit` and `predict`",
+        description="`shinshu models frost fit --help` and `... predict --help` list the "
+        "options; docs/frost.md describes the files.",
+    )
+    frost.add_argument("frost_args", nargs=argparse.REMAINDER, metavar="fit|predict ...")
+    frost.set_defaults(handler=_frost)
 
     from dashboard.cli import add_keys_command, add_serve_command
     from edge.cli import add_edge_command
