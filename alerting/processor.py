@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from alerting.bins import BinRef, BinResolver, Channel
 from alerting.detect import BinPairing, DetectOptions, Outcome
+from alerting.live_rules import LiveRules
 from alerting.metrics import AlertMetrics, SkipReason
 from core.retry import Backoff, RetryStoppedError
 from core.time import MS_PER_DAY, MS_PER_HOUR
@@ -74,12 +75,15 @@ class AlertProcessor:
         options: ProcessorOptions,
         detect: DetectOptions,
         states: BinStates,
+        rules: LiveRules | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], object] = time.sleep,
     ) -> None:
-        """Wire the loop; `states` gives each bin its detectors; clocks are injectable."""
+        """Wire the loop; `states` gives each bin its detectors, `rules` evaluates threshold
+        rules on the readings as they arrive; clocks are injectable."""
         self._alerts = alerts
+        self._rules = rules
         self._states = states
         self._resolver = resolver
         self._metrics = metrics
@@ -148,7 +152,23 @@ class AlertProcessor:
             # A bug must not stop alerts for every other bin; the message is counted and logged.
             self._metrics.skipped.labels(SkipReason.FAILED.value).inc()
             log.exception("failed to process a message on %s", message.topic)
+        self._live_rules(parsed, out)
         self._finish(out, stop, message.received)
+
+    def _live_rules(self, parsed: ParsedMessage, out: Outcome[Ticket]) -> None:
+        """Threshold rules on the message's readings; what they raise is stored with the rest.
+
+        A failure here (the store down while a tracker warms up) is logged and left to the
+        periodic rule pass, which reads the same readings from the store."""
+        if self._rules is None or parsed.topic is None or parsed.refusal is not None:
+            return
+        try:
+            raised = self._rules.offer(parsed.topic, parsed.readings)
+        except Exception:
+            log.exception("threshold rules on a message of %s failed", parsed.topic.device)
+            return
+        out.writes.extend(raised)
+        out.raised.extend(raised)
 
     def expire(self, stop: threading.Event) -> None:
         """Give up on halves whose partner has not come within `pair_wait_s`."""

@@ -10,6 +10,7 @@ import threading
 from alerting.bins import BinResolver
 from alerting.detect import DetectOptions
 from alerting.health import DeviceHealth, HealthOptions, run_health
+from alerting.live_rules import LiveRules
 from alerting.metrics import AlertMetrics
 from alerting.processor import AlertProcessor, BinStates, ProcessorOptions
 from alerting.sensors import SensorOptions, SensorWatch, run_sensors
@@ -85,6 +86,7 @@ def run_alerts(settings: Settings, stop: threading.Event, *, states: BinStates) 
             ),
             detect=DetectOptions(episode_gap_ms=int(settings.alerts_episode_gap_h * MS_PER_HOUR)),
             states=states,
+            rules=LiveRules(store, AlertStore(store)),
         )
 
     run_consumer(

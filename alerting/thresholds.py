@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from alerting.wording import KIND_JA
 from core.time import MS_PER_DAY, MS_PER_HOUR
@@ -29,26 +30,44 @@ from storage.rules import ThresholdRule, read_rules
 log = logging.getLogger(__name__)
 
 
+@dataclass(slots=True)
+class EpisodeTracker:
+    """One sensor's episode of one rule, fed a reading at a time in time order."""
+
+    rule: ThresholdRule
+    start: int | None = None
+    last: int = 0
+    worst: float = 0.0
+
+    def feed(self, at_ms: int, value: float) -> tuple[int, int, float] | None:
+        """Take the next reading; returns the episode it ended, if it ended one."""
+        if self.start is None:
+            if self.rule.breached(value):
+                self.start, self.last, self.worst = at_ms, at_ms, value
+            return None
+        if self.rule.cleared(value):
+            ended = (self.start, self.last, self.worst)
+            self.start = None
+            return ended
+        self.last = at_ms
+        below = self.rule.comparison.value == "below"
+        self.worst = min(self.worst, value) if below else max(self.worst, value)
+        return None
+
+    @property
+    def current(self) -> tuple[int, int, float] | None:
+        """The episode still going on, if any."""
+        return None if self.start is None else (self.start, self.last, self.worst)
+
+
 def episodes(
     rule: ThresholdRule, points: Sequence[tuple[int, float]]
 ) -> list[tuple[int, int, float]]:
     """(start, last, worst value) of each episode in time-ordered points, long enough or not."""
-    out: list[tuple[int, int, float]] = []
-    start: int | None = None
-    last, worst = 0, 0.0
-    for at_ms, value in points:
-        if start is None:
-            if rule.breached(value):
-                start, last, worst = at_ms, at_ms, value
-            continue
-        if rule.cleared(value):
-            out.append((start, last, worst))
-            start = None
-            continue
-        last = at_ms
-        worst = min(worst, value) if rule.comparison.value == "below" else max(worst, value)
-    if start is not None:
-        out.append((start, last, worst))
+    tracker = EpisodeTracker(rule)
+    out = [ended for at_ms, value in points if (ended := tracker.feed(at_ms, value))]
+    if tracker.current is not None:
+        out.append(tracker.current)
     return out
 
 
@@ -113,7 +132,7 @@ class ThresholdWatch:
                 tenant, rule, key, points, now_ms=now_ms, span=span
             ):
                 if last - start >= duration_ms:
-                    out.append(_alert(tenant, key, rule, (start, last, worst)))
+                    out.append(rule_alert(tenant, key, rule, (start, last, worst)))
         return out
 
     def _followed_back(
@@ -136,9 +155,10 @@ class ThresholdWatch:
         return found
 
 
-def _alert(
+def rule_alert(
     tenant: str, key: tuple[str, str, str], rule: ThresholdRule, episode: tuple[int, int, float]
 ) -> Alert:
+    """The alert of an episode that lasted the rule's duration (key: site, device, sensor)."""
     site, device, sensor = key
     start, last, worst = episode
     unit = rule.kind.unit.value
