@@ -83,8 +83,10 @@ class Access:
             endpoint = self._shared(endpoint)
         return endpoint
 
-    def service_env(self, client_id: str, folder: Path) -> dict[str, str]:
-        """The environment of an ingest worker with its own account."""
+    def service_env(
+        self, client_id: str, folder: Path, role: ServiceRole = ServiceRole.INGEST
+    ) -> dict[str, str]:
+        """The environment of a service (an ingest worker by default) with its own account."""
         env = {"SHINSHU_MQTT_URL": self.url}
         if self.ca_file is not None:
             env["SHINSHU_MQTT_CA_FILE"] = str(self.ca_file)
@@ -94,7 +96,7 @@ class Access:
             env["SHINSHU_MQTT_PASSWORD_FILE"] = str(self.shared_secret_file)
         else:
             try:
-                issued = self.accounts.add_service(ServiceRole.INGEST, client_id, actor="bench")
+                issued = self.accounts.add_service(role, client_id, actor="bench")
             except AccountExistsError:
                 issued = self.accounts.rotate(client_id, actor="bench")
             secret = write_secret_file(folder / f"{client_id}.secret", issued.secret)

@@ -10,6 +10,7 @@ import argparse
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -29,6 +30,20 @@ def _run(settings: Settings) -> int:
 def _subscribe(settings: Settings, args: argparse.Namespace) -> int:
     from notify.subscriptions import ChannelKind, QuietHours, Severity, Subscription, Subscriptions
 
+    if args.channel == "apprise":
+        if args.target or not args.target_file:
+            print(
+                "an apprise URL holds the service's token: give it in a file with "
+                "--target-file, not on the command line",
+                file=sys.stderr,
+            )
+            return 2
+        target = Path(args.target_file).read_text().strip()
+    elif args.target:
+        target = args.target
+    else:
+        print("--target is needed (a webhook URL or an e-mail address)", file=sys.stderr)
+        return 2
     quiet = None
     if args.quiet:
         start, _, end = args.quiet.partition("-")
@@ -38,7 +53,7 @@ def _subscribe(settings: Settings, args: argparse.Namespace) -> int:
         tenant=args.notify_tenant,
         name=args.name,
         channel=ChannelKind(args.channel),
-        target=args.target,
+        target=target,
         lang=args.lang,
         sites=tuple(args.notify_sites or ()),
         kinds=tuple(args.kinds or ()),
@@ -52,7 +67,7 @@ def _subscribe(settings: Settings, args: argparse.Namespace) -> int:
         stored = store.add(sub, now_ms=int(time.time() * 1000))
     finally:
         store.close()
-    print(f"subscribed {stored.id} ({stored.channel.value} → {stored.target})")
+    print(f"subscribed {stored.id} ({stored.channel.value} → {stored.shown_target})")
     if stored.channel is ChannelKind.WEBHOOK:
         print("signing secret, shown once (verify X-Shinshu-Signature with it):")
         print(stored.secret)
@@ -70,7 +85,7 @@ def _list(settings: Settings, args: argparse.Namespace) -> int:
     print("id\ttenant\tchannel\ttarget\tlang\tmin_severity\tsites\tkinds\tname")
     for s in subs:
         print(
-            f"{s.id}\t{s.tenant}\t{s.channel.value}\t{s.target}\t{s.lang}\t"
+            f"{s.id}\t{s.tenant}\t{s.channel.value}\t{s.shown_target}\t{s.lang}\t"
             f"{s.min_severity.name.lower()}\t{','.join(s.sites) or '*'}\t"
             f"{','.join(s.kinds) or '*'}\t{s.name}"
         )
@@ -136,8 +151,15 @@ def add_notify_command(sub: Any) -> None:
     actions.add_parser("run", help="run the notifier until SIGTERM/SIGINT")
     subscribe = actions.add_parser("subscribe", help="add a subscription")
     subscribe.add_argument("--tenant", dest="notify_tenant", required=True, metavar="TENANT")
-    subscribe.add_argument("--channel", required=True, choices=["webhook", "email", "push"])
-    subscribe.add_argument("--target", required=True, help="webhook URL or e-mail address")
+    subscribe.add_argument(
+        "--channel", required=True, choices=["webhook", "email", "push", "apprise"]
+    )
+    subscribe.add_argument("--target", help="webhook URL or e-mail address")
+    subscribe.add_argument(
+        "--target-file",
+        help="apprise: a file holding the service's URL (e.g. slack://…, msteams://…, "
+        "line://…), which carries its token",
+    )
     subscribe.add_argument("--name", default="", help="who or what it is for")
     subscribe.add_argument("--lang", default="ja", choices=["ja", "en"])
     subscribe.add_argument("--site", dest="notify_sites", action="append", metavar="SITE")

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from notify.outbox import Outbox, Outgoing
-from notify.render import email_body, push_body, severity_of, webhook_body
+from notify.render import chat_body, email_body, push_body, severity_of, webhook_body
 from notify.subscriptions import ChannelKind, Subscription, Subscriptions
 from storage.alert_types import Alert, AlertKind, AlertView
 from storage.alerts import AlertStore
@@ -53,6 +53,8 @@ def outgoing(alert: Alert, sub: Subscription, *, now_ms: int, escalated: bool = 
         payload = webhook_body(key, alert, escalated=escalated)
     elif sub.channel is ChannelKind.EMAIL:
         payload = email_body(sub.target, alert, sub.lang, escalated=escalated)
+    elif sub.channel is ChannelKind.APPRISE:
+        payload = chat_body(alert, sub.lang, escalated=escalated)
     else:
         payload = push_body(alert, sub.lang, escalated=escalated)
     severity = severity_of(alert.kind.value)

@@ -215,6 +215,15 @@ def email_body(to: str, alert: Alert, lang: str, *, escalated: bool) -> str:
     )
 
 
+def chat_body(alert: Alert, lang: str, *, escalated: bool) -> str:
+    """A chat message (apprise): a title and a few lines of text in the reader's language."""
+    words = render(alert, lang, escalated=escalated)
+    return json.dumps(
+        {"title": words.title, "body": f"{words.explanation}\n{words.place}\n{words.when}"},
+        ensure_ascii=False,
+    )
+
+
 def push_body(alert: Alert, lang: str, *, escalated: bool) -> str:
     """The Web Push payload the dashboard's service worker shows as a notification."""
     words = render(alert, lang, escalated=escalated)

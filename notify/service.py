@@ -15,6 +15,7 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
 from core.settings import Settings
+from notify.chat import ChatChannel
 from notify.deliverer import Deliverer, RetryPolicy
 from notify.dispatcher import Dispatcher
 from notify.email import EmailChannel, Security, SmtpServer
@@ -78,7 +79,14 @@ def _channels(settings: Settings, subscriptions: Subscriptions) -> dict[str, Cha
         sub = subscription(destination, ChannelKind.PUSH)
         return None if sub is None else sub.target
 
-    channels: dict[str, Channel] = {"webhook": WebhookChannel(webhook)}
+    def chat(destination: str) -> str | None:
+        sub = subscription(destination, ChannelKind.APPRISE)
+        return None if sub is None else sub.target
+
+    channels: dict[str, Channel] = {
+        "webhook": WebhookChannel(webhook),
+        "apprise": ChatChannel(chat),
+    }
     if settings.notify_vapid_contact:
         key = load_vapid(settings.vapid_path)
         channels["push"] = PushChannel(key, settings.notify_vapid_contact, push)

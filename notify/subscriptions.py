@@ -51,6 +51,7 @@ class ChannelKind(StrEnum):
     WEBHOOK = "webhook"
     EMAIL = "email"
     PUSH = "push"
+    APPRISE = "apprise"
 
 
 class Severity(IntEnum):
@@ -115,6 +116,14 @@ class Subscription:
     escalate_to: str | None = None
     created_ms: int = 0
     secret: str = field(default="", repr=False)
+
+    @property
+    def shown_target(self) -> str:
+        """The target as listings show it: a chat URL's token hidden."""
+        if self.channel is ChannelKind.APPRISE:
+            scheme, sep, _ = self.target.partition("://")
+            return f"{scheme}://…" if sep else "…"
+        return self.target
 
     def wants(self, site: str, kind: str, severity: Severity) -> bool:
         """Whether an alert of `kind` at `site` with `severity` is for this subscription."""
@@ -214,6 +223,13 @@ class Subscriptions:
         if sub.channel is ChannelKind.PUSH:
             try:
                 check_subscription(sub.target)
+            except ValueError as exc:
+                raise SubscriptionError(str(exc)) from exc
+        if sub.channel is ChannelKind.APPRISE:
+            from notify.chat import check_url
+
+            try:
+                check_url(sub.target)
             except ValueError as exc:
                 raise SubscriptionError(str(exc)) from exc
         if sub.lang not in ("ja", "en"):

@@ -43,8 +43,14 @@ class SubscriptionIn(BaseModel):
     """A subscription: a channel and its target, which alerts, in which language, and when."""
 
     name: str = Field(default="", max_length=200, description="who or what it is for")
-    channel: Literal["webhook", "email"]
-    target: str = Field(min_length=3, max_length=2000, description="webhook URL or e-mail")
+    channel: Literal["webhook", "email", "apprise"]
+    target: str = Field(
+        min_length=3,
+        max_length=2000,
+        description="webhook URL, e-mail address, or an apprise URL for a chat service "
+        "(slack://…, msteams://…, line://…; it holds the service's token and is never shown "
+        "again)",
+    )
     lang: Literal["ja", "en"] = "ja"
     sites: list[str] = Field(default_factory=list, max_length=200)
     kinds: list[str] = Field(default_factory=list, max_length=50)
@@ -128,7 +134,7 @@ class RuleOut(RuleIn):
 
 
 def _sub_out(sub: Subscription) -> SubscriptionOut:
-    target = sub.target
+    target = sub.shown_target
     if sub.channel is ChannelKind.PUSH:
         target = str(json.loads(sub.target).get("endpoint", ""))
     return SubscriptionOut(

@@ -163,3 +163,22 @@ def test_a_test_notification_is_queued_for_one_subscription(api_env: ApiEnv) -> 
         f"{BASE}/notifications/subscriptions/sub_nope/test", headers=operator
     )
     assert missing.status_code == 404
+
+
+def test_a_chat_url_is_kept_but_never_shown(api_env: ApiEnv) -> None:
+    """An apprise URL subscription is stored; answers and listings show only its scheme; an
+    unknown service is refused without echoing the URL."""
+    operator = api_env.headers("alpha", Role.OPERATOR)
+    url = f"{BASE}/notifications/subscriptions"
+    token = "T0KEN-of-a-chat-service"
+    made = api_env.client.post(
+        url, json={"channel": "apprise", "target": f"json://127.0.0.1:9/{token}"}, headers=operator
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["target"] == "json://…" and token not in made.text
+    listed = api_env.client.get(url, headers=operator)
+    assert token not in listed.text and made.json()["id"] in listed.text
+    refused = api_env.client.post(
+        url, json={"channel": "apprise", "target": f"nosuch://{token}"}, headers=operator
+    )
+    assert refused.status_code == 400 and token not in refused.text

@@ -37,7 +37,8 @@ function ruleFields(siteList) {
 function subscriptionFields() {
   return [
     { name: 'channel', label: () => t('notify.channel'), type: 'choice',
-      options: [['email', () => t('notify.email')], ['webhook', () => t('notify.webhook')]] },
+      options: [['email', () => t('notify.email')], ['webhook', () => t('notify.webhook')],
+        ['apprise', () => t('notify.apprise')]] },
     { name: 'target', label: () => t('notify.target'), type: 'text', required: true,
       hint: () => t('notify.targetHint') },
     { name: 'name', label: () => t('notify.who'), type: 'text' },
