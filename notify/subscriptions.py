@@ -116,6 +116,8 @@ class Subscription:
     escalate_to: str | None = None
     created_ms: int = 0
     secret: str = field(default="", repr=False)
+    # The API key that made it (a browser's push subscription belongs to its signed-in key).
+    owner: str = ""
 
     @property
     def shown_target(self) -> str:
@@ -153,6 +155,7 @@ def _spec(sub: Subscription) -> str:
             "quiet": None if sub.quiet is None else [sub.quiet.start, sub.quiet.end],
             "escalate_after_min": sub.escalate_after_min,
             "escalate_to": sub.escalate_to,
+            "owner": sub.owner,
         },
         ensure_ascii=False,
     )
@@ -173,6 +176,7 @@ def _decode(row: tuple[str, str, str, str, int]) -> Subscription:
         kinds=tuple(spec.get("kinds", ())),
         min_severity=Severity[spec.get("min_severity", "warning").upper()],
         quiet=None if not quiet else QuietHours(*quiet),
+        owner=spec.get("owner", ""),
         escalate_after_min=spec.get("escalate_after_min"),
         escalate_to=spec.get("escalate_to"),
         created_ms=int(created_ms),

@@ -133,6 +133,14 @@ class RuleOut(RuleIn):
     id: str
 
 
+class QueuedTest(BaseModel):
+    """A test notification in the outbox: `shinshu notify run` delivers it within seconds."""
+
+    key: str = Field(description="its idempotency key, as the receiver sees it")
+    subscription: str
+    queued_at: dt.datetime
+
+
 def _sub_out(sub: Subscription) -> SubscriptionOut:
     target = sub.shown_target
     if sub.channel is ChannelKind.PUSH:
@@ -234,8 +242,28 @@ def add_push(tenant: TenantPath, body: PushIn, key: ReadKey, context: Context) -
         lang=body.lang,
         sites=tuple(valid_id(s, "site") for s in body.sites),
         min_severity=Severity[body.min_severity.upper()],
+        owner=key.id,
     )
     return _sub_out(context.notifications.subscriptions.add(sub, now_ms=_now_ms()))
+
+
+@router.post(
+    "/tenants/{tenant}/notifications/push/test",
+    response_model=list[QueuedTest],
+    status_code=202,
+    summary="Send a test push to the browsers of the signed-in key",
+)
+def send_push_test(tenant: TenantPath, key: ReadKey, context: Context) -> list[QueuedTest]:
+    """Queue a test notification for every browser the signed-in key receives pushes in
+    (any role that reads); 404 when it has none."""
+    subs = [
+        s
+        for s in context.notifications.subscriptions.of_tenant(key.tenant)
+        if s.channel is ChannelKind.PUSH and s.owner == key.id
+    ]
+    if not subs:
+        raise NotFoundError("this key receives no push notifications in any browser yet")
+    return [_queue_test(context, sub, key.id) for sub in subs]
 
 
 @router.delete(
@@ -251,14 +279,6 @@ def remove_subscription(
     return Response(status_code=204)
 
 
-class QueuedTest(BaseModel):
-    """A test notification in the outbox: `shinshu notify run` delivers it within seconds."""
-
-    key: str = Field(description="its idempotency key, as the receiver sees it")
-    subscription: str
-    queued_at: dt.datetime
-
-
 @router.post(
     "/tenants/{tenant}/notifications/subscriptions/{subscription}/test",
     response_model=QueuedTest,
@@ -271,8 +291,12 @@ def send_test(
     """Queue a test notification for one subscription (past its quiet hours); its delivery or
     dead letter shows in the outbox listing like any other."""
     sub = context.notifications.subscriptions.get(key.tenant, subscription)
+    return _queue_test(context, sub, key.id)
+
+
+def _queue_test(context: Context, sub: Subscription, key_id: str) -> QueuedTest:
     now_ms = _now_ms()
-    item = trial_notification(sub, now_ms=now_ms, by=f"key {key.id}")
+    item = trial_notification(sub, now_ms=now_ms, by=f"key {key_id}")
     context.notifications.outbox.enqueue([item], now_ms=now_ms)
     return QueuedTest(key=item.key, subscription=sub.id, queued_at=from_ms(now_ms))
 

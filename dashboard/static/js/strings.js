@@ -83,6 +83,8 @@ export const TABLE = {
   'inbox.acknowledgedBy': { ja: '{when} に {who} が確認', en: 'Acknowledged {when} by {who}' },
   'inbox.resolvedBy': { ja: '{when} に {who} が対応完了', en: 'Resolved {when} by {who}' },
   'notify.test': { ja: 'テスト送信', en: 'Send a test' },
+  'notify.pushTest': { ja: 'このブラウザにテスト通知', en: 'Send a test to this browser' },
+  'notify.pushNone': { ja: 'このブラウザではまだ通知を受け取る設定をしていません。', en: 'This browser does not receive alerts yet.' },
   'notify.testQueued': { ja: 'テスト通知を送信待ちにしました。', en: 'Test notification queued.' },
   'notify.title': { ja: '通知とアラートのルール', en: 'Notifications and alert rules' },
   'notify.pushTitle': { ja: 'このブラウザで通知を受け取る', en: 'Alerts on this device' },

@@ -122,6 +122,7 @@ export async function render(root) {
       <h2>${t('notify.pushTitle')}</h2>
       <p class="small">${t('notify.pushHelp')}</p>
       <button type="button" id="push-on" ${features.has('push') ? '' : html`hidden`}>${t('notify.pushButton')}</button>
+      <button type="button" id="push-test" class="small-button" ${features.has('push') ? '' : html`hidden`}>${t('notify.pushTest')}</button>
       <p class="small" id="push-status" role="status"></p>
     </section>
     <section><h2>${t('notify.rules')}</h2>
@@ -234,6 +235,17 @@ export async function render(root) {
     } catch (err) {
       status.textContent = `${t('notify.pushFailed')} ${err?.message || errorText(err)}`;
       status.dataset.state = 'failed';
+    }
+  });
+  root.querySelector('#push-test').addEventListener('click', async () => {
+    const status = root.querySelector('#push-status');
+    try {
+      await api(tenantPath('/notifications/push/test'), { method: 'POST' });
+      status.textContent = t('notify.testQueued');
+      status.dataset.state = 'testQueued';
+    } catch (err) {
+      status.textContent = err?.status === 404 ? t('notify.pushNone') : errorText(err);
+      status.dataset.state = 'testFailed';
     }
   });
   await refresh();
