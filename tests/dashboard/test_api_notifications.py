@@ -182,3 +182,21 @@ def test_a_chat_url_is_kept_but_never_shown(api_env: ApiEnv) -> None:
         url, json={"channel": "apprise", "target": f"nosuch://{token}"}, headers=operator
     )
     assert refused.status_code == 400 and token not in refused.text
+
+
+def test_a_reader_tests_only_their_own_browsers(api_env: ApiEnv) -> None:
+    """A viewer's test push is queued for the browser it subscribed; a key with no browser of
+    its own gets 404 (it cannot test someone else's)."""
+    viewer = api_env.headers("alpha", Role.VIEWER)
+    made = api_env.client.post(
+        f"{BASE}/notifications/push",
+        json={"subscription": {**PUSH_SUBSCRIPTION, "endpoint": "https://push.example/own"}},
+        headers=viewer,
+    ).json()
+    sent = api_env.client.post(f"{BASE}/notifications/push/test", headers=viewer)
+    assert sent.status_code == 202, sent.text
+    assert made["id"] in [q["subscription"] for q in sent.json()]
+    other = api_env.client.post(
+        f"{BASE}/notifications/push/test", headers=api_env.headers("alpha", Role.OPERATOR)
+    )
+    assert other.status_code == 404
