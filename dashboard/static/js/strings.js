@@ -19,6 +19,7 @@ export const TABLE = {
   'role.operator': { ja: 'オペレーター', en: 'operator' },
   'role.admin': { ja: '管理者', en: 'admin' },
   'role.researcher': { ja: '研究者', en: 'researcher' },
+  'role.prefecture': { ja: '県（防災）', en: 'prefecture (disaster)' },
 
   'signin.title': { ja: 'サインイン', en: 'Sign in' },
   'signin.help': { ja: '管理者から受け取った API キーを入力してください。', en: 'Enter the API key your administrator gave you.' },
@@ -63,6 +64,8 @@ export const TABLE = {
   'alertkind.sensor_silent': { ja: 'センサーの計測値が届かない', en: 'Sensor silent' },
   'alertkind.sensor_stuck': { ja: 'センサーの値が変化しない', en: 'Sensor stuck' },
   'alertkind.threshold': { ja: 'しきい値ルール', en: 'Threshold rule' },
+  'alertkind.landslide_risk': { ja: '土砂災害の危険度上昇', en: 'Landslide risk rising' },
+  'alertkind.landslide_danger': { ja: '土砂災害の危険', en: 'Landslide danger' },
 
   'notify.title': { ja: '通知とアラートのルール', en: 'Notifications and alert rules' },
   'notify.pushTitle': { ja: 'このブラウザで通知を受け取る', en: 'Alerts on this device' },
