@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from core.settings import Settings
 from edge.protocol import DeviceTopic, Reading, SensorKind
 from models.landslide.levels import Level, Thresholds
-from models.landslide.service import STEP_MS, LandslideWatch, rain_per_step
+from models.landslide.service import STEP_MS, LandslideWatch, rain_per_step, start_landslide
 from models.landslide.settings import write_thresholds
 from models.landslide.tank import run_tanks
 from storage.alert_types import AlertKind, AlertState
@@ -177,3 +180,24 @@ def test_two_weeks_of_spin_up_forget_a_wet_start() -> None:
     assert wet.swi_mm[-1] > 150
     after = run_tanks([0.0] * (14 * 144), step_minutes=10, initial_mm=start).swi_mm[-1]
     assert 0 < after < 3.0
+
+
+def test_the_alerts_service_thread_writes_landslide_alerts_and_stops(tmp_path: Path) -> None:
+    """`start_landslide` (what `shinshu alerts` starts) raises the storm's alerts from the
+    store named by the settings, and its thread ends when told to stop."""
+    path = tmp_path / "store.sqlite3"
+    store = SqliteStore(path)
+    end = int(time.time() * 1000) // STEP_MS * STEP_MS
+    values = [0.0] * (13 * 144) + [10.0] * 24
+    _rain(store, values, start_ms=end - (len(values) - 1) * STEP_MS)
+    stop = threading.Event()
+    thread = start_landslide(Settings(store=f"sqlite://{path}", data_dir=tmp_path), stop)
+    alerts = AlertStore(store)
+    deadline = time.monotonic() + 20
+    while len(alerts.list_alerts("alpha", AlertState.ALL)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stop.set()
+    thread.join(10)
+    assert not thread.is_alive()
+    kinds = [v.alert.kind for v in alerts.list_alerts("alpha", AlertState.ALL)]
+    assert kinds == [AlertKind.LANDSLIDE, AlertKind.LANDSLIDE]
