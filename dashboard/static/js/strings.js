@@ -66,6 +66,7 @@ export const TABLE = {
   'alertkind.threshold': { ja: 'しきい値ルール', en: 'Threshold rule' },
   'alertkind.landslide_risk': { ja: '土砂災害の危険度上昇', en: 'Landslide risk rising' },
   'alertkind.landslide_danger': { ja: '土砂災害の危険', en: 'Landslide danger' },
+  'alertkind.test': { ja: 'テスト通知', en: 'Test notification' },
 
   'notify.title': { ja: '通知とアラートのルール', en: 'Notifications and alert rules' },
   'notify.pushTitle': { ja: 'このブラウザで通知を受け取る', en: 'Alerts on this device' },
