@@ -41,9 +41,9 @@ from storage import open_store
 from storage.alert_types import Alert, AlertKind
 from storage.alerts import AlertStore
 from storage.errors import DatabaseNotFoundError
-from storage.layout import DEVICE, SENSOR, SITE, TENANT, VALUE
+from storage.layout import DEVICE, SENSOR, SITE, TENANT
 from storage.protocol import ReadingStore
-from storage.query import Select, match
+from storage.query import Aggregate, Buckets, Function, Rows, Select, match
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,22 @@ class _Run:
 
 
 Gauge = tuple[str, str, str, str]  # tenant, site, device, sensor
+
+
+@dataclass(frozen=True, slots=True)
+class _Gauge:
+    """A gauge's rain in the window: (step end, mm) of the steps with readings, how many
+    readings, and the newest one's time."""
+
+    steps: list[tuple[int, float]]
+    readings: int
+    last_ms: int
+
+
+def _key(serie: Rows) -> Gauge:
+    """The gauge a group of the answer is of."""
+    tags = serie.tags
+    return tags[TENANT], tags[SITE], tags[DEVICE], tags[SENSOR]
 
 
 def rain_per_step(
@@ -164,29 +180,57 @@ class LandslideWatch:
         steps = self._spin_up_ms // STEP_MS
         return end_ms - steps * STEP_MS, steps
 
-    def _gauges(
-        self, tenant: str | None, origin_ms: int, end_ms: int
-    ) -> dict[Gauge, list[tuple[int, float]]]:
-        """Rain readings in the window, by gauge."""
+    def _rows(self, select: Select) -> list[Rows]:
+        """The answer of a read; a database not created yet holds nothing."""
         try:
-            answer = self._store.rows(
-                Select(
-                    (SensorKind.RAINFALL.value,),
-                    match(tenant=tenant),
-                    fields=(VALUE,),
-                    start_ms=origin_ms + 1,
-                    end_ms=end_ms + 1,
-                    group_by=(TENANT, SITE, DEVICE, SENSOR),
-                )
-            )
+            return self._store.rows(select)
         except DatabaseNotFoundError:
-            return {}
-        out: dict[Gauge, list[tuple[int, float]]] = {}
-        for serie in answer:
-            key = (serie.tags[TENANT], serie.tags[SITE], serie.tags[DEVICE], serie.tags[SENSOR])
-            points = [(int(t), float(v)) for t, v in serie.values if v is not None]
-            if points:
-                out.setdefault(key, []).extend(points)
+            return []
+
+    def _gauges(self, tenant: str | None, origin_ms: int, end_ms: int) -> dict[Gauge, _Gauge]:
+        """Each gauge's rain per step of the window, as the store sums it, and its newest
+        reading time."""
+        where = match(tenant=tenant)
+        group = (TENANT, SITE, DEVICE, SENSOR)
+        # Buckets start 1 ms after each step end, so that each covers (end − 10 min, end]: a
+        # reading stamped on a step's end is rain of that step. The store adds them up, so a
+        # pass reads one row per gauge and step however often the gauge reports.
+        summed = self._rows(
+            Select(
+                (SensorKind.RAINFALL.value,),
+                where,
+                aggregates=(
+                    Aggregate(Function.SUM, alias="rain"),
+                    Aggregate(Function.COUNT, alias="n"),
+                ),
+                start_ms=origin_ms + 1,
+                end_ms=end_ms + 1,
+                group_by=group,
+                buckets=Buckets(STEP_MS, offset_ms=1),
+            )
+        )
+        newest = self._rows(
+            Select(
+                (SensorKind.RAINFALL.value,),
+                where,
+                aggregates=(Aggregate(Function.LAST, alias="last"),),
+                start_ms=origin_ms + 1,
+                end_ms=end_ms + 1,
+                group_by=group,
+            )
+        )
+        last_ms = {_key(s): int(s.values[0][0]) for s in newest if s.values}
+        out: dict[Gauge, _Gauge] = {}
+        for serie in summed:
+            key = _key(serie)
+            steps = [
+                (int(row["time"]) - 1 + STEP_MS, float(row["rain"]), int(row["n"] or 0))
+                for row in serie.records()
+                if row["rain"] is not None
+            ]
+            count = sum(n for _, _, n in steps)
+            if count and key in last_ms:
+                out[key] = _Gauge([(t, v) for t, v, _ in steps], count, last_ms[key])
         return out
 
     def _runs(self, tenant: str | None) -> list[_Run]:
@@ -199,23 +243,23 @@ class LandslideWatch:
         chosen: dict[tuple[str, str], Gauge] = {}
         for key in sorted(gauges):
             site = key[:2]
-            if site not in chosen or len(gauges[key]) > len(gauges[chosen[site]]):
+            if site not in chosen or gauges[key].readings > gauges[chosen[site]].readings:
                 chosen[site] = key
         thresholds = read_thresholds(self._store, tenant) if chosen else {}
         times = origin_ms + STEP_MS * np.arange(1, steps + 1, dtype=np.int64)
         runs = []
         for site, key in sorted(chosen.items()):
             try:
-                rain = rain_per_step(gauges[key], origin_ms=origin_ms, steps=steps)
+                gauge = gauges[key]
+                rain = rain_per_step(gauge.steps, origin_ms=origin_ms, steps=steps)
                 swi = run_tanks(rain, step_minutes=STEP_MINUTES).swi_mm
                 r60_mm = r60(rain, step_minutes=STEP_MINUTES)
                 limits = thresholds.get(site)
                 series = levels(swi, r60_mm, limits or Thresholds())
-                last = max(t for t, _ in gauges[key])
                 runs.append(
                     _Run(
                         *key,
-                        last_reading_ms=last,
+                        last_reading_ms=gauge.last_ms,
                         default_thresholds=limits is None,
                         times_ms=times,
                         swi_mm=swi,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import TYPE_CHECKING
 
@@ -13,11 +14,13 @@ if TYPE_CHECKING:
 from dashboard.keys import Role
 from edge.protocol import DeviceTopic, Reading, SensorKind
 from models.landslide.service import STEP_MS
+from models.landslide.tank import run_tanks
 
 pytestmark = pytest.mark.integration
 ALPHA = "/api/v1/tenants/alpha"
 BETA = "/api/v1/tenants/beta"
 STORM_SITE = "hill-alpha"
+STORM = [0.0] * (13 * 144) + [10.0] * 24
 DRY_SITE = "hill-beta"
 
 
@@ -35,9 +38,13 @@ def write_rain(env: ApiEnv, tenant: str, site: str, values: list[float]) -> None
 def rained(api_env: ApiEnv) -> ApiEnv:
     """A storm ending now at alpha's hillside (13 dry days, then 60 mm/h for 4 h); two dry
     weeks at beta's."""
-    write_rain(api_env, "alpha", STORM_SITE, [0.0] * (13 * 144) + [10.0] * 24)
+    write_rain(api_env, "alpha", STORM_SITE, STORM)
     write_rain(api_env, "beta", DRY_SITE, [0.0] * (14 * 144))
     return api_env
+
+
+def _ms(text: str) -> int:
+    return round(dt.datetime.fromisoformat(text).timestamp() * 1000)
 
 
 def _levels(env: ApiEnv, tenant: str, role: Role = Role.VIEWER) -> dict[str, dict[str, object]]:
@@ -54,6 +61,11 @@ def test_a_viewer_sees_its_own_sites_levels_only(rained: ApiEnv) -> None:
     assert set(alpha) == {STORM_SITE}
     storm = alpha[STORM_SITE]
     assert (storm["level"], storm["level_ja"]) == ("warning", "警戒")
+    # The store puts each reading in the step ending at its time: the SWI is that of the
+    # storm's readings, one per step, and of dry steps for any step completed since.
+    later = round((_ms(str(storm["at"])) - _ms(str(storm["last_reading_at"]))) / STEP_MS)
+    expected = run_tanks(STORM + [0.0] * later, step_minutes=10).swi_mm[-1]
+    assert storm["swi_mm"] == pytest.approx(expected, abs=1e-3)
     assert float(storm["swi_mm"]) > 150  # type: ignore[arg-type]
     assert storm["default_thresholds"] is True
     assert (storm["device"], storm["sensor"]) == ("wx", "rain")

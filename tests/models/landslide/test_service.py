@@ -104,7 +104,30 @@ def test_dry_weather_is_level_none_and_raises_nothing(store: SqliteStore) -> Non
     (level,) = watch.levels("alpha")
     assert (level.site, level.level, level.swi_mm, level.r60_mm) == ("hillside", Level.NONE, 0, 0)
     assert level.at_ms == T0 + 14 * DAY
+    assert level.last_reading_ms == T0 + (14 * 144 - 1) * STEP_MS
     assert level.default_thresholds
+
+
+def test_readings_off_the_grid_are_summed_into_the_step_they_end(store: SqliteStore) -> None:
+    """A gauge reporting every 3 minutes, off the 10-minute grid, with rain varying: the SWI
+    and R60 are those of its readings put in steps by hand."""
+    rng = np.random.default_rng(5)
+    start = T0 + 7 * 60_000
+    values = rng.gamma(0.5, 2.0, size=2 * 480).round(1).tolist()  # two days at 3 minutes
+    readings = [
+        Reading("rain", SensorKind.RAINFALL, start + i * 180_000, v) for i, v in enumerate(values)
+    ]
+    assert store.write_readings(DeviceTopic("alpha", "hillside", "wx"), readings) == []
+    clock = Clock(start + len(values) * 180_000 + 4 * 60_000)
+    (level,) = LandslideWatch(store, AlertStore(store), clock=clock).levels("alpha")
+    end = int(clock.ms) // STEP_MS * STEP_MS
+    origin = end - 14 * 144 * STEP_MS
+    points = [(r.ts_ms, r.value) for r in readings]
+    rain = rain_per_step(points, origin_ms=origin, steps=14 * 144)
+    assert sum(rain) == pytest.approx(sum(v for t, v in points if t <= end))
+    assert level.swi_mm == pytest.approx(run_tanks(rain, step_minutes=10).swi_mm[-1])
+    assert level.r60_mm == pytest.approx(float(sum(rain[-6:])))
+    assert level.last_reading_ms == max(t for t, _ in points if t <= end)
 
 
 def test_an_operators_thresholds_replace_the_defaults(store: SqliteStore) -> None:
