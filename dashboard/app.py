@@ -36,8 +36,10 @@ Every `/api/v1` route needs an API key in the `{API_KEY_HEADER}` header (never i
 A key belongs to one tenant and has one role: **viewer** (read sites, devices, readings and
 aggregates), **operator** (viewer, plus alerts, device configuration, the asset registry
 and work records), **admin**
-(operator, plus the tenant's keys and device registration) and **researcher** (exports of
-the sites shared with the key, nothing else). Times are ISO 8601 in UTC.
+(operator, plus the tenant's keys, device registration and disaster sharing), **researcher**
+(exports of the sites shared with the key, nothing else) and **prefecture** (the landslide
+levels of the sites every tenant shares, nothing of any tenant's own data). The public
+disaster list (`/api/v1/public/disaster`) needs no key. Times are ISO 8601 in UTC.
 """
 
 # Each kind of our errors maps to one status, the first that matches (so a KeyNotFoundError,

@@ -29,6 +29,10 @@ class Permission(StrEnum):
     MANAGE_ALERTS = "manage_alerts"
     # Register, change and retire sites, fields, stands and bins; enter and void work records.
     MANAGE_ASSETS = "manage_assets"
+    # Opt a site in to (or out of) disaster sharing: its landslide level seen across tenants.
+    SHARE_DISASTER = "share_disaster"
+    # See every tenant's opted-in sites' landslide levels (and nothing else of any tenant).
+    VIEW_SHARED_DISASTER = "view_shared_disaster"
 
 
 _OPERATOR = frozenset(
@@ -41,12 +45,15 @@ _OPERATOR = frozenset(
     }
 )
 
-# Researchers export and nothing else: they never browse live readings or device state.
+# Researchers export and nothing else: they never browse live readings or device state. The
+# prefecture sees the shared landslide list and nothing else: not even its own tenant's data.
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: frozenset({Permission.READ}),
     Role.OPERATOR: _OPERATOR,
-    Role.ADMIN: _OPERATOR | {Permission.MANAGE_DEVICES, Permission.MANAGE_KEYS},
+    Role.ADMIN: _OPERATOR
+    | {Permission.MANAGE_DEVICES, Permission.MANAGE_KEYS, Permission.SHARE_DISASTER},
     Role.RESEARCHER: frozenset({Permission.EXPORT}),
+    Role.PREFECTURE: frozenset({Permission.VIEW_SHARED_DISASTER}),
 }
 
 

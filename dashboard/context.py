@@ -18,6 +18,7 @@ from dashboard.ratelimit import RateLimiter
 from edge.mqtt import MqttEndpoint
 from models.forest.service import ForestService
 from models.harvest.service import ForecastService
+from models.landslide.board import LandslideBoard
 from models.sites.service import RegistryService
 from models.stock.quantity_service import QuantityService
 from models.stock.service import StockService
@@ -75,6 +76,8 @@ class AppContext:
     notifications: Notifications
     # The asset registry and work records: every change through it, validated (operators).
     registry: RegistryService
+    # Landslide levels of the tenants' sites, and the list shared across tenants.
+    landslide: LandslideBoard
     # Wrong keys by client address; derived from the settings, so built here rather than passed.
     auth_failures: RateLimiter = field(init=False)
 
@@ -118,4 +121,5 @@ def build_context(settings: ApiSettings) -> AppContext:
         downlink=ConfigPublisher(api_endpoint),
         notifications=_notifications(store_settings, store),
         registry=RegistryService(store),
+        landslide=LandslideBoard(store, ttl_s=max(settings.aggregate_ttl_s, 60.0)),
     )

@@ -140,6 +140,8 @@ DevicesOperator = Annotated[ApiKey, Depends(requires(Permission.CONFIGURE_DEVICE
 AckKey = Annotated[ApiKey, Depends(requires(Permission.ACKNOWLEDGE_ALERTS))]
 AlertsAdmin = Annotated[ApiKey, Depends(requires(Permission.MANAGE_ALERTS))]
 AssetsOperator = Annotated[ApiKey, Depends(requires(Permission.MANAGE_ASSETS))]
+SharingAdmin = Annotated[ApiKey, Depends(requires(Permission.SHARE_DISASTER))]
+PrefectureKey = Annotated[ApiKey, Depends(requires(Permission.VIEW_SHARED_DISASTER))]
 
 
 def changed_by(key: ApiKey) -> str:

@@ -58,6 +58,8 @@ class Role(StrEnum):
     OPERATOR = "operator"
     ADMIN = "admin"
     RESEARCHER = "researcher"
+    # The prefecture's disaster desk: the landslide levels tenants share, nothing of a tenant.
+    PREFECTURE = "prefecture"
 
 
 @dataclass(frozen=True, slots=True)

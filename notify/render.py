@@ -110,6 +110,25 @@ _KINDS: dict[str, tuple[Severity, str, str, str, str]] = {
         "通知の設定を確認するためのテストです。対応は必要ありません。",
         "A test of this notification setting. Nothing needs to be done.",
     ),
+    "landslide_risk": (
+        Severity.WARNING,
+        "土砂災害の危険度が上昇（注意・警戒）",
+        "Landslide risk rising (caution or warning)",
+        "雨量計の雨から求めた土壌雨量指数または60分間雨量が、拠点のしきい値に達しました。"
+        "気象庁・自治体の情報を確認し、斜面や沢に近づかないでください。",
+        "The soil water index or the 60-minute rainfall from the site's rain gauge reached the "
+        "site's threshold. Check JMA and municipal information and keep away from slopes and "
+        "streams.",
+    ),
+    "landslide_danger": (
+        Severity.CRITICAL,
+        "土砂災害の危険（危険レベル）",
+        "Landslide danger",
+        "土壌雨量指数または60分間雨量が危険レベルのしきい値に達しました。"
+        "自治体の避難情報に従い、ただちに安全を確保してください。",
+        "The soil water index or the 60-minute rainfall reached the site's danger threshold. "
+        "Follow the municipality's evacuation information and get to safety now.",
+    ),
     "offline": (
         Severity.CRITICAL,
         "機器がオフライン",

@@ -19,7 +19,7 @@ class AlertNotFoundError(AlertError, NotFoundError):
 
 class AlertKind(StrEnum):
     """Kinds of alert: the stock-anomaly detector's, the stock-out forecast's reorder, quantity
-    confirmation's discrepancy, device health's, and operators' threshold rules."""
+    confirmation's discrepancy, device health's, operators' threshold rules, landslide risk."""
 
     DROP = "drop"
     COUNT_JUMP = "count_jump"
@@ -38,6 +38,10 @@ class AlertKind(StrEnum):
     QUANTITY = "quantity_discrepancy"
     # Forecasts (models.harvest.watch): a field's harvest window opens within days.
     HARVEST_WINDOW = "harvest_window"
+    # A site's landslide level rose (models.landslide.service): to caution or warning, and to
+    # danger, apart so that danger alone can pass quiet hours.
+    LANDSLIDE = "landslide_risk"
+    LANDSLIDE_DANGER = "landslide_danger"
     # A person's "send a test" on a subscription: never stored, only sent.
     TEST = "test"
 

@@ -7,11 +7,13 @@ from fastapi import APIRouter
 from dashboard.routes import (
     alerts,
     devices,
+    disaster,
     exports,
     forecasts,
     forest,
     imports,
     keys,
+    landslide,
     notifications,
     quantity,
     readings,
@@ -40,6 +42,9 @@ api_routers: list[APIRouter] = [
     registry.router,
     records.router,
     imports.router,
+    landslide.router,
+    disaster.router,
+    disaster.public_router,
 ]
 operations_router = status.router
 ui_router = ui.router

@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from core.time import from_ms
+from dashboard.auth import PermissionDeniedError
 from dashboard.deps import API_PREFIX, Context, KeysAdmin, TenantPath, valid_id
-from dashboard.keys import ApiKey
+from dashboard.keys import ApiKey, Role
 from dashboard.schemas import AUTHENTICATED, KeyCreate, KeyCreated, KeyOut, error_responses
 
 router = APIRouter(prefix=API_PREFIX, tags=["API keys"], responses=error_responses(*AUTHENTICATED))
@@ -37,7 +38,10 @@ def list_keys(tenant: TenantPath, key: KeysAdmin, context: Context) -> list[KeyO
     summary="Create a key",
 )
 def create_key(tenant: TenantPath, body: KeyCreate, key: KeysAdmin, context: Context) -> KeyCreated:
-    """A new key of the tenant; its token is in this answer only."""
+    """A new key of the tenant; its token is in this answer only. Prefecture keys see every
+    tenant's shared sites, so only the platform's operator makes them (`shinshu keys create`)."""
+    if body.role is Role.PREFECTURE:
+        raise PermissionDeniedError("prefecture keys are created with `shinshu keys create`")
     sites = [valid_id(s, "site") for s in body.sites]
     created, token = context.keys.create(key.tenant, body.role, name=body.name, sites=sites)
     return KeyCreated(**_out(created).model_dump(), token=token)

@@ -134,6 +134,14 @@ def _versioned(name: str) -> str:
     return (STATIC_DIR / name).read_text(encoding="utf-8").replace("{{version}}", asset_version())
 
 
+@router.get("/status", response_class=HTMLResponse)
+def disaster_status() -> HTMLResponse:
+    """The public disaster page: shared sites' landslide levels, read without signing in."""
+    return HTMLResponse(
+        _versioned("status.html"), headers={"Cache-Control": "no-cache", **_SECURITY_HEADERS}
+    )
+
+
 @router.get("/sw.js")
 def service_worker() -> Response:
     """The service worker, at the root so that its scope is the whole dashboard; never cached
@@ -161,7 +169,7 @@ def asset(version: str, path: str) -> Response:
     root = STATIC_DIR.resolve()
     target = (root / path).resolve()
     # Refuse anything outside the static folder (`..`, absolute paths, symlinks out).
-    shell = ("index.html", "sw.js", "manifest.webmanifest")
+    shell = ("index.html", "status.html", "sw.js", "manifest.webmanifest")
     if not target.is_relative_to(root) or not target.is_file() or target.name in shell:
         raise NotFoundError(f"no static file {path!r}")
     media = _TYPES.get(target.suffix) or mimetypes.guess_type(target.name)[0]

@@ -1,5 +1,6 @@
 """The alerts service: alerting's loop with the stock detectors watching every bin, and the
-forecasts' own checks (harvest windows) beside it.
+model-level checks beside it: the forecasts' (harvest windows) and the landslide watch over
+every site's rain gauge.
 
 `shinshu alerts` runs `run_alerts`. Light to import (the command line builds its parser from
 it on a Pi too): the service's own modules load when it runs.
@@ -40,12 +41,19 @@ def _start_forecast_checks(settings: Settings, stop: threading.Event) -> threadi
 
 
 def run_alerts(settings: Settings, stop: threading.Event) -> None:
-    """Raise stock, device, rule and forecast alerts and store them until `stop` is set."""
+    """Raise stock, device, rule, forecast and landslide alerts and store them until `stop`
+    is set."""
     from alerting.service import run_alerts as run_service
+    from models.landslide.service import start_landslide
     from models.stock.alerts import BinState
 
     _start_forecast_checks(settings, stop)
-    run_service(settings, stop, states=BinState)
+    landslide = start_landslide(settings, stop)
+    try:
+        run_service(settings, stop, states=BinState)
+    finally:
+        stop.set()
+        landslide.join(10)
 
 
 def add_alerts_command(sub: Any) -> None:

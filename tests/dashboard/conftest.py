@@ -40,6 +40,8 @@ SCENARIOS = {
 }
 # Routes that describe the caller's own key and take no tenant (tested in tests/browser).
 CALLER_ROUTES = {"/api/v1/whoami", "/api/v1/push/key"}
+# Routes without a key (tested in tests/dashboard/test_api_disaster.py).
+PUBLIC_ROUTES = {"/api/v1/public/disaster"}
 PUSH_SUBSCRIPTION = {
     "endpoint": "https://push.example.org/send/abc",
     # A real P-256 point (base64url) and a 16-byte auth secret, as a browser would give.
@@ -113,7 +115,7 @@ class ApiEnv:
         # Routes about the calling key itself hold no tenant data; every other route must be
         # scoped by a tenant in its path, so that the isolation tests cover it.
         about_caller = {r.path for r in found if "{tenant}" not in r.path}
-        assert about_caller == CALLER_ROUTES, about_caller
+        assert about_caller == CALLER_ROUTES | PUBLIC_ROUTES, about_caller
         return [r for r in found if "{tenant}" in r.path]
 
     @staticmethod
@@ -196,6 +198,10 @@ class ApiEnv:
             return {"channel": "webhook", "target": "https://hooks.example.org/shinshu"}
         if path.endswith("/notifications/push"):
             return {"subscription": PUSH_SUBSCRIPTION, "lang": "en"}
+        if path.endswith("/disaster-sharing"):
+            return {"shared": False}
+        if path.endswith("/landslide/thresholds"):
+            return {"caution_swi_mm": 90, "warning_swi_mm": 140, "danger_swi_mm": 190}
         if "/alert-rules" in path:
             return {
                 "name": "乾燥",

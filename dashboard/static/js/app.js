@@ -70,6 +70,8 @@ async function route() {
       return;
     }
     if (me.role === 'researcher' && !found.r.research) { location.hash = '#/export'; return; }
+    // A prefecture key may read no tenant page: its list is the shared one.
+    if (me.role === 'prefecture') { location.href = '/status'; return; }
   }
   if (mine !== generation) return;
   chrome();

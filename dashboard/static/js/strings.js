@@ -20,6 +20,7 @@ export const TABLE = {
   'role.operator': { ja: 'オペレーター', en: 'operator' },
   'role.admin': { ja: '管理者', en: 'admin' },
   'role.researcher': { ja: '研究者', en: 'researcher' },
+  'role.prefecture': { ja: '県（防災）', en: 'prefecture (disaster)' },
 
   'signin.title': { ja: 'サインイン', en: 'Sign in' },
   'signin.help': { ja: '管理者から受け取った API キーを入力してください。', en: 'Enter the API key your administrator gave you.' },
@@ -65,6 +66,9 @@ export const TABLE = {
   'alertkind.sensor_stuck': { ja: 'センサーの値が変化しない', en: 'Sensor stuck' },
   'alertkind.harvest_window': { ja: '収穫適期が近い', en: 'Harvest window opening' },
   'alertkind.threshold': { ja: 'しきい値ルール', en: 'Threshold rule' },
+  'alertkind.landslide_risk': { ja: '土砂災害の危険度上昇', en: 'Landslide risk rising' },
+  'alertkind.landslide_danger': { ja: '土砂災害の危険', en: 'Landslide danger' },
+  'alertkind.test': { ja: 'テスト通知', en: 'Test notification' },
 
   'inbox.title': { ja: 'アラートの受信箱', en: 'Alert inbox' },
   'inbox.state': { ja: '状態', en: 'State' },
@@ -408,4 +412,24 @@ export const TABLE = {
   'unit.days': { ja: '{n} 日', en: '{n} d' },
   'unit.years': { ja: '{n} 年', en: '{n} years' },
   'unit.seconds': { ja: '{n} 秒', en: '{n} s' },
+
+  // The public disaster page (/status): shared sites' landslide levels.
+  'disaster.title': { ja: '土砂災害の危険度（共有拠点）', en: 'Landslide risk at shared sites' },
+  'disaster.notice': {
+    ja: '各拠点の雨量計の雨から求めた土壌雨量指数による参考値です。気象庁の警報・土砂災害警戒情報ではありません。避難は気象庁と市町村の情報に従ってください。',
+    en: 'Reference levels from the soil water index of each site\'s own rain gauge; not JMA warnings or landslide alert information. Follow JMA and municipal information to evacuate.',
+  },
+  'disaster.municipality': { ja: '市町村', en: 'Municipality' },
+  'disaster.site': { ja: '拠点', en: 'Site' },
+  'disaster.location': { ja: '位置（緯度, 経度）', en: 'Location (lat, lon)' },
+  'disaster.level': { ja: 'レベル', en: 'Level' },
+  'disaster.at': { ja: '時刻', en: 'Time' },
+  'disaster.level.none': { ja: 'なし', en: 'None' },
+  'disaster.level.caution': { ja: '注意', en: 'Caution' },
+  'disaster.level.warning': { ja: '警戒', en: 'Warning' },
+  'disaster.level.danger': { ja: '危険', en: 'Danger' },
+  'disaster.noData': { ja: '雨量データなし', en: 'No rain data' },
+  'disaster.empty': { ja: '共有されている拠点はありません', en: 'No site is shared' },
+  'disaster.updated': { ja: '{time} 更新', en: 'Updated {time}' },
+  'disaster.failed': { ja: '読み込めませんでした。しばらくして再読み込みします。', en: 'Could not load; trying again shortly.' },
 };
