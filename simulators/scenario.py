@@ -14,11 +14,14 @@ from typing import TypeVar
 
 import numpy as np
 
+from simulators.climate import Climate
 from simulators.common import SensorSeries
+from simulators.events import WeatherEvent, apply_events
 from simulators.factory import DEFAULT_FACTORIES, FactorySpec, simulate_factory
 from simulators.farm import DEFAULT_FIELDS, FieldSpec, simulate_farm
 from simulators.forest import DEFAULT_STANDS, StandSpec, simulate_forest
 from simulators.truth import AnomalyEvent, SeasonOutcome, StandYear, write_truth
+from simulators.weather import Weather, simulate_weather
 
 _Spec = TypeVar("_Spec")
 
@@ -34,6 +37,8 @@ class Scenario:
     duration_ms: int
     step_ms: int
     seed: int
+    # Weather placed on purpose (heavy rain over a stand, a frost night in an orchard).
+    events: tuple[WeatherEvent, ...] = ()
 
     def __post_init__(self) -> None:
         """Refuse a scenario that cannot be simulated."""
@@ -114,16 +119,32 @@ def scenario_sites(scenario: Scenario) -> Sites:
     )
 
 
+def _weather(
+    scenario: Scenario, site: str, climate: Climate, rng: np.random.Generator
+) -> Weather | None:
+    """The site's weather with the scenario's events on it; None (simulated as usual) when the
+    scenario places none there, which draws the same numbers from `rng` either way."""
+    events = [e for e in scenario.events if e.site == site]
+    if not events:
+        return None
+    weather = simulate_weather(climate, scenario.start_ms, scenario.duration_ms, rng)
+    return apply_events(weather, events)
+
+
 def simulate_sites(scenario: Scenario, truth: Truth) -> Iterator[SiteData]:
     """Simulate one site after another (so memory holds one site), collecting truth."""
     sites = scenario_sites(scenario)
     period = (scenario.start_ms, scenario.duration_ms, scenario.step_ms)
     for spec, seed in sites.farms:
-        farm = simulate_farm(spec, *period, np.random.default_rng(seed))
+        rng = np.random.default_rng(seed)
+        weather = _weather(scenario, spec.site, spec.climate, rng)
+        farm = simulate_farm(spec, *period, rng, weather=weather)
         truth.seasons.extend(farm.seasons)
         yield SiteData(spec.site, spec.name, farm.series)
     for stand_spec, seed in sites.stands:
-        stand = simulate_forest(stand_spec, *period, np.random.default_rng(seed))
+        rng = np.random.default_rng(seed)
+        weather = _weather(scenario, stand_spec.site, stand_spec.climate, rng)
+        stand = simulate_forest(stand_spec, *period, rng, weather=weather)
         truth.stands.extend(stand.years)
         yield SiteData(stand_spec.site, stand_spec.name, stand.series)
     for factory_spec, seed in sites.factories:

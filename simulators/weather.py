@@ -118,7 +118,7 @@ class Weather:
         """Air temperature (°C) at each timestamp."""
         ts = np.asarray(ts_ms, dtype=np.int64)
         mid = self.hourly.t_ms + MS_PER_HOUR // 2
-        return _diurnal(ts, self.anchor_t, self.anchor_v) + np.interp(ts, mid, self.noise_h)
+        return diurnal(ts, self.anchor_t, self.anchor_v) + np.interp(ts, mid, self.noise_h)
 
     def relative_humidity(
         self, ts_ms: IntArray, temperature: FloatArray | None = None
@@ -169,7 +169,7 @@ def _cloud_transmission(cloud: FloatArray) -> FloatArray:
     return 1.0 - 0.75 * np.power(np.clip(cloud, 0.0, 1.0), 2.5)
 
 
-def _diurnal(ts: IntArray, anchor_t: IntArray, anchor_v: FloatArray) -> FloatArray:
+def diurnal(ts: IntArray, anchor_t: IntArray, anchor_v: FloatArray) -> FloatArray:
     """Temperature between alternating min (sunrise) and max (afternoon) anchors."""
     i = np.clip(np.searchsorted(anchor_t, ts, side="right") - 1, 0, len(anchor_t) - 2)
     span = (anchor_t[i + 1] - anchor_t[i]).astype(np.float64)
@@ -354,7 +354,7 @@ def _hourly(climate: Climate, d: _Days, rng: np.random.Generator) -> Weather:
     anchor_t[2:-1:2], anchor_v[2:-1:2] = peak, d.tmax
     anchor_t[-1], anchor_v[-1] = sunrise[-1] + MS_PER_DAY, d.tmin[-1]
     noise_h = smooth_noise(rng, 24 * n, 0.3)
-    temp_h = _diurnal(mid, anchor_t, anchor_v) + noise_h
+    temp_h = diurnal(mid, anchor_t, anchor_v) + noise_h
     # Rain: each wet day's total falls as one storm of a few hours.
     precip_h = np.zeros(24 * n)
     for i in np.flatnonzero(d.wet & (d.precip > 0)):
