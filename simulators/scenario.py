@@ -39,11 +39,18 @@ class Scenario:
     seed: int
     # Weather placed on purpose (heavy rain over a stand, a frost night in an orchard).
     events: tuple[WeatherEvent, ...] = ()
+    # The farms by site id among the built-in fields (as many as `farms`); none: the first ones.
+    farm_sites: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         """Refuse a scenario that cannot be simulated."""
         if min(self.farms, self.forests, self.factories) < 0:
             raise ValueError("site counts cannot be negative")
+        known = {f.site for f in DEFAULT_FIELDS}
+        if self.farm_sites and (
+            len(self.farm_sites) != self.farms or not set(self.farm_sites) <= known
+        ):
+            raise ValueError(f"farm_sites must name {self.farms} of the built-in fields {known}")
         if self.duration_ms <= 0 or self.step_ms <= 0:
             raise ValueError("duration and sampling interval must be positive")
 
@@ -109,11 +116,19 @@ def _seeded(
     return list(zip(chosen, seed.spawn(len(chosen)), strict=True))
 
 
+def _farm_specs(scenario: Scenario) -> Sequence[FieldSpec]:
+    """The built-in fields the scenario names, in its order, or all of them."""
+    if not scenario.farm_sites:
+        return DEFAULT_FIELDS
+    by_site = {f.site: f for f in DEFAULT_FIELDS}
+    return [by_site[site] for site in scenario.farm_sites]
+
+
 def scenario_sites(scenario: Scenario) -> Sites:
     """The scenario's sites and their seeds: the one layout every derived view must share."""
     seeds = np.random.SeedSequence(scenario.seed).spawn(3)
     return Sites(
-        _seeded(DEFAULT_FIELDS, scenario.farms, seeds[0]),
+        _seeded(_farm_specs(scenario), scenario.farms, seeds[0]),
         _seeded(DEFAULT_STANDS, scenario.forests, seeds[1]),
         _seeded(DEFAULT_FACTORIES, scenario.factories, seeds[2]),
     )

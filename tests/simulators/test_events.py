@@ -65,3 +65,13 @@ def test_a_frost_night_reaches_its_minimum_under_a_clear_calm_sky() -> None:
     assert np.array_equal(t1[far], t0[far])
     _, wind = _series(cold, SensorKind.WIND_SPEED)
     assert wind[night].mean() <= 1.0  # calm: 0.8 m/s an hour, with the anemometer's gusts
+
+
+def test_a_scenario_chooses_its_farms_and_keeps_the_first_ones_data() -> None:
+    """Farms named by site id: the orchard joins the lettuce field, whose data is unchanged."""
+    lettuce = _sites(Scenario(1, 0, 0, START, DAY, 600_000, seed=5))["kawakami-01"]
+    chosen = Scenario(2, 0, 0, START, DAY, 600_000, seed=5, farm_sites=("kawakami-01", "suzaka-01"))
+    both = _sites(chosen)
+    assert sorted(both) == ["kawakami-01", "suzaka-01"]
+    for a, b in zip(lettuce.series, both["kawakami-01"].series, strict=True):
+        assert np.array_equal(a.values, b.values)
