@@ -3,7 +3,8 @@
 Private Mosquitto and InfluxDB, ingest, the alerts service and the API with its web UI, fed by
 a simulated farm, forest stand and factory: their last week is backfilled into the store, then
 the following day is replayed live through real edge agents on accelerated time, with a theft
-in one factory bin for the alerts service to catch. Without `influxd` installed, the store is a
+in one factory bin for the alerts service to catch and heavy rain over the forest stand for
+the landslide watch. Without `influxd` installed, the store is a
 SQLite file in the demo folder instead, and the demo says so.
 
 The farm also has the six calendar years before this one, every two hours: their crop seasons
@@ -47,8 +48,10 @@ from shinshu.localservices import (
 from shinshu.webthread import ThreadServer, serve_in_thread
 from simulators.accounts import issuer_of
 from simulators.backfill import backfill
+from simulators.events import EventKind, WeatherEvent
 from simulators.factory import DEFAULT_FACTORIES
 from simulators.faults import Fault, FaultKind
+from simulators.forest import DEFAULT_STANDS
 from simulators.live import MARGIN_S, LivePlan, run_live
 from simulators.register import save_assets
 from simulators.scenario import Scenario, Truth
@@ -62,6 +65,10 @@ log = logging.getLogger(__name__)
 STEP_MS = 600_000
 LIVE_MS = MS_PER_DAY
 THEFT_AFTER_MS = 2 * MS_PER_HOUR
+# Heavy rain over the larch stand early in the live day: enough for the Soil Water Index to rise
+# through caution and warning (docs/landslide.md), so the landslide watch raises its alerts.
+RAIN_AFTER_MS = 3 * MS_PER_HOUR
+RAIN_MM = 260.0
 # Enough lettuce seasons (two a year) to hold three out and fit on nine; coarse steps and only
 # what the harvest model reads keep it quick.
 EARLIER_YEARS = 6
@@ -131,7 +138,10 @@ def _scenario(options: DemoOptions, now_ms: int) -> tuple[Scenario, int]:
     end_ms = (now_ms - tail_ms) // STEP_MS * STEP_MS
     begin_ms = end_ms - LIVE_MS
     start_ms = begin_ms - options.history_days * MS_PER_DAY
-    scenario = Scenario(1, 1, 1, start_ms, end_ms - start_ms, STEP_MS, options.seed)
+    rain = WeatherEvent(
+        DEFAULT_STANDS[0].site, EventKind.HEAVY_RAIN, begin_ms + RAIN_AFTER_MS, RAIN_MM
+    )
+    scenario = Scenario(1, 1, 1, start_ms, end_ms - start_ms, STEP_MS, options.seed, events=(rain,))
     return scenario, begin_ms
 
 
@@ -333,6 +343,9 @@ def _explain(
     where, example = describe_store(settings)
     theft_at = dt.datetime.fromtimestamp(theft.start_ms / 1000, JST).strftime("%m-%d %H:%M")
     theft_in_s = (theft.start_ms - begin_ms) / 1000 / options.accel
+    rain_ms = begin_ms + RAIN_AFTER_MS
+    rain_at = dt.datetime.fromtimestamp(rain_ms / 1000, JST).strftime("%m-%d %H:%M")
+    rain_in_s = RAIN_AFTER_MS / 1000 / options.accel
     print(
         f"""
   simulated sites (tenant {settings.tenant}): a Kawakami lettuce field, a larch stand, a factory
@@ -352,6 +365,9 @@ def _explain(
 
   A theft from bin {theft.bin} at {theft_at} JST (simulated) happens about {theft_in_s:.0f} s
   from now; watch the factory page raise the alert, then acknowledge it as the operator.
+  Heavy rain ({RAIN_MM:g} mm) falls on the larch stand from {rain_at} JST, about
+  {rain_in_s:.0f} s from now: its landslide level rises (土砂災害の危険度) and the alerts
+  appear in the inbox (アラート) within a minute or two of each rise.
 
   The broker refuses anonymous clients; every device and service has its own account
   (`shinshu devices list`). Watch the traffic with the read-only monitor account:

@@ -71,7 +71,8 @@ def _farm_page_forecast(api: str, headers: dict[str, str]) -> dict[str, Any] | N
 @pytest.mark.parametrize("store", ["influxdb", "sqlite"])
 def test_the_demo_farm_page_shows_a_harvest_forecast(tmp_path: Path, store: str) -> None:
     """A good harvest model trained on twelve recorded seasons of earlier years is registered,
-    and the farm page's forecast of the current season comes from it."""
+    and the farm page's forecast of the current season comes from it; the heavy rain over the
+    forest stand raises a landslide alert."""
     proc, api, headers, output = _start(tmp_path, store)
     try:
         found: dict[str, Any] = {}
@@ -100,6 +101,19 @@ def test_the_demo_farm_page_shows_a_harvest_forecast(tmp_path: Path, store: str)
         seasons = harvest["data"]["training_seasons"]
         assert len(seasons) == 12 and all(s["site"] == SITE for s in seasons)
         assert all(s["planting_record"] and s["harvest_records"] for s in seasons)
+
+        # The heavy rain over the larch stand raises its landslide level: alerts in the inbox.
+        def landslide() -> list[dict[str, Any]]:
+            params = {"state": "all", "kind": ["landslide_risk", "landslide_danger"]}
+            try:
+                answer = httpx.get(f"{api}/alerts", params=params, headers=headers, timeout=30)
+            except httpx.TimeoutException:
+                return []  # a busy machine: ask again
+            return [a for a in answer.json() if a["site"] == "minamimaki-01"]
+
+        wait_until(lambda: bool(landslide()), 150, "a landslide alert for the rain-soaked stand")
+        (first, *_) = landslide()
+        assert "土壌雨量指数" in first["reason_ja"] and "SWI" in first["reason"]
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.stdout is not None
