@@ -130,4 +130,3 @@ def test_the_route_is_documented(api_env: ApiEnv) -> None:
     assert parts["absent"]["description"]
     stage = schema["components"]["schemas"]["StageOut"]["properties"]
     assert {"bbch", "key", "name_ja", "name_en", "source"} <= set(stage)
-
