@@ -297,12 +297,11 @@ def scab_part(
             times=times[a:b],
         ):
             p = s.period
-            assert p.start_time is not None and p.end_time is not None
             events.append(
                 ScabEvent(
-                    p.start_time,
+                    times[a + p.start],
                     # The end is the end of the last wet hour.
-                    p.end_time + dt.timedelta(hours=1),
+                    times[a + p.end] + dt.timedelta(hours=1),
                     p.wet_hours,
                     p.mean_temp_c,
                     s.required_hours,

@@ -217,7 +217,9 @@ class FieldAnalytics:
                 tenant, asset, start=start, rule=rule, as_of=as_of, heading=heading, absent=absent
             )
         chill = _chill(crop, hourly, first=first, start=chill_start, end=chill_end, absent=absent)
-        vpd, wetness, scab = _hourly_parts(crop, hourly, first, window, absent)
+        vpd, wetness, scab = _hourly_parts(
+            crop, hourly, first=first, window=window, in_season=start is not None, absent=absent
+        )
         return FieldAnalysis(asset, as_of, start, gdd, stage, chill, vpd, wetness, scab, absent)
 
     def _thermal(
@@ -305,8 +307,10 @@ def _slice(
 def _hourly_parts(
     crop: str,
     hourly: HourlyWeather | None,
+    *,
     first: dt.date,
     window: tuple[dt.date, dt.date],
+    in_season: bool,
     absent: dict[Part, str],
 ) -> tuple[VpdPart | None, WetnessPart | None, ScabPart | None]:
     """VPD, wet hours and (apple) scab events over the season or the recent days."""
@@ -327,6 +331,9 @@ def _hourly_parts(
         wet = wetness_part(wetness, first=start, last=end)
     if crop != "apple":
         absent[Part.SCAB] = "apple scab is computed for apple only"
+    elif not in_season:
+        # The Mills table is for the spring ascospore season; winter wetness is no infection.
+        absent[Part.SCAB] = absent[Part.GDD]
     elif wetness is None or temps is None:
         missing = "leaf wetness" if wetness is None else "air temperature"
         absent[Part.SCAB] = f"no {missing} readings at this field {since}"

@@ -268,3 +268,40 @@ def test_rice_stage_needs_heading_and_dates_are_checked(tmp_path: Path) -> None:
         analytics.analyse("alpha", SITE, as_of=AS_OF, heading=AS_OF + dt.timedelta(days=1))
     with pytest.raises(QueryError):
         analytics.analyse("alpha", SITE, as_of=dt.date(1999, 12, 31))
+
+
+def test_short_gaps_are_bridged_and_long_ones_stay_missing(tmp_path: Path) -> None:
+    """A 2 h gap counts its interpolated hours in the Utah sum; a 5 h gap counts none."""
+    store = SqliteStore(tmp_path / "s.sqlite3")
+    rng = np.random.default_rng(7)
+    temps = np.round(rng.uniform(-2, 20, 5 * 24), 2)
+    short, long_ = (30, 32), (60, 65)
+    written = temps.copy()
+    for a, b in (short, long_):
+        written[a:b] = np.nan
+    start = day_start_ms(day_number(FIRST))
+    readings = [
+        Reading("air", SensorKind.AIR_TEMPERATURE, start + i * MS_PER_HOUR, float(v))
+        for i, v in enumerate(written)
+        if np.isfinite(v)
+    ]
+    assert store.write_readings(DeviceTopic("alpha", SITE, "pi-g"), readings) == []
+    write_assets(store, "alpha", [FieldAsset(SITE, "vines", "pi-g", "grape", 0.3)])
+    as_of = FIRST + dt.timedelta(days=4)
+    result = FieldAnalytics(store, ttl_s=0).analyse("alpha", SITE, as_of=as_of)
+    bridged = [written[29] + (written[32] - written[29]) * k / 3 for k in (1, 2)]
+    counted = [t for t in written if np.isfinite(t)] + bridged
+    assert result.chill is not None
+    assert result.chill.hours_missing == long_[1] - long_[0]
+    assert result.chill.utah_units[-1].value == pytest.approx(sum(_utah(t) for t in counted))
+    # The season from 1 March has readings only from 1 October: the days before add nothing.
+    assert result.gdd is not None
+    assert result.gdd.days_missing == (FIRST - dt.date(2025, 3, 1)).days
+    # Before 1 March a perennial has no thermal season, and apple no scab season either.
+    write_assets(store, "alpha", [FieldAsset("orchard-b", "trees", "", "apple", 0.3)])
+    winter = FieldAnalytics(store, ttl_s=0).analyse(
+        "alpha", "orchard-b", as_of=dt.date(2026, 1, 10)
+    )
+    assert winter.gdd is None and winter.stage is None and winter.scab is None
+    assert "2026-03-01" in winter.absent[Part.GDD] and Part.SCAB in winter.absent
+    assert winter.chill is None and "air temperature" in winter.absent[Part.CHILL]
