@@ -57,3 +57,70 @@ def test_farm_page_shows_stage_degree_days_and_vpd_in_japanese_then_english(
     assert name == stage["name_en"]
     assert f"base {base_c} °C" in english.page.locator("#field-gdd-base").inner_text()
     english.clean()
+    # An apple orchard's answer (the same shape, with chill and a scab infection) is drawn too.
+    chill_days = [
+        {"date": d["date"], "value": i * 0.5} for i, d in enumerate(answer["vpd"]["days"])
+    ]
+    apple = {
+        **answer,
+        "crop": "apple",
+        "chill": {
+            "start": "2024-10-01",
+            "end": "2025-03-31",
+            "start_rule": "1 October (convention)",
+            "utah_units": 1200.0,
+            "chill_portions": 61.5,
+            "chilling_hours": 900.0,
+            "hours_used": 4300,
+            "hours_missing": 0,
+            "utah_series": chill_days,
+            "portions_series": chill_days,
+            "hours_series": chill_days,
+        },
+        "scab": {
+            "start": "2025-03-01",
+            "end": as_of,
+            "infections": 1,
+            "events": [
+                {
+                    "start": "2025-05-20T08:00:00+09:00",
+                    "end": "2025-05-20T20:00:00+09:00",
+                    "wet_hours": 12,
+                    "mean_temp_c": 15.0,
+                    "required_hours": 7.0,
+                    "infection": True,
+                },
+                {
+                    "start": "2025-05-21T06:00:00+09:00",
+                    "end": "2025-05-21T10:00:00+09:00",
+                    "wet_hours": 4,
+                    "mean_temp_c": 15.0,
+                    "required_hours": 7.0,
+                    "infection": False,
+                },
+            ],
+        },
+    }
+    drawn = english.page.evaluate(
+        """async (a) => {
+          const src = document.querySelector('script[type=module]').src;
+          const m = await import(new URL('fieldcharts.js', src));
+          const box = document.createElement('div');
+          document.body.append(box);
+          box.innerHTML = m.analyticsMarkup(a).text;
+          const charts = await m.drawAnalytics(box, a);
+          return {
+            text: box.innerText,
+            rows: box.querySelectorAll('#field-scab tbody tr').length,
+            chill: box.querySelector('#chart-field-chill').uplot.data[1],
+            charts: charts.length,
+          };
+        }""",
+        apple,
+    )
+    assert "Chill portions (Dynamic model)" in drawn["text"]
+    assert "61.5 CP" in drawn["text"]
+    assert drawn["rows"] == 1  # the infection, not the short wet period
+    assert drawn["chill"] == [d["value"] for d in chill_days]
+    assert drawn["charts"] == 3
+    english.clean()
