@@ -1,5 +1,6 @@
-// A farm field: latest conditions, the harvest forecast with its interval and window, and
-// charts of soil moisture, temperature and growing-degree-day accumulation.
+// A farm field: latest conditions, the harvest forecast with its interval and window, the
+// crop's growth stage, degree days, chill, VPD and scab periods, and charts of soil moisture,
+// temperature and growing-degree-day accumulation.
 import { api, features, seg, tenantPath } from '../api.js';
 import { html, mount } from '../dom.js';
 import { date, dateTime, number } from '../format.js';
@@ -8,6 +9,7 @@ import { drawChart } from '../chart.js';
 import { devices } from '../sites.js';
 import { entryLinks } from '../assets.js';
 import { conditionsMarkup, latestOf, newestMs, rangePicker, sensorChart } from '../conditions.js';
+import { analyticsMarkup, drawAnalytics, loadAnalytics } from '../fieldcharts.js';
 
 function picksOf(devs, kinds) {
   return devs.flatMap((d) => d.sensors.filter((s) => kinds.includes(s.kind))
@@ -76,13 +78,15 @@ export async function render(root, [site]) {
       <h3>${t('farm.temperature')}</h3><div id="chart-temp" class="chart-box"></div>
       <h3>${t('farm.gdd')}</h3><div id="chart-gdd" class="chart-box"></div>
       <p class="muted small">${t('chart.help')}</p>
-    </section>`);
+    </section>
+    <section class="card" id="field-card"><h2>${t('field.title')}</h2><div id="field-box"><p class="muted">${t('common.loading')}</p></div></section>`);
   const devs = await devices(site);
   const end = newestMs(devs);
   const charts = []; // of the chosen range; the GDD chart does not depend on it
   let gdd = null;
+  let fieldCharts = [];
   const dropRange = () => { charts.splice(0).forEach((c) => c?.dispose()); };
-  const dispose = () => { dropRange(); gdd?.dispose(); };
+  const dispose = () => { dropRange(); gdd?.dispose(); fieldCharts.forEach((c) => c?.dispose()); };
   const drawRange = async (range) => {
     dropRange();
     charts.push(
@@ -95,14 +99,23 @@ export async function render(root, [site]) {
     mount(root.querySelector('#latest'), conditionsMarkup(await latestOf(site, fresh)));
   };
   const links = root.querySelector('#entry-links');
-  const [forecast] = await Promise.all([
+  const fieldBox = root.querySelector('#field-box');
+  const [forecast, analytics] = await Promise.all([
     loadForecast(site, end).catch(() => null),
+    // As of the same day as the forecast; a failure leaves the rest of the page working.
+    (features.has('fields') ? loadAnalytics(site, tokyoDay(end)) : Promise.resolve(null)).catch(() => undefined),
     refreshLatest(),
     drawRange('7d'),
     entryLinks(site, 'farm').then((m) => mount(links, m)).catch(() => {}),
   ]);
   mount(root.querySelector('#forecast-box'), forecastMarkup(forecast));
   gdd = await gddChart(root.querySelector('#chart-gdd'), forecast);
+  if (analytics === undefined) {
+    mount(fieldBox, html`<p class="empty" data-empty="field-error">${t('error.load')}</p>`);
+  } else {
+    mount(fieldBox, analyticsMarkup(analytics));
+    fieldCharts = await drawAnalytics(fieldBox, analytics);
+  }
   rangePicker(root.querySelector('#ranges'), '7d', (range) => drawRange(range));
   return { poll: refreshLatest, dispose };
 }
