@@ -38,6 +38,10 @@ class AlertKind(StrEnum):
     QUANTITY = "quantity_discrepancy"
     # Forecasts (models.harvest.watch): a field's harvest window opens within days.
     HARVEST_WINDOW = "harvest_window"
+    # Field checks (models.frost.watch, models.field.scab_watch): a night that can kill apple
+    # blossom buds; an apple scab infection period met on the revised Mills table.
+    FROST = "frost_risk"
+    SCAB = "scab_infection"
     # A person's "send a test" on a subscription: never stored, only sent.
     TEST = "test"
 
