@@ -10,6 +10,7 @@ import { sites as listSites } from '../sites.js';
 const KINDS = [
   'offline', 'spool_dropping', 'sensor_silent', 'sensor_stuck', 'threshold', 'drop',
   'count_jump', 'spike', 'flat_line', 'drift', 'reorder', 'quantity_discrepancy', 'harvest_window',
+  'frost_risk', 'scab_infection',
 ];
 const STATES = ['open', 'acknowledged', 'resolved', 'all'];
 
