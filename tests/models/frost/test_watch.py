@@ -11,6 +11,7 @@ import pytest
 
 from core.time import JST
 from edge.protocol import DeviceTopic, Reading, SensorKind
+from models.frost.critical import Stage, critical_temperature
 from models.frost.hourly import relative_humidity
 from models.frost.watch import FrostWatch
 from storage.alert_types import AlertKind, AlertState
@@ -177,3 +178,20 @@ def test_before_the_first_issue_time_and_before_silver_tip_nothing_is_judged(
     watch = FrostWatch(store, alerts, clock=Clock(march.replace(minute=5)))
     assert watch.run_once() == []
     assert _frost(alerts, "alpha") == []
+
+
+def test_a_cold_night_after_the_frost_season_raises_nothing(store: SqliteStore) -> None:
+    """By late July the buds are long past bloom: a cold night is not judged with blossom
+    temperatures, although its forecast interval lies below post bloom's kill temperature."""
+    write_assets(store, "alpha", [_field("block-a", "mast")])
+    july = dt.datetime(2026, 7, 20, 15, 0, tzinfo=JST)
+    _write_site(store, "alpha", "mast", until=july)
+    watch = FrostWatch(store, AlertStore(store), clock=Clock(july.replace(minute=5)))
+    field = _field("block-a", "mast")
+    tonight = watch.forecast("alpha", field, july.replace(tzinfo=None), now_ms=_ms(july))
+    assert tonight.low < critical_temperature(Stage.POST_BLOOM).kill_10  # would warn in season
+    assert watch.run_once() == []
+
+
+def _ms(when: dt.datetime) -> int:
+    return int(when.timestamp() * 1000)
