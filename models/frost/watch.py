@@ -105,6 +105,8 @@ class FrostWatch:
         if not due:
             return []
         issued = dt.datetime.combine(now.date(), dt.time(due[-1]))
+        # Only today's issue times can come again; earlier nights' marks are dropped.
+        self._done = {k for k in self._done if k[3].date() == issued.date()}
         raised: list[Alert] = []
         for tenant in asset_tenants(self._store):
             for fields in read_assets(self._store, tenant).fields.values():

@@ -122,3 +122,17 @@ def test_other_tenants_crops_and_fields_without_a_wetness_sensor_are_untouched(
     assert [a.tenant for a in raised] == ["alpha"]
     assert _scab(alerts, "beta") == [] and _scab(alerts, "gamma") == []
     assert len(_scab(alerts, "alpha")) == 1
+
+
+def test_a_period_that_began_before_the_window_is_left_to_earlier_passes(
+    store: SqliteStore,
+) -> None:
+    """With only the last 12 h in view (11 of them wet, past the table), the spell's start is
+    out of sight: no second alert is stamped from the truncated view; the full view has one."""
+    write_assets(store, "alpha", [_field()])
+    until = DAY.replace(hour=23)
+    _write(store, "alpha", wet_from=DAY.replace(hour=8), wet_h=14, until=until)
+    alerts = AlertStore(store)
+    clock = Clock(until.replace(minute=10))
+    assert ScabWatch(store, alerts, lookback_h=12, clock=clock).run_once() == []
+    assert len(ScabWatch(store, alerts, clock=clock).run_once()) == 1
