@@ -31,7 +31,7 @@ from models.frost.features import DEFAULT_ISSUE_HOURS, MORNING_HOUR, night_rows
 from models.frost.forecaster import MIN_NIGHTS, FrostForecaster, Method
 from models.frost.hourly import FrostError, HourlyWeather
 from models.frost.physical import PhysicalRule
-from models.frost.service import BudStage, bud_stage, day_ms, field_weather
+from models.frost.service import BudStage, bud_stage, day_ms, field_weather, season_start
 from storage.alert_types import Alert, AlertKind, AlertState
 from storage.alerts import AlertStore
 from storage.assets import FieldAsset, asset_tenants, read_assets
@@ -135,7 +135,7 @@ class FrostWatch:
     ) -> Alert | None:
         """The field's alert for the night of `issued` (naive, Japan time), or None."""
         day = issued.date()
-        if not dt.date(day.year, 3, 1) <= day <= dt.date(day.year, *SEASON_END):
+        if not season_start(day) <= day <= dt.date(day.year, *SEASON_END):
             return None
         stage = bud_stage(self._store, tenant, field, day)
         if stage is None or stage.frost_stage is None:
