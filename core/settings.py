@@ -168,6 +168,12 @@ class Settings:
     # Forecast checks (harvest windows): how often, and how many days ahead a window is news.
     alerts_forecast_s: float = 3600.0
     alerts_harvest_notice_days: int = 3
+    # Field checks: frost at the issue times (a pass this often catches each soon after it),
+    # the stored history the frost model trains on, and apple scab over the last hours.
+    alerts_frost_s: float = 600.0
+    alerts_frost_history_days: int = 365
+    alerts_scab_s: float = 3600.0
+    alerts_scab_lookback_h: int = 96
 
     # `shinshu serve`: its broker account publishes device configuration.
     api_client_id: str = "shinshu-api"

@@ -75,6 +75,23 @@ _KINDS: dict[str, tuple[Severity, str, str, str, str]] = {
         "予測では数日以内に収穫適期に入ります。収穫の準備をしてください。",
         "The forecast says the harvest window opens within days. Prepare the harvest.",
     ),
+    "frost_risk": (
+        Severity.CRITICAL,
+        "霜の危険（りんごの花芽）",
+        "Frost risk to apple blossom buds",
+        "今夜の最低気温の予測が、現在の生育ステージの危険温度を下回るおそれがあります。"
+        "防霜の準備をしてください。",
+        "Tonight's forecast minimum may fall below the bud stage's critical temperature. "
+        "Prepare frost protection.",
+    ),
+    "scab_infection": (
+        Severity.WARNING,
+        "黒星病の感染好適条件",
+        "Apple scab infection period",
+        "葉の濡れ時間と気温が黒星病の感染条件（改訂ミルズ表）を満たしました。防除を検討してください。",
+        "Leaf wetness and temperature met the apple scab infection table (revised Mills). "
+        "Consider your spray programme.",
+    ),
     "threshold": (
         Severity.WARNING,
         "しきい値ルールの条件に該当",

@@ -42,6 +42,10 @@ class AlertKind(StrEnum):
     # danger, apart so that danger alone can pass quiet hours.
     LANDSLIDE = "landslide_risk"
     LANDSLIDE_DANGER = "landslide_danger"
+    # Field checks (models.frost.watch, models.field.scab_watch): a night that can kill apple
+    # blossom buds; an apple scab infection period met on the revised Mills table.
+    FROST = "frost_risk"
+    SCAB = "scab_infection"
     # A person's "send a test" on a subscription: never stored, only sent.
     TEST = "test"
 

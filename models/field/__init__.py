@@ -1,7 +1,8 @@
 """Field agronomy from weather: degree days, growth stages, chill, VPD and disease risk.
 
-Pure numpy and stdlib functions with no store access; every parameter's source is
-cited beside it and in docs/field.md.
+Pure numpy and stdlib functions with no store access (`scab_watch`, the live scab alerts,
+reads the store and is not imported here); every parameter's source is cited beside it and in
+docs/field.md.
 """
 
 from models.field.chill import chilling_hours, dynamic_portions, hours_per_portion, utah_units

@@ -37,7 +37,30 @@ def _start_forecast_checks(settings: Settings, stop: threading.Event) -> threadi
         target=run_harvest, args=(watch, stop, settings.alerts_forecast_s), daemon=True
     )
     thread.start()
+    _start_field_checks(settings, stop)
     return thread
+
+
+def _start_field_checks(settings: Settings, stop: threading.Event) -> list[threading.Thread]:
+    """Frost-risk and apple scab alerts for every tenant's apple fields, each on its own store."""
+    from models.field.scab_watch import ScabWatch, run_scab
+    from models.frost.watch import FrostWatch, run_frost
+    from storage import open_store
+    from storage.alerts import AlertStore
+
+    frost_store, scab_store = open_store(settings), open_store(settings)
+    frost = FrostWatch(
+        frost_store, AlertStore(frost_store), history_days=settings.alerts_frost_history_days
+    )
+    scab = ScabWatch(scab_store, AlertStore(scab_store), lookback_h=settings.alerts_scab_lookback_h)
+    threads = [
+        threading.Thread(target=run_frost, args=(frost, stop, settings.alerts_frost_s)),
+        threading.Thread(target=run_scab, args=(scab, stop, settings.alerts_scab_s)),
+    ]
+    for thread in threads:
+        thread.daemon = True
+        thread.start()
+    return threads
 
 
 def run_alerts(settings: Settings, stop: threading.Event) -> None:

@@ -65,6 +65,8 @@ export const TABLE = {
   'alertkind.sensor_silent': { ja: 'センサーの計測値が届かない', en: 'Sensor silent' },
   'alertkind.sensor_stuck': { ja: 'センサーの値が変化しない', en: 'Sensor stuck' },
   'alertkind.harvest_window': { ja: '収穫適期が近い', en: 'Harvest window opening' },
+  'alertkind.frost_risk': { ja: '霜の危険', en: 'Frost risk' },
+  'alertkind.scab_infection': { ja: '黒星病の感染好適条件', en: 'Apple scab infection period' },
   'alertkind.threshold': { ja: 'しきい値ルール', en: 'Threshold rule' },
   'alertkind.landslide_risk': { ja: '土砂災害の危険度上昇', en: 'Landslide risk rising' },
   'alertkind.landslide_danger': { ja: '土砂災害の危険', en: 'Landslide danger' },

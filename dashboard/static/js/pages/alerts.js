@@ -11,6 +11,7 @@ const KINDS = [
   'offline', 'spool_dropping', 'sensor_silent', 'sensor_stuck', 'threshold', 'drop',
   'count_jump', 'spike', 'flat_line', 'drift', 'reorder', 'quantity_discrepancy', 'harvest_window',
   'landslide_risk', 'landslide_danger',
+  'frost_risk', 'scab_infection',
 ];
 const STATES = ['open', 'acknowledged', 'resolved', 'all'];
 
