@@ -18,7 +18,7 @@ from edge.protocol import SensorKind
 from models.harvest.service import ForecastStatus
 from notify.subscriptions import ChannelKind, Severity
 from simulators.truth import Crop, Species
-from storage.alert_types import AlertKind
+from storage.alert_types import AlertKind, AlertState
 from storage.assets import Change
 from storage.records import RecordKind
 
@@ -64,6 +64,8 @@ DYNAMIC = {
     "recordkind": [k.value for k in RecordKind],
     "change": [c.value for c in Change],
     "severity": [s.name.lower() for s in Severity],
+    "inbox": ["state", "site", "kind"],
+    "inbox.state": [s.value for s in AlertState],
     # Channels of subscriptions and outbox items, and the outcomes of enabling push.
     "notify": [
         *(c.value for c in ChannelKind),
