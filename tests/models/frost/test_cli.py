@@ -78,10 +78,11 @@ def test_short_file_reports_its_fallbacks_on_stderr(
     args = ["predict", "--model", str(tmp_path / "m"), "--weather", str(weather)]
     assert main([*args, "--out", str(out), "--stage", "full_bloom"]) == 0
     header, rows = _rows(out)
-    assert tuple(header) == (*FORECAST_COLUMNS, "warning")
+    assert tuple(header) == (*FORECAST_COLUMNS, "bud_warning")
     assert {r["method"] for r in rows} == {"physical_rule"}
     assert f"fallbacks: {len(rows)} / {len(rows)}" in capsys.readouterr().err
-    assert {r["warning"] for r in rows} <= {"", "warning", "severe"}
+    assert {r["bud_warning"] for r in rows} <= {"", "warning", "severe"}
+    assert {r["warning"] for r in rows} <= {"", "frost"}
 
 
 def test_bad_input_is_reported_not_raised(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
