@@ -64,6 +64,12 @@ def test_predict_writes_the_documented_columns(
     assert rows[-1]["observed"] == ""  # the last night is not in the file
     for r in rows[:-2]:
         assert float(r["low"]) <= float(r["forecast"]) <= float(r["high"])
+    # The warning column is the documented decision: p_frost >= the issue hour's p*.
+    p_star = meta["frost_warning"]["p_star"]
+    for r in rows:
+        p, star = float(r["p_frost"]), p_star[str(int(r["issued_at"][11:13]))]
+        if abs(p - star) > 1e-3:  # p_frost is written with three decimals
+            assert (r["warning"] == "frost") == (p >= star)
     assert "fallbacks: 0 / 160" in capsys.readouterr().err
 
 
