@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from models.frost.decision import (
     DEFAULT_P_STAR,
-    TARGET_RECALL,
+    TRAINING_RECALL,
     choose_p_star,
     frost_probability,
     warned,
@@ -78,7 +78,7 @@ class FrostForecaster(BaseEstimator):
         coverage: float = 0.8,
         min_nights: int = MIN_NIGHTS,
         regressor: QuantileIntervalRegressor | None = None,
-        warn_recall: float = TARGET_RECALL,
+        warn_recall: float = TRAINING_RECALL,
     ) -> None:
         """Store issue hours, morning hour, coverage, the regressor and the warning's recall."""
         self.issue_hours = issue_hours
