@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,8 +44,15 @@ def fit_csv(
     return model
 
 
+FROST_WARNING = "frost"
+
+
 def _row(f: NightForecast, stage: Stage | None) -> dict[str, object]:
-    """One output row; `observed` is the file's own minimum, never an input of the forecast."""
+    """One output row; `observed` is the file's own minimum, never an input of the forecast.
+
+    `warning` is the one frost-warning decision (P(minimum <= 0 °C) >= p*, docs/frost.md);
+    `bud_warning`, with a bud stage, the level from the stage's critical temperatures.
+    """
     row: dict[str, object] = {
         "date": f.date.isoformat(),
         "issued_at": f.issued_at.isoformat(timespec="minutes"),
@@ -53,10 +61,12 @@ def _row(f: NightForecast, stage: Stage | None) -> dict[str, object]:
         "high": f.high,
         "method": f.method.value,
         "observed": f.observed,
+        "p_frost": "" if math.isnan(f.p_frost) else f"{f.p_frost:.3f}",
+        "warning": FROST_WARNING if f.warned else "",
     }
     if stage is not None:
         level = frost_warning(f.low, stage)
-        row["warning"] = "" if level is None else level.value
+        row["bud_warning"] = "" if level is None else level.value
     return row
 
 

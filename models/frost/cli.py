@@ -44,6 +44,8 @@ def _fit(args: argparse.Namespace) -> int:
             "物理式で予報します / forecasts will use the physical rule",
             file=sys.stderr,
         )
+    stars = ", ".join(f"{h}:00 {p:.2f}" for h, p in sorted(model.p_star_.items()))
+    print(f"霜警報のしきい値 / frost warning when P(min <= 0 °C) >= p*: {stars}")
     print(f"model -> {args.out}", flush=True)
     return 0
 
@@ -97,13 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
         "predict",
         help="forecast each night and issue time of an hourly weather file",
         description="Writes NIGHTS.csv: date, issued_at, forecast, low, high, method, observed "
-        "(observed is the file's own minimum when it covers the night; never an input).",
+        "(the file's own minimum when it covers the night; never an input), p_frost (forecast "
+        "probability of a minimum <= 0 °C) and warning ('frost' when p_frost >= the model's p*).",
     )
     predict.add_argument("--model", type=Path, required=True, metavar="MODEL_DIR")
     predict.add_argument("--weather", type=Path, required=True, metavar="HOURLY.csv")
     predict.add_argument("--out", type=Path, required=True, metavar="NIGHTS.csv")
     predict.add_argument(
-        "--stage", default=None, help="apple bud stage (e.g. full_bloom): adds a warning column"
+        "--stage", default=None, help="apple bud stage (e.g. full_bloom): adds a bud_warning column"
     )
     predict.set_defaults(handler=_predict)
     return parser

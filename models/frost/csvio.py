@@ -21,7 +21,17 @@ LIMITS: dict[str, tuple[float, float]] = {
     "wind_speed": (0.0, 75.0),
     "solar_radiation": (-50.0, 1500.0),
 }
-FORECAST_COLUMNS = ("date", "issued_at", "forecast", "low", "high", "method", "observed")
+FORECAST_COLUMNS = (
+    "date",
+    "issued_at",
+    "forecast",
+    "low",
+    "high",
+    "method",
+    "observed",
+    "p_frost",
+    "warning",
+)
 
 
 def parse_time(text: str) -> dt.datetime:

@@ -42,7 +42,16 @@ FEATURE_NAMES: tuple[str, ...] = (
     "radiation_late",
     "last_min",
     "rule",
+    "td_change_3h",
+    "wind_hour",
+    "td_min_3h",
+    "t_mean_day",
+    "t_prev_hour",
+    "clearness_late",
+    "clearness_noon",
 )
+# Hours of the "noon" sunshine block for the clearness at that time of day (10:00-14:00 labels).
+NOON_HOURS = (10, 15)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -101,6 +110,20 @@ def _mean(block: FloatArray) -> FloatArray:
     return _quiet(np.nanmean, block, axis=1)
 
 
+def _relative_to_recent_best(block: FloatArray, floor: float) -> FloatArray:
+    """Each day's mean of `block` over the sunniest such mean of the last two weeks (today in).
+
+    NaN when that best is below `floor` W/m² (e.g. after sunset), where a ratio means nothing.
+    """
+    mean = _mean(block)
+    days = len(mean)
+    best = np.array(
+        [_quiet(np.nanmax, mean[max(d - CLEARNESS_DAYS, 0) : d + 1]) for d in range(days)]
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(best >= floor, mean / best, np.nan)
+
+
 def _hour_rows(w: HourlyWeather, h: int, morning_hour: int) -> tuple[FloatArray, FloatArray]:
     """Features (days, f) and target for issue hour h."""
     t, td, rh = w.grid(w.air_temperature), w.grid(w.dew_point), w.grid(w.relative_humidity)
@@ -140,6 +163,14 @@ def _hour_rows(w: HourlyWeather, h: int, morning_hour: int) -> tuple[FloatArray,
         _mean(sun[:, h - 2 : h + 1]),
         last_min,
         craddock_pritchard(t[:, midday], td[:, midday]),
+        td[:, h] - td[:, h - 3],
+        wind[:, h],
+        _quiet(np.nanmin, td[:, h - 3 : h + 1], axis=1),
+        _mean(t[:, : h + 1]),
+        t[:, h - 1],
+        # Cloudiness now and at noon: sunshine against the site's best at that time of day.
+        _relative_to_recent_best(sun[:, h - 3 : h + 1], 5.0),
+        _relative_to_recent_best(sun[:, NOON_HOURS[0] : min(NOON_HOURS[1], h + 1)], 5.0),
     ]
     return np.column_stack(columns), target
 

@@ -38,9 +38,9 @@ class QuantileIntervalRegressor(RegressorMixin, BaseEstimator):
         coverage: float = 0.8,
         cv: int = 5,
         max_iter: int = 100,
-        learning_rate: float = 0.05,
-        max_leaf_nodes: int = 7,
-        min_samples_leaf: int = 20,
+        learning_rate: float = 0.02,
+        max_leaf_nodes: int = 4,
+        min_samples_leaf: int = 30,
         random_state: int = 0,
         linear_base: bool = True,
     ) -> None:
@@ -137,6 +137,8 @@ class QuantileIntervalRegressor(RegressorMixin, BaseEstimator):
                     continue
                 oof[test] = self._apply(self._fit_all(X[~test], y[~test]), X[test])
         ok = np.isfinite(oof).all(axis=1)
+        # Kept for the caller's own out-of-fold choices (the frost warning's p*); not persisted.
+        self.oof_quantiles_ = np.sort(oof, axis=1)
         if ok.any():
             lo, mid, hi = np.sort(oof[ok], axis=1).T
             scores = np.maximum(lo - y[ok], y[ok] - hi)

@@ -21,7 +21,7 @@ from models.frost.model import QuantileIntervalRegressor
 from models.frost.physical import PhysicalRule
 from models.registry import Codec, RegistryError, dump_state, load_state
 
-STATE_FORMAT = 1
+STATE_FORMAT = 2  # 2: one regressor and one warning threshold p* per issue hour
 MODEL_FILE = "model.skops"
 META_FILE = "meta.json"
 # Beyond skops' defaults: the fitted trees of histogram gradient boosting and numpy dtypes.
@@ -68,6 +68,7 @@ def encode(model: FrostForecaster) -> dict[str, Any]:
         "morning_hour": int(model.morning_hour),
         "coverage": float(model.coverage),
         "min_nights": int(model.min_nights),
+        "warn_recall": float(model.warn_recall),
         "method": model.method_.value,
         "nights": int(model.nights_),
         "first_date": model.first_date_.isoformat(),
@@ -75,7 +76,8 @@ def encode(model: FrostForecaster) -> dict[str, Any]:
         "columns": list(model.columns_),
         "rule": {"k": rule.k, "low": rule.low, "high": rule.high, "nights": rule.nights},
         "metrics": {k: float(v) for k, v in model.metrics_.items()},
-        "regressor": _regressor_state(model.regressor_),
+        "regressors": {str(h): _regressor_state(r) for h, r in model.regressors_.items()},
+        "p_star": {str(h): float(p) for h, p in model.p_star_.items()},
     }
 
 
@@ -107,6 +109,7 @@ def decode(state: Any) -> FrostForecaster:
             morning_hour=int(state["morning_hour"]),
             coverage=float(state["coverage"]),
             min_nights=int(state["min_nights"]),
+            warn_recall=float(state["warn_recall"]),
         )
         model.issue_hours_ = model.issue_hours
         model.method_ = Method(state["method"])
@@ -116,7 +119,9 @@ def decode(state: Any) -> FrostForecaster:
         model.columns_ = tuple(str(c) for c in state["columns"])
         model.rule_ = PhysicalRule(**state["rule"])
         model.metrics_ = {str(k): float(v) for k, v in state["metrics"].items()}
-        model.regressor_ = _regressor(state["regressor"])
+        regressors = {int(h): _regressor(r) for h, r in state["regressors"].items()}
+        model.regressors_ = {h: r for h, r in regressors.items() if r is not None}
+        model.p_star_ = {int(h): float(p) for h, p in state["p_star"].items()}
     except (KeyError, TypeError, ValueError) as exc:
         raise FrostError(f"not a frost model of this version ({exc!r})") from exc
     return model
@@ -155,6 +160,12 @@ def metadata(model: FrostForecaster) -> dict[str, object]:
             "nights": int(state["rule"]["nights"]),
         },
         "metrics": {k: _json_number(v) for k, v in state["metrics"].items()},
+        "frost_warning": {
+            "rule": "warn when P(minimum <= 0 °C) >= p* of the issue hour",
+            "p_star": {h: round(p, 4) for h, p in state["p_star"].items()},
+            "p_star_note": "chosen on out-of-fold forecasts of the training nights for recall "
+            f">= {model.warn_recall:g} with the fewest warnings; default when too few frost nights",
+        },
         "metrics_note": "model_cv_*: out-of-fold over contiguous blocks of the training nights; "
         "persistence_mae and rule_mae_in_sample on the same nights (the rule's K is fitted there)",
     }

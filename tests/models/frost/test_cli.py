@@ -64,6 +64,12 @@ def test_predict_writes_the_documented_columns(
     assert rows[-1]["observed"] == ""  # the last night is not in the file
     for r in rows[:-2]:
         assert float(r["low"]) <= float(r["forecast"]) <= float(r["high"])
+    # The warning column is the documented decision: p_frost >= the issue hour's p*.
+    p_star = meta["frost_warning"]["p_star"]
+    for r in rows:
+        p, star = float(r["p_frost"]), p_star[str(int(r["issued_at"][11:13]))]
+        if abs(p - star) > 1e-3:  # p_frost is written with three decimals
+            assert (r["warning"] == "frost") == (p >= star)
     assert "fallbacks: 0 / 160" in capsys.readouterr().err
 
 
@@ -78,10 +84,11 @@ def test_short_file_reports_its_fallbacks_on_stderr(
     args = ["predict", "--model", str(tmp_path / "m"), "--weather", str(weather)]
     assert main([*args, "--out", str(out), "--stage", "full_bloom"]) == 0
     header, rows = _rows(out)
-    assert tuple(header) == (*FORECAST_COLUMNS, "warning")
+    assert tuple(header) == (*FORECAST_COLUMNS, "bud_warning")
     assert {r["method"] for r in rows} == {"physical_rule"}
     assert f"fallbacks: {len(rows)} / {len(rows)}" in capsys.readouterr().err
-    assert {r["warning"] for r in rows} <= {"", "warning", "severe"}
+    assert {r["bud_warning"] for r in rows} <= {"", "warning", "severe"}
+    assert {r["warning"] for r in rows} <= {"", "frost"}
 
 
 def test_bad_input_is_reported_not_raised(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
