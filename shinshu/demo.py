@@ -10,7 +10,9 @@ SQLite file in the demo folder instead, and the demo says so.
 The farm also has the six calendar years before this one, every two hours: their crop seasons
 are planting and harvest work records, as the farmer would have entered them, and the demo
 trains the harvest model on them (`models.training`, with its held-out check) while the web UI
-starts. Whatever the time of year, the field is planted again on the first day of the week of
+starts. Beside the field is an apple orchard; its last spring is written too, with a radiation
+frost at pink bud, and the frost watch is replayed over the nights around it, so its warning is
+in the inbox. Whatever the time of year, the field is planted again on the first day of the week of
 history, so the farm page has a season to forecast.
 """
 
@@ -69,6 +71,12 @@ THEFT_AFTER_MS = 2 * MS_PER_HOUR
 # through caution and warning (docs/landslide.md), so the landslide watch raises its alerts.
 RAIN_AFTER_MS = 3 * MS_PER_HOUR
 RAIN_MM = 260.0
+# The orchard beside the lettuce field, and its last spring: March to mid-May, with a radiation
+# frost on the night of May 1 while the buds are at pink, which the frost watch is replayed over.
+LETTUCE, ORCHARD = "kawakami-01", "suzaka-01"
+FROST_NIGHT = (5, 1)
+FROST_MIN_C = -4.0
+SPRING = ((3, 1), (5, 10))
 # Enough lettuce seasons (two a year) to hold three out and fit on nine; coarse steps and only
 # what the harvest model reads keep it quick.
 EARLIER_YEARS = 6
@@ -153,7 +161,9 @@ def _earlier_years(scenario: Scenario, store: ReadingStore, tenant: str) -> None
         int(dt.datetime(y, 1, 1, tzinfo=JST).timestamp() * 1000)
         for y in (year - EARLIER_YEARS, year)
     )
-    earlier = Scenario(scenario.farms, 0, 0, first, end - first, EARLIER_STEP_MS, scenario.seed)
+    earlier = Scenario(
+        1, 0, 0, first, end - first, EARLIER_STEP_MS, scenario.seed, farm_sites=(LETTUCE,)
+    )
     report = backfill(
         earlier, store, tenant, Truth(), progress=lambda _l: None, kinds=WEATHER_KINDS
     )
@@ -205,7 +215,8 @@ def _train(settings: Settings, store: ReadingStore) -> None:
 
 
 def _harvest_history(settings: Settings, store: ReadingStore, scenario: Scenario) -> None:
-    """Earlier years of the farm, a current planting and a harvest model, while the demo runs."""
+    """Earlier years of the farm, a current planting and a harvest model, and the orchard's last
+    spring with its frost night, while the demo runs."""
     try:
         _earlier_years(scenario, store, settings.tenant)
         _plant(store, settings.tenant, scenario.start_ms)
@@ -213,6 +224,53 @@ def _harvest_history(settings: Settings, store: ReadingStore, scenario: Scenario
         print(f"  the farm's earlier years could not be written: {exc}", flush=True)
         return
     _train(settings, store)
+    try:
+        _orchard_spring(settings, store, scenario)
+    except (ModelError, StoreError) as exc:
+        print(f"  the orchard's spring could not be replayed: {exc}", flush=True)
+
+
+def _spring_year(now_ms: int) -> int:
+    """The year of the latest spring that is over."""
+    today = from_day_number(local_day(now_ms))
+    return today.year if today >= dt.date(today.year, *SPRING[1]) else today.year - 1
+
+
+def _orchard_spring(settings: Settings, store: ReadingStore, scenario: Scenario) -> None:
+    """The orchard's last spring, every 10 minutes, with a frost night at pink bud; then the
+    frost watch replayed at each issue time of the nights around it, on the readings up to that
+    time only, as it would have run then. Its warnings land in the inbox."""
+    from models.frost.watch import DEFAULT_ISSUE_HOURS, FrostWatch
+    from storage.alerts import AlertStore
+
+    year = _spring_year(scenario.start_ms + scenario.duration_ms)
+    first, last = (int(dt.datetime(year, *md, tzinfo=JST).timestamp() * 1000) for md in SPRING)
+    night = dt.datetime(year, *FROST_NIGHT, 18, tzinfo=JST)
+    frost = WeatherEvent(ORCHARD, EventKind.FROST_NIGHT, int(night.timestamp() * 1000), FROST_MIN_C)
+    spring = Scenario(
+        1, 0, 0, first, last - first, STEP_MS, scenario.seed, events=(frost,), farm_sites=(ORCHARD,)
+    )
+    report = backfill(spring, store, settings.tenant, Truth(), progress=lambda _l: None)
+    moment = [0.0]
+    watch = FrostWatch(store, AlertStore(store), clock=lambda: moment[0])
+    warned = []
+    for day in (
+        night.date() - dt.timedelta(days=1),
+        night.date(),
+        night.date() + dt.timedelta(days=1),
+    ):
+        for hour in DEFAULT_ISSUE_HOURS:
+            moment[0] = dt.datetime.combine(day, dt.time(hour, 5), JST).timestamp()
+            warned.extend(watch.run_once())
+    nights = sorted(
+        {dt.datetime.fromtimestamp(a.ts_ms / 1000, JST).strftime("%m-%d") for a in warned}
+    )
+    print(
+        f"  the orchard's spring of {year} ({report.readings:,} readings) with a frost night on "
+        f"{night:%m-%d}: the frost watch, replayed at each issue time, warned for "
+        f"{', '.join(nights) or 'no night'}; see the inbox (アラート)",
+        flush=True,
+    )
 
 
 def _theft(begin_ms: int) -> Fault:
@@ -348,7 +406,8 @@ def _explain(
     rain_in_s = RAIN_AFTER_MS / 1000 / options.accel
     print(
         f"""
-  simulated sites (tenant {settings.tenant}): a Kawakami lettuce field, a larch stand, a factory
+  simulated sites (tenant {settings.tenant}): a Kawakami lettuce field, a Suzaka apple orchard,
+  a larch stand, a factory
       |  real edge agents, {options.accel:g}x faster than real time, MQTT QoS 1
       v
   broker    {settings.mqtt_url}
@@ -367,7 +426,9 @@ def _explain(
   from now; watch the factory page raise the alert, then acknowledge it as the operator.
   Heavy rain ({RAIN_MM:g} mm) falls on the larch stand from {rain_at} JST, about
   {rain_in_s:.0f} s from now: its landslide level rises (土砂災害の危険度) and the alerts
-  appear in the inbox (アラート) within a minute or two of each rise.
+  appear in the inbox (アラート) within a minute or two of each rise. The orchard's last
+  spring, with a frost night at pink bud, is written too, and the frost watch replayed over it:
+  its warning is in the inbox, to acknowledge.
 
   The broker refuses anonymous clients; every device and service has its own account
   (`shinshu devices list`). Watch the traffic with the read-only monitor account:

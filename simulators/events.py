@@ -79,38 +79,52 @@ def _heavy_rain(weather: Weather, event: WeatherEvent) -> Weather:
 
 
 def _frost_night(weather: Weather, event: WeatherEvent) -> Weather:
-    """A clear, calm night: no cloud from the afternoon before, light wind, and the morning's
-    minimum (the sunrise anchor of the diurnal curve) at `amount` °C."""
-    night = _hours(weather, event.start_ms - 6 * MS_PER_HOUR, 22)
-    if night.size == 0:
-        return weather
-    h = weather.hourly
+    """A radiation frost under a cold, dry, clear air mass: a cool afternoon (`amount` + 13 °C
+    at most), dew point `amount` − 3 °C, no cloud from the afternoon and calm air through the
+    night, and the morning's minimum (the sunrise anchor of the diurnal curve) at `amount`."""
     anchors = weather.anchor_v.copy()
-    # The sunrise anchor the night runs down to: the first after the evening.
     after = np.flatnonzero(weather.anchor_t > event.start_ms)
     if after.size == 0:
         return weather
-    sunrise = int(after[0]) if (after[0] % 2 == 1) else int(after[0]) + 1
-    if sunrise >= anchors.size:
+    # Odd anchors are sunrises, even ones afternoon peaks (simulators.weather).
+    sunrise = int(after[0]) if after[0] % 2 == 1 else int(after[0]) + 1
+    if sunrise < 2 or sunrise + 2 >= anchors.size:
         return weather
+    anchors[sunrise - 1] = min(anchors[sunrise - 1], event.amount + 13.0)
     anchors[sunrise] = event.amount
-    noise = weather.noise_h.copy()
-    noise[night] = 0.0
+    anchors[sunrise + 1] = min(anchors[sunrise + 1], event.amount + 15.0)
+    h = weather.hourly
     mid = h.t_ms + MS_PER_HOUR // 2
+    t = weather.anchor_t
+    window = np.flatnonzero((mid >= t[sunrise - 2]) & (mid < t[sunrise + 2]))
+    calm = np.flatnonzero(
+        (mid >= t[sunrise - 1] - 4 * MS_PER_HOUR) & (mid < t[sunrise] + 2 * MS_PER_HOUR)
+    )
+    noise = weather.noise_h.copy()
+    noise[calm] = 0.0
     temp = h.air_temperature.copy()
-    temp[night] = diurnal(mid[night], weather.anchor_t, anchors)
+    temp[window] = diurnal(mid[window], t, anchors) + noise[window]
     cloud, wind = h.cloud.copy(), h.wind_speed.copy()
-    cloud[night] = 0.0
-    wind[night] = np.minimum(wind[night], 0.8)
-    rh = h.relative_humidity.copy()
+    cloud[calm] = 0.0
+    wind[calm] = np.minimum(wind[calm], 0.8)
+    vapour = weather.vapour_kpa.copy()
+    days = np.unique(window // 24)
+    vapour[days] = np.minimum(vapour[days], saturation_vapour_kpa(np.array(event.amount - 3.0)))
     centres = day_start_ms(weather.daily.day) + MS_PER_DAY // 2
-    vapour = np.interp(mid[night], centres, weather.vapour_kpa)
-    rh[night] = np.clip(100.0 * vapour / saturation_vapour_kpa(temp[night]), 8.0, 100.0)
+    rh = h.relative_humidity.copy()
+    rh[window] = np.clip(
+        100.0 * np.interp(mid[window], centres, vapour) / saturation_vapour_kpa(temp[window]),
+        8.0,
+        100.0,
+    )
     hourly = dataclasses.replace(
         h, air_temperature=temp, cloud=cloud, wind_speed=wind, relative_humidity=rh
     )
-    tmin = weather.daily.tmin.copy()
-    day = int(night[-1] // 24)
-    tmin[day] = min(tmin[day], event.amount)
-    daily = dataclasses.replace(weather.daily, tmin=tmin)
-    return dataclasses.replace(weather, hourly=hourly, daily=daily, anchor_v=anchors, noise_h=noise)
+    tmin, tmax = weather.daily.tmin.copy(), weather.daily.tmax.copy()
+    frost_day = int(np.searchsorted(centres, t[sunrise]) - 1)
+    tmin[frost_day] = event.amount
+    tmax[frost_day - 1] = min(tmax[frost_day - 1], event.amount + 13.0)
+    daily = dataclasses.replace(weather.daily, tmin=tmin, tmax=tmax)
+    return dataclasses.replace(
+        weather, hourly=hourly, daily=daily, anchor_v=anchors, noise_h=noise, vapour_kpa=vapour
+    )

@@ -78,12 +78,14 @@ def _farm_page_forecast(api: str, headers: dict[str, str]) -> dict[str, Any] | N
 def test_the_demo_farm_page_shows_a_harvest_forecast(tmp_path: Path, store: str) -> None:
     """A good harvest model trained on twelve recorded seasons of earlier years is registered,
     and the farm page's forecast of the current season comes from it; the heavy rain over the
-    forest stand raises a landslide alert."""
+    forest stand raises a landslide alert, and the frost watch replayed over the orchard's
+    spring warns for its frost night."""
     proc, api, headers, lines = _start(tmp_path, store)
     try:
         found: dict[str, Any] = {}
         landslides: list[dict[str, Any]] = []
         registered: list[dict[str, Any]] = []
+        frosts: list[dict[str, Any]] = []
 
         def forecast_ok() -> bool:
             assert proc.poll() is None, "the demo stopped before its farm page had a forecast"
@@ -112,11 +114,23 @@ def test_the_demo_farm_page_shows_a_harvest_forecast(tmp_path: Path, store: str)
             landslides.extend(a for a in answer.json() if a["site"] == "minamimaki-01")
             return bool(landslides)
 
-        # Both while the live day runs (the demo's watches stop with it).
+        def frost_seen() -> bool:
+            # The orchard's replayed spring: the frost watch warned for the frost night.
+            if frosts:
+                return True
+            params = {"state": "all", "kind": "frost_risk"}
+            try:
+                answer = httpx.get(f"{api}/alerts", params=params, headers=headers, timeout=30)
+            except httpx.TimeoutException:
+                return False
+            frosts.extend(a for a in answer.json() if a["site"] == "suzaka-01")
+            return bool(frosts)
+
+        # All while the live day runs (the demo's watches stop with it).
         wait_until(
-            lambda: forecast_ok() & landslide_seen(),
+            lambda: forecast_ok() & landslide_seen() & frost_seen(),
             180,
-            "a harvest forecast on the farm page and a landslide alert for the stand",
+            "a harvest forecast, a landslide alert for the stand and a frost warning",
         )
         assert found["crop"] == "lettuce"
         assert found["model_version"] is not None
@@ -132,6 +146,8 @@ def test_the_demo_farm_page_shows_a_harvest_forecast(tmp_path: Path, store: str)
 
         assert "土壌雨量指数" in landslides[0]["reason_ja"]
         assert "soil water index" in landslides[0]["reason"]
+        assert any(a["raised_at"][5:10] == "05-01" for a in frosts), frosts
+        assert all("霜" in a["reason_ja"] for a in frosts)
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=90)

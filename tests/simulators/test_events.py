@@ -50,7 +50,7 @@ def test_heavy_rain_falls_on_its_site_only_and_nothing_else_moves() -> None:
 
 def test_a_frost_night_reaches_its_minimum_under_a_clear_calm_sky() -> None:
     """A night set to −3 °C: the field's thermometer reads about that before sunrise, the
-    night is calm; the days around it are unchanged."""
+    afternoon before is cool and the air dry, the night is calm; other days are unchanged."""
     site = "kawakami-01"
     evening = START + 2 * DAY + 18 * 3_600_000  # 18:00 JST
     frost = WeatherEvent(site, EventKind.FROST_NIGHT, evening, -3.0)
@@ -61,8 +61,14 @@ def test_a_frost_night_reaches_its_minimum_under_a_clear_calm_sky() -> None:
     night = (ts >= evening) & (ts < evening + 14 * 3_600_000)
     assert abs(t1[night].min() - (-3.0)) <= 0.5
     assert t1[night].min() < t0[night].min() - 1.0
-    far = (ts < evening - 12 * 3_600_000) | (ts > evening + 2 * DAY)
+    far = (ts < evening - 14 * 3_600_000) | (ts > evening + 2 * DAY)
     assert np.array_equal(t1[far], t0[far])
+    afternoon = (ts >= evening - 4 * 3_600_000) & (ts < evening - 3 * 3_600_000)
+    assert t1[afternoon].max() <= -3.0 + 13.0 + 0.5
+    _, rh = _series(cold, SensorKind.RELATIVE_HUMIDITY)
+    at_18 = int(np.argmin(np.abs(ts - evening)))
+    gamma = np.log(rh[at_18] / 100) + 17.27 * t1[at_18] / (237.3 + t1[at_18])
+    assert 237.3 * gamma / (17.27 - gamma) <= -3.0 - 3.0 + 1.0  # dry air: dew point ≈ −6 °C
     _, wind = _series(cold, SensorKind.WIND_SPEED)
     assert wind[night].mean() <= 1.0  # calm: 0.8 m/s an hour, with the anemometer's gusts
 
