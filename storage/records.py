@@ -10,17 +10,23 @@ record stays in the store and in exports, marked void).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
+from core.time import from_day_number, local_day
 from storage.errors import StoreError
 from storage.layout import ASSET, RECORD, RECORD_KIND, RECORDS_MEASUREMENT, SITE, TENANT
 from storage.points import Point
 from storage.protocol import ReadingStore
 from storage.query import Select, match
+
+if TYPE_CHECKING:
+    from storage.assets import FieldAsset
 
 
 class RecordKind(StrEnum):
@@ -196,3 +202,18 @@ def void_record(
     voided = replace(record.with_id(), voided_by=by, voided_ms=now_ms)
     write_records(store, tenant, [voided])
     return voided
+
+
+def planting_dates(store: ReadingStore, tenant: str, asset: FieldAsset) -> list[dt.date]:
+    """A field's planting dates: the registry's and those of its planting records (the
+    registry's alone while the store cannot be read)."""
+    from storage.readings import from_store
+
+    records = from_store(
+        lambda: read_records(
+            store, tenant, sites=[asset.site], assets=[asset.asset], kinds=[RecordKind.PLANTING]
+        ),
+        [],
+    )
+    recorded = {from_day_number(local_day(r.at_ms)) for r in records}
+    return sorted(recorded.union(asset.planting_dates()))

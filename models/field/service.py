@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from core.cache import TtlCache
 from core.errors import NotFoundError
-from core.time import MS_PER_DAY, from_day_number, local_day, local_today
+from core.time import MS_PER_DAY, local_today
 from models.field.parts import (
     ChillPart,
     GddPart,
@@ -51,7 +51,7 @@ from storage.assets import FieldAsset, read_assets
 from storage.errors import QueryError
 from storage.protocol import ReadingStore
 from storage.readings import from_store
-from storage.records import RecordKind, read_records
+from storage.records import planting_dates
 from storage.weather import Daily, daily_weather
 
 PERENNIAL = frozenset({"apple", "grape"})
@@ -164,18 +164,7 @@ class FieldAnalytics:
 
     def _plantings(self, tenant: str, asset: FieldAsset) -> list[dt.date]:
         """The field's planting dates: the registry's and those of its planting records."""
-        records = from_store(
-            lambda: read_records(
-                self._store,
-                tenant,
-                sites=[asset.site],
-                assets=[asset.asset],
-                kinds=[RecordKind.PLANTING],
-            ),
-            [],
-        )
-        recorded = {from_day_number(local_day(r.at_ms)) for r in records}
-        return sorted(recorded.union(asset.planting_dates()))
+        return planting_dates(self._store, tenant, asset)
 
     def _season(self, tenant: str, asset: FieldAsset, as_of: dt.date) -> tuple[dt.date, str]:
         """The season's first day and the rule that gave it; ValueError saying why if none."""

@@ -26,7 +26,7 @@ import numpy as np
 
 from core.cache import TtlCache
 from core.errors import NotFoundError
-from core.time import day_number, from_day_number, local_day, local_today
+from core.time import day_number, from_day_number, local_today
 from models.harvest.baselines import GDD_BASE_C, daily_gdd
 from models.harvest.climate import PRE_DAYS
 from models.harvest.types import (
@@ -42,7 +42,7 @@ from storage.assets import FieldAsset, read_assets
 from storage.errors import QueryError
 from storage.protocol import ReadingStore
 from storage.readings import from_store
-from storage.records import RecordKind, read_records
+from storage.records import planting_dates
 
 if TYPE_CHECKING:
     from models.harvest.model import HarvestForecaster
@@ -280,18 +280,7 @@ class ForecastService:
 
     def _plantings(self, tenant: str, asset: FieldAsset) -> list[dt.date]:
         """The field's planting dates: the registry's and those of its planting records."""
-        records = from_store(
-            lambda: read_records(
-                self._store,
-                tenant,
-                sites=[asset.site],
-                assets=[asset.asset],
-                kinds=[RecordKind.PLANTING],
-            ),
-            [],
-        )
-        recorded = {from_day_number(local_day(r.at_ms)) for r in records}
-        return sorted(recorded.union(asset.planting_dates()))
+        return planting_dates(self._store, tenant, asset)
 
     def _weather(
         self, tenant: str, asset: FieldAsset, planting: dt.date, as_of: dt.date
