@@ -247,26 +247,28 @@ class StoreSink:
         assert batch is not None
         key = (topic.tenant, topic.site, topic.device)
         pending.receipts.setdefault(topic, []).append(batch.seq)
-        if self._options.count_gaps:
-            self._count_gap(key, batch.seq)
+        missing = self._count_gap(key, batch.seq) if self._options.count_gaps else 0
         if parsed.shift_ms:
             self._metrics.shifted.inc()
             log.info(
                 "shifted batch %d of %s by %d ms (device clock)", batch.seq, key, parsed.shift_ms
             )
         if parsed.readings:
-            group = pending.batch.add_readings(topic, parsed.readings, parsed.shift_ms)
+            group = pending.batch.add_readings(topic, parsed.readings, parsed.shift_ms, missing)
             pending.spans[group] = _Span(message, topic, batch, len(parsed.readings))
 
-    def _count_gap(self, key: tuple[str, str, str], seq: int) -> None:
-        """Count batches a device numbered but that never arrived (a resend or restart is not)."""
+    def _count_gap(self, key: tuple[str, str, str], seq: int) -> int:
+        """Count batches a device numbered but that never arrived (a resend or restart is not);
+        how many are missing right before this one (its points are flagged with it)."""
         last = self._last_seq.get(key)
+        missing = 0
         if last is not None and seq > last + 1:
             missing = seq - last - 1
             self._metrics.sequence_gaps.inc(missing)
             log.warning("%d batch(es) of %s missing before seq %d", missing, key, seq)
         if last is None or seq > last or seq == 0:
             self._last_seq[key] = seq
+        return missing
 
     def flush(self, stop: threading.Event | None = None) -> bool:
         """Store and release the pending batch on the calling thread (see _store_batch)."""

@@ -41,9 +41,9 @@ class Encoder(Protocol[_Unit]):
     """How one store encodes what a batch holds (a line each for InfluxDB, a row for SQLite)."""
 
     def readings(
-        self, topic: DeviceTopic, readings: Sequence[Reading], shift_ms: int
+        self, topic: DeviceTopic, readings: Sequence[Reading], shift_ms: int, missing: int = 0
     ) -> list[_Unit]:
-        """One unit per reading of one device."""
+        """One unit per reading of one device (`missing` batches before theirs: flagged)."""
         ...
 
     def channel(self, channel: ChannelReadings) -> list[_Unit]:
@@ -139,10 +139,14 @@ class WriteBatch(Generic[_Unit]):
         return self._groups_added - 1
 
     def add_readings(
-        self, topic: DeviceTopic, readings: Sequence[Reading], shift_ms: int = 0
+        self, topic: DeviceTopic, readings: Sequence[Reading], shift_ms: int = 0, missing: int = 0
     ) -> int:
-        """Add one device's readings (`shift_ms` != 0: ingest moved their times); the group."""
-        units = self._encoder.readings(topic, readings, shift_ms)
+        """Add one device's readings; the group.
+
+        `shift_ms` != 0: ingest moved their times; `missing` > 0: that many batch numbers of the
+        device were missing before theirs. Both are stored as flag fields of each point.
+        """
+        units = self._encoder.readings(topic, readings, shift_ms, missing)
         return self._group(_Group(len(self.units), readings), units)
 
     def add_channel(self, channel: ChannelReadings) -> int:

@@ -2,7 +2,9 @@
 
 Readings: one measurement per sensor kind (its value, e.g. `air_temperature`), tags tenant,
 site, device and sensor, field `value`; a point whose timestamp ingest moved to correct a
-device clock also has `clock_shift_ms`. The key of a point is (measurement, tags, time in ms):
+device clock also has `clock_shift_ms`, and one that came in a batch whose number followed
+missing batch numbers of its device has `seq_gap` (how many were missing; recorded since the
+export flags, older points lack it). The key of a point is (measurement, tags, time in ms):
 writing the same key again overwrites it, so a redelivered reading is stored once.
 
 - `device_status`, tenant/site/device: `state`, `online`, spool and connection figures, the
@@ -30,6 +32,8 @@ SERIES_TAGS: Final = (SITE, DEVICE, SENSOR)
 VALUE: Final = "value"
 # Flags a point whose timestamp ingest moved to correct a device clock.
 SHIFT_FIELD: Final = "clock_shift_ms"
+# Flags a point of a batch that ingest saw after a gap in its device's batch numbers.
+GAP_FIELD: Final = "seq_gap"
 
 # Every measurement of readings; listing them keeps rollups or foreign data out of answers.
 READING_MEASUREMENTS: Final = tuple(kind.value for kind in SensorKind)

@@ -66,11 +66,11 @@ class ReadingStore(Protocol):
         ...
 
     def write_readings(
-        self, topic: DeviceTopic, readings: Sequence[Reading], shift_ms: int = 0
+        self, topic: DeviceTopic, readings: Sequence[Reading], shift_ms: int = 0, missing: int = 0
     ) -> list[ReadingRefused]:
-        """Store one device's readings; the ones refused (group 0)."""
+        """Store one device's readings (flags as `WriteBatch.add_readings`); the refused ones."""
         batch = self.new_batch()
-        batch.add_readings(topic, readings, shift_ms)
+        batch.add_readings(topic, readings, shift_ms, missing)
         return self.write_batch(batch).readings
 
     def write_channel(self, channel: ChannelReadings) -> list[ReadingRefused]:

@@ -46,9 +46,11 @@ LineRejected = PointRefused
 class _LineEncoder:
     """Encodes a batch as line protocol while it is filled."""
 
-    def readings(self, topic: DeviceTopic, readings: Sequence[Reading], shift_ms: int) -> list[str]:
+    def readings(
+        self, topic: DeviceTopic, readings: Sequence[Reading], shift_ms: int, missing: int = 0
+    ) -> list[str]:
         """The lines of one device's readings."""
-        return reading_lines(topic, readings, shift_ms)
+        return reading_lines(topic, readings, shift_ms, missing)
 
     def channel(self, channel: ChannelReadings) -> list[str]:
         """The lines of one sensor channel's readings."""

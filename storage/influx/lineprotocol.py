@@ -11,10 +11,11 @@ from collections.abc import Sequence
 
 from edge.protocol import DeviceTopic, Reading, SensorKind
 from edge.status import StatusReport
-from storage.layout import SHIFT_FIELD, STATUS_MEASUREMENT
+from storage.layout import GAP_FIELD, SHIFT_FIELD, STATUS_MEASUREMENT
 from storage.points import FieldValue, Point, one_line, status_point
 
 __all__ = [
+    "GAP_FIELD",
     "SHIFT_FIELD",
     "STATUS_MEASUREMENT",
     "escape_tag",
@@ -68,14 +69,17 @@ def _tag_parts(topic: DeviceTopic) -> tuple[str, str]:
     )
 
 
-def reading_lines(topic: DeviceTopic, readings: Sequence[Reading], shift_ms: int = 0) -> list[str]:
-    """Lines of one device's readings; `shift_ms` != 0 is stored as a flag field.
+def reading_lines(
+    topic: DeviceTopic, readings: Sequence[Reading], shift_ms: int = 0, missing: int = 0
+) -> list[str]:
+    """Lines of one device's readings; `shift_ms` and `missing` != 0 are stored as flag fields.
 
     The same lines as `point_line` would give, built for the rate of ingest: everything up to
     the value is shared by all readings of one sensor channel.
     """
     head, tail = _tag_parts(topic)
     extra = f",{SHIFT_FIELD}={shift_ms}i" if shift_ms else ""
+    extra += f",{GAP_FIELD}={missing}i" if missing else ""
     prefixes: dict[tuple[str, SensorKind], str] = {}
     lines = []
     for sensor, kind, ts, value in readings:

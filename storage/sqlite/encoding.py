@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from edge.protocol import DeviceTopic, Reading
 from storage.batch import ChannelReadings
-from storage.layout import DEVICE, SENSOR, SHIFT_FIELD, SITE, TENANT, VALUE
+from storage.layout import DEVICE, GAP_FIELD, SENSOR, SHIFT_FIELD, SITE, TENANT, VALUE
 from storage.points import FieldValue, Point
 
 FLOAT = "float"
@@ -25,7 +25,6 @@ BOOLEAN = "boolean"
 STRING = "string"
 
 _READING_TYPES = ((VALUE, FLOAT),)
-_SHIFTED_TYPES = ((VALUE, FLOAT), (SHIFT_FIELD, INTEGER))
 
 
 class Row(NamedTuple):
@@ -86,11 +85,16 @@ def refusal(row: Row, tags_ok: dict[str, bool]) -> str | None:
 class RowEncoder:
     """Encodes a batch as rows while it is filled."""
 
-    def readings(self, topic: DeviceTopic, readings: Sequence[Reading], shift_ms: int) -> list[Row]:
-        """One row per reading of one device."""
+    def readings(
+        self, topic: DeviceTopic, readings: Sequence[Reading], shift_ms: int, missing: int = 0
+    ) -> list[Row]:
+        """One row per reading of one device, with the flag fields of the batch."""
+        flags = {SHIFT_FIELD: int(shift_ms), GAP_FIELD: int(missing)}
+        flags = {name: number for name, number in flags.items() if number}
         fields, types = ("{}", _READING_TYPES)
-        if shift_ms:
-            fields, types = (fields_json({SHIFT_FIELD: int(shift_ms)}), _SHIFTED_TYPES)
+        if flags:
+            fields = fields_json(flags)
+            types = _READING_TYPES + tuple((name, INTEGER) for name in flags)
         return [
             Row(kind.value, _reading_tags(topic, sensor), int(ts), float(value), fields, types)
             for sensor, kind, ts, value in readings
