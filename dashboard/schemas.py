@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -189,6 +190,11 @@ class DatasetMetadata(BaseModel):
     series: list[SeriesMeta]
     columns: list[ColumnMeta]
     formats: list[str]
+    jsonld: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the same as a DCAT dcat:Dataset with DataCite properties (JSON-LD); its "
+        "distributions are the download paths, without size or checksum (they are streamed)",
+    )
 
 
 # --- Quantity confirmation (数量確認) of factory bins: book, measured and counted stock -----

@@ -305,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     from shinshu.sites_cli import add_sites_commands
 
     add_sites_commands(sub)
+    from shinshu.export_cli import add_export_command
+
+    add_export_command(sub)
 
     demo = sub.add_parser(
         "demo",

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response, StreamingResponse
@@ -17,7 +15,6 @@ from dashboard.auth import allowed_sites
 from dashboard.context import AppContext
 from dashboard.deps import API_PREFIX, Context, ExportKey, Registry, TenantPath, to_ms, valid_id
 from dashboard.keys import ApiKey, Role
-from dashboard.routes.encoding import COLUMN_DOCS, csv_chunks, parquet_chunks
 from dashboard.schemas import (
     AUTHENTICATED,
     ColumnMeta,
@@ -28,6 +25,10 @@ from dashboard.schemas import (
 )
 from edge.protocol import SensorKind
 from models.sites.csvio import export_records
+from storage.export.encoding import COLUMN_DOCS, csv_chunks, parquet_chunks
+from storage.export.jsonld import MEDIA_TYPES, Distribution, dataset_jsonld
+from storage.export.provenance import site_places, with_provenance
+from storage.export.selection import Publication, Selection, describe
 from storage.readings import ExportBatch, check_range
 
 router = APIRouter(
@@ -45,25 +46,6 @@ KindsQuery = Annotated[
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Selection:
-    """What an export covers, validated against the key."""
-
-    tenant: str
-    sites: list[str]
-    kinds: list[SensorKind]
-    start_ms: int
-    end_ms: int
-
-    @property
-    def dataset_id(self) -> str:
-        """A stable id: the same selection always gets the same id."""
-        canonical = json.dumps(
-            [self.tenant, sorted(self.sites), sorted(self.kinds), self.start_ms, self.end_ms]
-        )
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
-
-
 def _selection(
     key: ApiKey,
     start: dt.datetime,
@@ -77,35 +59,38 @@ def _selection(
     return Selection(key.tenant, chosen, sorted(set(kinds or SensorKind)), start_ms, end_ms)
 
 
+def _download_url(selection: Selection, fmt: str) -> str:
+    """The API path that streams the selection in `fmt`."""
+    query = urlencode(
+        {
+            "start": iso_utc(selection.start_ms),
+            "end": iso_utc(selection.end_ms),
+            "site": selection.sites,
+            "kind": [k.value for k in selection.kinds],
+        },
+        doseq=True,
+    )
+    return f"{API_PREFIX}/tenants/{selection.tenant}/exports/readings.{fmt}?{query}"
+
+
 def _metadata(context: AppContext, selection: Selection) -> DatasetMetadata:
     settings = context.settings
-    spacing = context.reader.first_spacing(
-        selection.tenant,
-        sites=selection.sites,
-        kinds=selection.kinds,
-        start_ms=selection.start_ms,
-        end_ms=selection.end_ms,
-    )
-    sites = selection.sites or sorted({k.site for k in spacing})
-    kinds = sorted({k.kind for k in spacing})
-    year = from_ms(selection.end_ms - 1).year
-    citation = (
-        f"{settings.publisher} ({year}). {settings.dataset_title}, tenant {selection.tenant}, "
-        f"sites {', '.join(sites) or 'none'}; {', '.join(k.value for k in kinds) or 'no sensors'}; "
-        f"{iso_utc(selection.start_ms)} to {iso_utc(selection.end_ms)} [Data set]. "
-        f"Licence: {settings.licence}. Dataset id {selection.dataset_id}."
-    )
+    publication = Publication(settings.dataset_title, settings.publisher, settings.licence)
+    description = describe(context.reader, selection, publication)
     return DatasetMetadata(
         title=settings.dataset_title,
         dataset_id=selection.dataset_id,
         tenant=selection.tenant,
         publisher=settings.publisher,
         licence=settings.licence,
-        citation=citation,
+        citation=description.citation,
         start=from_ms(selection.start_ms),
         end=from_ms(selection.end_ms),
-        sites=sites,
-        kinds=[KindMeta(kind=k, unit=k.unit.value, description=k.spec.description) for k in kinds],
+        sites=description.sites,
+        kinds=[
+            KindMeta(kind=k, unit=k.unit.value, description=k.spec.description)
+            for k in description.kinds
+        ],
         series=[
             SeriesMeta(
                 site=k.site,
@@ -115,10 +100,18 @@ def _metadata(context: AppContext, selection: Selection) -> DatasetMetadata:
                 unit=k.kind.unit.value,
                 sampling_interval_s=None if gap is None else gap / 1000,
             )
-            for k, gap in spacing.items()
+            for k, gap in description.spacing.items()
         ],
         columns=[ColumnMeta(name=n, description=d) for n, d in COLUMN_DOCS.items()],
         formats=["text/csv", "application/vnd.apache.parquet"],
+        jsonld=dataset_jsonld(
+            description,
+            site_places(context.assets.registry(selection.tenant), description.sites),
+            [
+                Distribution(f"readings.{fmt}", MEDIA_TYPES[fmt], url=_download_url(selection, fmt))
+                for fmt in MEDIA_TYPES
+            ],
+        ),
     )
 
 
@@ -163,7 +156,8 @@ def _stream(
     rows = _rows(context, selection, fmt)
     # The first window is read before answering, so that a store error is still an HTTP error.
     first = next(rows, None)
-    batches = _chain(first, rows)
+    places = site_places(context.assets.registry(selection.tenant), selection.sites)
+    batches = with_provenance(_chain(first, rows), places)
     chunks = csv_chunks(batches) if fmt == "csv" else parquet_chunks(batches)
     filename = f"shinshu-{selection.dataset_id}.{fmt}"
     return StreamingResponse(

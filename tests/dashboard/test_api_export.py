@@ -194,6 +194,12 @@ def test_csv_export_of_a_million_rows_equals_the_store_in_flat_memory(
             "device",
             "sensor",
             "value",
+            "clock_corrected",
+            "sequence_gap",
+            "gap_before_s",
+            "latitude",
+            "longitude",
+            "elevation_m",
         ]
         for row, (ts, device, value) in zip(lines, _expected(), strict=True):
             assert (int(row[1]), row[5], float(row[7])) == (ts, device, value)
