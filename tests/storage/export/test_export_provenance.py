@@ -65,15 +65,18 @@ def _message(seq: int, minutes: range, *, offset_ms: int = 0) -> InMessage:
     return InMessage(TOPIC.topic(Channel.UP), payload, seq, 1, NOW_MS / 1000)
 
 
-def _ingest(store: ReadingStore) -> None:
+def _ingest(store: ReadingStore, *, count_gaps: bool = True) -> None:
     """Batch 1 on time, batch 2 from a clock an hour behind, batch 6 after batches 3-5 lost."""
     source = _Source()
+    options = WorkerOptions(
+        count_gaps=count_gaps, retry_initial_s=0.01, retry_max_s=0.05, shutdown_grace_s=0.5
+    )
     worker = IngestWorker(
         source,  # type: ignore[arg-type]
         store,
         IngestMetrics(),
         SkewCorrector(300_000, lambda: NOW_MS / 1000),
-        WorkerOptions(retry_initial_s=0.01, retry_max_s=0.05, shutdown_grace_s=0.5),
+        options,
     )
     for message in (
         _message(1, range(10)),
@@ -113,6 +116,14 @@ def test_flags_of_a_shifted_batch_and_of_a_batch_after_a_gap(store: ReadingStore
     assert [r["sequence_gap"] for r in rows] == ["true" if m >= 30 else "false" for m in minutes]
     # Readings every minute, then 11 minutes from minute 19 to 30: more than 3 medians.
     assert [r["gap_before_s"] for r in rows] == ["660.0" if m == 30 else "" for m in minutes]
+
+
+def test_a_worker_of_a_shared_group_flags_no_sequence_gap(store: ReadingStore) -> None:
+    """A worker that sees only some batches cannot tell a gap: none is flagged, shifts still."""
+    _ingest(store, count_gaps=False)
+    rows = _rows(store)
+    assert {r["sequence_gap"] for r in rows} == {"false"}
+    assert sum(r["clock_corrected"] == "true" for r in rows) == 10
 
 
 def test_every_row_of_a_registered_site_has_its_coordinates(store: ReadingStore) -> None:
