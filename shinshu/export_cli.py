@@ -215,9 +215,14 @@ def export_to_file(settings: Settings, selection: Selection, fmt: str, out: Path
     windows = _counted(with_provenance(batches, places), progress)
     chunks = csv_chunks(windows) if fmt == "csv" else parquet_chunks(windows)
     partial = out.with_name(out.name + ".part")
-    with partial.open("wb") as sink:
-        for chunk in chunks:
-            sink.write(chunk)
+    try:
+        with partial.open("wb") as sink:
+            for chunk in chunks:
+                sink.write(chunk)
+    except BaseException:
+        # A half-written file must not be taken for an export (Ctrl-C, a store that went down).
+        partial.unlink(missing_ok=True)
+        raise
     os.replace(partial, out)
     progress.done()
     publication = Publication(api.dataset_title, api.publisher, api.licence)

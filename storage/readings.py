@@ -15,19 +15,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
-import numpy as np
-import numpy.typing as npt
-
 from core.cache import TtlCache
 from core.time import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, parse_duration_ms
 from edge.protocol import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, SensorKind
 from storage.catalogue import Catalogue, DeviceStatus, SeriesKey
 from storage.errors import DatabaseNotFoundError, QueryError, StoreDownError, StoreError
+from storage.exportwindow import ExportBatch, Window, export_batch, series_key
 from storage.layout import (
     DEVICE,
     GAP_FIELD,
     READING_MEASUREMENTS,
-    SENSOR,
     SERIES_TAGS,
     SHIFT_FIELD,
     SITE,
@@ -95,28 +92,6 @@ class Reading:
 
     time_ms: int
     value: float
-
-
-@dataclass(frozen=True, slots=True)
-class ExportBatch:
-    """One window of an export: its series, and its rows in order as columns.
-
-    Row i is at `times[i]` (ms), of series `series[index[i]]`, with `values[i]`; its point was
-    shifted by ingest's clock correction if `clock_corrected[i]`, and came in a batch after
-    missing batch numbers if `sequence_gap[i]` (see `storage.layout`). Arrays rather than an
-    object per row: a million rows must be cheap to sort and encode.
-    """
-
-    series: list[SeriesKey]
-    times: npt.NDArray[np.int64]
-    index: npt.NDArray[np.int32]
-    values: npt.NDArray[np.float64]
-    clock_corrected: npt.NDArray[np.bool_]
-    sequence_gap: npt.NDArray[np.bool_]
-
-    def __len__(self) -> int:
-        """The number of rows."""
-        return len(self.times)
 
 
 def check_range(start_ms: int, end_ms: int) -> None:
@@ -267,7 +242,7 @@ class Reader:
                 group_by=SERIES_TAGS,
             )
         )
-        found = {_series_key(s): int(s.values[0][0]) for s in series}
+        found = {series_key(s): int(s.values[0][0]) for s in series}
         if incremental and cached is not None:
             last_seen = dict(cached[1].last_seen)
             for key, seen in found.items():
@@ -343,7 +318,7 @@ class Reader:
         out: dict[SeriesKey, int | None] = {}
         for s in series:
             times = [int(t) for t, _ in s.values]
-            out[_series_key(s)] = times[1] - times[0] if len(times) == 2 else None
+            out[series_key(s)] = times[1] - times[0] if len(times) == 2 else None
         return dict(sorted(out.items(), key=lambda item: _key_order(item[0])))
 
     def export(
@@ -365,7 +340,7 @@ class Reader:
         """
         check_range(start_ms, end_ms)
 
-        def ask(begin: int, stop: int) -> Future[_Window]:
+        def ask(begin: int, stop: int) -> Future[Window]:
             parts = _readings_of(tenant, sites, kinds, begin, stop)
             flags = Select(**{**parts, "fields": (SHIFT_FIELD, GAP_FIELD)})
             return lookahead.submit(self._window, Select(**parts), flags)
@@ -373,7 +348,7 @@ class Reader:
         window = MS_PER_HOUR
         begin, stop = start_ms, min(end_ms, start_ms + window)
         with ThreadPoolExecutor(1, thread_name_prefix="export-query") as lookahead:
-            pending: Future[_Window] | None = ask(begin, stop)
+            pending: Future[Window] | None = ask(begin, stop)
             while pending is not None:
                 series, flagged = pending.result()
                 count = sum(len(s.times) for s in series)
@@ -385,68 +360,12 @@ class Reader:
                 begin, stop = stop, min(end_ms, stop + window)
                 pending = ask(begin, stop) if begin < end_ms else None
                 if count:
-                    yield _batch(series, flagged)
+                    yield export_batch(series, flagged)
 
-    def _window(self, values: Select, flags: Select) -> _Window:
+    def _window(self, values: Select, flags: Select) -> Window:
         """One window of an export: the values as arrays, and the few points with flags."""
         return self._columns(values), self._query(flags)
 
 
-# An export window: each series' values, and the points that have a flag field.
-_Window = tuple[list[SeriesColumns], list[Rows]]
-
-
-def _batch(series: list[SeriesColumns], flagged: Sequence[Rows] = ()) -> ExportBatch:
-    """Rows of `series` ordered by time, then kind, site, device and sensor, with their flags."""
-    found = sorted(((_columns_key(s), s) for s in series), key=_key_order_kind)
-    times = np.concatenate([s.times for _, s in found])
-    index = np.concatenate([np.full(len(s.times), i, np.int32) for i, (_, s) in enumerate(found)])
-    values = np.concatenate([s.values for _, s in found])
-    shifted = np.zeros(len(times), np.bool_)
-    gapped = np.zeros(len(times), np.bool_)
-    starts = np.cumsum([0] + [len(s.times) for _, s in found])
-    position = {key: i for i, (key, _) in enumerate(found)}
-    for rows in flagged:
-        at = position.get(_series_key(rows))
-        if at is None:
-            continue
-        own = times[starts[at] : starts[at + 1]]
-        records = list(rows.records())
-        stamps = np.array([int(r["time"]) for r in records], np.int64)
-        # Flagged points are few: find each among the series' sorted times.
-        where = starts[at] + np.searchsorted(own, stamps)
-        known = (where < starts[at + 1]) & (times[np.minimum(where, len(times) - 1)] == stamps)
-        shift = np.array([bool(r.get(SHIFT_FIELD)) for r in records], np.bool_)
-        gap = np.array([bool(r.get(GAP_FIELD)) for r in records], np.bool_)
-        shifted[where[known & shift]] = True
-        gapped[where[known & gap]] = True
-    # Each series is in time order and series are in key order: a stable sort by time alone
-    # gives (time, series), and finds the runs already sorted.
-    order = np.argsort(times, kind="stable")
-    return ExportBatch(
-        [key for key, _ in found],
-        times[order],
-        index[order],
-        values[order],
-        shifted[order],
-        gapped[order],
-    )
-
-
 def _key_order(key: SeriesKey) -> tuple[str, str, str, str]:
     return (key.site, key.device, key.sensor, key.kind.value)
-
-
-def _series_key(series: Rows) -> SeriesKey:
-    tags = series.tags
-    return SeriesKey(SensorKind(series.measurement), tags[SITE], tags[DEVICE], tags[SENSOR])
-
-
-def _columns_key(series: SeriesColumns) -> SeriesKey:
-    tags = series.tags
-    return SeriesKey(SensorKind(series.name), tags[SITE], tags[DEVICE], tags[SENSOR])
-
-
-def _key_order_kind(item: tuple[SeriesKey, Any]) -> tuple[str, str, str, str]:
-    key = item[0]
-    return (key.kind.value, key.site, key.device, key.sensor)

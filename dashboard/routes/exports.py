@@ -29,7 +29,8 @@ from storage.export.encoding import COLUMN_DOCS, csv_chunks, parquet_chunks
 from storage.export.jsonld import MEDIA_TYPES, Distribution, dataset_jsonld
 from storage.export.provenance import site_places, with_provenance
 from storage.export.selection import Publication, Selection, describe
-from storage.readings import ExportBatch, check_range
+from storage.exportwindow import ExportBatch
+from storage.readings import check_range
 
 router = APIRouter(
     prefix=API_PREFIX, tags=["research exports"], responses=error_responses(*AUTHENTICATED)

@@ -1,6 +1,6 @@
 """Encoders that turn windows of export rows into CSV or Parquet bytes, one window at a time.
 
-The columns of the first eight are the export's original ones, in their original places; the
+The first eight columns are the export's original ones, in their original places; the
 provenance columns follow them, so that a reader of the older files still finds every column.
 """
 

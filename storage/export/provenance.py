@@ -14,8 +14,9 @@ import numpy.typing as npt
 
 from storage.assets import Registry, read_assets
 from storage.catalogue import SeriesKey
+from storage.exportwindow import ExportBatch
 from storage.protocol import ReadingStore
-from storage.readings import ExportBatch, from_store
+from storage.readings import from_store
 
 # A reading is after a gap when the time since the previous one of its series exceeds this many
 # median intervals of the series (a missed reading or two at most is not a gap).

@@ -21,8 +21,9 @@ from storage.assets import SiteAsset, SiteKind, write_assets
 from storage.catalogue import SeriesKey
 from storage.export.encoding import CSV_COLUMNS, csv_chunks
 from storage.export.provenance import GAP_FACTOR, GapFinder, read_places, with_provenance
+from storage.exportwindow import ExportBatch
 from storage.protocol import ReadingStore
-from storage.readings import ExportBatch, Reader
+from storage.readings import Reader
 
 MINUTE_MS = 60_000
 # Ingest's clock, fixed so that the shift found is exact; readings start a day before it.
