@@ -15,8 +15,9 @@ from typing import Any
 from core.time import from_ms
 from dashboard.sta import entities as ent
 from dashboard.sta.entities import Entity
-from dashboard.sta.odata import QueryOptionError, evaluate, only_time, time_bounds
+from dashboard.sta.odata import QueryOptionError, evaluate, only_time, properties, time_bounds
 from dashboard.sta.options import Options
+from edge.protocol import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS
 from storage.catalogue import SeriesKey
 from storage.observations import series_count, series_points
 
@@ -57,6 +58,13 @@ def entity_page(items: list[Entity], options: Options) -> Page:
 
 
 def _check_observation_options(options: Options) -> None:
+    """Refuse, before reading anything, what Observations cannot be filtered or ordered by."""
+    unknown = sorted(properties(options.filter) - _OBSERVATION_ORDER)
+    if unknown:
+        raise QueryOptionError(
+            f"$filter on Observations: {', '.join(map(repr, unknown))} not supported "
+            "(phenomenonTime, resultTime, result, id)"
+        )
     for prop, _ in options.orderby:
         if prop not in _OBSERVATION_ORDER:
             raise QueryOptionError(
@@ -80,12 +88,13 @@ def observation_page(
     _check_observation_options(options)
     bounds = time_bounds(options.filter, "phenomenonTime")
     result_bounds = time_bounds(options.filter, "resultTime")
-    # resultTime is phenomenonTime here: either bounds the same store range.
-    start = max(
-        (b for b in (bounds.start_ms, result_bounds.start_ms) if b is not None), default=None
-    )
-    end = min((b for b in (bounds.end_ms, result_bounds.end_ms) if b is not None), default=None)
-    if start is not None and end is not None and start >= end:
+    # resultTime is phenomenonTime here: either bounds the same store range, which never
+    # reaches past the times a reading may have (nothing is stored outside them).
+    starts = (bounds.start_ms, result_bounds.start_ms, MIN_TIMESTAMP_MS)
+    ends = (bounds.end_ms, result_bounds.end_ms, MAX_TIMESTAMP_MS + 1)
+    start = max(b for b in starts if b is not None)
+    end = min(b for b in ends if b is not None)
+    if start >= end:
         return Page([], 0 if options.count else None, False)
     descending = bool(options.orderby) and options.orderby[0][1]
     common = {"tenant": tenant, "start_ms": start, "end_ms": end}
@@ -152,6 +161,11 @@ def _pushed_down(
         return Page(items, count, len(read) > options.top)
     # Several series: each gives its first skip + top + 1 in order, and they are merged.
     wanted = options.skip + options.top + 1
+    if wanted > MAX_SCAN:
+        raise QueryOptionError(
+            f"$skip + $top over several Datastreams may be at most {MAX_SCAN}: "
+            "bound phenomenonTime or page one Datastream"
+        )
     runs = []
     for datastream_id, key in series:
         read = series_points(store, key=key, limit=wanted, descending=descending, **common)

@@ -334,3 +334,18 @@ def only_time(node: Node | None, prop: str) -> bool:
         and isinstance(t[3][1], dt.datetime)
         for t in _conjuncts(node)
     )
+
+
+def properties(node: Node | None) -> set[str]:
+    """Every property a filter names."""
+    if node is None:
+        return set()
+    if node[0] == "prop":
+        return {node[1]}
+    if node[0] == "literal":
+        return set()
+    found: set[str] = set()
+    for child in node[1:]:
+        if isinstance(child, tuple):
+            found |= properties(child)
+    return found

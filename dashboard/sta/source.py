@@ -108,10 +108,9 @@ class Source:
 
     def observation(self, entity_id: str) -> Entity:
         """The Observation of one point, or NotFoundError."""
-        parts, time_ms = split_observation_id(entity_id)
+        _, time_ms = split_observation_id(entity_id)
         datastream_id = entity_id.rpartition("~")[0]
         key = self.series_of(datastream_id)
-        del parts
         points = series_points(
             self.context.reader.store,
             tenant=self.tenant,
@@ -124,34 +123,41 @@ class Source:
             raise NotFoundError(f"no Observation {entity_id!r}")
         return ent.observation(datastream_id, key, points[0][0], points[0][1])
 
+    def _thing(self, site: str, device: str) -> list[Entity]:
+        keys = self.devices.get((site, device))
+        return [] if keys is None else [ent.thing(self.tenant, site, device, keys)]
+
+    def _site(self, entity_set: str, site: str) -> list[Entity]:
+        if site not in self.sites:
+            return []
+        build = ent.location if entity_set == "Locations" else ent.feature
+        return [build(self.tenant, site, self.sites[site])]
+
     def related(self, entity: Entity, nav: str) -> list[Entity]:
         """The entities `nav` of `entity` leads to (not Observations: see `observed_series`)."""
+        # Built directly rather than by searching whole sets: an expansion asks once per entity.
         target = ent.NAVIGATION[entity.set][nav][0]
-        if entity.set == "Observations":
-            assert entity.series is not None
-            if nav == "Datastream":
-                return [self.datastream(entity.series)]
-            return [e for e in self.all(target) if e.site == entity.site]
-        if entity.set == "Datastreams":
-            assert entity.kind is not None
-            if nav == "Thing":
-                return [
-                    e
-                    for e in self.all(target)
-                    if (e.site, e.device) == (entity.site, entity.device)
-                ]
-            return [e for e in self.all(target) if e.kind == entity.kind]
-        if entity.set == "Things":
-            if nav == "Datastreams":
-                keys = self.devices.get((entity.site, entity.device), [])
-                return [self.datastream(k) for k in keys]
-            if nav == "Locations":
-                return [e for e in self.all(target) if e.site == entity.site]
-            return []
-        if entity.set == "Locations" and nav == "Things":
-            return [e for e in self.all(target) if e.site == entity.site]
-        if entity.set in ("Sensors", "ObservedProperties"):
-            return [e for e in self.all(target) if e.kind == entity.kind]
+        if nav in ("Thing", "Things") and entity.device:
+            return self._thing(entity.site, entity.device)
+        if target in ("Locations", "FeaturesOfInterest") and entity.site:
+            return self._site(target, entity.site)
+        if nav == "Datastream" and entity.series is not None:
+            return [self.datastream(entity.series)]
+        if target == "Things" and entity.set == "Locations":
+            return [
+                ent.thing(self.tenant, s, d, keys)
+                for (s, d), keys in self.devices.items()
+                if s == entity.site
+            ]
+        if entity.set == "Things" and nav == "Datastreams":
+            return [self.datastream(k) for k in self.devices.get((entity.site, entity.device), [])]
+        if nav == "Sensor" and entity.kind is not None:
+            return [ent.sensor(entity.kind)]
+        if nav == "ObservedProperty" and entity.kind is not None:
+            return [ent.observed_property(entity.kind)]
+        if nav == "Datastreams" and entity.kind is not None:
+            return [self.datastream(k) for k in self.series if k.kind == entity.kind]
+        # HistoricalLocations: none are recorded.
         return []
 
     def observed_series(self, entity: Entity) -> list[tuple[str, SeriesKey]]:

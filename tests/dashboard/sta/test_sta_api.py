@@ -211,3 +211,29 @@ def test_unknown_ids_are_404(api_env: ApiEnv) -> None:
     ):
         response = api_env.client.get(BASE + path, headers=api_env.headers("alpha", Role.VIEWER))
         assert response.status_code == 404, (path, response.text)
+
+
+@pytest.mark.parametrize(
+    "odata",
+    [
+        "phenomenonTime gt 9999-12-31T00:00:00Z",
+        "phenomenonTime lt 1900-01-01T00:00:00Z",
+        "phenomenonTime gt 2025-06-02T00:00:00Z and phenomenonTime lt 2025-06-01T00:00:00Z",
+    ],
+)
+def test_times_outside_the_data_give_nothing(api_env: ApiEnv, odata: str) -> None:
+    """A range that holds no stored point, even one no store could read, is an empty page."""
+    path = f"/Datastreams('{_datastream(api_env)}')/Observations"
+    body = _get(api_env, path, **{"$filter": odata, "$count": "true"})
+    assert body == {"@iot.count": 0, "value": []}
+
+
+def test_deep_paging_over_every_datastream_is_refused(api_env: ApiEnv) -> None:
+    """Paging far into the merged Observations of every series is a 400, not a huge read."""
+    response = api_env.client.get(
+        f"{BASE}/Observations",
+        params={"$skip": "2000000"},
+        headers=api_env.headers("alpha", Role.VIEWER),
+    )
+    assert response.status_code == 400
+    assert "phenomenonTime" in response.json()["detail"]
