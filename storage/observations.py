@@ -8,6 +8,9 @@ full to answer one page.
 
 from __future__ import annotations
 
+import numpy as np
+import numpy.typing as npt
+
 from storage.catalogue import SeriesKey
 from storage.layout import READING_MEASUREMENTS, SERIES_TAGS, VALUE
 from storage.protocol import ReadingStore
@@ -75,3 +78,28 @@ def first_times(store: ReadingStore, tenant: str) -> dict[tuple[str, str, str, s
         for r in answer
         if r.values
     }
+
+
+def series_arrays(
+    store: ReadingStore,
+    *,
+    tenant: str,
+    key: SeriesKey,
+    start_ms: int | None,
+    end_ms: int | None,
+    limit: int | None = None,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Times (ms) and values of one series in [start, end), oldest first, as arrays."""
+    select = Select(
+        fields=(VALUE,),
+        start_ms=start_ms,
+        end_ms=end_ms,
+        limit=limit,
+        **_where(tenant, key),  # type: ignore[arg-type]
+    )
+    answer = from_store(lambda: store.columns(select), [])
+    if not answer:
+        return np.zeros(0, np.int64), np.zeros(0, np.float64)
+    times = np.concatenate([c.times for c in answer]).astype(np.int64)
+    values = np.concatenate([c.values for c in answer]).astype(np.float64)
+    return times, values

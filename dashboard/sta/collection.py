@@ -17,9 +17,10 @@ from dashboard.sta import entities as ent
 from dashboard.sta.entities import Entity
 from dashboard.sta.odata import QueryOptionError, evaluate, only_time, properties, time_bounds
 from dashboard.sta.options import Options
+from dashboard.sta.vector import mask
 from edge.protocol import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS
 from storage.catalogue import SeriesKey
-from storage.observations import series_count, series_points
+from storage.observations import series_arrays, series_count, series_points
 
 MAX_SCAN = 1_000_000
 _TIME_PROPS = ("phenomenonTime", "resultTime")
@@ -101,15 +102,22 @@ def observation_page(
     if _time_filter(options):
         return _pushed_down(store, series, options, common, descending=descending)
     points: list[tuple[int, float, str, SeriesKey]] = []
+    scanned = 0
     for datastream_id, key in series:
-        read = series_points(store, key=key, limit=MAX_SCAN + 1, **common)
-        points.extend((t, v, datastream_id, key) for t, v in read)
-        if len(points) > MAX_SCAN:
+        times, values = series_arrays(store, key=key, limit=MAX_SCAN + 1, **common)
+        scanned += len(times)
+        if scanned > MAX_SCAN:
             raise QueryOptionError(
                 f"the filter would read more than {MAX_SCAN} points: bound phenomenonTime"
             )
-    if options.filter is not None:
-        points = [p for p in points if evaluate(options.filter, _getter(p)) is True]
+        kept = None if options.filter is None else mask(options.filter, times, values)
+        if kept is not None:
+            times, values = times[kept], values[kept]
+        run = [(int(t), float(v), datastream_id, key) for t, v in zip(times, values, strict=True)]
+        if options.filter is not None and kept is None:
+            # Not a vectorised shape: each point is decided by the evaluator itself.
+            run = [p for p in run if evaluate(options.filter, _getter(p)) is True]
+        points.extend(run)
     points.sort(key=lambda p: (p[0], p[2]))
     for prop, desc in reversed(options.orderby):
         points.sort(key=lambda p, q=prop: _sort_key(_getter(p)(q)), reverse=desc)

@@ -59,6 +59,11 @@ def _number(value: Any) -> float:
     return value
 
 
+def _round(value: float) -> float:
+    """OData's round: the midpoint goes away from zero (2.5 → 3, -2.5 → -3), unlike Python's."""
+    return math.copysign(math.floor(abs(value) + 0.5), value)
+
+
 FUNCTIONS: dict[str, tuple[int, Callable[..., Any]]] = {
     "substringof": (2, lambda a, b: _text(a) in _text(b)),
     "contains": (2, lambda a, b: _text(b) in _text(a)),
@@ -76,7 +81,7 @@ FUNCTIONS: dict[str, tuple[int, Callable[..., Any]]] = {
     "hour": (1, lambda a: _date(a).hour),
     "minute": (1, lambda a: _date(a).minute),
     "second": (1, lambda a: _date(a).second),
-    "round": (1, lambda a: float(round(_number(a)))),
+    "round": (1, lambda a: _round(_number(a))),
     "floor": (1, lambda a: float(math.floor(_number(a)))),
     "ceiling": (1, lambda a: float(math.ceil(_number(a)))),
 }

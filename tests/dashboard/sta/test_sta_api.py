@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -104,6 +105,8 @@ def test_paging_observations_gives_exactly_the_raw_points(api_env: ApiEnv) -> No
         ("phenomenonTime gt 2025-06-02T06:00:00Z", " AND time > '2025-06-02T06:00:00Z'", None),
         ("result gt 20", "", lambda v: v > 20),
         ("result le 15.5 or result ge 25", "", lambda v: v <= 15.5 or v >= 25),
+        # Not a vectorised shape: decided point by point.
+        ("floor(result) ge 20", "", lambda v: math.floor(v) >= 20),
         (
             "not (result lt 18) and phenomenonTime le 2025-06-01T18:00:00Z",
             " AND time <= '2025-06-01T18:00:00Z'",

@@ -58,6 +58,7 @@ def _get(name: str) -> Any:
         ("hour(phenomenonTime) eq 10 and minute(phenomenonTime) eq 30", True),
         ("second(phenomenonTime) eq 0", True),
         ("round(result) eq 32", round(ENTITY["result"]) == 32),
+        ("round(2.5) eq 3 and round(-2.5) eq -3 and round(2.4) eq 2", True),
         ("floor(result) eq 31", True),
         ("ceiling(result) eq 32", True),
         ("phenomenonTime ge 2015-06-01T00:00:00Z", True),
