@@ -168,6 +168,15 @@ def test_a_researcher_sees_only_its_sites_and_a_prefecture_nothing(api_env: ApiE
     assert {t["properties"]["site"] for t in things} == {site}
     everything = _get(api_env, "/Things", **{"$top": "10000"})["value"]
     assert len(everything) > len(things)
+    hidden = next(t for t in everything if t["properties"]["site"] != site)
+    for path in (f"/Things('{hidden['@iot.id']}')", f"/Things('{hidden['@iot.id']}')/Datastreams"):
+        response = api_env.client.get(
+            BASE + path, headers=api_env.headers("alpha", Role.RESEARCHER)
+        )
+        assert response.status_code == 404, path
+    observations = _get(api_env, "/Observations", role=Role.RESEARCHER, **{"$top": "10000"})
+    assert observations["value"]
+    assert all(o["@iot.id"].startswith(f"alpha~{site}~") for o in observations["value"])
     refused = api_env.client.get(
         f"{BASE}/Things", headers=api_env.headers("alpha", Role.PREFECTURE)
     )
