@@ -56,7 +56,7 @@ class Renderer:
                 out[nav] = [self.entity(e, sub) for e in page.items]
                 if page.count is not None:
                     out[f"{nav}@iot.count"] = page.count
-                if page.more:
+                if page.more and sub.top > 0:
                     out[f"{nav}@iot.nextLink"] = f"{link}?$top={sub.top}&$skip={sub.skip + sub.top}"
             else:
                 found = self.source.related(entity, nav)

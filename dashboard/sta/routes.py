@@ -81,7 +81,8 @@ def _collection(
     if page.count is not None:
         out["@iot.count"] = page.count
     out["value"] = [renderer.entity(e, options) for e in page.items]
-    if page.more:
+    # `$top=0` asks only for the count: a next link to the same empty page would never end.
+    if page.more and options.top > 0:
         params = {"$top": str(options.top), "$skip": str(options.skip + options.top)}
         out["@iot.nextLink"] = str(request.url.include_query_params(**params))
     return out

@@ -249,3 +249,10 @@ def test_deep_paging_over_every_datastream_is_refused(api_env: ApiEnv) -> None:
     )
     assert response.status_code == 400
     assert "phenomenonTime" in response.json()["detail"]
+
+
+def test_top_zero_gives_the_count_and_no_next_link(api_env: ApiEnv) -> None:
+    """`$top=0` with `$count=true` answers only the count: no link that would repeat forever."""
+    path = f"/Datastreams('{_datastream(api_env)}')/Observations"
+    body = _get(api_env, path, **{"$top": "0", "$count": "true"})
+    assert body == {"@iot.count": len(_raw(api_env, "alpha")), "value": []}
