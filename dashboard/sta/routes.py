@@ -113,7 +113,7 @@ def _list_route(entity_set: str) -> Callable[..., dict[str, Any]]:
         page = renderer.page(entity_set, None, None, options)
         return _collection(request, renderer, page, options)
 
-    handler.__doc__ = f"Every {entity_set} entity the key may see: {_SETS_DOC[entity_set]}."
+    handler.__doc__ = f"Every entity of {entity_set} the key may see: {_SETS_DOC[entity_set]}."
     return handler
 
 
@@ -125,7 +125,7 @@ def _one_route(entity_set: str) -> Callable[..., dict[str, Any]]:
         entity = renderer.source.one(entity_set, unquote_key(entity_id))
         return renderer.entity(entity, options)
 
-    handler.__doc__ = f"One {entity_set} entity by its id, quoted: `{entity_set}('id')`."
+    handler.__doc__ = f"One entity of {entity_set} by its id, quoted: `{entity_set}('id')`."
     return handler
 
 
@@ -146,19 +146,19 @@ def _nav_route(entity_set: str, nav: str) -> Callable[..., dict[str, Any] | None
             raise NotFoundError(f"{entity_set}('{entity.id}') has no {nav}")
         return renderer.entity(found[0], options)
 
-    handler.__doc__ = f"The {nav} of one {entity_set} entity."
+    handler.__doc__ = f"The {nav} of one entity of {entity_set}."
     return handler
 
 
 for _set in ent.ENTITY_SETS:
     router.add_api_route(f"/{_set}", _list_route(_set), methods=["GET"], summary=f"List {_set}")
     router.add_api_route(
-        f"/{_set}({{entity_id}})", _one_route(_set), methods=["GET"], summary=f"One of {_set}"
+        f"/{_set}({{entity_id}})", _one_route(_set), methods=["GET"], summary=f"An entity of {_set}"
     )
     for _nav in ent.NAVIGATION[_set]:
         router.add_api_route(
             f"/{_set}({{entity_id}})/{_nav}",
             _nav_route(_set, _nav),
             methods=["GET"],
-            summary=f"{_nav} of one of {_set}",
+            summary=f"{_nav} of an entity of {_set}",
         )
