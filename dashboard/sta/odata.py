@@ -95,7 +95,10 @@ def parse_datetime(text: str) -> dt.datetime:
         raise QueryOptionError(f"not a datetime: {text!r}") from exc
     if value.tzinfo is None:
         raise QueryOptionError(f"a datetime needs a zone (Z or +hh:mm): {text!r}")
-    return value.astimezone(dt.UTC)
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError as exc:
+        raise QueryOptionError(f"datetime out of range: {text!r}") from exc
 
 
 def _tokens(text: str) -> list[tuple[str, Any]]:

@@ -89,6 +89,7 @@ def test_standard_filter_examples(expression: str, expected: bool) -> None:
         "result $ 3",
         "phenomenonTime gt 2015-13-45T00:00:00Z",
         "phenomenonTime gt 2015-06-01T00:00:00",
+        "phenomenonTime gt 0001-01-01T00:00:00+09:00",
         "((((((((((((((((((((((((((((((((((result)))))))))))))))))))))))))))))))))) eq 1",
         "x" * 3000,
     ],
