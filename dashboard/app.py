@@ -23,6 +23,7 @@ from dashboard.errors import (
 from dashboard.metrics import AccessLogMiddleware
 from dashboard.ratelimit import RateLimitedError
 from dashboard.routes import api_routers, operations_router, ui_router
+from dashboard.sta.routes import router as sta_router
 from dashboard.validation_ja import japanese
 from models.sites.service import RegistryInvalid
 
@@ -40,6 +41,9 @@ and work records), **admin**
 (exports of the sites shared with the key, nothing else) and **prefecture** (the landslide
 levels of the sites every tenant shares, nothing of any tenant's own data). The public
 disaster list (`/api/v1/public/disaster`) needs no key. Times are ISO 8601 in UTC.
+
+The OGC SensorThings API 1.1 (sensing, read-only) is served under `/sta/v1.1` with the same
+keys: readers see their tenant, a researcher key the sites shared with it (docs/sta.md).
 """
 
 # Each kind of our errors maps to one status, the first that matches (so a KeyNotFoundError,
@@ -109,6 +113,7 @@ def create_app(settings: ApiSettings, context: AppContext | None = None) -> Fast
     app.include_router(ui_router)
     for router in api_routers:
         app.include_router(router)
+    app.include_router(sta_router)
     app.add_exception_handler(ShinshuError, _error_response)
     app.add_exception_handler(RequestValidationError, _validation_response)
     app.add_middleware(AccessLogMiddleware, metrics=context.metrics)

@@ -142,6 +142,11 @@ class Reader:
         self._refreshing: set[str] = set()
         self._lock = threading.Lock()
 
+    @property
+    def store(self) -> ReadingStore:
+        """The store read from (for reads this class does not shape, e.g. the STA API's)."""
+        return self._store
+
     def _query(self, select: Select) -> list[Rows]:
         return rows_of(self._store, select)
 
