@@ -123,8 +123,9 @@ class Subscription:
     def shown_target(self) -> str:
         """The target as listings show it: a chat URL's token hidden."""
         if self.channel is ChannelKind.APPRISE:
-            scheme, sep, _ = self.target.partition("://")
-            return f"{scheme}://…" if sep else "…"
+            from notify.chat import masked_url
+
+            return masked_url(self.target)
         return self.target
 
     def wants(self, site: str, kind: str, severity: Severity) -> bool:

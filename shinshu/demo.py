@@ -240,7 +240,7 @@ def _orchard_spring(settings: Settings, store: ReadingStore, scenario: Scenario)
     """The orchard's last spring, every 10 minutes, with a frost night at pink bud; then the
     frost watch replayed at each issue time of the nights around it, on the readings up to that
     time only, as it would have run then. Its warnings land in the inbox."""
-    from models.frost.watch import DEFAULT_ISSUE_HOURS, FrostWatch
+    from models.frost.watch import replay_nights
     from storage.alerts import AlertStore
 
     year = _spring_year(scenario.start_ms + scenario.duration_ms)
@@ -251,17 +251,8 @@ def _orchard_spring(settings: Settings, store: ReadingStore, scenario: Scenario)
         1, 0, 0, first, last - first, STEP_MS, scenario.seed, events=(frost,), farm_sites=(ORCHARD,)
     )
     report = backfill(spring, store, settings.tenant, Truth(), progress=lambda _l: None)
-    moment = [0.0]
-    watch = FrostWatch(store, AlertStore(store), clock=lambda: moment[0])
-    warned = []
-    for day in (
-        night.date() - dt.timedelta(days=1),
-        night.date(),
-        night.date() + dt.timedelta(days=1),
-    ):
-        for hour in DEFAULT_ISSUE_HOURS:
-            moment[0] = dt.datetime.combine(day, dt.time(hour, 5), JST).timestamp()
-            warned.extend(watch.run_once())
+    days = [night.date() + dt.timedelta(days=d) for d in (-1, 0, 1)]
+    warned = replay_nights(store, AlertStore(store), days)
     nights = sorted(
         {dt.datetime.fromtimestamp(a.ts_ms / 1000, JST).strftime("%m-%d") for a in warned}
     )

@@ -264,20 +264,24 @@ class AlertStore:
         view = self.get(tenant, alert_id)
         if view.acknowledged:
             return view
-        self._handle(tenant, alert_id, AlertAction.ACKNOWLEDGE, by=by, note=note)
-        return self.get(tenant, alert_id)
+        done = self._handle(tenant, alert_id, AlertAction.ACKNOWLEDGE, by=by, note=note)
+        return self._view(view.alert, {alert_id: _Handled(ack=done)})
 
     def resolve(self, tenant: str, alert_id: str, by: str, *, note: str = "") -> AlertView:
         """Mark an alert dealt with, with a note (once: a second resolution changes nothing)."""
         view = self.get(tenant, alert_id)
         if view.resolved is not None:
             return view
-        self._handle(tenant, alert_id, AlertAction.RESOLVE, by=by, note=note)
-        return self.get(tenant, alert_id)
+        done = self._handle(tenant, alert_id, AlertAction.RESOLVE, by=by, note=note)
+        ack = None
+        if view.acknowledged_ms is not None:
+            ack = Handling(view.acknowledged_ms, view.acknowledged_by or "", view.ack_note)
+        return self._view(view.alert, {alert_id: _Handled(ack=ack, resolve=done)})
 
     def _handle(
         self, tenant: str, alert_id: str, action: AlertAction, *, by: str, note: str
-    ) -> None:
+    ) -> Handling:
+        """Store one person's action on an alert; returns it as the store keeps it."""
         with self._ack_lock:
             # Acks of one tenant share a series: two in the same millisecond would be one point.
             now_ms = max(int(self._clock() * 1000), self._last_ack_ms + 1)
@@ -292,3 +296,4 @@ class AlertStore:
         refused = self._store.write_points([Point(ACKS, {TENANT: tenant}, fields, now_ms)])
         if refused:
             raise AlertStoreError(f"the store refused the {action.value}: {refused[0].reason}")
+        return Handling(now_ms, one_line(by), one_line(note) if note else "")

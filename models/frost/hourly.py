@@ -14,13 +14,12 @@ import numpy as np
 import numpy.typing as npt
 
 from models.errors import ModelError
+from models.field.vpd import MAGNUS_A, MAGNUS_B_C
 
 FloatArray = npt.NDArray[np.float64]
 HOURS = 24
-# Magnus formula over water with the coefficients of Alduchov & Eskridge (1996), "Improved
-# Magnus form approximation of saturation vapor pressure", J. Appl. Meteor. 35, 601-609.
-MAGNUS_A = 17.625
-MAGNUS_B_C = 243.04
+# The Magnus formula over water with the coefficients of Alduchov & Eskridge (1996), as
+# models.field.vpd cites them.
 
 
 class FrostError(ModelError):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.time import JST
+from core.time import JST, MS_PER_HOUR, day_number, day_start_ms
 from edge.protocol import SensorKind
 from models.field.stages import Stage as FieldStage
 from models.field.stages import StageKey, stage_at, stage_table
@@ -131,4 +131,4 @@ def bud_stage(
 
 def day_ms(day: dt.date, hour: int = 0) -> int:
     """The moment (ms) of `hour`:00 Japan time on `day`."""
-    return int(dt.datetime.combine(day, dt.time(hour), JST).timestamp() * 1000)
+    return day_start_ms(day_number(day)) + hour * MS_PER_HOUR

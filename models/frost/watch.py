@@ -20,7 +20,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -296,3 +296,17 @@ def run_frost(watch: FrostWatch, stop: threading.Event, every_s: float) -> None:
         except Exception:
             log.exception("frost check failed; trying again")
         stop.wait(every_s)
+
+
+def replay_nights(store: ReadingStore, alerts: AlertStore, days: Sequence[dt.date]) -> list[Alert]:
+    """The watch as it would have run on `days`: a pass just after each issue time, on the
+    readings up to that moment only; returns the alerts it wrote (after a backfill, or for a
+    demonstration of a past night)."""
+    moment = [0.0]
+    watch = FrostWatch(store, alerts, clock=lambda: moment[0])
+    raised: list[Alert] = []
+    for day in days:
+        for hour in DEFAULT_ISSUE_HOURS:
+            moment[0] = dt.datetime.combine(day, dt.time(hour, 5), JST).timestamp()
+            raised.extend(watch.run_once())
+    return raised

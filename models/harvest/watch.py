@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.time import JST
+from core.time import JST, day_number, day_start_ms
 from models.harvest.service import FieldForecast, ForecastStatus, to_date
 from storage.alert_types import Alert, AlertKind, AlertState
 from storage.alerts import AlertStore
@@ -98,7 +98,7 @@ class HarvestWatch:
     def _alert(self, tenant: str, opening: Opening, now_ms: int) -> Alert:
         asset = opening.forecast.asset
         planting = opening.forecast.planting
-        since_ms = _day_ms(planting) if planting else 0
+        since_ms = day_start_ms(day_number(planting)) if planting else 0
         earlier = [
             v.alert
             for v in self._alerts.list_alerts(
@@ -120,10 +120,6 @@ class HarvestWatch:
             now_ms,
             reason_ja=ja,
         )
-
-
-def _day_ms(day: dt.date) -> int:
-    return int(dt.datetime.combine(day, dt.time(), JST).timestamp() * 1000)
 
 
 def _reasons(opening: Opening) -> tuple[str, str]:

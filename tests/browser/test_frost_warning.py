@@ -12,7 +12,7 @@ from browser.ui_support import Browse, wait_js
 
 from core.time import JST
 from dashboard.keys import Role
-from models.frost.watch import DEFAULT_ISSUE_HOURS, FrostWatch
+from models.frost.watch import replay_nights
 from simulators.backfill import backfill
 from simulators.events import EventKind, WeatherEvent
 from simulators.scenario import Scenario, Truth
@@ -36,14 +36,8 @@ def _spring_with_a_frost(browse: Browse) -> list[str]:
         1, 0, 0, first, last - first, 600_000, 7, events=(frost,), farm_sites=(ORCHARD,)
     )
     assert backfill(spring, store, TENANT, Truth(), progress=lambda _l: None).refused == 0
-    moment = [0.0]
-    watch = FrostWatch(store, AlertStore(store), clock=lambda: moment[0])
-    raised = []
-    for day in (NIGHT.date() - dt.timedelta(days=1), NIGHT.date(), NIGHT.date() + dt.timedelta(1)):
-        for hour in DEFAULT_ISSUE_HOURS:
-            moment[0] = dt.datetime.combine(day, dt.time(hour, 5), JST).timestamp()
-            raised.extend(a.id for a in watch.run_once())
-    return raised
+    days = [NIGHT.date() + dt.timedelta(days=d) for d in (-1, 0, 1)]
+    return [a.id for a in replay_nights(store, AlertStore(store), days)]
 
 
 def test_the_frost_warning_appears_and_is_acknowledged(browse: Browse) -> None:
