@@ -72,13 +72,24 @@ export async function render(root) {
     </form>
     <ul class="grid" id="inbox" aria-live="polite"></ul>`);
   const list = root.querySelector('#inbox');
-  const refresh = async () => {
+  // A poll never throws away a note someone is writing, not even one begun while it waited.
+  const writing = () => [...list.querySelectorAll('input[name="note"]')]
+    .some((input) => input.value || input === document.activeElement);
+  const refresh = async ({ poll = false } = {}) => {
+    if (poll && writing()) return;
     const params = { state: filters.state, limit: 200 };
     if (filters.site) params.site = filters.site;
     if (filters.kind) params.kind = filters.kind;
     const alerts = await api(tenantPath('/alerts'), { params });
+    if (poll && writing()) return;
+    // Notes typed while the list was being fetched stay with their alerts.
+    const typed = new Map([...list.querySelectorAll('form[data-for]')]
+      .filter((f) => f.elements.note.value).map((f) => [f.dataset.for, f.elements.note.value]));
     mount(list, alerts.length ? alerts.map(item)
       : html`<li class="empty" data-empty="alerts">${t('inbox.none')}</li>`);
+    for (const form of list.querySelectorAll('form[data-for]')) {
+      if (typed.has(form.dataset.for)) form.elements.note.value = typed.get(form.dataset.for);
+    }
   };
   root.querySelector('#inbox-filters').addEventListener('change', async (event) => {
     filters[event.target.name] = event.target.value;
@@ -103,8 +114,5 @@ export async function render(root) {
     }
   });
   await refresh();
-  // A poll never throws away a note someone is writing.
-  const writing = () => [...list.querySelectorAll('input[name="note"]')]
-    .some((input) => input.value || input === document.activeElement);
-  return { poll: () => (writing() ? Promise.resolve() : refresh()) };
+  return { poll: () => refresh({ poll: true }) };
 }
