@@ -345,6 +345,11 @@ class ApiSettings:
     map_tiles: str = ""
     map_attribution: str = ""
 
+    @property
+    def grants_path(self) -> Path:
+        """The research grants and their download log, beside the keys they are given to."""
+        return self.keys_path.with_name("research_grants.sqlite3")
+
     def __post_init__(self) -> None:
         """Refuse values that cannot work."""
         tiles = self.map_tiles.strip()

@@ -25,6 +25,8 @@ class Permission(StrEnum):
     CONFIGURE_DEVICES = "configure_devices"
     MANAGE_DEVICES = "manage_devices"
     MANAGE_KEYS = "manage_keys"
+    # Share sites with researcher accounts (approve, reject, revoke) and read their downloads.
+    MANAGE_GRANTS = "manage_grants"
     # Threshold rules, and who is notified of which alerts (webhooks, e-mail, the outbox).
     MANAGE_ALERTS = "manage_alerts"
     # Register, change and retire sites, fields, stands and bins; enter and void work records.
@@ -51,7 +53,12 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: frozenset({Permission.READ}),
     Role.OPERATOR: _OPERATOR,
     Role.ADMIN: _OPERATOR
-    | {Permission.MANAGE_DEVICES, Permission.MANAGE_KEYS, Permission.SHARE_DISASTER},
+    | {
+        Permission.MANAGE_DEVICES,
+        Permission.MANAGE_KEYS,
+        Permission.MANAGE_GRANTS,
+        Permission.SHARE_DISASTER,
+    },
     Role.RESEARCHER: frozenset({Permission.EXPORT}),
     Role.PREFECTURE: frozenset({Permission.VIEW_SHARED_DISASTER}),
 }
@@ -63,15 +70,3 @@ def authorize(key: ApiKey, tenant: str, permission: Permission) -> None:
         raise PermissionDeniedError("this key belongs to another tenant")
     if permission not in PERMISSIONS[key.role]:
         raise PermissionDeniedError(f"the {key.role.value} role may not {permission.value}")
-
-
-def allowed_sites(key: ApiKey, requested: list[str]) -> list[str]:
-    """The sites an export may cover: a researcher only those its tenant shared with it."""
-    if key.role is not Role.RESEARCHER:
-        return requested
-    if not requested:
-        return list(key.sites)
-    refused = sorted(set(requested) - set(key.sites))
-    if refused:
-        raise PermissionDeniedError(f"sites not shared with this key: {', '.join(refused)}")
-    return requested

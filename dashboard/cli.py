@@ -53,6 +53,11 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
             key, token = store.create(
                 args.key_tenant, Role(args.role), name=args.name, sites=args.key_sites or ()
             )
+            if key.role is Role.RESEARCHER and not key.sites:
+                print(
+                    f"researcher account {key.tenant}: it reads only what tenants' admins grant it"
+                    f" / 研究者アカウント {key.tenant}: 各テナントの管理者が許可したデータのみ"
+                )
             print(f"created key {key.id} ({key.role.value} of {key.tenant}); token, shown once:")
             print(token)
         elif args.keys_command == "list":
@@ -92,7 +97,8 @@ def add_keys_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
         dest="key_sites",
         action="append",
         metavar="SITE",
-        help="researcher keys: a site the tenant shares (repeat)",
+        help="researcher keys: a site the tenant shares (repeat); none: a researcher account "
+        "(TENANT names the account) that reads only through tenants' grants",
     )
     listing = keys_sub.add_parser("list", help="list keys (never their secrets)")
     listing.add_argument("--tenant", dest="key_tenant", metavar="TENANT", help="only its keys")

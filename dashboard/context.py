@@ -12,6 +12,7 @@ from core.settings import ApiSettings, Settings
 from dashboard.broker import BrokerProbe
 from dashboard.device_accounts import DeviceAccounts
 from dashboard.downlink import ConfigPublisher
+from dashboard.grants import GrantStore
 from dashboard.keys import KeyStore
 from dashboard.metrics import ApiMetrics
 from dashboard.ratelimit import RateLimiter
@@ -60,6 +61,8 @@ class AppContext:
     settings: ApiSettings
     reader: Reader
     keys: KeyStore
+    # Researcher accounts' grants from tenants, and the log of what they downloaded.
+    grants: GrantStore
     limiter: RateLimiter
     metrics: ApiMetrics
     broker: BrokerProbe
@@ -108,6 +111,7 @@ def build_context(settings: ApiSettings) -> AppContext:
         settings=settings,
         reader=Reader(store, settings.catalogue_ttl_s, settings.aggregate_ttl_s),
         keys=KeyStore(settings.keys_path),
+        grants=GrantStore(settings.grants_path),
         limiter=RateLimiter(settings.rate_per_s, settings.rate_burst),
         metrics=ApiMetrics(),
         broker=BrokerProbe(api_endpoint),

@@ -16,6 +16,7 @@ from dashboard.auth import AuthenticationError, Permission, authorize
 from dashboard.context import AppContext
 from dashboard.keys import ApiKey
 from dashboard.ratelimit import RateLimitedError
+from dashboard.scopes import export_scope
 from edge.protocol import ProtocolError, check_id
 from models.forest.service import ForestService
 from models.harvest.service import ForecastService
@@ -132,9 +133,21 @@ def requires(permission: Permission) -> Callable[[str, ApiKey], Awaitable[ApiKey
     return dependency
 
 
+def _exporting() -> Callable[[str, ApiKey, AppContext], Awaitable[ApiKey]]:
+    """Like `requires(EXPORT)`, and a researcher account passes with a grant of the tenant."""
+
+    async def dependency(tenant: TenantPath, key: CurrentKey, context: Context) -> ApiKey:
+        export_scope(key, tenant, context.grants)
+        return key
+
+    dependency.permission = Permission.EXPORT  # type: ignore[attr-defined]
+    return dependency
+
+
 ReadKey = Annotated[ApiKey, Depends(requires(Permission.READ))]
-ExportKey = Annotated[ApiKey, Depends(requires(Permission.EXPORT))]
+ExportKey = Annotated[ApiKey, Depends(_exporting())]
 KeysAdmin = Annotated[ApiKey, Depends(requires(Permission.MANAGE_KEYS))]
+GrantsAdmin = Annotated[ApiKey, Depends(requires(Permission.MANAGE_GRANTS))]
 DevicesAdmin = Annotated[ApiKey, Depends(requires(Permission.MANAGE_DEVICES))]
 DevicesOperator = Annotated[ApiKey, Depends(requires(Permission.CONFIGURE_DEVICES))]
 AckKey = Annotated[ApiKey, Depends(requires(Permission.ACKNOWLEDGE_ALERTS))]

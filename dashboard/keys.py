@@ -69,7 +69,9 @@ class ApiKey:
     id: str
     tenant: str
     role: Role
-    # Sites a researcher key may export; empty for other roles (they see the whole tenant).
+    # Sites a tenant's researcher key may export; empty for other roles (they see the whole
+    # tenant) and for a researcher account's keys, whose tenant is the account: they read only
+    # through grants (dashboard/grants.py).
     sites: tuple[str, ...]
     name: str
     created_ms: int
@@ -119,8 +121,6 @@ class KeyStore:
                 check_id(site, "site")
         except ProtocolError as exc:
             raise KeyStoreError(str(exc)) from exc
-        if role is Role.RESEARCHER and not sites:
-            raise KeyStoreError("a researcher key needs the sites its tenant shares (--site)")
         if role is not Role.RESEARCHER and sites:
             raise KeyStoreError("only researcher keys are limited to sites")
         key_id = secrets.token_hex(_ID_BYTES)

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from core.time import from_ms, iso_utc
-from dashboard.auth import allowed_sites
 from dashboard.context import AppContext
 from dashboard.deps import API_PREFIX, Context, ExportKey, Registry, TenantPath, to_ms, valid_id
-from dashboard.keys import ApiKey, Role
+from dashboard.keys import ApiKey
 from dashboard.schemas import (
     AUTHENTICATED,
     ColumnMeta,
@@ -23,6 +23,7 @@ from dashboard.schemas import (
     SeriesMeta,
     error_responses,
 )
+from dashboard.scopes import Scope, export_scope, log_download
 from edge.protocol import SensorKind
 from models.sites.csvio import export_records
 from storage.export.encoding import COLUMN_DOCS, csv_chunks, parquet_chunks
@@ -47,17 +48,25 @@ KindsQuery = Annotated[
 ]
 
 
-def _selection(
-    key: ApiKey,
-    start: dt.datetime,
-    end: dt.datetime,
-    sites: list[str] | None,
-    kinds: list[SensorKind] | None,
-) -> Selection:
-    chosen = allowed_sites(key, sorted({valid_id(s, "site") for s in sites or []}))
-    start_ms, end_ms = to_ms(start), to_ms(end)
+@dataclass(frozen=True)
+class Asked:
+    """What one export request asks for, as its query gives it."""
+
+    tenant: str
+    start: dt.datetime
+    end: dt.datetime
+    sites: list[str] | None
+    kinds: list[SensorKind] | None = None
+
+
+def _selection(context: AppContext, key: ApiKey, asked: Asked) -> tuple[Selection, Scope]:
+    """The selection the key may export, and the scope (and grants) that allow it."""
+    scope = export_scope(key, asked.tenant, context.grants)
+    chosen = scope.choose(sorted({valid_id(s, "site") for s in asked.sites or []}))
+    start_ms, end_ms = to_ms(asked.start), to_ms(asked.end)
     check_range(start_ms, end_ms)
-    return Selection(key.tenant, chosen, sorted(set(kinds or SensorKind)), start_ms, end_ms)
+    kinds = sorted(set(asked.kinds or SensorKind))
+    return Selection(asked.tenant, chosen, kinds, start_ms, end_ms), scope
 
 
 def _download_url(selection: Selection, fmt: str) -> str:
@@ -74,16 +83,17 @@ def _download_url(selection: Selection, fmt: str) -> str:
     return f"{API_PREFIX}/tenants/{selection.tenant}/exports/readings.{fmt}?{query}"
 
 
-def _metadata(context: AppContext, selection: Selection) -> DatasetMetadata:
+def _metadata(context: AppContext, selection: Selection, scope: Scope) -> DatasetMetadata:
     settings = context.settings
-    publication = Publication(settings.dataset_title, settings.publisher, settings.licence)
+    licence = scope.licence(selection.sites, settings.licence)
+    publication = Publication(settings.dataset_title, settings.publisher, licence)
     description = describe(context.reader, selection, publication)
     return DatasetMetadata(
         title=settings.dataset_title,
         dataset_id=selection.dataset_id,
         tenant=selection.tenant,
         publisher=settings.publisher,
-        licence=settings.licence,
+        licence=licence,
         citation=description.citation,
         start=from_ms(selection.start_ms),
         end=from_ms(selection.end_ms),
@@ -131,11 +141,29 @@ def export_metadata(
     sites: SitesQuery = None,
     kinds: KindsQuery = None,
 ) -> DatasetMetadata:
-    """Units, sensor kinds, series with their sampling interval, licence and a stable citation."""
-    return _metadata(context, _selection(key, start, end, sites, kinds))
+    """Units, sensor kinds, series with their sampling interval, licence and a stable citation.
+
+    A researcher account's export carries the licence of the grant that shares the sites."""
+    selection, scope = _selection(context, key, Asked(tenant, start, end, sites, kinds))
+    return _metadata(context, selection, scope)
 
 
-def _rows(context: AppContext, selection: Selection, fmt: str) -> Iterator[ExportBatch]:
+@dataclass(frozen=True)
+class Taker:
+    """Who takes an export, for the download log: the key, its scope, the request's path."""
+
+    key: ApiKey
+    scope: Scope
+    what: str
+
+
+def _what(request: Request) -> str:
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
+def _rows(
+    context: AppContext, selection: Selection, fmt: str, taker: Taker
+) -> Iterator[ExportBatch]:
     batches = context.reader.export(
         selection.tenant,
         sites=selection.sites,
@@ -145,16 +173,22 @@ def _rows(context: AppContext, selection: Selection, fmt: str) -> Iterator[Expor
         window_rows=context.settings.export_window_rows,
     )
     counter = context.metrics.export_rows.labels(fmt)
-    # The store already answers the next window while this one is encoded and sent.
-    for batch in batches:
-        counter.inc(len(batch))
-        yield batch
+    sent = 0
+    try:
+        # The store already answers the next window while this one is encoded and sent.
+        for batch in batches:
+            counter.inc(len(batch))
+            sent += len(batch)
+            yield batch
+    finally:
+        # Logged when the download ends (or is cut off), with the rows it carried.
+        grants = context.grants
+        log_download(grants, taker.key, taker.scope, channel="export", what=taker.what, items=sent)
 
 
-def _stream(
-    context: AppContext, selection: Selection, fmt: str, media_type: str
-) -> StreamingResponse:
-    rows = _rows(context, selection, fmt)
+def _stream(context: AppContext, selection: Selection, fmt: str, taker: Taker) -> StreamingResponse:
+    media_type = MEDIA_TYPES[fmt]
+    rows = _rows(context, selection, fmt, taker)
     # The first window is read before answering, so that a store error is still an HTTP error.
     first = next(rows, None)
     places = site_places(context.assets.registry(selection.tenant), selection.sites)
@@ -198,6 +232,7 @@ def _export_doc(media_type: str, schema: dict[str, str]) -> dict[int | str, dict
 )
 def export_csv(
     *,
+    request: Request,
     tenant: TenantPath,
     key: ExportKey,
     context: Context,
@@ -207,7 +242,8 @@ def export_csv(
     kinds: KindsQuery = None,
 ) -> StreamingResponse:
     """Every reading of the selection as CSV, ordered by time; memory stays flat."""
-    return _stream(context, _selection(key, start, end, sites, kinds), "csv", "text/csv")
+    selection, scope = _selection(context, key, Asked(tenant, start, end, sites, kinds))
+    return _stream(context, selection, "csv", Taker(key, scope, _what(request)))
 
 
 @router.get(
@@ -218,6 +254,7 @@ def export_csv(
 )
 def export_parquet(
     *,
+    request: Request,
     tenant: TenantPath,
     key: ExportKey,
     context: Context,
@@ -227,8 +264,8 @@ def export_parquet(
     kinds: KindsQuery = None,
 ) -> StreamingResponse:
     """Every reading of the selection as one Parquet file, a row group per store window."""
-    selection = _selection(key, start, end, sites, kinds)
-    return _stream(context, selection, "parquet", "application/vnd.apache.parquet")
+    selection, scope = _selection(context, key, Asked(tenant, start, end, sites, kinds))
+    return _stream(context, selection, "parquet", Taker(key, scope, _what(request)))
 
 
 @router.get(
@@ -239,8 +276,10 @@ def export_parquet(
 )
 def export_records_csv(
     *,
+    request: Request,
     tenant: TenantPath,
     key: ExportKey,
+    context: Context,
     registry: Registry,
     start: StartRequired,
     end: EndRequired,
@@ -251,15 +290,23 @@ def export_records_csv(
     Columns: site, asset, kind, at, quantity, unit, grade, product, note, record (its id), by,
     entered, voided_by, voided (docs/registry.md).
     """
-    chosen = allowed_sites(key, sorted({valid_id(s, "site") for s in sites or []}))
-    start_ms, end_ms = to_ms(start), to_ms(end)
-    check_range(start_ms, end_ms)
-    if key.role is Role.RESEARCHER and not chosen:
-        records = []  # nothing is shared with this key
-    else:
-        records = registry.records(
-            key.tenant, sites=chosen, start_ms=start_ms, end_ms=end_ms, include_void=True
+    selection, scope = _selection(context, key, Asked(tenant, start, end, sites))
+    # No sites means every site to the registry: a scope of sites must never ask for that.
+    limited = scope.sites is not None and not selection.sites
+    records = (
+        []
+        if limited
+        else registry.records(
+            tenant,
+            sites=selection.sites,
+            start_ms=selection.start_ms,
+            end_ms=selection.end_ms,
+            include_void=True,
         )
+    )
+    log_download(
+        context.grants, key, scope, channel="export", what=_what(request), items=len(records)
+    )
     return Response(
         export_records(records).encode(),
         media_type="text/csv; charset=utf-8",

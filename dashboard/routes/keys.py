@@ -7,7 +7,7 @@ from fastapi import APIRouter, status
 from core.time import from_ms
 from dashboard.auth import PermissionDeniedError
 from dashboard.deps import API_PREFIX, Context, KeysAdmin, TenantPath, valid_id
-from dashboard.keys import ApiKey, Role
+from dashboard.keys import ApiKey, KeyStoreError, Role
 from dashboard.schemas import AUTHENTICATED, KeyCreate, KeyCreated, KeyOut, error_responses
 
 router = APIRouter(prefix=API_PREFIX, tags=["API keys"], responses=error_responses(*AUTHENTICATED))
@@ -42,6 +42,12 @@ def create_key(tenant: TenantPath, body: KeyCreate, key: KeysAdmin, context: Con
     tenant's shared sites, so only the platform's operator makes them (`shinshu keys create`)."""
     if body.role is Role.PREFECTURE:
         raise PermissionDeniedError("prefecture keys are created with `shinshu keys create`")
+    if body.role is Role.RESEARCHER and not body.sites:
+        # Without sites it would be a researcher account's key, which is the platform's to make.
+        raise KeyStoreError(
+            "a researcher key of the tenant needs the sites it shares; a researcher working "
+            "with several tenants gets an account (`shinshu keys create`) and asks for grants"
+        )
     sites = [valid_id(s, "site") for s in body.sites]
     created, token = context.keys.create(key.tenant, body.role, name=body.name, sites=sites)
     return KeyCreated(**_out(created).model_dump(), token=token)

@@ -15,6 +15,7 @@ from typing import Any
 from core.time import from_ms
 from dashboard.sta import entities as ent
 from dashboard.sta.entities import Entity
+from dashboard.sta.ids import tenant_of
 from dashboard.sta.odata import QueryOptionError, evaluate, only_time, properties, time_bounds
 from dashboard.sta.options import Options
 from dashboard.sta.vector import mask
@@ -82,10 +83,9 @@ def _time_filter(options: Options) -> bool:
     return time_order and plain
 
 
-def observation_page(
-    store: Any, tenant: str, series: list[tuple[str, SeriesKey]], options: Options
-) -> Page:
-    """A page of the Observations of `series`, in time order unless ordered otherwise."""
+def observation_page(store: Any, series: list[tuple[str, SeriesKey]], options: Options) -> Page:
+    """A page of the Observations of `series` (each of its Datastream id's tenant), in time
+    order unless ordered otherwise."""
     _check_observation_options(options)
     bounds = time_bounds(options.filter, "phenomenonTime")
     result_bounds = time_bounds(options.filter, "resultTime")
@@ -98,13 +98,15 @@ def observation_page(
     if start >= end:
         return Page([], 0 if options.count else None, False)
     descending = bool(options.orderby) and options.orderby[0][1]
-    common = {"tenant": tenant, "start_ms": start, "end_ms": end}
+    common = {"start_ms": start, "end_ms": end}
     if _time_filter(options):
         return _pushed_down(store, series, options, common, descending=descending)
     points: list[tuple[int, float, str, SeriesKey]] = []
     scanned = 0
     for datastream_id, key in series:
-        times, values = series_arrays(store, key=key, limit=MAX_SCAN + 1, **common)
+        times, values = series_arrays(
+            store, tenant=tenant_of(datastream_id), key=key, limit=MAX_SCAN + 1, **common
+        )
         scanned += len(times)
         if scanned > MAX_SCAN:
             raise QueryOptionError(
@@ -154,11 +156,16 @@ def _pushed_down(
     descending: bool,
 ) -> Page:
     """The page read by the store itself: range, order, limit and offset."""
-    count = sum(series_count(store, key=k, **common) for _, k in series) if options.count else None
+    count = (
+        sum(series_count(store, tenant=tenant_of(d), key=k, **common) for d, k in series)
+        if options.count
+        else None
+    )
     if len(series) == 1:
         datastream_id, key = series[0]
         read = series_points(
             store,
+            tenant=tenant_of(datastream_id),
             key=key,
             limit=options.top + 1,
             offset=options.skip,
@@ -176,7 +183,14 @@ def _pushed_down(
         )
     runs = []
     for datastream_id, key in series:
-        read = series_points(store, key=key, limit=wanted, descending=descending, **common)
+        read = series_points(
+            store,
+            tenant=tenant_of(datastream_id),
+            key=key,
+            limit=wanted,
+            descending=descending,
+            **common,
+        )
         runs.append([(t, datastream_id, v, key) for t, v in read])
     merged = list(heapq.merge(*runs, key=lambda p: (p[0], p[1]), reverse=descending))
     window = merged[options.skip : options.skip + options.top]

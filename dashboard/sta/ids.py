@@ -36,6 +36,11 @@ def split_id(entity_id: str, parts: int, what: str) -> list[str]:
     return [_unescape(p) for p in found]
 
 
+def tenant_of(entity_id: str) -> str:
+    """The tenant of an entity id of a tenant's data: every such id begins with it."""
+    return _unescape(entity_id.split(SEP, 1)[0])
+
+
 def observation_id(datastream_id: str, time_ms: int) -> str:
     """The id of the point of a Datastream at `time_ms`."""
     return f"{datastream_id}{SEP}{time_ms}"

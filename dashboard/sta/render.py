@@ -25,17 +25,13 @@ class Renderer:
     ) -> Page:
         """A page of a set: Observations of `of` (or of all series), else of `items`."""
         if entity_set == "Observations":
-            series = (
-                self.source.observed_series(of)
-                if of is not None
-                else [(d.id, d.series) for d in self.source.all("Datastreams") if d.series]
-            )
-            store = self.source.context.reader.store
-            return observation_page(store, self.source.tenant, series, options)
+            series = self.source.observed_series(of)
+            return observation_page(self.source.context.reader.store, series, options)
         return entity_page(items if items is not None else self.source.all(entity_set), options)
 
     def entity(self, entity: Entity, options: Options) -> dict[str, Any]:
         """One entity with its expansions, restricted to `$select`."""
+        self.source.saw(entity)
         out = ent.render(entity, self.base)
         navigation = ent.NAVIGATION[entity.set]
         for nav, sub in options.expand.items():

@@ -1,7 +1,8 @@
 """The SensorThings API routes: the service root, each entity set, entity and navigation.
 
 Read-only, scoped like the rest of the API: a key sees its own tenant's entities, a researcher
-key only the sites shared with it; a prefecture key none. See docs/sta.md.
+key only the sites shared with it, a researcher account the sites of its grants in force across
+tenants (each answer logged for those tenants); a prefecture key none. See docs/sta.md.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from core.errors import NotFoundError
 from dashboard.auth import PERMISSIONS, Permission, PermissionDeniedError
+from dashboard.context import AppContext
 from dashboard.deps import Context, CurrentKey
 from dashboard.keys import ApiKey, Role
 from dashboard.schemas import AUTHENTICATED, error_responses
+from dashboard.scopes import log_download, scopes_of
 from dashboard.sta import entities as ent
 from dashboard.sta.ids import unquote_key
 from dashboard.sta.options import DEFAULT_TOP, MAX_TOP, Options, parse_options
@@ -69,9 +72,20 @@ def query_options(
 QueryOptions = Annotated[Options, Depends(query_options)]
 
 
-def _renderer(request: Request, context: Any, key: ApiKey) -> Renderer:
+def _renderer(request: Request, context: AppContext, key: ApiKey) -> Renderer:
     base = str(request.base_url).rstrip("/") + STA_PREFIX
-    return Renderer(Source.of(context, key), base)
+    return Renderer(Source.of(context, scopes_of(key, context.grants)), base)
+
+
+def _logged(
+    request: Request, context: AppContext, key: ApiKey, renderer: Renderer, out: dict[str, Any]
+) -> dict[str, Any]:
+    """`out`, after logging a researcher's download of each tenant's entities in it."""
+    what = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    for tenant, count in sorted(renderer.source.rendered.items()):
+        scope = renderer.source.views[tenant].scope
+        log_download(context.grants, key, scope, channel="sta", what=what, items=count)
+    return out
 
 
 def _collection(
@@ -111,7 +125,8 @@ def _list_route(entity_set: str) -> Callable[..., dict[str, Any]]:
     ) -> dict[str, Any]:
         renderer = _renderer(request, context, key)
         page = renderer.page(entity_set, None, None, options)
-        return _collection(request, renderer, page, options)
+        out = _collection(request, renderer, page, options)
+        return _logged(request, context, key, renderer, out)
 
     handler.__doc__ = f"Every entity of {entity_set} the key may see: {_SETS_DOC[entity_set]}."
     return handler
@@ -123,7 +138,7 @@ def _one_route(entity_set: str) -> Callable[..., dict[str, Any]]:
     ) -> dict[str, Any]:
         renderer = _renderer(request, context, key)
         entity = renderer.source.one(entity_set, unquote_key(entity_id))
-        return renderer.entity(entity, options)
+        return _logged(request, context, key, renderer, renderer.entity(entity, options))
 
     handler.__doc__ = f"One entity of {entity_set} by its id, quoted: `{entity_set}('id')`."
     return handler
@@ -140,11 +155,12 @@ def _nav_route(entity_set: str, nav: str) -> Callable[..., dict[str, Any] | None
         if many:
             related = None if target == "Observations" else renderer.source.related(entity, nav)
             page = renderer.page(target, related, entity, options)
-            return _collection(request, renderer, page, options)
+            out = _collection(request, renderer, page, options)
+            return _logged(request, context, key, renderer, out)
         found = renderer.source.related(entity, nav)
         if not found:
             raise NotFoundError(f"{entity_set}('{entity.id}') has no {nav}")
-        return renderer.entity(found[0], options)
+        return _logged(request, context, key, renderer, renderer.entity(found[0], options))
 
     handler.__doc__ = f"The {nav} of one entity of {entity_set}."
     return handler

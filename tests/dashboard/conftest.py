@@ -39,7 +39,13 @@ SCENARIOS = {
     "beta": Scenario(1, 1, 1, START_MS, DAYS * 86_400_000, 600_000, seed=22),
 }
 # Routes that describe the caller's own key and take no tenant (tested in tests/browser).
-CALLER_ROUTES = {"/api/v1/whoami", "/api/v1/push/key"}
+CALLER_ROUTES = {
+    "/api/v1/whoami",
+    "/api/v1/push/key",
+    # A researcher account's own grants and downloads (tests/dashboard/test_api_research.py).
+    "/api/v1/research/grants",
+    "/api/v1/research/downloads",
+}
 # Routes without a key (tested in tests/dashboard/test_api_disaster.py).
 PUBLIC_ROUTES = {"/api/v1/public/disaster"}
 PUSH_SUBSCRIPTION = {
@@ -185,11 +191,30 @@ class ApiEnv:
             )
             write_rule(self.store, tenant, rule, by="tests", change="create")
             values["rule"] = rule.rule
+        if "{grant}" in path:
+            # A fresh request (a route may approve, reject or revoke it).
+            grants = self.app.state.context.grants
+            made = grants.request(
+                researcher="lab", tenant=tenant, sites=["s"], purpose="tests", by="tests"
+            )
+            values["grant"] = made.id
         if "{record}" in path:
             site = values["site"] = self.registry_site(tenant, "bins")
             bin_ = service.registry(tenant, [site]).bins[site][0]
             record = WorkRecord(site, bin_.asset, RecordKind.DELIVERY, self.start_ms, quantity=5)
             values["record"] = service.add_records(tenant, [record], by="tests")[0].record
+
+    @staticmethod
+    def _research_body(path: str) -> dict[str, object] | None:
+        """A valid body for the research grant routes at `path`, None for others."""
+        terms = {"licence": "CC-BY-4.0", "expires": "2099-03-31"}
+        if path.endswith("/research/grants"):
+            return {"researcher": "lab", "sites": ["s"], **terms}
+        if path.endswith("/approve"):
+            return terms
+        if path.endswith("/reject"):
+            return {"note": "not now"}
+        return None
 
     @staticmethod
     def _notification_body(path: str) -> dict[str, object] | None:
@@ -271,7 +296,12 @@ class ApiEnv:
             )
             return response.status_code, response.text
         if method in ("POST", "PUT"):
-            body = self._registry_body(path) or self._notification_body(path) or body
+            body = (
+                self._registry_body(path)
+                or self._notification_body(path)
+                or self._research_body(path)
+                or body
+            )
         if route.path.endswith("/devices"):
             body = {"site": "registry-site", "device": f"new-{uuid.uuid4().hex[:12]}"}
         elif route.path.endswith("/config"):

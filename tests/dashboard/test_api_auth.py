@@ -146,6 +146,10 @@ def test_keys_cli_create_list_revoke(tmp_path: Path) -> None:
     assert "active" in listed.stdout
     assert _cli(tmp_path, "revoke", key_id).returncode == 0
     assert "revoked" in _cli(tmp_path, "list", "--tenant", "delta").stdout
-    refused = _cli(tmp_path, "create", "--tenant", "delta", "--role", "researcher")
-    assert refused.returncode == 1 and "--site" in refused.stderr
+    # A researcher key without sites is an account's: it reads only what tenants grant it.
+    account = _cli(tmp_path, "create", "--tenant", "lab-delta", "--role", "researcher")
+    assert account.returncode == 0, account.stderr
+    assert "researcher account lab-delta" in account.stdout
+    refused = _cli(tmp_path, "create", "--tenant", "delta", "--role", "viewer", "--site", "s")
+    assert refused.returncode == 1 and "only researcher keys" in refused.stderr
     assert (tmp_path / "api_keys.sqlite3").stat().st_mode & 0o077 == 0

@@ -74,6 +74,7 @@ def test_role_matrix_is_as_documented() -> None:
     assert names[Role.ADMIN] == names[Role.OPERATOR] | {
         "manage_devices",
         "manage_keys",
+        "manage_grants",
         "share_disaster",
     }
     assert names[Role.RESEARCHER] == {"export"}
