@@ -37,13 +37,15 @@ Every `/api/v1` route needs an API key in the `{API_KEY_HEADER}` header (never i
 A key belongs to one tenant and has one role: **viewer** (read sites, devices, readings and
 aggregates), **operator** (viewer, plus alerts, device configuration, the asset registry
 and work records), **admin**
-(operator, plus the tenant's keys, device registration and disaster sharing), **researcher**
-(exports of the sites shared with the key, nothing else) and **prefecture** (the landslide
-levels of the sites every tenant shares, nothing of any tenant's own data). The public
-disaster list (`/api/v1/public/disaster`) needs no key. Times are ISO 8601 in UTC.
+(operator, plus the tenant's keys, device registration, disaster sharing and research grants),
+**researcher** (exports of the sites shared with the key, nothing else; a researcher account
+reads the sites tenants' admins granted it, `/api/v1/research/grants`) and **prefecture**
+(the landslide levels of the sites every tenant shares, nothing of any tenant's own data).
+The public disaster list (`/api/v1/public/disaster`) needs no key. Times are ISO 8601 in UTC.
 
 The OGC SensorThings API 1.1 (sensing, read-only) is served under `/sta/v1.1` with the same
-keys: readers see their tenant, a researcher key the sites shared with it (docs/sta.md).
+keys: readers see their tenant, a researcher key the sites shared with it, a researcher account
+the sites of its grants in force (docs/sta.md, docs/grants.md).
 """
 
 # Each kind of our errors maps to one status, the first that matches (so a KeyNotFoundError,
