@@ -21,45 +21,43 @@ from pathlib import Path
 
 from dashboard.errors import DashboardError, InvalidRequestError, NotFoundError
 from edge.protocol import ProtocolError, check_id
+from edge.schema import Schema, migrate
 from identity.registry import open_private_database
 
-_SCHEMA = (
-    """
-    CREATE TABLE IF NOT EXISTS grants (
-        id TEXT PRIMARY KEY,
-        researcher TEXT NOT NULL,
-        tenant TEXT NOT NULL,
-        sites TEXT NOT NULL,
-        purpose TEXT NOT NULL,
-        licence TEXT NOT NULL,
-        embargo_ms INTEGER,
-        expires_ms INTEGER,
-        state TEXT NOT NULL,
-        requested_by TEXT NOT NULL,
-        requested_ms INTEGER NOT NULL,
-        decided_by TEXT,
-        decided_ms INTEGER,
-        note TEXT NOT NULL
-    )
-    """,
-    "CREATE INDEX IF NOT EXISTS grants_researcher ON grants (researcher)",
-    "CREATE INDEX IF NOT EXISTS grants_tenant ON grants (tenant)",
-    """
-    CREATE TABLE IF NOT EXISTS downloads (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        at_ms INTEGER NOT NULL,
-        researcher TEXT NOT NULL,
-        key_id TEXT NOT NULL,
-        tenant TEXT NOT NULL,
-        grants TEXT NOT NULL,
-        channel TEXT NOT NULL,
-        what TEXT NOT NULL,
-        items INTEGER
-    )
-    """,
-    "CREATE INDEX IF NOT EXISTS downloads_tenant ON downloads (tenant, seq)",
-    "CREATE INDEX IF NOT EXISTS downloads_researcher ON downloads (researcher, seq)",
-)
+_V1 = """
+CREATE TABLE IF NOT EXISTS grants (
+    id TEXT PRIMARY KEY,
+    researcher TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    sites TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    licence TEXT NOT NULL,
+    embargo_ms INTEGER,
+    expires_ms INTEGER,
+    state TEXT NOT NULL,
+    requested_by TEXT NOT NULL,
+    requested_ms INTEGER NOT NULL,
+    decided_by TEXT,
+    decided_ms INTEGER,
+    note TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS grants_researcher ON grants (researcher);
+CREATE INDEX IF NOT EXISTS grants_tenant ON grants (tenant);
+CREATE TABLE IF NOT EXISTS downloads (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms INTEGER NOT NULL,
+    researcher TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    grants TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    what TEXT NOT NULL,
+    items INTEGER
+);
+CREATE INDEX IF NOT EXISTS downloads_tenant ON downloads (tenant, seq);
+CREATE INDEX IF NOT EXISTS downloads_researcher ON downloads (researcher, seq);
+"""
+SCHEMA = Schema("research grant store", (_V1,))
 _ID_BYTES = 6
 # Long enough for a study's title and aims, short enough to list.
 MAX_TEXT = 2000
@@ -177,8 +175,7 @@ class GrantStore:
         self._clock = clock
         self._lock = threading.Lock()
         self._db = open_private_database(path)
-        for statement in _SCHEMA:
-            self._db.execute(statement)
+        migrate(self._db, SCHEMA, path)
 
     def close(self) -> None:
         """Close the database."""

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from dashboard.errors import DashboardError, InvalidRequestError, NotFoundError
 from edge.protocol import ProtocolError, check_id
+from edge.schema import Schema, migrate
 from identity.registry import open_private_database
 
 KEY_PREFIX = "shk"
@@ -29,7 +30,7 @@ _DUMMY_HASH = hashlib.sha256(b"no such key").hexdigest()
 
 # SQLite's side files of a database: the write-ahead log and its shared-memory index.
 
-_SCHEMA = """
+_V1 = """
 CREATE TABLE IF NOT EXISTS api_keys (
     id TEXT PRIMARY KEY,
     tenant TEXT NOT NULL,
@@ -39,8 +40,9 @@ CREATE TABLE IF NOT EXISTS api_keys (
     secret_sha256 TEXT NOT NULL,
     created_ms INTEGER NOT NULL,
     revoked_ms INTEGER
-)
+);
 """
+SCHEMA = Schema("API key store", (_V1,))
 
 
 class KeyStoreError(DashboardError, InvalidRequestError):
@@ -104,7 +106,7 @@ class KeyStore:
         self.path = path
         self._lock = threading.Lock()
         self._db = open_private_database(path)
-        self._db.execute(_SCHEMA)
+        migrate(self._db, SCHEMA, path)
 
     def close(self) -> None:
         """Close the database."""

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import ConflictError, NotFoundError
+from edge.schema import Schema, migrate
 from identity.accounts import Account, AccountKind, ServiceRole
 from identity.errors import IdentityError
 from identity.secrets import SecretHash
 
-_SCHEMA = """
+_V1 = """
 CREATE TABLE IF NOT EXISTS accounts (
     username TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -46,6 +47,7 @@ CREATE TABLE IF NOT EXISTS events (
     detail TEXT NOT NULL
 );
 """
+SCHEMA = Schema("device registry", (_V1,))
 _COLUMNS = "username, kind, role, tenant, site, device, name, created_ms, rotated_ms, revoked_ms"
 
 
@@ -117,7 +119,7 @@ class Registry:
         self.path = path
         self._lock = threading.Lock()
         self._db = open_private_database(path)
-        self._db.executescript(_SCHEMA)
+        migrate(self._db, SCHEMA, path)
 
     def close(self) -> None:
         """Close the database."""

@@ -306,8 +306,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_sites_commands(sub)
     from shinshu.export_cli import add_export_command
+    from shinshu.migrate_cli import add_migrate_command
 
     add_export_command(sub)
+    add_migrate_command(sub)
 
     demo = sub.add_parser(
         "demo",
