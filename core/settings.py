@@ -21,7 +21,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import ConfigDict, SecretStr, ValidationError, create_model
 from pydantic.dataclasses import dataclass
@@ -139,6 +139,11 @@ class Settings:
     influx_gzip: bool = False
     data_dir: Path = Path("~/.local/share/shinshu")
     log_level: str = "INFO"
+    # "text" (a line per record) or "json" (one object per line, for a log collector).
+    log_format: Literal["text", "json"] = "text"
+    # Where ingest, alerts and the notifier serve /metrics, /healthz and /readyz. The default
+    # keeps them on this machine; a Prometheus elsewhere needs e.g. 0.0.0.0 behind a firewall.
+    metrics_host: str = "127.0.0.1"
 
     ingest_client_id: str = "shinshu-ingest"
     # With a group, workers share `$share/<group>/...` and split the load.

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from core.metrics import serve_metrics
+from core.metrics import Readiness, serve_metrics
 
 
 class DropReason(StrEnum):
@@ -53,9 +53,9 @@ class ServiceMetrics:
         """Count one message acknowledged to the broker."""
         self.messages.inc()
 
-    def serve(self, port: int, host: str = "127.0.0.1") -> None:
-        """Expose /metrics on `port` (0 leaves it off)."""
-        serve_metrics(self.registry, port, host, self.PORT_SETTING)
+    def serve(self, port: int, host: str, ready: Readiness) -> None:
+        """Expose /metrics, /healthz and /readyz on `port` (0 leaves it off)."""
+        serve_metrics(self.registry, port, host, self.PORT_SETTING, ready)
 
 
 @dataclass

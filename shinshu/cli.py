@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import SettingsError
+from core.logs import setup_logging
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -361,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SettingsError as exc:
             print(f"shinshu: {exc}", file=sys.stderr)
             return 2
-        logging.basicConfig(level=settings.log_level.upper(), format=log_format)
+        setup_logging(settings.log_level, settings.log_format, service=args.command)
         # One line per HTTP request to the store would drown everything else.
         logging.getLogger("httpx").setLevel(logging.WARNING)
     handler: Handler = args.handler
