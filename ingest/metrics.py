@@ -113,6 +113,18 @@ class IngestMetrics(ServiceMetrics):
         self.write_seconds = Histogram(
             "shinshu_ingest_write_seconds", "Duration of one store write", registry=r
         )
+        self.receive_to_stored = Histogram(
+            "shinshu_ingest_receive_to_stored_seconds",
+            "From a message's arrival at this worker to the store accepting its readings",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+            registry=r,
+        )
+        self.device_spool_dropped = Counter(
+            "shinshu_ingest_device_spool_dropped_readings",
+            "Readings devices report they dropped from full spools (by tenant)",
+            ["tenant"],
+            registry=r,
+        )
 
     def acknowledged(self, *, downlink: bool) -> None:
         """Count one message acknowledged: a device's, or a downlink one read past."""

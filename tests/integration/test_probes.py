@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import json
+import time
+import uuid
 
 import httpx
 import pytest
-from support import AlertsFactory, IngestFactory, Services
+from support import AlertsFactory, IngestFactory, Services, wait_until
+
+from edge.mqtt import MqttEndpoint, Publisher, close_client, connect, make_client
+from edge.protocol import Channel, DeviceTopic, Reading, SensorKind, encode_batch
 
 pytestmark = pytest.mark.integration
+
+
+def _publish(broker_url: str, topic: str, payload: bytes) -> None:
+    """Publish one message (QoS 1) as the test's own account and wait for its PUBACK."""
+    endpoint = MqttEndpoint.from_url(broker_url)
+    client = make_client(endpoint, f"probe-{uuid.uuid4().hex[:8]}")
+    publisher = Publisher(client)
+    connect(client, endpoint)
+    publisher.publish(topic, payload)
+    assert publisher.flush(10)
+    close_client(client)
 
 
 def _probe(port: int, path: str) -> httpx.Response:
@@ -40,3 +56,25 @@ def test_ingest_and_alerts_are_ready_and_log_json_without_secrets(
         with open(secret_file, encoding="utf-8") as handle:
             secret = handle.read().strip()
         assert secret and secret not in text
+
+
+def test_ingest_counts_arrival_to_stored_and_devices_spool_drops(
+    services: Services, database: str, ingest_factory: IngestFactory
+) -> None:
+    """A stored batch is observed in the latency histogram; a device whose status total of
+    dropped readings grows from 5 to 12 adds 7 to its tenant's counter."""
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    ingest = ingest_factory(services, database)
+    device = DeviceTopic(tenant, "field", "pi-drops")
+    now = int(time.time() * 1000)
+    batch = encode_batch(
+        device.device, 0, now, [Reading("air", SensorKind.AIR_TEMPERATURE, now - 1000, 3.5)]
+    )
+    _publish(services.url, device.topic(Channel.UP), batch)
+    for dropped in (5, 12):
+        doc = {"v": 1, "device": device.device, "state": "online", "spool": {"dropped": dropped}}
+        _publish(services.url, device.topic(Channel.STATUS), json.dumps(doc).encode())
+        time.sleep(0.3)
+    key = f'shinshu_ingest_device_spool_dropped_readings_total{{tenant="{tenant}"}}'
+    wait_until(lambda: ingest.metrics().get(key) == 7.0, 20, "the drops to be counted")
+    assert ingest.metrics()["shinshu_ingest_receive_to_stored_seconds_count"] >= 1
