@@ -31,6 +31,7 @@ def _ingest(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _backfill(settings: Settings, args: argparse.Namespace) -> int:
+    from core.progress import Progress
     from core.time import MS_PER_DAY, MS_PER_MINUTE
     from simulators.backfill import backfill
     from simulators.scenario import Scenario, Truth
@@ -51,7 +52,12 @@ def _backfill(settings: Settings, args: argparse.Namespace) -> int:
     if settings.influx_create_db:
         store.ensure_database()
     truth = Truth()
-    report = backfill(scenario, store, settings.tenant, truth, progress=print)
+    # One step per site: a bar on a terminal, the same lines as ever in a log.
+    bar = Progress(
+        total=args.farms + args.forests + args.factories, unit="sites", stream=sys.stdout
+    )
+    report = backfill(scenario, store, settings.tenant, truth, progress=bar.step)
+    bar.finish("backfill done / 過去データ投入完了")
     files = truth.write(args.truth_dir)
     print(
         f"backfilled {report.readings:,} readings of {report.sites} sites into "
