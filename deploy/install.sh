@@ -307,11 +307,27 @@ MaxRetentionSec=3month
 EOF
 chmod 0644 "$R/etc/systemd/journald.conf.d/shinshu.conf"
 
-# 10. Database files at this release's schema, then the services -----------------------------
-step "10. migrate, start" "スキーマ更新・起動"
-sh_ migrate
-chown_to "$SVC_USER:$SVC_USER" "$DATA"
+# 10. Database files at this release's schema, and the first admin key ------------------------
+# Both before the services start, so that no file of theirs is touched by root while they run.
+step "10. migrate, first admin key" "スキーマ更新・最初の管理者キー"
 if [ "$SYSTEMD" = 1 ]; then
+    # A re-run is an upgrade: database files are migrated while no service has them open.
+    systemctl stop shinshu-ingest shinshu-alerts shinshu-notify shinshu-serve 2>/dev/null || true
+fi
+sh_ migrate
+if sh_ keys list --tenant "$TENANT" \
+    | awk -F '\t' '$3 == "admin" && $4 == "active" { found = 1 } END { exit !found }'; then
+    key_made=""
+    echo "an admin key of $TENANT exists: none made (shinshu keys create makes more)"
+else
+    # Kept in memory only, and printed once at the end.
+    key_made="$(sh_ keys create --tenant "$TENANT" --role admin --name "first admin (install)")"
+fi
+chown_to "$SVC_USER:$SVC_USER" "$DATA"
+
+# 11. The services --------------------------------------------------------------------------
+if [ "$SYSTEMD" = 1 ]; then
+    step "11. start" "起動"
     systemctl restart systemd-journald
     systemctl daemon-reload
     systemctl restart mosquitto
@@ -321,15 +337,11 @@ if [ "$SYSTEMD" = 1 ]; then
     systemctl reload-or-restart caddy
 fi
 
-# 11. The first admin key, printed once ------------------------------------------------------
-step "11. first admin key" "最初の管理者キー"
-if sh_ keys list --tenant "$TENANT" | awk -F '\t' '$3 == "admin" && $4 == "active"' | grep -q .; then
-    echo "an admin key of $TENANT exists: none made (shinshu keys create makes more)"
-else
-    sh_ keys create --tenant "$TENANT" --role admin --name "first admin (install)"
+if [ -n "$key_made" ]; then
+    step "the first admin key" "最初の管理者キー"
+    printf '%s\n' "$key_made"
     echo "keep this token in a password manager: it is not stored anywhere in clear"
     echo "このトークンはパスワード管理ツールに保管してください（平文ではどこにも保存されません）"
 fi
-chown_to "$SVC_USER:$SVC_USER" "$DATA"
 echo
 echo "installed / インストール完了: https://$DOMAIN$( [ "$HTTPS_PORT" = 443 ] || echo ":$HTTPS_PORT" )/"
