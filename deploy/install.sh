@@ -281,6 +281,15 @@ cat >"$R/etc/caddy/Caddyfile" <<EOF
 # HTTPS for the Shinshu IoT dashboard and API (written by deploy/install.sh).
 # acme: Caddy obtains and renews a certificate for $DOMAIN by itself (ports 80 and 443 reachable
 # from the Internet); internal: Caddy's own CA (give its root.crt to the browsers).
+{
+	# The admin API, which systemctl reload caddy uses, on this machine only.
+	admin {\$CADDY_ADMIN:localhost:2019}
+	# Plain HTTP: Let's Encrypt's challenge and the redirect to HTTPS.
+	http_port {\$CADDY_HTTP_PORT:80}
+	# Caddy's own CA (tls internal) is not added to this machine's trust store.
+	skip_install_trust
+}
+
 $DOMAIN:$HTTPS_PORT {
 $tls_line
 	reverse_proxy 127.0.0.1:$SERVE_PORT

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import ssl
 import stat
 import subprocess
 import sys
@@ -33,6 +34,7 @@ PORTS = (
     "ingest-metrics",
     "alerts-metrics",
     "notify-metrics",
+    "https",
 )
 TOKEN = re.compile(r"^shk_\S+$", re.MULTILINE)
 
@@ -66,6 +68,8 @@ def install(root: Path, ports: dict[str, int]) -> str:
             TENANT,
             "--domain",
             "localhost",
+            "--tls",
+            "internal",
             "--no-packages",
             "--no-user",
             "--no-systemd",
@@ -115,17 +119,21 @@ def installed(tmp_path: Path) -> Installed:
 
 
 @pytest.fixture
-def running(installed: Installed, tmp_path: Path) -> Iterator[list[Path]]:
-    """Mosquitto, InfluxDB and the four services started from the installed files; their logs."""
+def running(installed: Installed, tmp_path: Path) -> Iterator[tuple[list[Path], Path]]:
+    """Mosquitto, InfluxDB, the four services and Caddy started from the installed files;
+    their logs and the root certificate of Caddy's CA."""
     root, logs = installed.root, []
     procs: list[subprocess.Popen[bytes]] = []
 
-    def start(name: str, command: list[str]) -> None:
+    def start(name: str, command: list[str], extra: dict[str, str] | None = None) -> None:
         log = tmp_path / f"{name}.log"
         logs.append(log)
+        env = {**_clean_env(), **(extra or {})}
         with log.open("wb") as out:
             procs.append(
-                subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=_clean_env())
+                subprocess.Popen(
+                    command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path
+                )
             )
 
     start(
@@ -149,8 +157,27 @@ def running(installed: Installed, tmp_path: Path) -> Iterator[list[Path]]:
     start("alerts", [*shinshu, "alerts"])
     start("notify", [*shinshu, "notify", "run"])
     start("serve", [*shinshu, "serve", "--port", str(installed.ports["serve"])])
+    # Caddy's state (its CA) in the scratch tree; its admin API and plain HTTP on free ports.
+    caddy_home = tmp_path / "caddy"
+    caddy_env = {
+        "HOME": str(caddy_home),
+        "XDG_DATA_HOME": str(caddy_home / "data"),
+        "XDG_CONFIG_HOME": str(caddy_home / "config"),
+        "CADDY_ADMIN": f"127.0.0.1:{free_port()}",
+        "CADDY_HTTP_PORT": str(free_port()),
+    }
+    caddyfile = str(root / "etc/caddy/Caddyfile")
+    caddy = [
+        require_binary("caddy", "caddy"),
+        "run",
+        "--config",
+        caddyfile,
+        "--adapter",
+        "caddyfile",
+    ]
+    start("caddy", caddy, caddy_env)
     try:
-        yield logs
+        yield logs, caddy_home / "data/caddy/pki/authorities/local/root.crt"
     finally:
         for proc in reversed(procs):
             proc.send_signal(signal.SIGTERM)
@@ -169,14 +196,31 @@ def _ready(port: int) -> bool:
         return False
 
 
+def _ready_over_https(port: int, root_cert: Path) -> bool:
+    """Whether /readyz answers 200 through Caddy, its certificate verified against its CA."""
+    if not root_cert.exists():
+        return False
+    context = ssl.create_default_context(cafile=str(root_cert))
+    try:
+        response = httpx.get(f"https://localhost:{port}/readyz", verify=context, timeout=2)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200 and "max-age" in response.headers.get(
+        "strict-transport-security", ""
+    )
+
+
 def test_installed_services_answer_readyz_and_the_first_admin_key_signs_in(
-    installed: Installed, running: list[Path]
+    installed: Installed, running: tuple[list[Path], Path]
 ) -> None:
-    """Every service is ready on the installed configuration; the printed key is an admin of
-    the tenant; InfluxDB refuses anonymous queries; secrets are private and never printed."""
+    """Every service is ready on the installed configuration, the API also over HTTPS through
+    Caddy; the printed key is an admin of the tenant; InfluxDB refuses anonymous queries;
+    secrets are private and never printed."""
+    logs, root_cert = running
     ports = installed.ports
     for name in ("ingest-metrics", "alerts-metrics", "notify-metrics", "serve"):
         wait_until(lambda port=ports[name]: _ready(port), 45, f"{name} /readyz")
+    wait_until(lambda: _ready_over_https(ports["https"], root_cert), 30, "/readyz over HTTPS")
 
     tokens = TOKEN.findall(installed.output)
     assert len(tokens) == 1, "the first admin key is printed exactly once"
@@ -210,7 +254,7 @@ def test_installed_services_answer_readyz_and_the_first_admin_key_signs_in(
     texts = {
         "settings": installed.toml.read_text(),
         "install output": installed.output,
-        **{log.name: log.read_text(errors="replace") for log in running},
+        **{log.name: log.read_text(errors="replace") for log in logs},
         **{p.name: p.read_text(errors="replace") for p in (root / "var/log").rglob("*.log")},
     }
     for where, text in texts.items():
