@@ -3,6 +3,7 @@ start from the files it wrote and answer /readyz; its admin key works; no secret
 
 from __future__ import annotations
 
+import getpass
 import os
 import re
 import signal
@@ -78,7 +79,7 @@ def install(root: Path, ports: dict[str, int]) -> str:
             sys.prefix,
             # Started as root, Mosquitto would drop to `mosquitto`, who cannot enter tmp_path.
             "--broker-user",
-            _user(),
+            getpass.getuser(),
             *args,
         ],
         capture_output=True,
@@ -89,12 +90,6 @@ def install(root: Path, ports: dict[str, int]) -> str:
     )
     assert done.returncode == 0, f"install.sh failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout + done.stderr
-
-
-def _user() -> str:
-    import getpass
-
-    return getpass.getuser()
 
 
 def _clean_env() -> dict[str, str]:
@@ -217,7 +212,7 @@ def test_installed_services_answer_readyz_and_the_first_admin_key_signs_in(
     Caddy; the printed key is an admin of the tenant; InfluxDB refuses anonymous queries;
     secrets are private and never printed."""
     logs, root_cert = running
-    ports = installed.ports
+    ports, root = installed.ports, installed.root
     for name in ("ingest-metrics", "alerts-metrics", "notify-metrics", "serve"):
         wait_until(lambda port=ports[name]: _ready(port), 45, f"{name} /readyz")
     wait_until(lambda: _ready_over_https(ports["https"], root_cert), 30, "/readyz over HTTPS")
@@ -235,8 +230,22 @@ def test_installed_services_answer_readyz_and_the_first_admin_key_signs_in(
         f"http://127.0.0.1:{ports['influx']}/query", data={"q": "SHOW DATABASES"}, timeout=5
     )
     assert anonymous.status_code == 401, "InfluxDB must have authentication on"
+    platform = ("shinshu", (root / "var/lib/shinshu/secrets/influxdb.secret").read_text().strip())
+    own = httpx.post(
+        f"http://127.0.0.1:{ports['influx']}/query",
+        data={"q": "SHOW MEASUREMENTS", "db": "shinshu"},
+        auth=platform,
+        timeout=5,
+    )
+    assert own.status_code == 200 and "error" not in own.json()["results"][0], own.text
+    other = httpx.post(
+        f"http://127.0.0.1:{ports['influx']}/query",
+        data={"q": "CREATE DATABASE other"},
+        auth=platform,
+        timeout=5,
+    )
+    assert other.status_code == 403, "the platform's account has rights on its database only"
 
-    root = installed.root
     secret_files = sorted(root.rglob("*.secret"))
     names = {p.name for p in secret_files}
     assert {"influxdb.secret", "influxdb-admin.secret", "shinshu-ingest.secret"} <= names
