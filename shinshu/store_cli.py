@@ -10,6 +10,7 @@ command line or a log line.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,7 +64,7 @@ def _store(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.influx_user or settings.influx_password_file is None:
         print(
             "shinshu store: set influx_user and influx_password_file (the platform's account)",
-            flush=True,
+            file=sys.stderr,
         )
         return 2
     admin = (args.admin_user, secret_in(args.admin_password_file))
