@@ -317,6 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_export_command(sub)
     add_migrate_command(sub)
+    from shinshu.store_cli import add_store_command
+
+    add_store_command(sub)
 
     demo = sub.add_parser(
         "demo",
