@@ -18,6 +18,7 @@ from storage.batch import SeriesId
 from storage.protocol import ReadingStore
 from storage.query import Aggregate, Buckets, Function, Select, match
 from storage.rollup_marks import FIRST, LAST, MARKS_MEASUREMENT, RollupMarks, hour_runs
+from storage.rollup_service import run_round, watermark
 from storage.rollups import raw_hours, recompute, rolled_hours, rollups_select
 
 T0 = 1_735_689_600_000  # 2025-01-01T00:00:00Z
@@ -115,3 +116,36 @@ def test_two_batches_marked_in_one_millisecond_keep_both_marks(store: ReadingSto
         marks.after_stored(batch)
     hours = [(T0 + h * MS_PER_HOUR,) * 2 for h in (0, 5)]
     assert sorted(_marked_runs(store, tenant)) == hours
+
+
+def test_a_round_rolls_what_was_marked_before_the_lag_and_moves_the_watermark(
+    store: ReadingStore,
+) -> None:
+    """Marks older than the lag are rolled and the watermark passes them; a mark newer than
+    the lag stays pending until a later round, which then rolls the late point too."""
+    tenant = f"t{uuid.uuid4().hex[:10]}"
+    topic = DeviceTopic(tenant, "plot", "logger")
+    series = SeriesId(AIR, tenant, "plot", "logger", "t")
+    now = [T0 / 1000]
+    marks = RollupMarks(store, "w1", clock=lambda: now[0])
+    for at, value in ((0, 2.0), (MS_PER_HOUR + 1, 3.0)):
+        batch = store.new_batch()
+        batch.add_readings(topic, [Reading("t", AIR, T0 + at, value)])
+        assert not store.write_batch(batch)
+        marks.after_stored(batch)
+        now[0] += 600
+    before = watermark(store)
+    report = run_round(store, lag_s=300, clock=lambda: now[0])
+    # The first mark (T0) is 1200 s old, the second (T0 + 600 s) 600 s: both before the lag.
+    assert report.through_ms == int((now[0] - 300) * 1000) > before
+    assert watermark(store) == report.through_ms
+    _assert_equal(_rolled(store, series), _raw(store, tenant))
+    late = store.new_batch()
+    late.add_readings(topic, [Reading("t", AIR, T0 + 5, -1.0)])
+    assert not store.write_batch(late)
+    marks.after_stored(late)
+    assert run_round(store, lag_s=300, clock=lambda: now[0]).marks == 0
+    assert _rolled(store, series)[T0][0] == 1
+    now[0] += 600
+    assert run_round(store, lag_s=300, clock=lambda: now[0]).marks == 1
+    _assert_equal(_rolled(store, series), _raw(store, tenant))
