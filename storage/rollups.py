@@ -20,7 +20,7 @@ from storage.errors import StoreError
 from storage.layout import DEVICE, SENSOR, SITE, TENANT
 from storage.points import Point
 from storage.protocol import ReadingStore
-from storage.query import Aggregate, Buckets, Function, Select, match
+from storage.query import Aggregate, Buckets, Function, Rows, Select, match
 
 ROLLUP_MEASUREMENT: Final = "rollup_1h"
 KIND: Final = "kind"
@@ -103,7 +103,12 @@ def raw_hours(store: ReadingStore, series: SeriesId, start_ms: int, end_ms: int)
 
 def rolled_hours(store: ReadingStore, select: Select) -> list[Hour]:
     """The rollups a `rollups_select` asks for."""
-    return [_hour(r) for rows in store.rows(select) for r in rows.records() if r[COUNT]]
+    return hours_of(store.rows(select))
+
+
+def hours_of(answer: Sequence[Rows]) -> list[Hour]:
+    """The hours of an answer of a `rollups_select`."""
+    return [_hour(r) for rows in answer for r in rows.records() if r[COUNT]]
 
 
 def rollups_select(series: SeriesId, start_ms: int, end_ms: int) -> Select:
