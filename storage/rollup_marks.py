@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from core.time import MS_PER_HOUR
 from storage.batch import SeriesId, WriteBatch
-from storage.errors import StoreError
+from storage.errors import StoreUnavailableError
 from storage.points import Point
 from storage.protocol import ReadingStore
 from storage.rollups import hour_start, series_tags
@@ -68,5 +68,7 @@ class RollupMarks:
                 points.append(Point(MARKS_MEASUREMENT, tags, {FIRST: first, LAST: last}, at))
         refused = self._store.write_points(points)
         if refused:
-            raise StoreError(f"rollup marks refused: {refused[0].reason}")
+            # Retried as an outage, like the batch: acknowledging it unmarked would leave its
+            # hours' rollups stale for good.
+            raise StoreUnavailableError(f"rollup marks refused: {refused[0].reason}")
         return len(points)
