@@ -208,6 +208,11 @@ class Settings:
     # Web Push: who runs this installation (the VAPID `sub` claim push services may contact).
     notify_vapid_contact: str = ""
 
+    # `shinshu rollup`: how often it rolls marked hours up, and how old a mark must be first
+    # (a mark younger than this may not be readable yet; see docs/storage.md).
+    rollup_interval_s: float = 60.0
+    rollup_lag_s: float = 120.0
+
     tenant: str = "demo"
     site: str = "sim"
 

@@ -30,6 +30,26 @@ def _ingest(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
+def _rollup(settings: Settings, _args: argparse.Namespace) -> int:
+    from core.signals import install_stop_handlers
+    from storage import open_store
+    from storage.errors import StoreError
+    from storage.rollup_service import run_round
+
+    stop = threading.Event()
+    install_stop_handlers(stop)
+    store = open_store(settings)
+    print("rolling up marked hours / 集計を更新しています (Ctrl-C to stop)", flush=True)
+    while not stop.is_set():
+        try:
+            run_round(store, lag_s=settings.rollup_lag_s)
+        except StoreError:
+            # The next round redoes this one in full: the watermark did not move.
+            log.warning("rollup round failed; retrying next round", exc_info=True)
+        stop.wait(settings.rollup_interval_s)
+    return 0
+
+
 def _backfill(settings: Settings, args: argparse.Namespace) -> int:
     from core.progress import Progress
     from core.time import MS_PER_DAY, MS_PER_MINUTE
@@ -210,6 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--metrics-port", dest="ingest_metrics_port", type=int, help="Prometheus port, 0 = off"
     )
     ingest.set_defaults(handler=_ingest)
+
+    rollup = sub.add_parser(
+        "rollup", help="keep hourly rollups of readings current (runs until SIGTERM)"
+    )
+    rollup.set_defaults(handler=_rollup)
 
     simulate = sub.add_parser("simulate", help="run a fleet of simulated devices")
     simulate.add_argument("--devices", type=_positive, default=5)
