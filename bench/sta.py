@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import psutil
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
@@ -83,16 +84,20 @@ def _page_through(client: httpx.Client, url: str) -> tuple[int, int, float]:
     return count, pages, time.perf_counter() - began
 
 
-def _paging(client: httpx.Client, observations: str, expected: int, runs: int) -> None:
+def _paging(client: httpx.Client, observations: str, expected: int, *, runs: int, pid: int) -> None:
     """Read the whole year through nextLinks at MAX_TOP, `runs` times; then default pages."""
     rates = []
+    server = psutil.Process(pid)
     for run in range(runs):
+        cpu = server.cpu_times()
         count, pages, seconds = _page_through(client, f"{observations}?$top={MAX_TOP}")
+        used = sum(server.cpu_times()[:2]) - sum(cpu[:2])
         assert count == expected, (count, expected)
         rates.append(count / seconds)
         print(
             f"  run {run + 1}: {count:,} Observations in {pages} pages of {MAX_TOP:,}, "
-            f"{seconds:.2f} s = {count / seconds:,.0f} Observations/s"
+            f"{seconds:.2f} s = {count / seconds:,.0f} Observations/s; server CPU "
+            f"{used / count * 1e6:.1f} µs an Observation (load average {os.getloadavg()[0]:.2f})"
         )
     best, median = max(rates), statistics.median(rates)
     verdict = "holds" if median >= PAGING_TARGET else "does NOT hold"
@@ -131,13 +136,17 @@ def _filter_params(rng: random.Random, days: int, extra: dict[str, str]) -> dict
 
 
 def _filters(client: httpx.Client, observations: str, requests: int) -> None:
-    """p50/p99 of time-window filters over the year: the first page, and with a count."""
+    """p50/p99 of time-window filters over the year: the first page, and with a count.
+
+    The target is for a filter's page (the default $top, with or without a count, in either
+    order); a page of MAX_TOP is shown too, but it is a bulk read, measured by (a).
+    """
     rng = random.Random(7)
     variants: list[tuple[str, dict[str, str]]] = [
         (f"first page ($top={DEFAULT_TOP})", {}),
         ("first page with $count=true", {"$count": "true"}),
         ("first page newest first", {"$orderby": "phenomenonTime desc"}),
-        (f"$top={MAX_TOP:,}", {"$top": str(MAX_TOP)}),
+        (f"$top={MAX_TOP:,} (not the target)", {"$top": str(MAX_TOP)}),
     ]
     worst = 0.0
     for label, extra in variants:
@@ -154,14 +163,18 @@ def _filters(client: httpx.Client, observations: str, requests: int) -> None:
                 samples.append(time.perf_counter() - began)
                 sizes.append(len(response.json()["value"]))
             cuts = statistics.quantiles(samples, n=100)
-            worst = max(worst, cuts[98] * 1000)
+            if "$top" not in extra:
+                worst = max(worst, cuts[98] * 1000)
             print(
                 f"filter {name} window, {label}: p50 {cuts[49] * 1000:.1f} ms, "
                 f"p99 {cuts[98] * 1000:.1f} ms ({statistics.mean(sizes):,.0f} Observations a "
                 "response)"
             )
     verdict = "holds" if worst < FILTER_TARGET_MS else "does NOT hold"
-    print(f"filter on phenomenonTime: worst p99 {worst:.1f} ms (target < 200 ms: {verdict})")
+    print(
+        f"filter on phenomenonTime, a page of {DEFAULT_TOP}: worst p99 {worst:.1f} ms "
+        f"(target < 200 ms: {verdict}); load average {os.getloadavg()[0]:.2f}"
+    )
 
 
 def main() -> None:
@@ -195,12 +208,12 @@ def main() -> None:
             )
             keys = KeyStore(Path(folder) / "api_keys.sqlite3")
             token = keys.create(TENANT, Role.VIEWER)[1]
-            with serve(server_env(influx.url, folder)) as (url, _pid):
+            with serve(server_env(influx.url, folder)) as (url, pid):
                 stream = make_id(TENANT, "site-a", "dev-year", "t1")
                 observations = f"{url}/sta/v1.1/Datastreams('{stream}')/Observations"
                 headers: dict[str, Any] = {"X-API-Key": token}
                 with httpx.Client(headers=headers, timeout=120) as client:
-                    _paging(client, observations, points, args.runs)
+                    _paging(client, observations, points, runs=args.runs, pid=pid)
                     _filters(client, observations, args.requests)
         finally:
             influx.stop()

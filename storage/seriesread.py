@@ -37,9 +37,10 @@ GROWTH = 16
 SPARE = 1.25
 # Counted a week, then an hour, at a time: an offset lands within the points of one hour.
 SEEK_BUCKETS_MS = (7 * MS_PER_DAY, MS_PER_HOUR)
-# Past this many points left to skip, the next finer count is cheaper than OFFSET's walk.
+# Up to this many points to skip are read and dropped (cheaper than counting them), and an
+# offset counted to within this many of its point needs no finer count.
 SEEK_FINE = 20_000
-# Where each page ended, per store: a few seconds' worth of clients following next links.
+# Where each page ended, per store, for a minute: clients follow a next link at once.
 CURSOR_TTL_S = 60.0
 CURSOR_ENTRIES = 4_096
 
@@ -192,7 +193,8 @@ def _remember(
     store: ReadingStore, span: Span, *, offset: int, limit: int, times: Times, values: Values
 ) -> tuple[Times, Values]:
     """The page, after noting where the next one starts (a page of `limit` - 1 plus one)."""
-    if len(times) == limit:
+    # Offset 0 is never looked up: a single point read from the start is not worth keeping.
+    if len(times) == limit and offset + limit > 1:
         CURSORS.put(store, span, offset + limit - 1, int(times[-1]))
     return times, values
 
