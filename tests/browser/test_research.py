@@ -296,9 +296,13 @@ def test_an_account_asks_through_its_export_page_in_both_languages(browse: Brows
 
     page.click("#lang")
     wait_js(page, "document.documentElement.lang === 'en'")
+    # The switch redraws the page; the account's grants are fetched again before they show.
+    english = entries["grantstatus.requested"]["en"]
+    badge_text = "document.querySelector('#my-grants .badge[data-status]')?.textContent"
+    wait_js(page, f"{badge_text} === {english!r}")
     wait_idle(page)
     _no_other_language(page, "en")
-    assert entries["grantstatus.requested"]["en"] in _visible(page)
+    assert english in _visible(page)
     screenshot(page, "export-account-en")
     probe.clean()
 
