@@ -150,14 +150,14 @@ class KeyStore:
         return key if key.active else None
 
     def list(self, tenant: str | None = None) -> list[ApiKey]:
-        """Every key (of `tenant`, if given), oldest first."""
+        """Every key (of `tenant`, if given), oldest first (in the order made, within one ms)."""
         query = "SELECT * FROM api_keys"
         args: tuple[str, ...] = ()
         if tenant is not None:
             query += " WHERE tenant = ?"
             args = (tenant,)
         with self._lock:
-            rows = self._db.execute(query + " ORDER BY created_ms, id", args).fetchall()
+            rows = self._db.execute(query + " ORDER BY created_ms, rowid", args).fetchall()
         return [_key(row) for row in rows]
 
     def get(self, key_id: str) -> ApiKey | None:
