@@ -12,7 +12,6 @@ Every answer that carried a tenant's data to an account is a row of that tenant'
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -21,8 +20,8 @@ from pathlib import Path
 
 from dashboard.errors import DashboardError, InvalidRequestError, NotFoundError
 from edge.protocol import ProtocolError, check_id
-from edge.schema import Schema, migrate
-from identity.registry import open_private_database
+from edge.schema import Schema
+from identity.registry import PrivateStore
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS grants (
@@ -166,21 +165,13 @@ def _text(value: str, what: str) -> str:
     return value
 
 
-class GrantStore:
+class GrantStore(PrivateStore):
     """The SQLite tables of grants and of the download log; safe to share between threads."""
 
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         """Open (creating if needed) the grant database at `path`; `clock` gives seconds."""
-        self.path = path
+        super().__init__(path, SCHEMA)
         self._clock = clock
-        self._lock = threading.Lock()
-        self._db = open_private_database(path)
-        migrate(self._db, SCHEMA, path)
-
-    def close(self) -> None:
-        """Close the database."""
-        with self._lock:
-            self._db.close()
 
     def now_ms(self) -> int:
         """The time grants are judged at: now, by the store's clock."""

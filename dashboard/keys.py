@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,8 +18,8 @@ from pathlib import Path
 
 from dashboard.errors import DashboardError, InvalidRequestError, NotFoundError
 from edge.protocol import ProtocolError, check_id
-from edge.schema import Schema, migrate
-from identity.registry import open_private_database
+from edge.schema import Schema
+from identity.registry import PrivateStore
 
 KEY_PREFIX = "shk"
 _ID_BYTES = 6
@@ -97,21 +96,12 @@ def split_token(token: str) -> tuple[str, str] | None:
     return parts[1], parts[2]
 
 
-class KeyStore:
+class KeyStore(PrivateStore):
     """The SQLite table of hashed keys; safe to share between threads."""
 
     def __init__(self, path: Path) -> None:
         """Open (creating if needed) the key database at `path`."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._lock = threading.Lock()
-        self._db = open_private_database(path)
-        migrate(self._db, SCHEMA, path)
-
-    def close(self) -> None:
-        """Close the database."""
-        with self._lock:
-            self._db.close()
+        super().__init__(path, SCHEMA)
 
     def create(
         self, tenant: str, role: Role, *, name: str = "", sites: Sequence[str] = ()

@@ -7,16 +7,14 @@ carried schema versions; each test works on a copy.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import run_shinshu
 
 from dashboard.grants import GrantStore
 from dashboard.keys import KeyStore, Role
@@ -157,16 +155,7 @@ def test_a_file_of_a_future_schema_is_refused_untouched(tmp_path: Path, name: st
     assert path.read_bytes() == before
 
 
-def _shinshu(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": os.environ["PATH"], "HOME": str(data_dir), "SHINSHU_DATA_DIR": str(data_dir)}
-    return subprocess.run(
-        [sys.executable, "-m", "shinshu.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+_shinshu = run_shinshu
 
 
 def test_shinshu_migrate_reports_each_file_and_refuses_a_newer_one(old: Path) -> None:
