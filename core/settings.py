@@ -139,6 +139,9 @@ class Settings:
     # is opened: a production install keeps it there, never in the TOML file or a variable.
     influx_password_file: Path | None = None
     influx_create_db: bool = True
+    # InfluxDB 1.x's backup and restore service (`bind-address` in influxdb.conf): loopback only,
+    # it has no authentication. `shinshu backup` and `restore` run `influxd` against it.
+    influx_backup_address: str = "127.0.0.1:8088"
     influx_gzip: bool = False
     data_dir: Path = Path("~/.local/share/shinshu")
     log_level: str = "INFO"

@@ -155,6 +155,7 @@ influx_user = "shinshu"
 influx_password_file = "$DATA/secrets/influxdb.secret"
 # The database exists (shinshu store init); the platform's account may not create others.
 influx_create_db = false
+influx_backup_address = "127.0.0.1:$INFLUX_RPC_PORT"
 metrics_host = "127.0.0.1"
 ingest_metrics_port = $INGEST_METRICS_PORT
 alerts_metrics_port = $ALERTS_METRICS_PORT

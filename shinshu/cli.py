@@ -342,9 +342,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_export_command(sub)
     add_migrate_command(sub)
+    from shinshu.backup_cli import add_backup_commands
     from shinshu.store_cli import add_store_command
 
     add_store_command(sub)
+    add_backup_commands(sub)
 
     demo = sub.add_parser(
         "demo",

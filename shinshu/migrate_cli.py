@@ -31,7 +31,8 @@ def add_migrate_command(sub: Any) -> None:
 Opener = tuple[str, Path, Callable[[Path], Any]]
 
 
-def _openers(settings: Settings, spool: Path | None) -> list[Opener]:
+def database_files(settings: Settings, spool: Path | None = None) -> list[Opener]:
+    """The server's SQLite files (and a spool, if named): name, path and what opens them."""
     from core.settings import load_api_settings
     from dashboard.grants import GrantStore
     from dashboard.keys import KeyStore
@@ -67,7 +68,7 @@ def _migrate(settings: Settings | None, args: argparse.Namespace) -> int:
     """Migrate (or with --check, report) each file that exists; 1 if any is refused."""
     assert settings is not None
     failed = 0
-    for name, path, opener in _openers(settings, args.spool):
+    for name, path, opener in database_files(settings, args.spool):
         if not path.exists():
             print(f"{name}: {path} absent (created at first start) / 未作成")
             continue

@@ -422,10 +422,11 @@ def any_payloads() -> st.SearchStrategy[bytes]:
     )
 
 
-def run_shinshu(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run `shinshu` with only `SHINSHU_DATA_DIR` of the platform's variables set."""
+def run_shinshu(data_dir: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    """Run `shinshu` with only `SHINSHU_DATA_DIR` and the given settings of the platform's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHINSHU_")}
     env["SHINSHU_DATA_DIR"] = str(data_dir)
+    env.update({f"SHINSHU_{k.upper()}": v for k, v in settings.items()})
     return subprocess.run(
         [sys.executable, "-m", "shinshu.cli", *args],
         env=env,
