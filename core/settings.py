@@ -21,7 +21,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import ConfigDict, SecretStr, ValidationError, create_model
 from pydantic.dataclasses import dataclass
@@ -135,10 +135,18 @@ class Settings:
     influx_token: SecretStr | None = None
     influx_user: str | None = None
     influx_password: SecretStr | None = None
+    # The password in a file only the service user can read (mode 0600), read when the store
+    # is opened: a production install keeps it there, never in the TOML file or a variable.
+    influx_password_file: Path | None = None
     influx_create_db: bool = True
     influx_gzip: bool = False
     data_dir: Path = Path("~/.local/share/shinshu")
     log_level: str = "INFO"
+    # "text" (a line per record) or "json" (one object per line, for a log collector).
+    log_format: Literal["text", "json"] = "text"
+    # Where ingest, alerts and the notifier serve /metrics, /healthz and /readyz. The default
+    # keeps them on this machine; a Prometheus elsewhere needs e.g. 0.0.0.0 behind a firewall.
+    metrics_host: str = "127.0.0.1"
 
     ingest_client_id: str = "shinshu-ingest"
     # With a group, workers share `$share/<group>/...` and split the load.
@@ -210,6 +218,11 @@ class Settings:
     # Web Push: who runs this installation (the VAPID `sub` claim push services may contact).
     notify_vapid_contact: str = ""
 
+    # `shinshu rollup`: how often it rolls marked hours up, and how old a mark must be first
+    # (a mark younger than this may not be readable yet; see docs/storage.md).
+    rollup_interval_s: float = 60.0
+    rollup_lag_s: float = 120.0
+
     tenant: str = "demo"
     site: str = "sim"
 
@@ -223,8 +236,15 @@ class Settings:
             raise SettingsError("an SMTP password is never sent without TLS")
         if reveal(self.influx_token) and (self.influx_user or reveal(self.influx_password)):
             raise SettingsError("set either SHINSHU_INFLUX_TOKEN or user and password, not both")
-        if bool(self.influx_user) != bool(reveal(self.influx_password)):
-            raise SettingsError("SHINSHU_INFLUX_USER and SHINSHU_INFLUX_PASSWORD go together")
+        has_password = bool(reveal(self.influx_password)) or self.influx_password_file is not None
+        if bool(self.influx_user) != has_password:
+            raise SettingsError(
+                "SHINSHU_INFLUX_USER and SHINSHU_INFLUX_PASSWORD (or _PASSWORD_FILE) go together"
+            )
+        if reveal(self.influx_password) and self.influx_password_file:
+            raise SettingsError(
+                "set SHINSHU_INFLUX_PASSWORD or SHINSHU_INFLUX_PASSWORD_FILE, not both"
+            )
         if reveal(self.mqtt_password) and self.mqtt_password_file:
             raise SettingsError("set SHINSHU_MQTT_PASSWORD or SHINSHU_MQTT_PASSWORD_FILE, not both")
         if (self.mqtt_cert_file is None) != (self.mqtt_key_file is None):
@@ -269,6 +289,15 @@ class Settings:
     def vapid_path(self) -> Path:
         """The server's VAPID key for Web Push (made at first use, mode 0600)."""
         return self.secrets_path / "vapid.pem"
+
+    def influx_secret(self) -> str | None:
+        """The InfluxDB password: the setting itself or the text of its file (None: no login)."""
+        if self.influx_password_file is None:
+            return reveal(self.influx_password)
+        try:
+            return read_secret_file(self.influx_password_file.expanduser())
+        except CredentialError as exc:
+            raise SettingsError(str(exc)) from exc
 
     def smtp_password(self) -> str | None:
         """The SMTP account's password, from its file (or the systemd credential)."""

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import SettingsError
+from core.logs import setup_logging
 from core.time import from_ms
 from dashboard.keys import ApiKey, KeyStore, KeyStoreError, Role
 
@@ -122,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"dashboard: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
+    setup_logging(settings.log_level, settings.log_format, service="api")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         return int(args.handler(settings, args))

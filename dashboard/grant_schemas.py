@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from dashboard.grants import MAX_TEXT, GrantState, GrantStatus
 
@@ -13,6 +15,20 @@ _WHEN = (
     "a date (JST: an embargo opens at the start of that day, a grant expires at its end) "
     "or an exact ISO 8601 time"
 )
+
+
+_BARE_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _day(value: object) -> object:
+    """A bare `YYYY-MM-DD` as a date: else it would pass as a datetime at UTC midnight."""
+    # FastAPI validates the parsed body in Python mode, where a datetime accepts a date string.
+    if isinstance(value, str) and _BARE_DATE.fullmatch(value.strip()):
+        return dt.date.fromisoformat(value.strip())
+    return value
+
+
+When = Annotated[dt.datetime | dt.date, BeforeValidator(_day)]
 
 
 class GrantRequest(BaseModel):
@@ -31,10 +47,8 @@ class GrantTerms(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     licence: str = Field(min_length=1, max_length=200, description="e.g. CC-BY-4.0")
-    expires: dt.datetime | dt.date = Field(description=f"when the grant ends: {_WHEN}")
-    embargo: dt.datetime | dt.date | None = Field(
-        None, description=f"nothing is seen before: {_WHEN}; default none"
-    )
+    expires: When = Field(description=f"when the grant ends: {_WHEN}")
+    embargo: When | None = Field(None, description=f"nothing is seen before: {_WHEN}; default none")
     sites: list[str] = Field(
         default_factory=list, max_length=1000, description="approve only these (default all)"
     )
@@ -50,8 +64,8 @@ class GrantGive(BaseModel):
     sites: list[str] = _SITES
     purpose: str = Field("", max_length=MAX_TEXT)
     licence: str = Field(min_length=1, max_length=200, description="e.g. CC-BY-4.0")
-    expires: dt.datetime | dt.date = Field(description=f"when the grant ends: {_WHEN}")
-    embargo: dt.datetime | dt.date | None = Field(None, description=f"nothing before: {_WHEN}")
+    expires: When = Field(description=f"when the grant ends: {_WHEN}")
+    embargo: When | None = Field(None, description=f"nothing before: {_WHEN}")
     note: str = Field("", max_length=MAX_TEXT)
 
 

@@ -12,7 +12,6 @@ Every answer that carried a tenant's data to an account is a row of that tenant'
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -21,45 +20,43 @@ from pathlib import Path
 
 from dashboard.errors import DashboardError, InvalidRequestError, NotFoundError
 from edge.protocol import ProtocolError, check_id
-from identity.registry import open_private_database
+from edge.schema import Schema
+from identity.registry import PrivateStore
 
-_SCHEMA = (
-    """
-    CREATE TABLE IF NOT EXISTS grants (
-        id TEXT PRIMARY KEY,
-        researcher TEXT NOT NULL,
-        tenant TEXT NOT NULL,
-        sites TEXT NOT NULL,
-        purpose TEXT NOT NULL,
-        licence TEXT NOT NULL,
-        embargo_ms INTEGER,
-        expires_ms INTEGER,
-        state TEXT NOT NULL,
-        requested_by TEXT NOT NULL,
-        requested_ms INTEGER NOT NULL,
-        decided_by TEXT,
-        decided_ms INTEGER,
-        note TEXT NOT NULL
-    )
-    """,
-    "CREATE INDEX IF NOT EXISTS grants_researcher ON grants (researcher)",
-    "CREATE INDEX IF NOT EXISTS grants_tenant ON grants (tenant)",
-    """
-    CREATE TABLE IF NOT EXISTS downloads (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        at_ms INTEGER NOT NULL,
-        researcher TEXT NOT NULL,
-        key_id TEXT NOT NULL,
-        tenant TEXT NOT NULL,
-        grants TEXT NOT NULL,
-        channel TEXT NOT NULL,
-        what TEXT NOT NULL,
-        items INTEGER
-    )
-    """,
-    "CREATE INDEX IF NOT EXISTS downloads_tenant ON downloads (tenant, seq)",
-    "CREATE INDEX IF NOT EXISTS downloads_researcher ON downloads (researcher, seq)",
-)
+_V1 = """
+CREATE TABLE IF NOT EXISTS grants (
+    id TEXT PRIMARY KEY,
+    researcher TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    sites TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    licence TEXT NOT NULL,
+    embargo_ms INTEGER,
+    expires_ms INTEGER,
+    state TEXT NOT NULL,
+    requested_by TEXT NOT NULL,
+    requested_ms INTEGER NOT NULL,
+    decided_by TEXT,
+    decided_ms INTEGER,
+    note TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS grants_researcher ON grants (researcher);
+CREATE INDEX IF NOT EXISTS grants_tenant ON grants (tenant);
+CREATE TABLE IF NOT EXISTS downloads (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms INTEGER NOT NULL,
+    researcher TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    grants TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    what TEXT NOT NULL,
+    items INTEGER
+);
+CREATE INDEX IF NOT EXISTS downloads_tenant ON downloads (tenant, seq);
+CREATE INDEX IF NOT EXISTS downloads_researcher ON downloads (researcher, seq);
+"""
+SCHEMA = Schema("research grant store", (_V1,))
 _ID_BYTES = 6
 # Long enough for a study's title and aims, short enough to list.
 MAX_TEXT = 2000
@@ -168,22 +165,13 @@ def _text(value: str, what: str) -> str:
     return value
 
 
-class GrantStore:
+class GrantStore(PrivateStore):
     """The SQLite tables of grants and of the download log; safe to share between threads."""
 
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         """Open (creating if needed) the grant database at `path`; `clock` gives seconds."""
-        self.path = path
+        super().__init__(path, SCHEMA)
         self._clock = clock
-        self._lock = threading.Lock()
-        self._db = open_private_database(path)
-        for statement in _SCHEMA:
-            self._db.execute(statement)
-
-    def close(self) -> None:
-        """Close the database."""
-        with self._lock:
-            self._db.close()
 
     def now_ms(self) -> int:
         """The time grants are judged at: now, by the store's clock."""

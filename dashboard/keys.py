@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +18,8 @@ from pathlib import Path
 
 from dashboard.errors import DashboardError, InvalidRequestError, NotFoundError
 from edge.protocol import ProtocolError, check_id
-from identity.registry import open_private_database
+from edge.schema import Schema
+from identity.registry import PrivateStore
 
 KEY_PREFIX = "shk"
 _ID_BYTES = 6
@@ -29,7 +29,7 @@ _DUMMY_HASH = hashlib.sha256(b"no such key").hexdigest()
 
 # SQLite's side files of a database: the write-ahead log and its shared-memory index.
 
-_SCHEMA = """
+_V1 = """
 CREATE TABLE IF NOT EXISTS api_keys (
     id TEXT PRIMARY KEY,
     tenant TEXT NOT NULL,
@@ -39,8 +39,9 @@ CREATE TABLE IF NOT EXISTS api_keys (
     secret_sha256 TEXT NOT NULL,
     created_ms INTEGER NOT NULL,
     revoked_ms INTEGER
-)
+);
 """
+SCHEMA = Schema("API key store", (_V1,))
 
 
 class KeyStoreError(DashboardError, InvalidRequestError):
@@ -95,21 +96,12 @@ def split_token(token: str) -> tuple[str, str] | None:
     return parts[1], parts[2]
 
 
-class KeyStore:
+class KeyStore(PrivateStore):
     """The SQLite table of hashed keys; safe to share between threads."""
 
     def __init__(self, path: Path) -> None:
         """Open (creating if needed) the key database at `path`."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._lock = threading.Lock()
-        self._db = open_private_database(path)
-        self._db.execute(_SCHEMA)
-
-    def close(self) -> None:
-        """Close the database."""
-        with self._lock:
-            self._db.close()
+        super().__init__(path, SCHEMA)
 
     def create(
         self, tenant: str, role: Role, *, name: str = "", sites: Sequence[str] = ()
@@ -148,14 +140,14 @@ class KeyStore:
         return key if key.active else None
 
     def list(self, tenant: str | None = None) -> list[ApiKey]:
-        """Every key (of `tenant`, if given), oldest first."""
+        """Every key (of `tenant`, if given), oldest first (in the order made, within one ms)."""
         query = "SELECT * FROM api_keys"
         args: tuple[str, ...] = ()
         if tenant is not None:
             query += " WHERE tenant = ?"
             args = (tenant,)
         with self._lock:
-            rows = self._db.execute(query + " ORDER BY created_ms, id", args).fetchall()
+            rows = self._db.execute(query + " ORDER BY created_ms, rowid", args).fetchall()
         return [_key(row) for row in rows]
 
     def get(self, key_id: str) -> ApiKey | None:

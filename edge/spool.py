@@ -33,6 +33,7 @@ from pathlib import Path
 
 from edge.errors import EdgeError
 from edge.protocol import Reading, SensorKind
+from edge.schema import Schema, SchemaVersionError, migrate
 
 # Bytes a reading is counted as besides its text: rowid, timestamp, value, frame and
 # SQLite's record header; close to what a row takes on disk.
@@ -40,7 +41,7 @@ ROW_OVERHEAD = 40
 # Frame 0 holds readings stamped by a synchronised clock; others an unsynced agent run's.
 SYNCED_FRAME = 0
 
-_SCHEMA = """
+_V1 = """
 -- AUTOINCREMENT: an id is never reused, even after the table emptied, so "after id N" holds.
 CREATE TABLE IF NOT EXISTS readings (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -58,6 +59,7 @@ CREATE TABLE IF NOT EXISTS batches (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+SCHEMA = Schema("edge spool", (_V1,))
 _UPSERT_META = (
     "INSERT INTO meta(key, value) VALUES (?, ?)"
     " ON CONFLICT(key) DO UPDATE SET value = excluded.value"
@@ -116,13 +118,13 @@ class Spool:
             self._db.execute("PRAGMA journal_mode=WAL")
             # FULL: a committed transaction survives a power cut, not only a crash.
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+            migrate(self._db, SCHEMA, path)
             self._bytes, self._count = self._db.execute(
                 "SELECT COALESCE(SUM(? + length(kind) + length(CAST(sensor AS BLOB))), 0),"
                 " COUNT(*) FROM readings",
                 (ROW_OVERHEAD,),
             ).fetchall()[0]
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, SchemaVersionError) as exc:
             raise SpoolError(f"cannot open the spool {path}: {exc}") from exc
 
     def close(self) -> None:

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import ConflictError, NotFoundError
+from edge.schema import Schema, migrate
 from identity.accounts import Account, AccountKind, ServiceRole
 from identity.errors import IdentityError
 from identity.secrets import SecretHash
 
-_SCHEMA = """
+_V1 = """
 CREATE TABLE IF NOT EXISTS accounts (
     username TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -46,6 +47,7 @@ CREATE TABLE IF NOT EXISTS events (
     detail TEXT NOT NULL
 );
 """
+SCHEMA = Schema("device registry", (_V1,))
 _COLUMNS = "username, kind, role, tenant, site, device, name, created_ms, rotated_ms, revoked_ms"
 
 
@@ -93,6 +95,23 @@ def open_private_database(path: Path) -> sqlite3.Connection:
     return db
 
 
+class PrivateStore:
+    """An SQLite file only its owner can read, at `schema`'s version, one connection shared
+    by threads under a lock (the key store, the grant store and the device registry)."""
+
+    def __init__(self, path: Path, schema: Schema) -> None:
+        """Open (creating if needed) the database at `path` and migrate it to `schema`."""
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = open_private_database(path)
+        migrate(self._db, schema, path)
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+
 def _account(row: tuple[object, ...]) -> Account:
     username, kind, role, tenant, site, device, name, created, rotated, revoked = row
     return Account(
@@ -109,20 +128,12 @@ def _account(row: tuple[object, ...]) -> Account:
     )
 
 
-class Registry:
+class Registry(PrivateStore):
     """The accounts table; safe to share between threads and with other processes."""
 
     def __init__(self, path: Path) -> None:
         """Open (creating if needed) the registry at `path`."""
-        self.path = path
-        self._lock = threading.Lock()
-        self._db = open_private_database(path)
-        self._db.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        """Close the database."""
-        with self._lock:
-            self._db.close()
+        super().__init__(path, SCHEMA)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from core.metrics import serve_metrics
+from core.metrics import Readiness, serve_metrics
 
 
 class DropReason(StrEnum):
@@ -53,9 +53,9 @@ class ServiceMetrics:
         """Count one message acknowledged to the broker."""
         self.messages.inc()
 
-    def serve(self, port: int, host: str = "127.0.0.1") -> None:
-        """Expose /metrics on `port` (0 leaves it off)."""
-        serve_metrics(self.registry, port, host, self.PORT_SETTING)
+    def serve(self, port: int, host: str, ready: Readiness) -> None:
+        """Expose /metrics, /healthz and /readyz on `port` (0 leaves it off)."""
+        serve_metrics(self.registry, port, host, self.PORT_SETTING, ready)
 
 
 @dataclass
@@ -112,6 +112,18 @@ class IngestMetrics(ServiceMetrics):
         )
         self.write_seconds = Histogram(
             "shinshu_ingest_write_seconds", "Duration of one store write", registry=r
+        )
+        self.receive_to_stored = Histogram(
+            "shinshu_ingest_receive_to_stored_seconds",
+            "From a message's arrival at this worker to the store accepting its readings",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+            registry=r,
+        )
+        self.device_spool_dropped = Counter(
+            "shinshu_ingest_device_spool_dropped_readings",
+            "Readings devices report they dropped from full spools (by tenant)",
+            ["tenant"],
+            registry=r,
         )
 
     def acknowledged(self, *, downlink: bool) -> None:

@@ -114,13 +114,19 @@ def run_consumer(
     build: ServiceFactory,
 ) -> None:
     """Connect a consumer service to the broker and the store and run it until `stop` is set."""
-    metrics.serve(metrics_port)
     store = _open_store(settings)
     client_id = subscription.client_id
     source, endpoint = _source(settings, subscription)
     # The same clock correction in every service, so that alert times equal stored times.
     skew = SkewCorrector(int(settings.ingest_skew_threshold_s * 1000), time.time)
     service = build(store, source, skew)
+
+    def ready() -> str | None:
+        if not source.subscribed.is_set():
+            return "not subscribed at the MQTT broker"
+        return None if store.ready() else "the store does not answer"
+
+    metrics.serve(metrics_port, settings.metrics_host, ready)
     start_source(source, endpoint, metrics)
     log.info(
         "%s %s: %s -> %s/%s", name, client_id, endpoint, settings.influx_url, settings.influx_db

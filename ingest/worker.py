@@ -19,6 +19,7 @@ from ingest.deadletter import DeadLetters, batch_context, wait_delivered
 from ingest.metrics import DropReason, IngestMetrics
 from ingest.parse import Limits, ParsedMessage, internal_error, tenant_of
 from ingest.sources.mqtt import Delivery, InMessage, MessageSource
+from ingest.spooldrops import SpoolDrops
 from storage.batch import ReadingRefused, Refusals, StatusRefused, WriteBatch
 from storage.errors import StoreUnavailableError
 from storage.protocol import ReadingStore
@@ -123,6 +124,7 @@ class StoreSink:
         self._monotonic = monotonic
         self._sleep = sleep
         self._dead = DeadLetters(source, metrics, max_copy_bytes=options.max_message_bytes)
+        self._spool_drops = SpoolDrops(metrics.device_spool_dropped)
         self._pending = self._new_pending()
         self._handoff: queue.Queue[_Pending | None] = queue.Queue(maxsize=options.write_queue)
         self._writer: threading.Thread | None = None
@@ -229,6 +231,7 @@ class StoreSink:
         if parsed.refusal is not None or topic is None:
             return
         if parsed.status is not None:
+            self._spool_drops.report(topic, parsed.status.spool_dropped)
             received_ms = int(message.received * 1000)
             pending.batch.add_status(topic, parsed.status, received_ms)
             pending.statuses.append(_StatusPoint(message, topic.tenant))
@@ -404,6 +407,9 @@ class StoreSink:
         failed_readings = sum(f.readings for f in failed)
         failed_statuses = sum(1 for f in failed if f.status)
         written = batch.batch
+        now = time.time()
+        for ticket in batch.tickets:
+            self._metrics.receive_to_stored.observe(max(0.0, now - ticket.message.received))
         self._metrics.stored.inc(written.readings - len(refused.readings) - failed_readings)
         self._metrics.statuses.inc(written.statuses - len(refused.statuses) - failed_statuses)
         for status in refused.statuses:

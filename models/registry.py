@@ -138,8 +138,14 @@ class ModelMeta:
     def from_json(cls, data: Mapping[str, Any]) -> ModelMeta:
         """Parse `meta.json`; RegistryError when it is not one of ours."""
         try:
-            if data["format"] != META_FORMAT:
-                raise RegistryError(f"meta.json format {data['format']!r} is not {META_FORMAT}")
+            found = data["format"]
+            if isinstance(found, int) and found > META_FORMAT:
+                raise RegistryError(
+                    f"meta.json format {found} is newer than this release reads (formats up to "
+                    f"{META_FORMAT}): it was written by a newer release; run that release"
+                )
+            if found != META_FORMAT:
+                raise RegistryError(f"meta.json format {found!r} is not {META_FORMAT}")
             window = data["training_window"]
             return cls(
                 name=str(data["name"]),

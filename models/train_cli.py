@@ -52,6 +52,7 @@ def _share(text: str) -> float:
 
 def _train_once(settings: Settings, args: argparse.Namespace) -> int:
     """One training run; the exit status says what happened."""
+    from core.progress import Progress
     from models.registry import ModelRegistry, ModelStatus, RegistryError
     from models.training import TrainingError, TrainingRequest, train_harvest
     from storage import open_store
@@ -60,8 +61,15 @@ def _train_once(settings: Settings, args: argparse.Namespace) -> int:
     registry = ModelRegistry.for_tenant(settings.data_path, settings.tenant)
     store = open_store(settings, timeout=120.0)
     request = TrainingRequest(settings.tenant, args.seasons, args.start, args.end, args.holdout)
+    bar = Progress(unit="steps", stream=sys.stdout)
+
+    def show(line: str) -> None:
+        # Indented lines are details of a step (a field's weather read): on a terminal they
+        # replace each other on one line; the headlines and results stay on the screen.
+        (bar.step if line.startswith("  ") else bar.note)(line.strip() if bar.terminal else line)
+
     try:
-        meta = train_harvest(store, registry, request, progress=_print)
+        meta = train_harvest(store, registry, request, progress=show)
     except TrainingError as exc:
         print(f"shinshu train: {exc}", file=sys.stderr, flush=True)
         return EXIT_BAD_INPUT

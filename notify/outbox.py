@@ -24,25 +24,8 @@ from enum import StrEnum
 from pathlib import Path
 
 from core.errors import ShinshuError
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    key TEXT NOT NULL UNIQUE,
-    channel TEXT NOT NULL,
-    destination TEXT NOT NULL,
-    tenant TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    queued_ms INTEGER NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_ms INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT NOT NULL DEFAULT '',
-    done_ms INTEGER
-);
-CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (destination, id) WHERE state = 'pending';
-CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
+from edge.schema import SchemaVersionError, migrate
+from notify.schema import SCHEMA
 
 
 class OutboxError(ShinshuError):
@@ -111,8 +94,8 @@ class Outbox:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
+            migrate(self._db, SCHEMA, path)
+        except (sqlite3.Error, SchemaVersionError) as exc:
             raise OutboxError(f"cannot open the outbox {path}: {exc}") from exc
         self._lock = threading.Lock()
 

@@ -12,8 +12,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from core.metrics import serve_metrics
 from core.settings import Settings
 from notify.chat import ChatChannel
 from notify.deliverer import Deliverer, RetryPolicy
@@ -127,7 +128,13 @@ def run_notifier(settings: Settings, stop: threading.Event) -> None:
         outbox, _channels(settings, subscriptions), policy=policy, on_outcome=metrics.outcome
     )
     if settings.notify_metrics_port:
-        start_http_server(settings.notify_metrics_port, "127.0.0.1", registry=metrics.registry)
+        serve_metrics(
+            metrics.registry,
+            settings.notify_metrics_port,
+            settings.metrics_host,
+            "SHINSHU_NOTIFY_METRICS_PORT",
+            lambda: None if store.ready() else "the store does not answer",
+        )
     last_sweep = [0.0]
 
     def dispatch() -> None:

@@ -22,19 +22,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from core.errors import InvalidRequestError, NotFoundError
+from edge.schema import migrate
+from notify.schema import SCHEMA
 
 TOKYO = ZoneInfo("Asia/Tokyo")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS subscriptions (
-    id TEXT PRIMARY KEY,
-    tenant TEXT NOT NULL,
-    spec TEXT NOT NULL,
-    secret TEXT NOT NULL DEFAULT '',
-    created_ms INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS subscriptions_tenant ON subscriptions (tenant);
-"""
 
 
 class SubscriptionError(InvalidRequestError):
@@ -209,7 +200,7 @@ class Subscriptions:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        migrate(self._db, SCHEMA, path)
         self._lock = threading.Lock()
 
     def close(self) -> None:

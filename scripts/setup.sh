@@ -10,7 +10,11 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=
 command -v influxd >/dev/null 2>&1 || [ -x /usr/bin/influxd ] || need_apt+=(influxdb)
 # The browser tests drive Debian's Chromium; the Japanese font makes their screenshots legible.
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# The install test puts Caddy in front of the API, as deploy/install.sh does on a server.
+command -v caddy >/dev/null 2>&1 || [ -x /usr/bin/caddy ] || need_apt+=(caddy)
 [ -d /usr/share/fonts/opentype/ipafont-gothic ] || need_apt+=(fonts-ipafont-gothic)
+# promtool checks and unit-tests the Prometheus rules in deploy/prometheus.
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
   echo "Python 3.11 or newer is needed as python3 (found: $(python3 --version 2>&1))" >&2
   exit 1

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import SettingsError
+from core.logs import setup_logging
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -29,7 +30,28 @@ def _ingest(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
+def _rollup(settings: Settings, _args: argparse.Namespace) -> int:
+    from core.signals import install_stop_handlers
+    from storage import open_store
+    from storage.errors import StoreError
+    from storage.rollup_service import run_round
+
+    stop = threading.Event()
+    install_stop_handlers(stop)
+    store = open_store(settings)
+    print("rolling up marked hours / 集計を更新しています (Ctrl-C to stop)", flush=True)
+    while not stop.is_set():
+        try:
+            run_round(store, lag_s=settings.rollup_lag_s)
+        except StoreError:
+            # The next round redoes this one in full: the watermark did not move.
+            log.warning("rollup round failed; retrying next round", exc_info=True)
+        stop.wait(settings.rollup_interval_s)
+    return 0
+
+
 def _backfill(settings: Settings, args: argparse.Namespace) -> int:
+    from core.progress import Progress
     from core.time import MS_PER_DAY, MS_PER_MINUTE
     from simulators.backfill import backfill
     from simulators.scenario import Scenario, Truth
@@ -50,7 +72,12 @@ def _backfill(settings: Settings, args: argparse.Namespace) -> int:
     if settings.influx_create_db:
         store.ensure_database()
     truth = Truth()
-    report = backfill(scenario, store, settings.tenant, truth, progress=print)
+    # One step per site: a bar on a terminal, the same lines as ever in a log.
+    bar = Progress(
+        total=args.farms + args.forests + args.factories, unit="sites", stream=sys.stdout
+    )
+    report = backfill(scenario, store, settings.tenant, truth, progress=bar.step)
+    bar.finish("backfill done / 過去データ投入完了")
     files = truth.write(args.truth_dir)
     print(
         f"backfilled {report.readings:,} readings of {report.sites} sites into "
@@ -204,6 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ingest.set_defaults(handler=_ingest)
 
+    rollup = sub.add_parser(
+        "rollup", help="keep hourly rollups of readings current (runs until SIGTERM)"
+    )
+    rollup.set_defaults(handler=_rollup)
+
     simulate = sub.add_parser("simulate", help="run a fleet of simulated devices")
     simulate.add_argument("--devices", type=_positive, default=5)
     simulate.add_argument("--readings", type=_positive, default=1000, help="per device")
@@ -306,8 +338,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_sites_commands(sub)
     from shinshu.export_cli import add_export_command
+    from shinshu.migrate_cli import add_migrate_command
 
     add_export_command(sub)
+    add_migrate_command(sub)
+    from shinshu.store_cli import add_store_command
+
+    add_store_command(sub)
 
     demo = sub.add_parser(
         "demo",
@@ -359,7 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SettingsError as exc:
             print(f"shinshu: {exc}", file=sys.stderr)
             return 2
-        logging.basicConfig(level=settings.log_level.upper(), format=log_format)
+        setup_logging(settings.log_level, settings.log_format, service=args.command)
         # One line per HTTP request to the store would drown everything else.
         logging.getLogger("httpx").setLevel(logging.WARNING)
     handler: Handler = args.handler

@@ -232,6 +232,8 @@ class LocalInfluxDB(LocalProcess):
     """An InfluxDB 1.x server on loopback with its data in the scratch folder."""
 
     rpc_port: int = 0
+    # With authentication on, as a production server runs (the first user must be an admin).
+    auth: bool = False
 
     def command(self) -> list[str]:
         """Write the configuration and return the command line."""
@@ -254,6 +256,7 @@ bind-address = "127.0.0.1:{self.rpc_port}"
 [http]
   bind-address = "127.0.0.1:{self.port}"
   log-enabled = false
+  auth-enabled = {"true" if self.auth else "false"}
 [logging]
   level = "warn"
   suppress-logo = true

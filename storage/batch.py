@@ -55,6 +55,17 @@ class Encoder(Protocol[_Unit]):
         ...
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class SeriesId:
+    """One series of readings: its kind (the measurement) and its tags."""
+
+    kind: SensorKind
+    tenant: str
+    site: str
+    device: str
+    sensor: str
+
+
 @dataclass(frozen=True, slots=True)
 class ReadingRefused:
     """A reading the store refused: the group it was added in (0, 1, ... in the order of
@@ -92,6 +103,7 @@ class _Group:
 
     start: int
     readings: Sequence[Reading] | ChannelReadings
+    topic: DeviceTopic
 
     def reading(self, position: int) -> Reading:
         """The reading at `position` of the group."""
@@ -147,12 +159,12 @@ class WriteBatch(Generic[_Unit]):
         device were missing before theirs. Both are stored as flag fields of each point.
         """
         units = self._encoder.readings(topic, readings, shift_ms, missing)
-        return self._group(_Group(len(self.units), readings), units)
+        return self._group(_Group(len(self.units), readings, topic), units)
 
     def add_channel(self, channel: ChannelReadings) -> int:
         """Add many readings of one sensor channel (a backfill); the group."""
         units = self._encoder.channel(channel)
-        return self._group(_Group(len(self.units), channel), units)
+        return self._group(_Group(len(self.units), channel, channel.topic), units)
 
     def add_status(self, topic: DeviceTopic, report: StatusReport, received_ms: int) -> int:
         """Add a device's status, stamped with when it was received; its index."""
@@ -169,13 +181,28 @@ class WriteBatch(Generic[_Unit]):
             at = self._group_ids.index(wanted)
             group = self._groups[at]
             end = self._groups[at + 1].start if at + 1 < len(self._groups) else len(self.units)
-            part._groups.append(_Group(len(part.units), group.readings))
+            part._groups.append(_Group(len(part.units), group.readings, group.topic))
             part._group_ids.append(wanted)
             part.units.extend(self.units[group.start : end])
         for wanted in statuses:
             part.status_units.append(self.status_units[self._status_ids.index(wanted)])
             part._status_ids.append(wanted)
         return part
+
+    def series_times(self) -> dict[SeriesId, list[int]]:
+        """The times (ms) of the batch's readings, by series: what a write of it touches."""
+        out: dict[SeriesId, list[int]] = {}
+        for group in self._groups:
+            topic = group.topic
+            if isinstance(group.readings, ChannelReadings):
+                channel = group.readings
+                key = SeriesId(channel.kind, topic.tenant, topic.site, topic.device, channel.sensor)
+                out.setdefault(key, []).extend(int(t) for t in channel.ts_ms)
+                continue
+            for reading in group.readings:
+                key = SeriesId(reading.kind, topic.tenant, topic.site, topic.device, reading.sensor)
+                out.setdefault(key, []).append(int(reading.ts_ms))
+        return out
 
     def all_units(self) -> list[_Unit]:
         """Readings first, then status points: the order `refusals` reads positions in."""

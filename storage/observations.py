@@ -1,9 +1,9 @@
 """Points of one series a page at a time, in either order, and their count, for the STA API.
 
 The SensorThings routes page with an offset and read newest first as often as oldest first,
-which the readings route (cursor paging, oldest first) does not need; these reads give the
-store the whole question (range, order, limit, offset) so that a long series is never read in
-full to answer one page.
+which the readings route (cursor paging, oldest first) does not need. A page is read from
+where it starts, a window of time at a time (`storage.seriesread`), so that a long series is
+never read in full, nor walked to its offset, to answer one page.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from storage.layout import READING_MEASUREMENTS, SERIES_TAGS, VALUE
 from storage.protocol import ReadingStore
 from storage.query import Aggregate, Function, Select, match
 from storage.readings import from_store, rows_of
+from storage.seriesread import Span, columns_of, read_span
 
 
 def _where(tenant: str, key: SeriesKey) -> dict[str, object]:
@@ -37,16 +38,24 @@ def series_points(
     descending: bool = False,
 ) -> list[tuple[int, float]]:
     """Points (ms, value) of one series in [start, end), in time order, a page of them."""
-    select = Select(
-        fields=(VALUE,),
-        start_ms=start_ms,
-        end_ms=end_ms,
-        limit=limit,
-        offset=offset,
-        descending=descending,
-        **_where(tenant, key),  # type: ignore[arg-type]
-    )
-    return [(int(t), float(v)) for rows in rows_of(store, select) for t, v in rows.values]
+    if limit is not None and start_ms is not None and end_ms is not None:
+        # A page: read in windows of time from where it starts (`storage.seriesread`).
+        where = match(tenant=tenant, site=key.site, device=key.device, sensor=key.sensor)
+        span = Span(key.kind.value, where, start_ms, end_ms, descending)
+        times, values = read_span(store, span, limit=limit, offset=offset)
+    else:
+        select = Select(
+            fields=(VALUE,),
+            start_ms=start_ms,
+            end_ms=end_ms,
+            limit=limit,
+            offset=offset,
+            descending=descending,
+            **_where(tenant, key),  # type: ignore[arg-type]
+        )
+        times, values = columns_of(store, select)
+    # Lists of Python numbers at once: far cheaper than converting point by point.
+    return list(zip(times.tolist(), values.tolist(), strict=True))
 
 
 def series_count(
@@ -97,9 +106,4 @@ def series_arrays(
         limit=limit,
         **_where(tenant, key),  # type: ignore[arg-type]
     )
-    answer = from_store(lambda: store.columns(select), [])
-    if not answer:
-        return np.zeros(0, np.int64), np.zeros(0, np.float64)
-    times = np.concatenate([c.times for c in answer]).astype(np.int64)
-    values = np.concatenate([c.values for c in answer]).astype(np.float64)
-    return times, values
+    return columns_of(store, select)

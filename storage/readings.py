@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from core.cache import TtlCache
 from core.time import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, parse_duration_ms
 from edge.protocol import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, SensorKind
+from storage.batch import SeriesId
 from storage.catalogue import Catalogue, DeviceStatus, SeriesKey
 from storage.errors import DatabaseNotFoundError, QueryError, StoreDownError, StoreError
 from storage.exportwindow import ExportBatch, Window, export_batch, series_key
@@ -33,6 +34,7 @@ from storage.layout import (
 )
 from storage.protocol import ReadingStore
 from storage.query import Aggregate, Buckets, Function, Rows, Select, SeriesColumns, match
+from storage.rollup_read import ROLLED_WIDTHS, rolled_aggregates
 
 log = logging.getLogger(__name__)
 
@@ -126,10 +128,17 @@ class Reader:
     """Runs the API's queries on one store; the catalogue is cached per tenant for a few seconds."""
 
     def __init__(
-        self, store: ReadingStore, catalogue_ttl_s: float = 5.0, aggregate_ttl_s: float = 0.0
+        self,
+        store: ReadingStore,
+        catalogue_ttl_s: float = 5.0,
+        aggregate_ttl_s: float = 0.0,
+        *,
+        rollups: bool = False,
     ) -> None:
-        """Read from `store`; answers may be cached for the given seconds (0: never)."""
+        """Read from `store`; answers may be cached for the given seconds (0: never);
+        `rollups`: 1h, 6h and 1d aggregates read hourly rollups where they are current."""
         self._store = store
+        self._rollups = rollups
         self._ttl = catalogue_ttl_s
         # When an aggregate expires under many viewers of one chart, one store query serves
         # them all; the others would only queue behind it in InfluxDB.
@@ -300,11 +309,37 @@ class Reader:
             **_of_series(tenant, key),
         )
         # The select names tenant, series, range, interval and functions: it is the answer's key.
-        return self._aggregates.get(select, lambda: self._aggregate_rows(select))
+        if not self._rollups or interval.ms not in ROLLED_WIDTHS:
+            return self._aggregates.get(select, lambda: self._aggregate_rows(select))
+        series = SeriesId(key.kind, tenant, key.site, key.device, key.sensor)
+        names = [f.value for f in chosen]
+        return self._aggregates.get(
+            (select, "rollups"), lambda: self._rolled_rows(select, series, names)
+        )
 
     def _aggregate_rows(self, select: Select) -> list[dict[str, Any]]:
         """The rows of an aggregate query, one dict per bucket."""
         return [row for s in self._query(select) for row in s.records()]
+
+    def _rolled_rows(
+        self, select: Select, series: SeriesId, functions: list[str]
+    ) -> list[dict[str, Any]]:
+        """An aggregate's rows from rollups where current, raw points elsewhere."""
+        assert select.start_ms is not None and select.end_ms is not None
+        assert select.buckets is not None
+        start, end, width = select.start_ms, select.end_ms, select.buckets.width_ms
+        rolled = from_store(
+            lambda: rolled_aggregates(
+                self._store,
+                series,
+                start_ms=start,
+                end_ms=end,
+                width_ms=width,
+                functions=functions,
+            ),
+            None,
+        )
+        return self._aggregate_rows(select) if rolled is None else rolled
 
     def first_spacing(
         self,

@@ -420,3 +420,17 @@ def any_payloads() -> st.SearchStrategy[bytes]:
         ),
         st.builds(deep_json, st.integers(1, 3_000)),
     )
+
+
+def run_shinshu(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `shinshu` with only `SHINSHU_DATA_DIR` of the platform's variables set."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHINSHU_")}
+    env["SHINSHU_DATA_DIR"] = str(data_dir)
+    return subprocess.run(
+        [sys.executable, "-m", "shinshu.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

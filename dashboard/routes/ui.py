@@ -51,6 +51,7 @@ FEATURE_ROUTES = {
     "registry": "/api/v1/tenants/{tenant}/registry",
     "notifications": "/api/v1/tenants/{tenant}/alert-rules",
     "records": "/api/v1/tenants/{tenant}/records",
+    "research": "/api/v1/tenants/{tenant}/research/grants",
 }
 
 router = APIRouter(include_in_schema=False)

@@ -8,10 +8,13 @@ and an ObservedProperty are a sensor kind of the catalogue, an Observation is on
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
-from core.time import from_ms
+from core.time import MS_PER_DAY, from_ms
 from dashboard.sta.ids import make_id, observation_id
 from edge.protocol import SensorKind
 from storage.assets import SiteAsset
@@ -49,11 +52,16 @@ NAVIGATION: dict[str, dict[str, tuple[str, bool]]] = {
     "FeaturesOfInterest": {"Observations": ("Observations", True)},
 }
 ENTITY_SETS = tuple(NAVIGATION)
+_DAY_ZERO = dt.date(1970, 1, 1)
+_NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entity:
     """One entity: its set, id, properties (times as datetimes) and what it stands for."""
+
+    # Slots: a page holds thousands of Observations, and each instance dict the garbage
+    # collector would have to walk again in every full collection while the page is built.
 
     set: str
     id: str
@@ -63,7 +71,7 @@ class Entity:
     series: SeriesKey | None = None
     kind: SensorKind | None = None
     time_ms: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def get(self, path: str) -> Any:
         """A property for `$filter` and `$orderby`: `id`, `@iot.id` or a path `a/b`."""
@@ -177,15 +185,9 @@ def observation(datastream_id: str, key: SeriesKey, time_ms: int, value: float) 
     """The Observation of one stored point."""
     at = from_ms(time_ms)
     props = {"phenomenonTime": at, "resultTime": at, "result": value}
-    return Entity(
-        "Observations",
-        observation_id(datastream_id, time_ms),
-        props,
-        site=key.site,
-        device=key.device,
-        series=key,
-        time_ms=time_ms,
-    )
+    # Positional and with one shared empty `extra`: a page builds thousands of these.
+    oid = observation_id(datastream_id, time_ms)
+    return Entity("Observations", oid, props, key.site, key.device, key, None, time_ms, _NO_EXTRA)
 
 
 def iso(value: dt.datetime) -> str:
@@ -193,13 +195,51 @@ def iso(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
+@lru_cache(maxsize=4_096)
+def _day_text(day: int) -> str:
+    return (_DAY_ZERO + dt.timedelta(days=day)).isoformat()
+
+
+def iso_ms(time_ms: int) -> str:
+    """`iso(from_ms(time_ms))`, written without a datetime: a page writes thousands of times."""
+    day, rest = divmod(time_ms, MS_PER_DAY)
+    seconds, millis = divmod(rest, 1000)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    clock = f"{_day_text(day)}T{hours:02d}:{minutes:02d}:{seconds:02d}"
+    # As datetime.isoformat: a fraction only when there is one, in microseconds.
+    return f"{clock}.{millis:03d}000Z" if millis else f"{clock}Z"
+
+
 def render(entity: Entity, base: str) -> dict[str, Any]:
     """The JSON of an entity: @iot.id, @iot.selfLink, properties and navigation links."""
     quoted = entity.id.replace("'", "''")
     self_link = f"{base}/{entity.set}('{quoted}')"
+    props = entity.props
+    if (
+        entity.set == "Observations"
+        and entity.time_ms is not None
+        and "phenomenonTime" in props
+        and props.get("resultTime") is props["phenomenonTime"]
+    ):
+        # An Observation as `observation` builds it: one time, written once from its ms.
+        return _render_observation(entity, self_link, iso_ms(entity.time_ms))
     out: dict[str, Any] = {"@iot.id": entity.id, "@iot.selfLink": self_link}
-    for name, value in entity.props.items():
+    for name, value in props.items():
         out[name] = iso(value) if isinstance(value, dt.datetime) else value
     for nav in NAVIGATION[entity.set]:
         out[f"{nav}@iot.navigationLink"] = f"{self_link}/{nav}"
     return out
+
+
+def _render_observation(entity: Entity, self_link: str, stamp: str) -> dict[str, Any]:
+    """`render` of an Observation whose phenomenonTime and resultTime are `stamp`."""
+    return {
+        "@iot.id": entity.id,
+        "@iot.selfLink": self_link,
+        "phenomenonTime": stamp,
+        "resultTime": stamp,
+        "result": entity.props["result"],
+        "Datastream@iot.navigationLink": f"{self_link}/Datastream",
+        "FeatureOfInterest@iot.navigationLink": f"{self_link}/FeatureOfInterest",
+    }

@@ -16,7 +16,7 @@ from dashboard.context import AppContext
 from dashboard.scopes import Scope
 from dashboard.sta import entities as ent
 from dashboard.sta.entities import Entity
-from dashboard.sta.ids import split_id, split_observation_id, tenant_of
+from dashboard.sta.ids import make_id, split_id, split_observation_id, tenant_of
 from edge.protocol import SensorKind
 from storage.assets import SiteAsset
 from storage.catalogue import SeriesKey
@@ -220,7 +220,8 @@ class Source:
         if view is None:
             return []
         return [
-            (d.id, d.series)
-            for d in (self.datastream(tenant, k) for ks in view.devices.values() for k in ks)
-            if d.site == entity.site and d.series
+            (make_id(tenant, k.site, k.device, k.sensor), k)
+            for (site, _), keys in view.devices.items()
+            if site == entity.site
+            for k in keys
         ]

@@ -13,11 +13,11 @@ EXIT_BAD_INPUT = 2
 
 
 def _hours(text: str) -> tuple[int, ...]:
-    """Comma-separated whole hours, e.g. 15,18."""
+    """Comma-separated whole hours, e.g. 15,21."""
     try:
         return tuple(int(h) for h in text.split(",") if h.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError("hours as whole numbers, e.g. 15,18") from None
+        raise argparse.ArgumentTypeError("hours as whole numbers, e.g. 15,21") from None
 
 
 def _fit(args: argparse.Namespace) -> int:
@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--weather", type=Path, required=True, metavar="HOURLY.csv")
     fit.add_argument("--out", type=Path, required=True, metavar="MODEL_DIR")
     fit.add_argument(
-        "--issue-hours", type=_hours, default=None, metavar="H,H", help="local (default 15,18)"
+        "--issue-hours", type=_hours, default=None, metavar="H,H", help="local (default 15,21)"
     )
     fit.add_argument(
         "--min-nights", type=int, default=None, help="fewer nights: physical rule (30)"

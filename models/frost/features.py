@@ -17,7 +17,7 @@ import numpy.typing as npt
 from models.frost.hourly import HOURS, FloatArray, HourlyWeather
 from models.frost.physical import MIDDAY_HOUR, craddock_pritchard
 
-DEFAULT_ISSUE_HOURS = (15, 18)
+DEFAULT_ISSUE_HOURS = (15, 21)
 MORNING_HOUR = 8
 # A night whose window has fewer readings than this share has no observed minimum.
 MIN_NIGHT_COVERAGE = 0.75
@@ -49,9 +49,24 @@ FEATURE_NAMES: tuple[str, ...] = (
     "t_prev_hour",
     "clearness_late",
     "clearness_noon",
+    "cooling_since_max",
+    "brunt_minimum",
+    "calm_hours",
 )
 # Hours of the "noon" sunshine block for the clearness at that time of day (10:00-14:00 labels).
 NOON_HOURS = (10, 15)
+# Sunset for the √t extrapolation: the first hour label from noon on whose mean radiation is
+# below this (W/m²). A design choice, the same floor as the clearness ratios.
+DARK_W_M2 = 5.0
+# At least this many hourly temperatures after sunset for the √t fit (a line needs two; three
+# keep one stray hour from setting the slope). Design choice.
+BRUNT_MIN_HOURS = 3
+# The hour the √t curve is extrapolated to: 06:00 next morning (label 30 of the issue day),
+# about sunrise, where a radiation night is coldest. Design choice.
+BRUNT_END_LABEL = HOURS + 6
+# Calm: wind below 1 m/s. Design choice (a common threshold for a radiation night; not taken
+# from a specific table).
+CALM_M_S = 1.0
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -124,6 +139,38 @@ def _relative_to_recent_best(block: FloatArray, floor: float) -> FloatArray:
         return np.where(best >= floor, mean / best, np.nan)
 
 
+def brunt_minimum(t: FloatArray, sun: FloatArray, h: int) -> FloatArray:
+    """Per day: the temperatures since sunset extrapolated along a √t curve to 06:00 next day.
+
+    Brunt's nocturnal cooling, in the form used for frost nowcasts by Snyder & de Melo-Abreu
+    (2005), FAO "Frost protection" vol. 1 (Brunt's text not consulted): on a clear calm night
+    the air cools about as the square root of the time since cooling began, T = a + b√(t - t0),
+    a and b fitted each night (docs/frost.md). The line is fitted
+    to the hours from the first dark hour (radiation below DARK_W_M2) to h; NaN with fewer than
+    BRUNT_MIN_HOURS of them, no radiation sensor, or before sunset. A warming slope is taken as
+    no cooling (b = 0): the extrapolation never lies above the last reading's level.
+    """
+    out = np.full(len(t), np.nan)
+    for d in range(len(t)):
+        dark = np.flatnonzero(sun[d, MIDDAY_HOUR : h + 1] < DARK_W_M2)
+        if not len(dark):
+            continue
+        start = MIDDAY_HOUR + int(dark[0])
+        cols = np.arange(start, h + 1)
+        temps = t[d, cols]
+        ok = np.isfinite(temps)
+        if ok.sum() < BRUNT_MIN_HOURS:
+            continue
+        # t0 is the start of the first dark hour (the label marks the hour's end).
+        root = np.sqrt(cols[ok] - (start - 1.0))
+        slope, level = np.polyfit(root, temps[ok], 1)
+        slope = min(float(slope), 0.0)
+        out[d] = level + slope * np.sqrt(BRUNT_END_LABEL - (start - 1.0))
+        if slope == 0.0:
+            out[d] = float(np.mean(temps[ok]))
+    return out
+
+
 def _hour_rows(w: HourlyWeather, h: int, morning_hour: int) -> tuple[FloatArray, FloatArray]:
     """Features (days, f) and target for issue hour h."""
     t, td, rh = w.grid(w.air_temperature), w.grid(w.dew_point), w.grid(w.relative_humidity)
@@ -171,6 +218,15 @@ def _hour_rows(w: HourlyWeather, h: int, morning_hour: int) -> tuple[FloatArray,
         # Cloudiness now and at noon: sunshine against the site's best at that time of day.
         _relative_to_recent_best(sun[:, h - 3 : h + 1], 5.0),
         _relative_to_recent_best(sun[:, NOON_HOURS[0] : min(NOON_HOURS[1], h + 1)], 5.0),
+        # Nocturnal cooling: how far the air has fallen from the day's maximum, the √t
+        # extrapolation of the hours after sunset, and how many of the last 3 hours were calm.
+        t[:, h] - _quiet(np.nanmax, t[:, 6 : h + 1], axis=1),
+        brunt_minimum(t, sun, h),
+        np.where(
+            np.isfinite(wind[:, h - 2 : h + 1]).any(axis=1),
+            (wind[:, h - 2 : h + 1] < CALM_M_S).sum(axis=1).astype(np.float64),
+            np.nan,
+        ),
     ]
     return np.column_stack(columns), target
 

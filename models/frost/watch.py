@@ -1,6 +1,6 @@
 """Frost alerts: at each issue time, every apple field whose night could kill blossom buds.
 
-At or after each issue time (15:00 and 18:00 Japan time) each pass forecasts tonight's minimum
+At or after each issue time (15:00 and 21:00 Japan time) each pass forecasts tonight's minimum
 for every registered apple field with a device: the site's own frost forecaster, trained on the
 field's stored hourly history (refitted at most once a day, kept in memory), or the physical
 rule when the history cannot train one. The bud stage comes from thermal time since March 1

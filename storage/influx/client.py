@@ -319,6 +319,6 @@ def make_store(
         settings.influx_db,
         token=reveal(settings.influx_token),
         user=settings.influx_user,
-        password=reveal(settings.influx_password),
+        password=settings.influx_secret(),
         gzip_body=settings.influx_gzip,
     )

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from edge.schema import Schema, migrate
 from storage.batch import Refusals, WriteBatch
 from storage.errors import StoreError, StoreUnavailableError
 from storage.points import Point, PointRefused
@@ -26,7 +27,7 @@ from storage.query import Rows, Select, SeriesColumns
 from storage.sqlite import select as answering
 from storage.sqlite.encoding import Row, RowEncoder, refusal
 
-_SCHEMA = """
+_V1 = """
 CREATE TABLE IF NOT EXISTS series (
     id INTEGER PRIMARY KEY,
     measurement TEXT NOT NULL,
@@ -48,6 +49,7 @@ CREATE TABLE IF NOT EXISTS field_types (
     PRIMARY KEY (measurement, field)
 ) WITHOUT ROWID;
 """
+SCHEMA = Schema("embedded reading store", (_V1,))
 # The same key again replaces the fields it names and keeps the others, as in InfluxDB.
 _UPSERT = """
 INSERT INTO points (series, time, value, fields) VALUES (?, ?, ?, ?)
@@ -98,7 +100,7 @@ class SqliteStore(ReadingStore):
         with self._guard():
             db = self._db()
             db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
+            migrate(db, SCHEMA, self.path)
 
     def __repr__(self) -> str:
         """The store's file."""

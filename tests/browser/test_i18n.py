@@ -13,6 +13,7 @@ import pytest
 from browser.ui_support import PAGES, Browse, route_of, screenshot, wait_idle, wait_js
 from playwright.sync_api import Page
 
+from dashboard.grants import GrantStatus
 from dashboard.keys import Role
 from edge.protocol import SensorKind
 from models.harvest.service import ForecastStatus
@@ -66,6 +67,9 @@ DYNAMIC = {
     "severity": [s.name.lower() for s in Severity],
     "inbox": ["state", "site", "kind"],
     "inbox.state": [s.value for s in AlertState],
+    # Research grants: what a grant means now, and the channels of the download log.
+    "grantstatus": [s.value for s in GrantStatus],
+    "grantchannel": ["sta", "export"],
     # Channels of subscriptions and outbox items, and the outcomes of enabling push.
     "notify": [
         *(c.value for c in ChannelKind),

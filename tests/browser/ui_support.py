@@ -219,6 +219,7 @@ PAGES: dict[str, tuple[str, Role | None]] = {
     "factory": ("/factory/{factory}", Role.OPERATOR),
     "export": ("/export", Role.RESEARCHER),
     "registry": ("/registry", Role.OPERATOR),
+    "research": ("/research", Role.ADMIN),
 }
 
 

@@ -265,3 +265,28 @@ def test_a_tenant_cannot_make_a_researcher_account(env: Env) -> None:
     whoami = env.get("/api/v1/whoami", env.account)
     assert whoami["account"] is True
     assert whoami["tenant"] == ACCOUNT
+
+
+def test_dates_are_japan_days(env: Env) -> None:
+    """A bare date opens an embargo at the start of that JST day, and ends a grant at its end."""
+    jst = dt.timezone(dt.timedelta(hours=9))
+    today = dt.datetime.fromtimestamp(env.clock.now, jst).date()
+    embargo, expires = today + dt.timedelta(days=2), today + dt.timedelta(days=9)
+    given = env.client.post(
+        "/api/v1/tenants/alpha/research/grants",
+        json={
+            "researcher": ACCOUNT,
+            "sites": [env.sites["alpha"]["forest"]],
+            "licence": "CC-BY-4.0",
+            "embargo": embargo.isoformat(),
+            "expires": expires.isoformat(),
+        },
+        headers=env.admins["alpha"],
+    )
+    assert given.status_code == 201, given.text
+    body = given.json()
+    opens = dt.datetime.fromisoformat(body["embargo"])
+    ends = dt.datetime.fromisoformat(body["expires"])
+    assert opens == dt.datetime.combine(embargo, dt.time(), jst)
+    assert ends == dt.datetime.combine(expires + dt.timedelta(days=1), dt.time(), jst)
+    assert body["status"] == "embargoed"

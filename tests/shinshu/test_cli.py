@@ -6,10 +6,11 @@ import argparse
 import csv
 import dataclasses
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+from support import run_shinshu
 
 from core.settings import Settings
 from shinshu.cli import SETTING_FLAGS, build_parser, setting_overrides
@@ -94,18 +95,7 @@ def test_harvest_commands_are_reachable_and_report_bad_files(tmp_path: Path) -> 
     assert "Traceback" not in result.stderr
 
 
-def _shinshu(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run `shinshu` with only `SHINSHU_DATA_DIR` of the platform's variables set."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHINSHU_")}
-    env["SHINSHU_DATA_DIR"] = str(data_dir)
-    return subprocess.run(
-        [sys.executable, "-m", "shinshu.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+_shinshu = run_shinshu
 
 
 def test_keys_create_takes_repeated_sites(tmp_path: Path) -> None:

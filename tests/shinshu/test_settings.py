@@ -57,3 +57,21 @@ def test_unknown_keys_in_the_file_are_refused(tmp_path: Path) -> None:
     config.write_text('influx_bd = "x"\n')
     with pytest.raises(SettingsError, match="influx_bd"):
         load_settings(config, env={})
+
+
+def test_the_influx_password_is_read_from_its_file_only_when_private(tmp_path: Path) -> None:
+    """A password file stands in for the password; one others can read is refused."""
+    secret = tmp_path / "influxdb.secret"
+    secret.write_text("pw-from-file\n")
+    secret.chmod(0o600)
+    env = {"SHINSHU_INFLUX_USER": "shinshu", "SHINSHU_INFLUX_PASSWORD_FILE": str(secret)}
+    settings = load_settings(env=env)
+    assert settings.influx_secret() == "pw-from-file"
+    assert "pw-from-file" not in repr(settings)
+    secret.chmod(0o640)
+    with pytest.raises(SettingsError, match="group or others"):
+        settings.influx_secret()
+    with pytest.raises(SettingsError, match="not both"):
+        load_settings(env={**env, "SHINSHU_INFLUX_PASSWORD": "p"})
+    with pytest.raises(SettingsError, match="go together"):
+        load_settings(env={"SHINSHU_INFLUX_PASSWORD_FILE": str(secret)})

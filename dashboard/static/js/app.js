@@ -8,7 +8,8 @@ const app = document.getElementById('app');
 let current = null; // { page, timer, view }
 let generation = 0;
 
-// Routes: a hash pattern, the page module, and whether researchers (exports only) may open it.
+// Routes: a hash pattern, the page module, whether researchers (exports only) may open it, and
+// whether only admins may (the API refuses the others anyway; the page is not even offered).
 const ROUTES = [
   { re: /^#\/signin$/, page: 'signin', open: true },
   { re: /^#\/export$/, page: 'export', research: true },
@@ -18,6 +19,7 @@ const ROUTES = [
   { re: /^#\/registry$/, page: 'registry' },
   { re: /^#\/notifications$/, page: 'notifications' },
   { re: /^#\/alerts$/, page: 'alerts' },
+  { re: /^#\/research$/, page: 'research', admin: true },
   { re: /^#\/(field|stand|bin)\/([^/]+)\/([^/]+)$/, page: 'entry' },
   { re: /^#\/?$/, page: 'overview' },
 ];
@@ -38,6 +40,9 @@ function chrome() {
     const researchOnly = a.dataset.nav === 'export';
     a.hidden = me?.role === 'researcher' ? !researchOnly : researchOnly;
     if (a.dataset.nav === 'registry' && !features.has('registry')) a.hidden = true;
+    if (a.dataset.nav === 'research' && (me?.role !== 'admin' || !features.has('research'))) {
+      a.hidden = true;
+    }
   }
   apply(document);
   document.title = t('app.title');
@@ -70,6 +75,7 @@ async function route() {
       return;
     }
     if (me.role === 'researcher' && !found.r.research) { location.hash = '#/export'; return; }
+    if (found.r.admin && me.role !== 'admin') { location.hash = '#/'; return; }
     // A prefecture key may read no tenant page: its list is the shared one.
     if (me.role === 'prefecture') { location.href = '/status'; return; }
   }
@@ -77,7 +83,7 @@ async function route() {
   chrome();
   const highlighted = {
     export: 'export', registry: 'registry', entry: 'registry', notifications: 'notifications',
-    alerts: 'alerts',
+    alerts: 'alerts', research: 'research',
   }[found.r.page] || 'overview';
   for (const a of document.querySelectorAll('[data-nav]')) {
     a.classList.toggle('active', a.dataset.nav === highlighted);

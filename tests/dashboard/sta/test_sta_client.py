@@ -8,18 +8,25 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import frost_sta_client as fsc
+import numpy as np
 import pytest
 import requests
 from frost_sta_client.service.auth_handler import AuthHandler
 
 from core.time import from_ms
 from dashboard.keys import Role
+from edge.protocol import DeviceTopic, SensorKind
 from shinshu.webthread import serve_in_thread
+from storage.batch import ChannelReadings
 
 if TYPE_CHECKING:
     from tests.dashboard.conftest import ApiEnv
 
 pytestmark = pytest.mark.integration
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# The long series' tenant: its own, so that the other tests' series stay as they are.
+LONG_TENANT = "gamma"
+LONG_POINTS = 100_000
 
 
 class _KeyAuth(requests.auth.AuthBase):
@@ -55,17 +62,21 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def service(api_env: ApiEnv) -> Iterator[Any]:
-    """A client of the app served by uvicorn on a free port, with the viewer key of alpha."""
+def served(api_env: ApiEnv) -> Iterator[str]:
+    """The app served by uvicorn on a free port: the SensorThings root URL."""
     port = _free_port()
     server, thread = serve_in_thread(api_env.app, port, timeout_s=20.0, log_level="warning")
     assert server.started
-    token = api_env.tokens["alpha", Role.VIEWER]
-    yield fsc.SensorThingsService(
-        f"http://127.0.0.1:{port}/sta/v1.1", auth_handler=KeyHandler(token)
-    )
+    yield f"http://127.0.0.1:{port}/sta/v1.1"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def service(served: str, api_env: ApiEnv) -> Any:
+    """A client of the served app with the viewer key of alpha."""
+    token = api_env.tokens["alpha", Role.VIEWER]
+    return fsc.SensorThingsService(served, auth_handler=KeyHandler(token))
 
 
 def _raw(env: ApiEnv) -> list[tuple[int, float]]:
@@ -84,7 +95,9 @@ def _points(observations: Any) -> list[tuple[int, float]]:
     for o in observations:
         at = o.phenomenon_time
         stamp = at if isinstance(at, str) else at.isoformat()
-        out.append((int(_parse(stamp).timestamp() * 1000), float(o.result)))
+        # Whole ms counted exactly (a float of seconds times 1000 may fall short by one).
+        ms = (_parse(stamp) - EPOCH) // dt.timedelta(milliseconds=1)
+        out.append((ms, float(o.result)))
     return out
 
 
@@ -126,3 +139,30 @@ def test_client_filters_on_phenomenon_time_and_result(service: Any, api_env: Api
     expected = [(t, v) for t, v in raw if start <= t < end and v > threshold]
     assert expected
     assert _points(listed) == expected
+
+
+def _write_long_series(env: ApiEnv) -> tuple[str, list[tuple[int, float]]]:
+    """100 000 points of one channel of tenant gamma over 11 weeks and a gap of three.
+
+    Times a minute apart with a few ms of jitter, values at full float precision: what comes
+    back must be the very numbers written.
+    """
+    rng = np.random.default_rng(3)
+    steps = 60_000 + rng.integers(-500, 500, LONG_POINTS)
+    steps[LONG_POINTS // 2] += 21 * 86_400_000
+    times = (env.start_ms + np.cumsum(steps)).tolist()
+    values = rng.normal(12.0, 6.0, LONG_POINTS).tolist()
+    topic = DeviceTopic(LONG_TENANT, "long-site", "long-logger")
+    channel = ChannelReadings(topic, "t1", SensorKind.AIR_TEMPERATURE, times, values)
+    assert env.store.write_channel(channel) == []
+    return f"{LONG_TENANT}~long-site~long-logger~t1", list(zip(times, values, strict=True))
+
+
+def test_client_pages_through_100000_observations(served: str, api_env: ApiEnv) -> None:
+    """Pages of 10 000 through the client's nextLink give the 100 000 points written, in order."""
+    datastream, written = _write_long_series(api_env)
+    token = api_env.app.state.context.keys.create(LONG_TENANT, Role.VIEWER, name="long")[1]
+    client = fsc.SensorThingsService(served, auth_handler=KeyHandler(token))
+    stream = client.datastreams().find(datastream)
+    listed = stream.get_observations().query().top(10_000).list()
+    assert _points(listed) == written

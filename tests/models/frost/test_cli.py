@@ -59,7 +59,7 @@ def test_predict_writes_the_documented_columns(
     header, rows = _rows(out)
     assert tuple(header) == FORECAST_COLUMNS
     assert len(rows) == 2 * 80
-    assert {r["issued_at"][11:] for r in rows} == {"15:00", "18:00"}
+    assert {r["issued_at"][11:] for r in rows} == {"15:00", "21:00"}
     assert {r["method"] for r in rows} == {"model"}
     assert rows[-1]["observed"] == ""  # the last night is not in the file
     for r in rows[:-2]:

@@ -45,10 +45,10 @@ def _arrays(forecasts: list) -> dict[str, np.ndarray]:
 def test_readings_after_the_issue_time_do_not_change_the_forecast(
     fitted: FrostForecaster, train_site: HourlyWeather, short: bool
 ) -> None:
-    """Scrambling every reading after 18:00 on one day leaves that day's forecasts unchanged."""
+    """Scrambling every reading after 21:00 on one day leaves that day's forecasts unchanged."""
     model = FrostForecaster(min_nights=10**6).fit(train_site) if short else fitted
     site = _days(train_site, 90, 40)
-    cut = 20 * HOURS + 18  # label 18:00 of the 21st day
+    cut = 20 * HOURS + 21  # label 21:00 of the 21st day
     rng = np.random.default_rng(5)
     altered = {}
     for name in ("air_temperature", "dew_point", "relative_humidity", "wind_speed"):
@@ -58,7 +58,7 @@ def test_readings_after_the_issue_time_do_not_change_the_forecast(
     changed = site.with_values(**altered)
     before = [f for f in model.predict_nights(site) if f.date == site.date(20)]
     after = [f for f in model.predict_nights(changed) if f.date == site.date(20)]
-    assert [f.issued_at.hour for f in before] == [15, 18]
+    assert [f.issued_at.hour for f in before] == [15, 21]
     for b, a in zip(before, after, strict=True):
         assert b.method is a.method
         assert (b.forecast, b.low, b.high) == (a.forecast, a.low, a.high)
@@ -141,10 +141,10 @@ def test_missing_humidity_and_radiation_still_give_model_forecasts(
 def test_a_gap_at_the_issue_time_falls_back_to_the_rule(
     fitted: FrostForecaster, train_site: HourlyWeather
 ) -> None:
-    """Without temperatures in the three hours up to 18:00 that forecast is the rule's."""
+    """Without temperatures in the three hours up to 21:00 that forecast is the rule's."""
     site = _days(train_site, 150, 10)
     t = site.air_temperature.copy()
-    t[5 * HOURS + 16 : 5 * HOURS + 19] = np.nan
+    t[5 * HOURS + 19 : 5 * HOURS + 22] = np.nan
     forecasts = fitted.predict_nights(site.with_values(air_temperature=t))
     day5 = {f.issued_at.hour: f.method for f in forecasts if f.date == site.date(5)}
-    assert day5 == {15: Method.MODEL, 18: Method.PHYSICAL_RULE}
+    assert day5 == {15: Method.MODEL, 21: Method.PHYSICAL_RULE}

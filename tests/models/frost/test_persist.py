@@ -29,7 +29,7 @@ def test_saved_model_predicts_the_same(tmp_path: Path, train_site: HourlyWeather
     meta = json.loads((tmp_path / META_FILE).read_text(encoding="utf-8"))
     assert meta["training_window"]["first_night"] == str(model.first_date_)
     assert meta["training_window"]["last_night"] == str(model.last_date_)
-    assert meta["issue_hours"] == [15, 18]
+    assert meta["issue_hours"] == [15, 21]
 
 
 def test_a_file_that_is_not_a_frost_model_is_refused(tmp_path: Path) -> None:

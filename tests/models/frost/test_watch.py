@@ -106,8 +106,8 @@ def _at(hour: int, minute: int = 5) -> dt.datetime:
 
 
 def test_a_clear_cold_night_under_a_bud_stage_raises_one_alert(store: SqliteStore) -> None:
-    """The 15:00 pass warns; a second pass, a restarted watch and the 18:00 issue time all
-    rewrite the same alert, which ends with the 18:00 forecast; the model made it."""
+    """The 15:00 pass warns; a second pass, a restarted watch and the 21:00 issue time all
+    rewrite the same alert, which ends with the 21:00 forecast; the model made it."""
     write_assets(store, "alpha", [_field("block-a", "mast")])
     _write_site(store, "alpha", "mast", until=_at(15, 0))
     alerts = AlertStore(store)
@@ -126,29 +126,29 @@ def test_a_clear_cold_night_under_a_bud_stage_raises_one_alert(store: SqliteStor
     assert watch.run_once() == []  # the issue time was judged already
     (again,) = FrostWatch(store, alerts, clock=clock).run_once()
     assert again.id == first.id
-    # The evening: readings up to 18:00, the later issue time still warns.
-    _write_site(store, "alpha", "mast", until=_at(18, 0))
-    clock.when = _at(18)
+    # The evening: readings up to 21:00, the later issue time still warns.
+    _write_site(store, "alpha", "mast", until=_at(21, 0))
+    clock.when = _at(21)
     (evening,) = watch.run_once()
     assert evening.id == first.id
     (stored,) = _frost(alerts, "alpha")
-    assert "18:00" in stored.reason and "18:00" in stored.reason_ja
+    assert "21:00" in stored.reason and "21:00" in stored.reason_ja
 
 
 def test_a_warm_night_raises_nothing(store: SqliteStore) -> None:
     """A cloudy, humid night well above the stage's critical temperatures: no alert."""
     write_assets(store, "alpha", [_field("block-a", "mast")])
-    _write_site(store, "alpha", "mast", until=_at(18, 0), warm=True)
+    _write_site(store, "alpha", "mast", until=_at(21, 0), warm=True)
     alerts = AlertStore(store)
-    assert FrostWatch(store, alerts, clock=Clock(_at(18))).run_once() == []
+    assert FrostWatch(store, alerts, clock=Clock(_at(21))).run_once() == []
     assert _frost(alerts, "alpha") == []
 
 
 def test_a_forecast_that_fell_back_says_so(store: SqliteStore) -> None:
     """A mast reporting every 2 h has no whole night to train on: the rule warns, and says so."""
     write_assets(store, "alpha", [_field("block-b", "sparse")])
-    _write_site(store, "alpha", "sparse", until=_at(18, 0), every_h=2, last=COLDER)
-    (alert,) = FrostWatch(store, AlertStore(store), clock=Clock(_at(18))).run_once()
+    _write_site(store, "alpha", "sparse", until=_at(21, 0), every_h=2, last=COLDER)
+    (alert,) = FrostWatch(store, AlertStore(store), clock=Clock(_at(21))).run_once()
     assert "fallback physical rule" in alert.reason
     assert "代替の物理式" in alert.reason_ja
 

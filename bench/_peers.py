@@ -1,0 +1,350 @@
+"""This project beside Node-RED, on one Mosquitto and one InfluxDB, in one run.
+
+Node-RED 4 with node-red-contrib-influxdb is installed from npm into a cache folder (once) and
+runs a flow that does what such an installation does: an MQTT-in node (QoS 1) on the devices'
+topic, a function node turning each batch's readings into points, and an "influxdb batch" node
+writing them. It acknowledges on receipt and validates nothing. This project's ingest workers
+(a shared-subscription group) validate every reading and acknowledge only after InfluxDB
+answered 204.
+
+For each size (1, 10 and 100 readings per message) the same publisher processes send the same
+pre-encoded messages, first to Node-RED, then to this project (each alone on the broker), and
+the time is taken until InfluxDB holds every reading, read the same way for both (a count
+query every half second). The publishers' own rate, publishing the same messages with nothing
+subscribed, is printed beside, so that a result limited by the publishers shows as such.
+
+Usage: python bench/peers.py [--messages 1:60000,10:20000,100:5000] [--publishers 4]
+    [--workers 2] [--cache ~/.cache/shinshu-bench/node-red]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench._ingest import T0_MS, Access, access, publish_all, start_ingest
+from edge.protocol import Channel, DeviceTopic, Reading, SensorKind, encode_batch
+from identity.accounts import ServiceRole
+from shinshu.localservices import LocalInfluxDB, free_port
+from storage.influx.client import InfluxStore
+
+NODE_RED = "node-red@4"
+NODE_RED_INFLUX = "node-red-contrib-influxdb@0.7"
+TENANT = "bench"
+MEASUREMENT = SensorKind.SOIL_MOISTURE.value
+DEFAULT_SIZES = "1:60000,10:20000,100:5000"
+
+# The function node: one point per reading, tags as this project writes them.
+_FUNCTION = """
+const parts = msg.topic.split('/');
+const batch = msg.payload;
+msg.payload = batch.readings.map((r) => ({
+  measurement: r.k,
+  fields: { value: r.v },
+  tags: { tenant: parts[2], site: parts[3], device: parts[4], sensor: r.s || r.k },
+  timestamp: new Date(r.t),
+}));
+return msg;
+"""
+
+
+def install_node_red(cache: Path) -> Path:
+    """node-red and node-red-contrib-influxdb under `cache` (npm, once); the node-red script."""
+    script = cache / "node_modules" / ".bin" / "node-red"
+    if not script.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        print(f"installing {NODE_RED} and {NODE_RED_INFLUX} into {cache} ...", flush=True)
+        subprocess.run(
+            [
+                "npm",
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                "--prefix",
+                str(cache),
+                NODE_RED,
+                NODE_RED_INFLUX,
+            ],
+            check=True,
+        )
+    version = json.loads((cache / "node_modules/node-red/package.json").read_text())["version"]
+    print(f"Node-RED {version} from {cache}")
+    return script
+
+
+def _flows(broker_port: int, username: str, influx_port: int, db: str) -> list[dict[str, Any]]:
+    return [
+        {"id": "tab", "type": "tab", "label": "ingest"},
+        {
+            "id": "broker",
+            "type": "mqtt-broker",
+            "broker": "127.0.0.1",
+            "port": str(broker_port),
+            "clientid": username,
+            "usetls": False,
+            "protocolVersion": "4",
+            "keepalive": "60",
+            "cleansession": True,
+        },
+        {
+            "id": "db",
+            "type": "influxdb",
+            "hostname": "127.0.0.1",
+            "port": str(influx_port),
+            "protocol": "http",
+            "database": db,
+            "name": "bench",
+            "usetls": False,
+            "influxdbVersion": "1.x",
+        },
+        {
+            "id": "in",
+            "type": "mqtt in",
+            "z": "tab",
+            "topic": f"shinshu/v1/{TENANT}/+/+/up",
+            "qos": "1",
+            "datatype": "json",
+            "broker": "broker",
+            "wires": [["points"]],
+        },
+        {"id": "points", "type": "function", "z": "tab", "func": _FUNCTION, "wires": [["out"]]},
+        {
+            "id": "out",
+            "type": "influxdb batch",
+            "z": "tab",
+            "influxdb": "db",
+            "precision": "ms",
+            "retentionPolicy": "",
+            "wires": [],
+        },
+    ]
+
+
+def start_node_red(
+    script: Path, where: Access, influx: LocalInfluxDB, db: str, folder: Path
+) -> subprocess.Popen[bytes]:
+    """Node-RED running the flow above with its own broker account, until it has subscribed."""
+    assert where.accounts is not None
+    username = "bench-node-red"
+    issued = where.accounts.add_service(ServiceRole.INGEST, username, actor="bench")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "flows.json").write_text(
+        json.dumps(_flows(where.broker.port, username, influx.port, db))
+    )
+    # Node-RED keeps credentials beside the flow; with no credential secret the file is plain
+    # JSON, so it is written 0600 in the bench's private temporary folder.
+    creds = folder / "flows_cred.json"
+    creds.touch(mode=0o600)
+    creds.write_text(json.dumps({"broker": {"user": username, "password": issued.secret}}))
+    port = free_port()
+    (folder / "settings.js").write_text(
+        f"module.exports = {{ uiPort: {port}, uiHost: '127.0.0.1', flowFile: 'flows.json', "
+        "credentialSecret: false, logging: { console: { level: 'warn' } } };\n"
+    )
+    log = folder / "node-red.log"
+    proc = subprocess.Popen(
+        [str(script), "--userDir", str(folder), "--settings", str(folder / "settings.js")],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    # Subscribed once a probe message is stored (the probe is another measurement).
+    probe = DeviceTopic(TENANT, "probe", "probe").topic(Channel.UP)
+    reading = Reading("air", SensorKind.AIR_TEMPERATURE, T0_MS, 1.0)
+    store = InfluxStore(httpx.Client(base_url=influx.url, timeout=30), db)
+    store.ensure_database()
+    endpoint = where.device(TENANT, "probe", "probe")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        publish_all(endpoint, probe, [encode_batch("probe", 0, T0_MS, [reading])])
+        if _count(influx, db, SensorKind.AIR_TEMPERATURE.value) > 0:
+            return proc
+        time.sleep(1.0)
+    proc.terminate()
+    raise RuntimeError(f"Node-RED did not store a probe message; see {log}")
+
+
+def _count(influx: LocalInfluxDB, db: str, measurement: str = MEASUREMENT) -> int:
+    answer = httpx.get(
+        f"{influx.url}/query",
+        params={"db": db, "q": f'SELECT count("value") FROM "{measurement}"'},
+        timeout=60,
+    ).json()
+    series = answer["results"][0].get("series")
+    return int(series[0]["values"][0][1]) if series else 0
+
+
+def _bodies(device: str, messages: int, per_message: int, offset: int) -> list[bytes]:
+    kind = SensorKind.SOIL_MOISTURE
+    out = []
+    for seq in range(messages):
+        base = T0_MS + offset + seq * per_message
+        readings = [Reading(kind.value, kind, base + i, 20.0 + (i % 7)) for i in range(per_message)]
+        out.append(encode_batch(device, seq, T0_MS, readings))
+    return out
+
+
+def _publisher(
+    endpoint: Any, device: str, messages: int, per_message: int, *, ready: Any, go: Any
+) -> None:
+    topic = DeviceTopic(TENANT, "peers", device).topic(Channel.UP)
+    bodies = _bodies(device, messages, per_message, 0)
+    ready.release()
+    go.wait()
+    publish_all(endpoint, topic, bodies)
+
+
+def publish_from(where: Access, publishers: int, messages: int, per_message: int) -> float:
+    """`messages` in total from `publishers` processes, each its own device; seconds taken."""
+    ctx = multiprocessing.get_context("spawn")
+    ready, go = ctx.Semaphore(0), ctx.Event()
+    share = messages // publishers
+    procs = [
+        ctx.Process(
+            target=_publisher,
+            args=(where.device(TENANT, "peers", f"p{i}"), f"p{i}", share, per_message),
+            kwargs={"ready": ready, "go": go},
+        )
+        for i in range(publishers)
+    ]
+    for p in procs:
+        p.start()
+    for _ in procs:
+        ready.acquire()
+    began = time.perf_counter()
+    go.set()
+    for p in procs:
+        p.join()
+    return time.perf_counter() - began
+
+
+def wait_count(
+    influx: LocalInfluxDB, db: str, total: int, began: float, timeout: float = 900
+) -> float:
+    """Seconds from `began` until `db` holds `total` readings (a count query every half second)."""
+    while time.perf_counter() - began < timeout:
+        if _count(influx, db) >= total:
+            return time.perf_counter() - began
+        time.sleep(0.5)
+    raise RuntimeError(f"{db}: timed out at {_count(influx, db):,} of {total:,} readings")
+
+
+def run_size(
+    *,
+    script: Path,
+    influx: LocalInfluxDB,
+    tmp: Path,
+    per_message: int,
+    messages: int,
+    publishers: int,
+    workers: int,
+) -> tuple[float, float, float]:
+    """(publishers alone, Node-RED, this project) in readings per second for one size."""
+    total = messages // publishers * publishers * per_message
+    # The publishers alone: a broker with nothing subscribed acknowledges and drops.
+    (tmp / f"alone-{per_message}").mkdir()
+    alone = access("auth", tmp / f"alone-{per_message}")
+    try:
+        publish_s = publish_from(alone, publishers, messages, per_message)
+    finally:
+        alone.broker.stop()
+    results = []
+    for peer in ("node-red", "shinshu"):
+        (tmp / f"{peer}-{per_message}").mkdir()
+        where = access("auth", tmp / f"{peer}-{per_message}")
+        db = f"peers_{peer.replace('-', '_')}_{per_message}"
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            if peer == "node-red":
+                procs.append(start_node_red(script, where, influx, db, tmp / f"nr-{per_message}"))
+            else:
+                for i in range(workers):
+                    proc, _, _ = start_ingest(
+                        where,
+                        influx,
+                        db=db,
+                        client_id=f"peers-{per_message}-{i}",
+                        log=tmp / f"ingest-{per_message}-{i}.log",
+                        group="peers" if workers > 1 else None,
+                    )
+                    procs.append(proc)
+            began = time.perf_counter()
+            publish_from(where, publishers, messages, per_message)
+            results.append(total / wait_count(influx, db, total, began))
+        finally:
+            for proc in procs:
+                proc.terminate()
+                proc.wait()
+            if where.accounts is not None:
+                where.accounts.registry.close()
+            where.broker.stop()
+    return total / publish_s, results[0], results[1]
+
+
+def main() -> None:
+    """Install Node-RED if needed, run every size, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", default=DEFAULT_SIZES, help="readings:messages,...")
+    parser.add_argument("--publishers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--cache", type=Path, default=Path("~/.cache/shinshu-bench/node-red").expanduser()
+    )
+    args = parser.parse_args()
+    sizes = [tuple(int(x) for x in part.split(":")) for part in args.messages.split(",")]
+    script = install_node_red(args.cache)
+    print(
+        f"machine: {os.cpu_count()} cores; {args.publishers} publisher processes; "
+        f"this project with {args.workers} ingest workers"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        influx = LocalInfluxDB("influxd", tmp, free_port())
+        influx.start()
+        rows = []
+        try:
+            for per_message, messages in sizes:
+                rows.append(
+                    (
+                        per_message,
+                        *run_size(
+                            script=script,
+                            influx=influx,
+                            tmp=tmp,
+                            per_message=per_message,
+                            messages=messages,
+                            publishers=args.publishers,
+                            workers=args.workers,
+                        ),
+                    )
+                )
+                per, alone, red, ours = rows[-1]
+                print(
+                    f"  {per:>3} readings/message: publishers alone {alone:10,.0f}/s, "
+                    f"Node-RED {red:10,.0f}/s, this project {ours:10,.0f}/s, "
+                    f"ratio {ours / red:.2f}",
+                    flush=True,
+                )
+        finally:
+            influx.stop()
+    print("\n| readings per message | publishers alone | Node-RED | this project | ratio |")
+    print("|---|---|---|---|---|")
+    for per, alone, red, ours in rows:
+        limited = " (publisher-bound)" if ours > 0.9 * alone else ""
+        print(
+            f"| {per} | {alone:,.0f} /s | {red:,.0f} /s | {ours:,.0f} /s{limited} "
+            f"| {ours / red:.2f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
