@@ -8,6 +8,10 @@ AMQP, and a private InfluxDB. One node is killed with SIGKILL in mid-stream and 
 from __future__ import annotations
 
 import os
+import signal
+import sqlite3
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -20,6 +24,7 @@ import pytest
 from rabbit_cluster import RabbitCluster, start_cluster
 from support import Ingest, count_points, make_influx, wait_until
 
+from edge.agent import journal_lines
 from edge.credentials import write_secret_file
 from edge.mqtt import MqttEndpoint, MqttError, close_client, connect, make_client
 from edge.protocol import Channel, DeviceTopic, encode_batch
@@ -234,3 +239,79 @@ def test_a_device_may_publish_only_on_its_own_topics_on_every_node(bench: Bench)
         assert not _acknowledged(client.publish(foreign, b"{}", qos=1), timeout=2)
         assert not client.is_connected()
         close_client(client, timeout=1)
+
+
+def test_the_edge_agent_on_mqtt_3_1_1_gets_its_receipts_through_the_cluster(
+    bench: Bench,
+) -> None:
+    """The real agent, `mqtt_protocol = "3.1.1"`, on node 2: every reading stored, spool empty.
+
+    Its batches leave the spool only on ingest's receipt, which the AMQP worker publishes to
+    amq.topic and the node delivers to the agent's MQTT subscription: the whole loop.
+    """
+    database = f"test_{uuid.uuid4().hex[:12]}"
+    device = f"pi-{uuid.uuid4().hex[:8]}"
+    folder = bench.folder / device
+    folder.mkdir()
+    issued = bench.accounts.issue_devices([(TENANT, SITE, device)], actor="tests")
+    secret = write_secret_file(folder / "device.secret", issued[TENANT, SITE, device].secret)
+    journal = folder / "journal.tsv"
+    config = folder / "agent.toml"
+    node = bench.cluster.nodes[1]
+    config.write_text(
+        "\n".join(
+            [
+                f'device = "{device}"',
+                f'tenant = "{TENANT}"',
+                f'site = "{SITE}"',
+                f'mqtt_url = "mqtt://127.0.0.1:{node.mqtt_port}"',
+                'mqtt_protocol = "3.1.1"',
+                f'mqtt_password_file = "{secret}"',
+                f'data_dir = "{folder / "data"}"',
+                f'journal = "{journal}"',
+                "batch_linger_s = 0.2",
+                "backoff_base_s = 0.2",
+                "backoff_cap_s = 2.0",
+                "keepalive_s = 5",
+                "receipt_timeout_s = 5.0",
+                "shutdown_grace_s = 10.0",
+                "[[sensors]]",
+                'name = "air"',
+                'driver = "simulated"',
+                'kind = "air_temperature"',
+                "interval_s = 0.1",
+            ]
+        )
+        + "\n"
+    )
+    worker = _ingest(bench, database, 9)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHINSHU_")}
+    log_path = folder / "agent.log"
+    with log_path.open("wb") as out:
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "edge.cli", "--config", str(config)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        store = make_influx(bench.influx, database)
+        wait_until(lambda: _count(store) >= 30, 30, "the agent's readings to be stored")
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(60) == 0, log_path.read_text()
+        sampled = {ts for _s, _k, ts, _v in journal_lines(journal)}
+        wait_until(lambda: _count(store) >= len(sampled), 30, "every sampled reading stored")
+        rows = store.query(f'SELECT "value" FROM "air_temperature" WHERE "device" = \'{device}\'')
+        assert {int(ts) for ts, _v in rows[0]["series"][0]["values"]} == sampled
+        # Every batch's receipt came back over MQTT 3.1.1: nothing is left to send.
+        spool = sqlite3.connect(folder / "data" / "spool.sqlite3")
+        try:
+            left = spool.execute("SELECT COUNT(*) FROM batches").fetchone()[0]
+        finally:
+            spool.close()
+        assert left == 0, log_path.read_text()
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+            agent.wait()
+        worker.shut_down()
