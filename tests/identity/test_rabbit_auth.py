@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from support import run_shinshu
 
 from core.routing import routing_key_topic, topic_routing_key
 from edge.protocol import Channel, DeviceTopic
@@ -16,6 +22,7 @@ from identity.rabbit_auth import RabbitAuth
 from identity.rabbit_config import DEBIAN_RABBIT, enabled_plugins, render
 from identity.registry import Registry
 from identity.service import AccountService
+from shinshu.localservices import free_port
 
 DEPLOY = Path(__file__).parents[2] / "deploy" / "rabbitmq"
 
@@ -102,3 +109,45 @@ def test_the_shipped_rabbitmq_configuration_is_the_rendered_one() -> None:
     """deploy/rabbitmq holds what the cluster test runs, with the production ports."""
     assert (DEPLOY / "rabbitmq.conf").read_text() == render(DEBIAN_RABBIT)
     assert (DEPLOY / "enabled_plugins").read_text() == enabled_plugins()
+
+
+def test_the_cli_prints_the_shipped_configuration(tmp_path: Path) -> None:
+    """`shinshu broker rabbit-config` prints deploy/rabbitmq/rabbitmq.conf."""
+    done = run_shinshu(tmp_path, "broker", "rabbit-config")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (DEPLOY / "rabbitmq.conf").read_text()
+
+
+def test_the_cli_service_answers_from_the_installation_registry(tmp_path: Path) -> None:
+    """`shinshu broker auth-http` reads `<data_dir>/registry.sqlite3` and stops on SIGTERM."""
+    registry = Registry(tmp_path / "registry.sqlite3")
+    issued = AccountService(registry, None).issue_devices([("acme", "plant", "pi-1")], actor="t")
+    registry.close()
+    device = issued["acme", "plant", "pi-1"]
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHINSHU_")}
+    env["SHINSHU_DATA_DIR"] = str(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shinshu.cli", "broker", "auth-http", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/auth"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = ask(url, "user", username=device.account.username, password=device.secret)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, "did not start"
+                time.sleep(0.1)
+        assert answer == "allow"
+        assert ask(url, "user", username=device.account.username, password="wrong") == "deny"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
