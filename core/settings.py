@@ -163,6 +163,16 @@ class Settings:
     ingest_skew_threshold_s: float = 300.0
     ingest_retry_max_s: float = 5.0
     ingest_shutdown_grace_s: float = 10.0
+    # Where ingest reads from: `mqtt` (a persistent session on `mqtt_url`), or `amqp`: the
+    # quorum queue `amqp_queue` on a RabbitMQ cluster, one or more nodes in `amqp_url`
+    # (`amqp://node1:5672,node2:5672/`, never with credentials in it). Its account is
+    # `amqp_username` (default: the ingest client id) with its secret in `amqp_password_file`
+    # (default: `<data_dir>/secrets/<username>.secret`).
+    ingest_source: str = "mqtt"
+    amqp_url: str = "amqp://localhost:5672/"
+    amqp_username: str | None = None
+    amqp_password_file: Path | None = None
+    amqp_queue: str = "shinshu.ingest"
 
     # `shinshu alerts`: its own persistent session (it must see every message, not a share).
     alerts_client_id: str = "shinshu-alerts"
@@ -247,6 +257,10 @@ class Settings:
                 f"SHINSHU_STORE must be empty (InfluxDB) or {SQLITE_SCHEME}/path/to/file, "
                 f"not {self.store!r}"
             )
+        if self.ingest_source not in ("mqtt", "amqp"):
+            raise SettingsError("SHINSHU_INGEST_SOURCE must be mqtt or amqp")
+        if "@" in self.amqp_url:
+            raise SettingsError("SHINSHU_AMQP_URL must not hold credentials: use the password file")
         for name in ("ingest_batch_points", "ingest_batch_ms", "ingest_receive_maximum"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive")
@@ -309,6 +323,18 @@ class Settings:
                 self.mqtt_password_file, "mqtt-password", self.secrets_path / f"{user}.secret"
             )
         return self._with_tls(endpoint.with_login(user, password))
+
+    def amqp_login(self) -> tuple[str, str]:
+        """The ingest account on the AMQP nodes: its username and secret (from its file)."""
+        user = self.amqp_username or self.ingest_client_id
+        password = _read_secret(
+            self.amqp_password_file, "amqp-password", self.secrets_path / f"{user}.secret"
+        )
+        if password is None:
+            raise SettingsError(
+                f"no secret for AMQP account {user}: set SHINSHU_AMQP_PASSWORD_FILE"
+            )
+        return user, password
 
     def _with_tls(self, endpoint: MqttEndpoint) -> MqttEndpoint:
         """`endpoint` with this installation's CA and client certificate if it uses TLS."""

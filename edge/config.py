@@ -45,6 +45,17 @@ class Delivery(StrEnum):
     BROKER = "broker"
 
 
+class MqttProtocol(StrEnum):
+    """The MQTT version the agent speaks to its broker."""
+
+    # MQTT 5 (the default): PUBACK reason codes tell a batch nobody heard from a refused one.
+    V5 = "5"
+    # MQTT 3.1.1, for brokers without MQTT 5 (RabbitMQ 3.10's MQTT plugin): a PUBACK carries
+    # no reason, so a batch nobody heard is resent only after `receipt_timeout_s`, and a
+    # refused publish is a closed connection instead of a reason code (docs/cluster.md).
+    V311 = "3.1.1"
+
+
 class DriverKind(StrEnum):
     """The sensor drivers an agent can run."""
 
@@ -75,6 +86,7 @@ class AgentConfig:
     tenant: str = "demo"
     site: str = "sim"
     mqtt_url: str = field(default="mqtt://localhost:1883", repr=False)
+    mqtt_protocol: MqttProtocol = MqttProtocol.V5
     # The device's broker account: username (default: its client id) and a file holding the
     # secret `shinshu devices add` printed, readable only by the agent's user (default: the
     # systemd credential `mqtt-password`, see deploy/shinshu-edge.service).
@@ -227,6 +239,8 @@ def _coerce(name: str, raw: Any) -> Any:
         return _enum(ClockSource, raw, name)
     if kind is Delivery:
         return _enum(Delivery, raw, name)
+    if kind is MqttProtocol:
+        return _enum(MqttProtocol, str(raw), name)
     if isinstance(raw, kind) and not isinstance(raw, bool):
         return raw
     if kind is float and isinstance(raw, int) and not isinstance(raw, bool):

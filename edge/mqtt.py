@@ -103,18 +103,23 @@ class MqttEndpoint:
         return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
 
 
+# The versions a client may speak, by the names the settings use.
+_PROTOCOLS = {"5": MQTTProtocolVersion.MQTTv5, "3.1.1": MQTTProtocolVersion.MQTTv311}
+
+
 def make_client(
     endpoint: MqttEndpoint,
     client_id: str,
     *,
     manual_ack: bool = False,
     max_inflight: int = 20,
+    protocol: str = "5",
 ) -> paho.Client:
-    """Build an MQTT 5 client for `endpoint` (not yet connected)."""
+    """Build an MQTT 5 (or, for brokers without it, 3.1.1) client for `endpoint`."""
     client = paho.Client(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
-        protocol=MQTTProtocolVersion.MQTTv5,
+        protocol=_PROTOCOLS[protocol],
         manual_ack=manual_ack,
     )
     if endpoint.username:
@@ -161,14 +166,13 @@ def connect(
         connected.set()
 
     client.on_connect = on_connect
+    # Clean start and properties exist only in MQTT 5; a 3.1.1 client has a clean session.
+    v5 = client.protocol == MQTTProtocolVersion.MQTTv5
+    options: dict[str, object] = {}
+    if v5:
+        options = {"clean_start": clean_start, "properties": properties}
     try:
-        client.connect(
-            endpoint.host,
-            endpoint.port,
-            keepalive=keepalive,
-            clean_start=clean_start,
-            properties=properties,
-        )
+        client.connect(endpoint.host, endpoint.port, keepalive=keepalive, **options)
     except OSError as exc:
         raise MqttError(f"cannot reach the broker at {endpoint}: {exc}") from exc
     client.loop_start()

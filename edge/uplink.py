@@ -173,7 +173,12 @@ class Uplink:
         while not self._stop.is_set():
             try:
                 endpoint = self._login()
-                client = make_client(endpoint, config.client_id, max_inflight=config.inflight)
+                client = make_client(
+                    endpoint,
+                    config.client_id,
+                    max_inflight=config.inflight,
+                    protocol=config.mqtt_protocol,
+                )
             except (CredentialError, MqttError) as exc:
                 self._health.uplink_error = str(exc)
                 delay = self._backoff.next_delay()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,8 +15,12 @@ from core.errors import SettingsError
 from core.time import from_ms
 from edge.credentials import write_secret_file
 from identity.accounts import Account, AccountError, ServiceRole, device_username
+from identity.auth_http import AuthServer
 from identity.broker_config import DEBIAN, render
 from identity.dynsec import BrokerControlError, DynsecControl
+from identity.rabbit_auth import RabbitAuth
+from identity.rabbit_config import DEBIAN_RABBIT
+from identity.rabbit_config import render as rabbit_render
 from identity.registry import Registry, RegistryError
 from identity.service import AccountService, BrokerNotUpdatedError, Issued, bootstrap
 
@@ -120,6 +126,11 @@ def _broker(settings: Settings, args: argparse.Namespace) -> int:
             return _certs(args)
         if action == "init":
             return _init(settings, args)
+        if action == "rabbit-config":
+            sys.stdout.write(rabbit_render(DEBIAN_RABBIT))
+            return 0
+        if action == "auth-http":
+            return _auth_http(settings, args)
         service = _service(settings)
         issued = service.add_service(ServiceRole(args.role), args.username, actor=_actor())
         path = settings.secrets_path / f"{args.username}.secret"
@@ -127,6 +138,22 @@ def _broker(settings: Settings, args: argparse.Namespace) -> int:
         print(f"service account {args.username} ({args.role}); its secret is in {path}")
     except (*_REFUSED, OSError) as exc:
         return _fail("broker", exc)
+    return 0
+
+
+def _auth_http(settings: Settings, args: argparse.Namespace) -> int:
+    """Answer RabbitMQ's HTTP authentication backend from the registry until stopped."""
+    registry = Registry(settings.registry_path)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    server = AuthServer(RabbitAuth(registry), args.host, args.port)
+    print(f"RabbitMQ の認証を {server.url} で応答します / answering RabbitMQ at {server.url}")
+    try:
+        server.serve(stop)
+    except KeyboardInterrupt:
+        server.stop()
+    finally:
+        registry.close()
     return 0
 
 
@@ -213,7 +240,7 @@ def add_devices_command(sub: Any) -> None:
 
 
 def add_broker_command(sub: Any) -> None:
-    """Register `shinshu broker init|config|certs|add-service`."""
+    """Register `shinshu broker init|config|rabbit-config|auth-http|certs|add-service`."""
     broker = sub.add_parser("broker", help="set up Mosquitto: accounts, configuration, TLS")
     actions = broker.add_subparsers(dest="broker_command", required=True, metavar="ACTION")
     init = actions.add_parser(
@@ -230,6 +257,14 @@ def add_broker_command(sub: Any) -> None:
         "--service", action="append", help="another service account, ROLE:NAME (repeat)"
     )
     actions.add_parser("config", help="print the broker configuration (mosquitto.conf)")
+    actions.add_parser(
+        "rabbit-config", help="print a RabbitMQ cluster node's rabbitmq.conf (docs/cluster.md)"
+    )
+    auth = actions.add_parser(
+        "auth-http", help="answer RabbitMQ's HTTP authentication backend from the registry"
+    )
+    auth.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    auth.add_argument("--port", type=int, default=8089, help="port to listen on (default 8089)")
     certs = actions.add_parser("certs", help="a private CA and the broker's TLS certificate")
     certs.add_argument("--dir", type=Path, required=True, help="where to put the PEM files")
     certs.add_argument(

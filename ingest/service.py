@@ -9,10 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from core.errors import SettingsError
 from core.settings import Settings
-from edge.mqtt import MqttEndpoint
 from ingest.clock import SkewCorrector
 from ingest.metrics import IngestMetrics, ServiceMetrics
+from ingest.sources.amqp import AmqpSource, make_amqp_source, parse_amqp_hosts
 from ingest.sources.mqtt import MqttSource, make_source
 from ingest.worker import IngestWorker, WorkerOptions
 from storage import open_store
@@ -34,7 +35,9 @@ def _open_store(settings: Settings) -> ReadingStore:
     return store
 
 
-def start_source(source: MqttSource, endpoint: MqttEndpoint, metrics: ServiceMetrics) -> None:
+def start_source(
+    source: MqttSource | AmqpSource, endpoint: object, metrics: ServiceMetrics
+) -> None:
     """Report the source's backlog and subscription in `metrics`, connect, await the SUBACK."""
     metrics.unacked.set_function(lambda: source.outstanding)
     metrics.subscribed.set_function(lambda: float(source.subscribed.is_set()))
@@ -60,10 +63,44 @@ class Subscription:
     group: str | None = None
     # Instead of every device topic (the alerts service reads readings only).
     topic_filter: str | None = None
+    # Read a RabbitMQ cluster's quorum queue over AMQP instead (ingest only: see docs/cluster.md).
+    amqp: bool = False
 
 
 # Builds a service from its store, its message source and the device clock correction.
-ServiceFactory = Callable[[ReadingStore, MqttSource, SkewCorrector], Service]
+ServiceFactory = Callable[[ReadingStore, MqttSource | AmqpSource, SkewCorrector], Service]
+
+
+def _source(
+    settings: Settings, subscription: Subscription
+) -> tuple[MqttSource | AmqpSource, object]:
+    """The message source of `subscription` and where it reads from (for logs, no secret)."""
+    client_id = subscription.client_id
+    if subscription.amqp:
+        try:
+            hosts, vhost = parse_amqp_hosts(settings.amqp_url)
+        except ValueError as exc:
+            raise SettingsError(f"SHINSHU_AMQP_URL: {exc}") from exc
+        username, password = settings.amqp_login()
+        source = make_amqp_source(
+            hosts,
+            username=username,
+            password=password,
+            vhost=vhost,
+            queue_name=settings.amqp_queue,
+            prefetch=subscription.receive_maximum,
+        )
+        return source, source.nodes
+    endpoint = settings.mqtt_endpoint(client_id)
+    mqtt = make_source(
+        endpoint,
+        client_id,
+        group=subscription.group,
+        topic_filter=subscription.topic_filter,
+        receive_maximum=subscription.receive_maximum,
+        session_expiry_s=settings.ingest_session_expiry_s,
+    )
+    return mqtt, endpoint
 
 
 def run_consumer(
@@ -79,15 +116,7 @@ def run_consumer(
     """Connect a consumer service to the broker and the store and run it until `stop` is set."""
     store = _open_store(settings)
     client_id = subscription.client_id
-    endpoint = settings.mqtt_endpoint(client_id)
-    source = make_source(
-        endpoint,
-        client_id,
-        group=subscription.group,
-        topic_filter=subscription.topic_filter,
-        receive_maximum=subscription.receive_maximum,
-        session_expiry_s=settings.ingest_session_expiry_s,
-    )
+    source, endpoint = _source(settings, subscription)
     # The same clock correction in every service, so that alert times equal stored times.
     skew = SkewCorrector(int(settings.ingest_skew_threshold_s * 1000), time.time)
     service = build(store, source, skew)
@@ -128,6 +157,7 @@ def run_ingest(settings: Settings, stop: threading.Event) -> None:
             settings.ingest_client_id,
             settings.ingest_receive_maximum,
             group=settings.ingest_group,
+            amqp=settings.ingest_source == "amqp",
         ),
         metrics=metrics,
         metrics_port=settings.ingest_metrics_port,

@@ -13,6 +13,9 @@ command -v influxd >/dev/null 2>&1 || [ -x /usr/bin/influxd ] || need_apt+=(infl
 # The install test puts Caddy in front of the API, as deploy/install.sh does on a server.
 command -v caddy >/dev/null 2>&1 || [ -x /usr/bin/caddy ] || need_apt+=(caddy)
 [ -d /usr/share/fonts/opentype/ipafont-gothic ] || need_apt+=(fonts-ipafont-gothic)
+# The clustered-broker test starts three RabbitMQ nodes itself (its own ports, epmd and cookie,
+# so a system RabbitMQ that the package may start does not get in the way).
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need_apt+=(rabbitmq-server)
 # promtool checks and unit-tests the Prometheus rules in deploy/prometheus.
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then

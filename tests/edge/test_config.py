@@ -15,6 +15,7 @@ from edge.clock import ClockSource, ClockState
 from edge.config import (
     ConfigError,
     DriverKind,
+    MqttProtocol,
     RemoteConfig,
     SensorOverride,
     apply_remote,
@@ -72,6 +73,20 @@ def test_environment_overrides_the_file_and_keeps_the_password_out_of_repr(tmp_p
 
 
 @pytest.mark.parametrize(
+    ("raw", "protocol"), [("3.1.1", MqttProtocol.V311), ("5", MqttProtocol.V5)]
+)
+def test_the_mqtt_protocol_is_read_from_the_file_and_the_environment(
+    tmp_path: Path, raw: str, protocol: MqttProtocol
+) -> None:
+    """MQTT 3.1.1 (for RabbitMQ 3.10) or 5, as a TOML string or a SHINSHU_MQTT_PROTOCOL value."""
+    from_file = load_config(write(tmp_path, f'mqtt_protocol = "{raw}"\n' + MINIMAL), env={})
+    from_env = load_config(write(tmp_path, MINIMAL), env={"SHINSHU_MQTT_PROTOCOL": raw})
+    assert from_file.mqtt_protocol is protocol
+    assert from_env.mqtt_protocol is protocol
+    assert load_config(write(tmp_path, MINIMAL), env={}).mqtt_protocol is MqttProtocol.V5
+
+
+@pytest.mark.parametrize(
     ("text", "reason"),
     [
         ("bogus = 1\n" + MINIMAL, "unknown settings"),
@@ -85,6 +100,7 @@ def test_environment_overrides_the_file_and_keeps_the_password_out_of_repr(tmp_p
         ('keepalive_s = "soon"\n' + MINIMAL, "keepalive_s: cannot read"),
         ('device = "x"\n', "at least one"),
         ("device = [", "cannot read"),
+        ('mqtt_protocol = "3.1"\n' + MINIMAL, "not one of"),
     ],
 )
 def test_invalid_configuration_is_refused_with_the_reason(
