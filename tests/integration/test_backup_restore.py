@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import httpx
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -29,6 +30,7 @@ from support import (
 )
 
 from dashboard.keys import KeyStore, Role
+from edge.credentials import write_secret_file
 from models.registry import Codec, ModelRegistry
 from shinshu.localservices import LocalInfluxDB, LocalMosquitto, free_port
 from storage.assets import FieldAsset, read_assets, write_assets
@@ -176,3 +178,75 @@ def test_backup_while_publishing_restores_everything_into_fresh_services(
         if broker is not None:
             broker.stop()
         influx.stop()
+
+
+def test_a_restore_into_influxdb_with_accounts_gives_the_platform_its_rights_back(
+    tmp_path: Path,
+) -> None:
+    """Auth on both sides (as installed): the restored database is the account's again."""
+    admin_file, platform_file = tmp_path / "admin.secret", tmp_path / "platform.secret"
+    write_secret_file(admin_file, "admin-pw-1234")
+    write_secret_file(platform_file, "platform-pw-5678")
+    platform = ("shinshu", "platform-pw-5678")
+    servers = []
+    for name in ("old", "new"):
+        (tmp_path / name).mkdir()
+        server = LocalInfluxDB("influxd", tmp_path / name, free_port(), auth=True)
+        server.start()
+        servers.append(server)
+    old, new = servers
+    try:
+
+        def settings(server: LocalInfluxDB) -> dict[str, str]:
+            return {
+                "influx_url": server.url,
+                "influx_db": "shinshu",
+                "influx_user": "shinshu",
+                "influx_password_file": str(platform_file),
+                "influx_backup_address": f"127.0.0.1:{server.rpc_port}",
+            }
+
+        for server, name in ((old, "old"), (new, "new")):
+            init = run_shinshu(
+                tmp_path / name / "data",
+                "store",
+                "init",
+                "--admin-password-file",
+                str(admin_file),
+                **settings(server),
+            )
+            assert init.returncode == 0, init.stderr
+        lines = b"m,site=a v=1 1700000000000000000\nm,site=b v=2 1700000001000000000"
+        wrote = httpx.post(
+            f"{old.url}/write", params={"db": "shinshu"}, content=lines, auth=platform
+        )
+        assert wrote.status_code == 204, wrote.text
+        made = run_shinshu(
+            tmp_path / "old" / "data", "backup", "--out", str(tmp_path / "b"), **settings(old)
+        )
+        assert made.returncode == 0, made.stderr
+        refused = run_shinshu(
+            tmp_path / "new" / "data", "restore", str(tmp_path / "b"), **settings(new)
+        )
+        assert refused.returncode == 1 and "--admin-password-file" in refused.stderr
+        done = run_shinshu(
+            tmp_path / "new" / "data",
+            "restore",
+            str(tmp_path / "b"),
+            "--admin-password-file",
+            str(admin_file),
+            **settings(new),
+        )
+        assert done.returncode == 0, done.stderr
+        assert "admin-pw-1234" not in done.stdout + done.stderr
+        answer = httpx.post(
+            f"{new.url}/query",
+            data={"q": 'SELECT "v" FROM "m" GROUP BY "site"', "db": "shinshu"},
+            auth=platform,
+        )
+        assert answer.status_code == 200, answer.text
+        values = [s["values"][0][1] for s in answer.json()["results"][0]["series"]]
+        assert values == [1, 2]
+    finally:
+        for server in servers:
+            server.stop()
