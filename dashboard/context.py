@@ -113,7 +113,7 @@ def build_context(settings: ApiSettings) -> AppContext:
             store,
             settings.catalogue_ttl_s,
             settings.aggregate_ttl_s,
-            rollups=settings.rollup_reads,
+            rollups=store_settings.rollup_reads,
         ),
         keys=KeyStore(settings.keys_path),
         grants=GrantStore(settings.grants_path),
