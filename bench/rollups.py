@@ -1,8 +1,11 @@
-"""p50/p99 of a 7-day hourly aggregate of one sensor, uncached, from raw points and from rollups.
+"""p50/p99 of a 7-day hourly and a one-year daily aggregate of one sensor, uncached, from raw
+points and from rollups.
 
 A private InfluxDB gets 8 days of one reading a minute on one sensor (plus two more sensors of
-the device), marked as ingest marks them; one rollup round runs, then the same `Reader` query
-is timed with `rollups=False` and `rollups=True` in one run. Run: `python -m bench.rollups`.
+the device), marked as ingest marks them, and a year of one reading every 10 minutes on a fourth
+sensor, written unmarked and then rebuilt (`storage.rollup_rebuild`, timed); one rollup round
+runs, then the same `Reader` queries are timed with `rollups=False` and `rollups=True` in one
+run. Run: `python -m bench.rollups`.
 """
 
 from __future__ import annotations
@@ -21,15 +24,17 @@ from storage.batch import ChannelReadings
 from storage.influx.client import InfluxStore
 from storage.readings import AggregateFunction, Interval, Reader, SeriesKey
 from storage.rollup_marks import RollupMarks
+from storage.rollup_rebuild import rebuild
 from storage.rollup_service import run_round
 
 T0 = 1_735_689_600_000  # 2025-01-01T00:00:00Z
 DAYS = 8
+YEAR_DAYS = 365
 REQUESTS = 200
 
 
-def _latencies(reader: Reader, key: SeriesKey) -> list[float]:
-    """Milliseconds of each of REQUESTS uncached 7-day hourly aggregates (all functions)."""
+def _latencies(reader: Reader, key: SeriesKey, *, days: int, interval: Interval) -> list[float]:
+    """Milliseconds of each of REQUESTS uncached aggregates of `days` days (all functions)."""
     out = []
     for _ in range(REQUESTS):
         began = time.perf_counter()
@@ -37,8 +42,8 @@ def _latencies(reader: Reader, key: SeriesKey) -> list[float]:
             "bench",
             key,
             start_ms=T0 + MS_PER_DAY,
-            end_ms=T0 + DAYS * MS_PER_DAY,
-            interval=Interval.HOUR,
+            end_ms=T0 + (days + 1) * MS_PER_DAY,
+            interval=interval,
             functions=list(AggregateFunction),
         )
         out.append((time.perf_counter() - began) * 1000)
@@ -63,15 +68,34 @@ def main() -> None:
                 batch.add_channel(channel)
                 assert not store.write_batch(batch)
                 marks.after_stored(batch)
+            year = list(range(T0, T0 + (YEAR_DAYS + 1) * MS_PER_DAY, 10 * MS_PER_MINUTE))
+            values = [5.0 + (i % 1000) / 53.0 for i in range(len(year))]
+            channel = ChannelReadings(topic, "y1", SensorKind.AIR_TEMPERATURE, year, values)
+            assert not store.write_channel(channel)
+            began = time.perf_counter()
+            report = rebuild(store, start_ms=T0, end_ms=year[-1] + 1)
+            print(
+                f"rebuild of {report.rollups:,} hourly rollups of {report.series} series: "
+                f"{time.perf_counter() - began:.1f} s"
+            )
             run_round(store, lag_s=0, clock=lambda: T0 / 1000 + DAYS * 86_400 + 1)
-            key = SeriesKey(SensorKind.AIR_TEMPERATURE, "plot", "logger", "t1")
-            for label, reader in (("raw", Reader(store)), ("rollups", Reader(store, rollups=True))):
-                ms = sorted(_latencies(reader, key))
-                p99 = ms[int(len(ms) * 0.99) - 1]
-                print(
-                    f"7-day hourly aggregate, {label}: p50 {statistics.median(ms):.1f} ms, "
-                    f"p99 {p99:.1f} ms ({REQUESTS} requests, uncached)"
-                )
+            week = SeriesKey(SensorKind.AIR_TEMPERATURE, "plot", "logger", "t1")
+            yearly = SeriesKey(SensorKind.AIR_TEMPERATURE, "plot", "logger", "y1")
+            cases = (
+                ("7-day hourly", week, DAYS - 1, Interval.HOUR),
+                ("1-year daily", yearly, YEAR_DAYS, Interval.DAY),
+            )
+            for what, key, days, interval in cases:
+                for label, reader in (
+                    ("raw", Reader(store)),
+                    ("rollups", Reader(store, rollups=True)),
+                ):
+                    ms = sorted(_latencies(reader, key, days=days, interval=interval))
+                    p99 = ms[int(len(ms) * 0.99) - 1]
+                    print(
+                        f"{what} aggregate, {label}: p50 {statistics.median(ms):.1f} ms, "
+                        f"p99 {p99:.1f} ms ({REQUESTS} requests, uncached)"
+                    )
         finally:
             influx.stop()
 

@@ -225,12 +225,23 @@ class Settings:
     # (a mark younger than this may not be readable yet; see docs/storage.md).
     rollup_interval_s: float = 60.0
     rollup_lag_s: float = 120.0
+    # Days raw readings are kept on InfluxDB (a retention policy `raw`; 0 = forever). Rollups,
+    # marks and every other measurement stay in the database's default policy, kept forever.
+    raw_retention_days: int = 0
+    # Whether the API answers 1h, 6h and 1d aggregates from rollups: turn on only once every
+    # writer of readings marks or rebuilds what it wrote (docs/storage.md); needed with retention.
+    rollup_reads: bool = False
 
     tenant: str = "demo"
     site: str = "sim"
 
     def __post_init__(self) -> None:
         """Refuse combinations that cannot work."""
+        if self.raw_retention_days < 0:
+            raise SettingsError("SHINSHU_RAW_RETENTION_DAYS must be 0 (keep) or a number of days")
+        if self.raw_retention_days and not self.rollup_reads:
+            # Aggregates past the horizon exist only as rollups: raw reads would lose them.
+            raise SettingsError("SHINSHU_RAW_RETENTION_DAYS needs SHINSHU_ROLLUP_READS=true")
         if self.notify_smtp_host and not self.notify_smtp_sender:
             raise SettingsError("SHINSHU_NOTIFY_SMTP_HOST needs SHINSHU_NOTIFY_SMTP_SENDER")
         if self.notify_smtp_security not in ("starttls", "tls", "none"):

@@ -109,7 +109,12 @@ def build_context(settings: ApiSettings) -> AppContext:
     alerts = AlertStore(store)
     return AppContext(
         settings=settings,
-        reader=Reader(store, settings.catalogue_ttl_s, settings.aggregate_ttl_s),
+        reader=Reader(
+            store,
+            settings.catalogue_ttl_s,
+            settings.aggregate_ttl_s,
+            rollups=store_settings.rollup_reads,
+        ),
         keys=KeyStore(settings.keys_path),
         grants=GrantStore(settings.grants_path),
         limiter=RateLimiter(settings.rate_per_s, settings.rate_burst),

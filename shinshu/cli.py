@@ -7,6 +7,7 @@ import datetime
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +31,34 @@ def _ingest(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
-def _rollup(settings: Settings, _args: argparse.Namespace) -> int:
+def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
+    from edge.protocol import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS
+    from storage import open_store
+    from storage.rollup_rebuild import rebuild
+
+    def ms(day: datetime.date | None, default: int) -> int:
+        """Midnight UTC of `day` in ms, or `default` when no day was given."""
+        if day is None:
+            return default
+        return int(datetime.datetime.combine(day, datetime.time(), datetime.UTC).timestamp() * 1000)
+
+    start = ms(args.since, MIN_TIMESTAMP_MS)
+    end = min(MAX_TIMESTAMP_MS, ms(args.until, int(time.time() * 1000) + 3_600_000))
+    if start >= end:
+        print("--since must be before --until / 開始日は終了日より前にしてください", flush=True)
+        return 2
+    report = rebuild(open_store(settings, timeout=120.0), start_ms=start, end_ms=end)
+    print(
+        f"rebuilt {report.rollups:,} hourly rollups of {report.series:,} series / "
+        f"{report.series:,} 系列の集計 {report.rollups:,} 件を再計算しました",
+        flush=True,
+    )
+    return 0
+
+
+def _rollup(settings: Settings, args: argparse.Namespace) -> int:
+    if args.rebuild:
+        return _rebuild(settings, args)
     from core.signals import install_stop_handlers
     from storage import open_store
     from storage.errors import StoreError
@@ -233,6 +261,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     rollup = sub.add_parser(
         "rollup", help="keep hourly rollups of readings current (runs until SIGTERM)"
+    )
+    rollup.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="recompute every hour of every series in range from raw points once, then exit",
+    )
+    rollup.add_argument(
+        "--since", type=datetime.date.fromisoformat, help="rebuild from this day (UTC), YYYY-MM-DD"
+    )
+    rollup.add_argument(
+        "--until",
+        type=datetime.date.fromisoformat,
+        help="rebuild up to this day (UTC, exclusive), YYYY-MM-DD; default: now",
     )
     rollup.set_defaults(handler=_rollup)
 

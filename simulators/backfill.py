@@ -21,6 +21,7 @@ from simulators.register import add_records, save_assets
 from simulators.scenario import Scenario, SiteData, Truth, simulate_sites
 from storage.batch import ChannelReadings
 from storage.protocol import ReadingStore
+from storage.rollup_rebuild import rebuild
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ def backfill(
     until_ms: int | None = None,
     kinds: Collection[SensorKind] | None = None,
     now_ms: int | None = None,
+    rollups: bool = True,
 ) -> BackfillReport:
     """Simulate every site of `scenario` and write its readings; truth is collected in `truth`.
 
@@ -76,6 +78,8 @@ def backfill(
     With `kinds`, only the readings of those sensor kinds are written.
     The crop seasons harvested in the written span become planting and harvest work records,
     as a farmer would have entered them (those harvested by `now_ms`, default the clock's now).
+    With `rollups`, the hourly rollups of the written span are rebuilt from the points (the
+    channel writes mark nothing), so rollup reads see the backfilled hours.
     """
     began = time.monotonic()
     # Descriptions first: a forecast service reading meanwhile knows what the readings are.
@@ -100,6 +104,8 @@ def backfill(
     now = int(time.time() * 1000) if now_ms is None else now_ms
     records = season_records(truth.seasons[known:], min(end_ms, now))
     add_records(store, tenant, records)
+    if rollups and written:
+        rebuild(store, start_ms=scenario.start_ms, end_ms=end_ms, tenant=tenant)
     return BackfillReport(
         sites, written - refused, refused, time.monotonic() - began, records=len(records)
     )

@@ -1,9 +1,11 @@
-"""Aggregates of 1h, 6h and 1d buckets answered from hourly rollups where they are current.
+"""Aggregates of 1h, 6h and 1d buckets answered from rollups where they are current.
 
 An hour is read from its rollup when it lies wholly in the range and no mark later than the
 watermark names it; the others (pending marks, the current hour, the range's cut edges) are
-read from raw points, hour by hour, and the hours are combined into the asked buckets. Counts,
-minima and maxima equal the raw answer exactly, means to rounding (sum/count of hourly sums).
+read from raw points, hour by hour, and the hours are combined into the asked buckets. For 1d
+buckets a UTC day wholly in the range with no pending hour is read from its daily rollup, the
+other days as above. Counts, minima and maxima equal the raw answer exactly, means to rounding
+(sum/count of hourly sums).
 """
 
 from __future__ import annotations
@@ -11,13 +13,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from core.time import MS_PER_HOUR
+from core.time import MS_PER_DAY, MS_PER_HOUR
 from storage.batch import SeriesId
 from storage.protocol import ReadingStore
-from storage.query import Select
+from storage.query import Rows, Select
 from storage.rollup_marks import FIRST, LAST, MARKS_MEASUREMENT
 from storage.rollup_service import STATE_MEASUREMENT, THROUGH
-from storage.rollups import Hour, hour_start, hours_of, raw_hours, rollups_select, series_match
+from storage.rollups import (
+    DAY_MEASUREMENT,
+    Hour,
+    day_start,
+    hour_start,
+    hours_of,
+    raw_hours,
+    rollups_select,
+    series_match,
+)
 
 # Bucket widths that are whole UTC hours dividing a day, so that hours combine into them.
 ROLLED_WIDTHS = frozenset({MS_PER_HOUR, 6 * MS_PER_HOUR, 24 * MS_PER_HOUR})
@@ -34,13 +45,24 @@ def rolled_aggregates(
 ) -> list[dict[str, Any]] | None:
     """Buckets with points in [start, end), each a dict of time and `functions`; None when
     no rollup round has run yet (the caller reads raw points then)."""
-    state, marks, rolled = store.rows_each(
+    whole_days = width_ms == MS_PER_DAY
+    first_day = day_start(start_ms + MS_PER_DAY - 1)
+    last_day = day_start(end_ms) - MS_PER_DAY
+    if whole_days and first_day <= last_day:
+        # Hourly rollups are read only for the cut days at the ends; daily ones in between.
+        rolled = rollups_select(series, first_day, last_day + MS_PER_DAY, DAY_MEASUREMENT)
+        edges = [(start_ms, first_day), (last_day + MS_PER_DAY, end_ms)]
+    else:
+        rolled = rollups_select(series, hour_start(start_ms), end_ms)
+        edges = []
+    state, marks, answer, *edge_answers = store.rows_each(
         [
             Select((STATE_MEASUREMENT,), fields=(THROUGH,)),
             Select(
                 (MARKS_MEASUREMENT,), series_match(series, with_kind=True), fields=(FIRST, LAST)
             ),
-            rollups_select(series, hour_start(start_ms), end_ms),
+            rolled,
+            *(rollups_select(series, hour_start(a), b) for a, b in edges if a < b),
         ]
     )
     through = [int(r[THROUGH]) for rows in state for r in rows.records() if r[THROUGH]]
@@ -53,6 +75,39 @@ def rolled_aggregates(
         for r in rows.records():
             if int(r["time"]) > through[0]:
                 pending.update(range(int(r[FIRST]), int(r[LAST]) + 1, MS_PER_HOUR))
+    if not edges:
+        return _buckets(
+            _hours(store, series, pending=pending, start_ms=start_ms, end_ms=end_ms, rolled=answer),
+            width_ms,
+            functions,
+        )
+    stale = {day_start(h) for h in pending}
+    days = [d for d in hours_of(answer) if d.start_ms not in stale]
+    spans = [(a, b) for a, b in edges if a < b]
+    hours = []
+    for (begin, stop), rows in zip(spans, edge_answers, strict=True):
+        hours += _hours(store, series, pending=pending, start_ms=begin, end_ms=stop, rolled=rows)
+    for day in sorted(stale):
+        if first_day <= day <= last_day:
+            hours += _hours(
+                store, series, pending=pending, start_ms=day, end_ms=day + MS_PER_DAY, rolled=None
+            )
+    return _buckets(days + hours, width_ms, functions)
+
+
+def _hours(
+    store: ReadingStore,
+    series: SeriesId,
+    *,
+    pending: set[int],
+    start_ms: int,
+    end_ms: int,
+    rolled: Sequence[Rows] | None,
+) -> list[Hour]:
+    """The hours of [start, end): current whole hours from rollups (`rolled`, read here when
+    None), the pending hours and the cut edges from raw points."""
+    if rolled is None:
+        rolled = store.rows(rollups_select(series, hour_start(start_ms), end_ms))
     first_whole = hour_start(start_ms + MS_PER_HOUR - 1)
     last_whole = hour_start(end_ms) - MS_PER_HOUR
     hours = [
@@ -62,7 +117,7 @@ def rolled_aggregates(
     ]
     for begin, stop in _raw_spans(pending, start_ms, end_ms, first_whole, last_whole):
         hours += raw_hours(store, series, begin, stop)
-    return _buckets(hours, width_ms, functions)
+    return hours
 
 
 def _raw_spans(

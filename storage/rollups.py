@@ -1,10 +1,11 @@
-"""Hourly rollups of readings: per series and UTC hour, the count, sum, minimum and maximum.
+"""Hourly and daily rollups of readings: per series and UTC hour or day, count, sum, min, max.
 
-A rollup is a point of `rollup_1h` stamped with the hour's start, tagged with the series' kind
-(the reading measurement) and tags, fields `count` (integer), `sum`, `min` and `max` (floats).
-It is recomputed from the raw points of its hour, never updated in place, so a recomputation
-after a late point gives what the raw points give. Means are sum/count; 6-hour and daily buckets
-are combined from their hours (see docs/storage.md for why there is no daily measurement).
+A rollup is a point of `rollup_1h` (`rollup_1d`) stamped with the hour's (UTC day's) start,
+tagged with the series' kind (the reading measurement) and tags, fields `count` (integer), `sum`,
+`min` and `max` (floats). An hour is recomputed from the raw points of its hour, never updated
+in place, so a recomputation after a late point gives what the raw points give; a day is then
+recomputed from its hourly rollups (which outlive the raw points' retention). Means are
+sum/count; 6-hour buckets are combined from their hours.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from core.time import MS_PER_HOUR
+from core.time import MS_PER_DAY, MS_PER_HOUR
 from edge.protocol import SensorKind
 from storage.batch import SeriesId
 from storage.errors import StoreError
@@ -23,6 +24,7 @@ from storage.protocol import ReadingStore
 from storage.query import Aggregate, Buckets, Function, Rows, Select, match
 
 ROLLUP_MEASUREMENT: Final = "rollup_1h"
+DAY_MEASUREMENT: Final = "rollup_1d"
 KIND: Final = "kind"
 COUNT: Final = "count"
 SUM: Final = "sum"
@@ -57,6 +59,11 @@ class Hour:
 def hour_start(time_ms: int) -> int:
     """The start of the UTC hour `time_ms` falls in."""
     return time_ms - time_ms % MS_PER_HOUR
+
+
+def day_start(time_ms: int) -> int:
+    """The start (UTC midnight) of the day `time_ms` falls in."""
+    return time_ms - time_ms % MS_PER_DAY
 
 
 def series_match(series: SeriesId, *, with_kind: bool) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -111,10 +118,12 @@ def hours_of(answer: Sequence[Rows]) -> list[Hour]:
     return [_hour(r) for rows in answer for r in rows.records() if r[COUNT]]
 
 
-def rollups_select(series: SeriesId, start_ms: int, end_ms: int) -> Select:
-    """The read of the rollups of `series` in [start, end)."""
+def rollups_select(
+    series: SeriesId, start_ms: int, end_ms: int, measurement: str = ROLLUP_MEASUREMENT
+) -> Select:
+    """The read of the hourly (or `measurement`'s) rollups of `series` in [start, end)."""
     return Select(
-        (ROLLUP_MEASUREMENT,),
+        (measurement,),
         series_match(series, with_kind=True),
         fields=FIELDS,
         start_ms=start_ms,
@@ -133,12 +142,14 @@ def _hour(record: dict[str, object]) -> Hour:
     )
 
 
-def rollup_points(series: SeriesId, hours: Iterable[Hour]) -> list[Point]:
-    """The rollup points of some hours of `series`."""
+def rollup_points(
+    series: SeriesId, hours: Iterable[Hour], measurement: str = ROLLUP_MEASUREMENT
+) -> list[Point]:
+    """The rollup points of some hours (or days, in `rollup_1d`) of `series`."""
     tags = series_tags(series)
     return [
         Point(
-            ROLLUP_MEASUREMENT,
+            measurement,
             tags,
             {COUNT: int(h.count), SUM: float(h.sum), MIN: float(h.min), MAX: float(h.max)},
             h.start_ms,
@@ -148,18 +159,50 @@ def rollup_points(series: SeriesId, hours: Iterable[Hour]) -> list[Point]:
 
 
 def recompute(store: ReadingStore, series: SeriesId, hours: Sequence[tuple[int, int]]) -> int:
-    """Recompute the rollups of `series` for runs of hours [first, last] from its raw points;
-    how many rollups were written. Raises the store's errors (nothing is half-done that a
-    second run would not redo)."""
+    """Recompute the rollups of `series` for runs of hours [first, last] from its raw points,
+    then the days they touch from their hours; how many hourly rollups were written. Raises the
+    store's errors (nothing is half-done that a second run would not redo)."""
     written = 0
+    days: set[int] = set()
     for first, last in hours:
         found = raw_hours(store, series, first, last + MS_PER_HOUR)
-        points = rollup_points(series, found)
-        refused = store.write_points(points)
-        if refused:
-            raise StoreError(f"rollups refused: {refused[0].reason}")
-        written += len(points)
+        _write(store, rollup_points(series, found))
+        written += len(found)
+        days.update(range(day_start(first), day_start(last) + 1, MS_PER_DAY))
+    for first_day, last_day in _runs(sorted(days), MS_PER_DAY):
+        select = rollups_select(series, first_day, last_day + MS_PER_DAY)
+        daily: dict[int, Hour] = {}
+        for hour in rolled_hours(store, select):
+            start = day_start(hour.start_ms)
+            known = daily.get(start)
+            daily[start] = (
+                Hour(start, *_figures(hour)) if known is None else known.combine(hour, start)
+            )
+        _write(store, rollup_points(series, daily.values(), DAY_MEASUREMENT))
     return written
+
+
+def _figures(hour: Hour) -> tuple[int, float, float, float]:
+    """An hour's count, sum, min and max."""
+    return hour.count, hour.sum, hour.min, hour.max
+
+
+def _runs(starts: list[int], width_ms: int) -> list[tuple[int, int]]:
+    """Sorted bucket starts as runs of consecutive buckets (first, last)."""
+    runs: list[tuple[int, int]] = []
+    for start in starts:
+        if runs and runs[-1][1] + width_ms == start:
+            runs[-1] = (runs[-1][0], start)
+        else:
+            runs.append((start, start))
+    return runs
+
+
+def _write(store: ReadingStore, points: list[Point]) -> None:
+    """Write rollup points; StoreError if any is refused."""
+    refused = store.write_points(points)
+    if refused:
+        raise StoreError(f"rollups refused: {refused[0].reason}")
 
 
 def kind_of(value: str) -> SensorKind | None:

@@ -41,6 +41,8 @@ _MSGPACK = "application/x-msgpack"
 
 # A line the store refused, by position in the written lines, with the store's reason.
 LineRejected = PointRefused
+# The retention policy raw readings are written to and read from when they expire.
+RAW_RP = "raw"
 
 
 class _LineEncoder:
@@ -78,10 +80,14 @@ class InfluxStore(ReadingStore):
         user: str | None = None,
         password: str | None = None,
         gzip_body: bool = False,
+        raw_retention_days: int = 0,
     ) -> None:
-        """Use `http` (its base_url is the server) for database `database`."""
+        """Use `http` (its base_url is the server) for database `database`; with
+        `raw_retention_days`, raw readings live in the retention policy `raw` of that duration."""
         self._http = http
         self.database = database
+        self._retention_days = raw_retention_days
+        self.raw_rp = RAW_RP if raw_retention_days > 0 else None
         self._gzip = gzip_body
         self._headers: dict[str, str] = {}
         self._auth: httpx.BasicAuth | None = None
@@ -136,8 +142,28 @@ class InfluxStore(ReadingStore):
                 self.database,
                 response.status_code,
             )
+        if self.raw_rp:
+            self._ensure_raw_policy()
 
-    def _post_lines(self, lines: Sequence[str]) -> httpx.Response:
+    def _ensure_raw_policy(self) -> None:
+        """Create the raw readings' retention policy, or set its duration if it exists."""
+        target = f"{influxql.quote_ident(RAW_RP)} ON {influxql.quote_ident(self.database)}"
+        duration = f"DURATION {self._retention_days}d REPLICATION 1"
+        try:
+            try:
+                self.query(f"CREATE RETENTION POLICY {target} {duration}")
+            except StoreError as exc:
+                if "already exists" not in str(exc):
+                    raise
+                self.query(f"ALTER RETENTION POLICY {target} {duration}")
+        except StoreUnavailableError:
+            raise
+        except StoreError:
+            # An account with rights on its database only may not manage policies: as with
+            # CREATE DATABASE, the administrator made it (docs/storage.md).
+            log.warning("could not create or alter retention policy %s; assuming it exists", RAW_RP)
+
+    def _post_lines(self, lines: Sequence[str], rp: str | None = None) -> httpx.Response:
         body = ("\n".join(lines)).encode()
         headers = {"Content-Type": "text/plain; charset=utf-8"}
         if self._gzip:
@@ -146,7 +172,7 @@ class InfluxStore(ReadingStore):
         return self._request(
             "POST",
             "/write",
-            params={"db": self.database, "precision": "ms"},
+            params={"db": self.database, "precision": "ms", **({"rp": rp} if rp else {})},
             content=body,
             headers=headers,
         )
@@ -156,14 +182,30 @@ class InfluxStore(ReadingStore):
 
         Raises StoreUnavailableError when nothing can be known to be stored; the caller retries all.
         """
+        if not self.raw_rp:
+            return self._write(lines, offset, None)
+        # One write names one retention policy: raw readings and the rest go separately.
+        raw = [i for i, line in enumerate(lines) if influxql.is_reading_line(line)]
+        if len(raw) == len(lines):
+            return self._write(lines, offset, self.raw_rp)
+        taken = set(raw)
+        rest = [i for i in range(len(lines)) if i not in taken]
+        refused = []
+        for positions, rp in ((raw, self.raw_rp), (rest, None)):
+            for r in self._write([lines[i] for i in positions], 0, rp):
+                refused.append(LineRejected(offset + positions[r.index], r.reason))
+        return sorted(refused, key=lambda r: r.index)
+
+    def _write(self, lines: Sequence[str], offset: int, rp: str | None) -> list[LineRejected]:
+        """Store `lines` in retention policy `rp` (the default when None), halving on refusals."""
         if not lines:
             return []
-        response = self._post_lines(lines)
+        response = self._post_lines(lines, rp)
         status = response.status_code
         if status == 204:
             return []
         if status == 413 and len(lines) > 1:
-            return self._split(lines, offset)
+            return self._split(lines, offset, rp)
         if status in (401, 403, 404, 429) or status >= 500:
             if status == 404:
                 self.ensure_database()
@@ -171,12 +213,13 @@ class InfluxStore(ReadingStore):
         # 400: InfluxDB stored what it could; find the refused lines by halving.
         if len(lines) == 1:
             return [LineRejected(offset, _error_text(response))]
-        return self._split(lines, offset)
+        return self._split(lines, offset, rp)
 
-    def _split(self, lines: Sequence[str], offset: int) -> list[LineRejected]:
+    def _split(self, lines: Sequence[str], offset: int, rp: str | None) -> list[LineRejected]:
+        """Both halves of `lines` written apart, to find the refused ones."""
         middle = len(lines) // 2
-        return self.write_lines(lines[:middle], offset) + self.write_lines(
-            lines[middle:], offset + middle
+        return self._write(lines[:middle], offset, rp) + self._write(
+            lines[middle:], offset + middle, rp
         )
 
     def new_batch(self) -> WriteBatch[str]:
@@ -197,18 +240,19 @@ class InfluxStore(ReadingStore):
 
     def rows_each(self, selects: Sequence[Select]) -> list[list[Rows]]:
         """The answers of several reads, asked in one request."""
-        results = self.query(influxql.statements(selects))
+        results = self.query(influxql.statements(selects, self.raw_rp))
         answers = [[_rows(s) for s in result.get("series", [])] for result in results]
         return answers + [[] for _ in range(len(selects) - len(answers))]
 
     def columns(self, select: Select) -> list[SeriesColumns]:
         """The answer of a read of one numeric field, as arrays (see `query_columns`)."""
-        return self.query_columns(influxql.statement(select))
+        return self.query_columns(influxql.statement(select, self.raw_rp))
 
     def count_points(self) -> int:
         """How many points the database holds, over every measurement."""
-        results = self.query('SELECT count("value") FROM /.*/')
-        return sum(int(s["values"][0][1]) for s in results[0].get("series", []))
+        sources = ["/.*/"] + ([f"{influxql.quote_ident(self.raw_rp)}./.*/"] if self.raw_rp else [])
+        results = self.query(";".join(f'SELECT count("value") FROM {s}' for s in sources))
+        return sum(int(s["values"][0][1]) for r in results for s in r.get("series", []))
 
     def query(self, q: str, *, epoch: str = "ms") -> list[dict[str, Any]]:
         """Run InfluxQL and return the `results` list; raise StoreError on an error answer."""
@@ -321,4 +365,5 @@ def make_store(
         user=settings.influx_user,
         password=settings.influx_secret(),
         gzip_body=settings.influx_gzip,
+        raw_retention_days=settings.raw_retention_days,
     )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from storage.layout import READING_MEASUREMENTS
 from storage.query import Match, Select
+
+_READINGS = frozenset(READING_MEASUREMENTS)
 
 
 def quote_ident(name: str) -> str:
@@ -32,8 +35,15 @@ def where(tags: Match, start_ms: int | None = None, end_ms: int | None = None) -
     return " AND ".join(clauses)
 
 
-def statement(select: Select) -> str:
-    """One SELECT statement."""
+def source(measurement: str, raw_rp: str | None = None) -> str:
+    """A measurement in FROM: raw readings qualified by their retention policy, if they have one."""
+    if raw_rp and measurement in _READINGS:
+        return f"{quote_ident(raw_rp)}.{quote_ident(measurement)}"
+    return quote_ident(measurement)
+
+
+def statement(select: Select, raw_rp: str | None = None) -> str:
+    """One SELECT statement (raw readings read from `raw_rp`, when given)."""
     if select.aggregates:
         columns = ", ".join(
             f"{a.function.value}({quote_ident(a.field)}) AS {quote_ident(a.name)}"
@@ -41,7 +51,7 @@ def statement(select: Select) -> str:
         )
     else:
         columns = ", ".join(quote_ident(f) for f in select.fields)
-    parts = [f"SELECT {columns} FROM {','.join(quote_ident(m) for m in select.measurements)}"]
+    parts = [f"SELECT {columns} FROM {','.join(source(m, raw_rp) for m in select.measurements)}"]
     condition = where(select.where, select.start_ms, select.end_ms)
     if condition:
         parts.append(f"WHERE {condition}")
@@ -65,6 +75,16 @@ def statement(select: Select) -> str:
     return " ".join(parts)
 
 
-def statements(selects: Sequence[Select]) -> str:
+def statements(selects: Sequence[Select], raw_rp: str | None = None) -> str:
     """Several statements, answered in one request."""
-    return ";".join(statement(s) for s in selects)
+    return ";".join(statement(s, raw_rp) for s in selects)
+
+
+def is_reading_line(line: str) -> bool:
+    """Whether a line of line protocol is a raw reading (its measurement a sensor kind)."""
+    end = len(line)
+    for stop in (",", " "):
+        found = line.find(stop)
+        if found != -1:
+            end = min(end, found)
+    return line[:end] in _READINGS

@@ -68,3 +68,13 @@ def test_the_map_tile_source_is_optional_gsi_or_a_template() -> None:
     ):
         with pytest.raises(ApiSettingsError, match="MAP_TILES"):
             load_api_settings(Settings(), env={"SHINSHU_API_MAP_TILES": wrong})
+
+
+def test_raw_retention_needs_rollup_reads() -> None:
+    """Retention without rollup reads would lose aggregates past the horizon: refused."""
+    kept = load_settings(env={"SHINSHU_RAW_RETENTION_DAYS": "30", "SHINSHU_ROLLUP_READS": "1"})
+    assert (kept.raw_retention_days, kept.rollup_reads) == (30, True)
+    with pytest.raises(SettingsError, match="needs SHINSHU_ROLLUP_READS"):
+        load_settings(env={"SHINSHU_RAW_RETENTION_DAYS": "30"})
+    with pytest.raises(SettingsError, match="RAW_RETENTION_DAYS must be 0"):
+        Settings(raw_retention_days=-1, rollup_reads=True)

@@ -51,3 +51,40 @@ def test_rollup_rolls_marked_hours_and_stops_on_sigterm(tmp_path: Path) -> None:
     series = SeriesId(SensorKind.AIR_TEMPERATURE, "acme", "plot", "logger", "t")
     rolled = store.rows(rollups_select(series, T0, T0 + 1))
     assert [r["count"] for rows in rolled for r in rows.records()] == [1]
+
+
+def test_rollup_rebuild_rolls_unmarked_days_in_its_range_only(tmp_path: Path) -> None:
+    """`--rebuild --since --until` rolls the unmarked points of those UTC days, not the others,
+    prints what it did and exits 0; a reversed range is refused with 2."""
+    path = tmp_path / "store.sqlite3"
+    store = SqliteStore(path)
+    batch = store.new_batch()
+    day = 86_400_000
+    readings = [Reading("t", SensorKind.AIR_TEMPERATURE, T0 + d * day, float(d)) for d in range(3)]
+    batch.add_readings(DeviceTopic("acme", "plot", "logger"), readings)
+    assert not store.write_batch(batch)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHINSHU_")}
+    env.update(SHINSHU_STORE=f"sqlite://{path}")
+    command = [sys.executable, "-m", "shinshu.cli", "rollup", "--rebuild"]
+    done = subprocess.run(
+        [*command, "--since", "2025-01-02", "--until", "2025-01-03"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "rebuilt 1 hourly rollups of 1 series" in done.stdout
+    series = SeriesId(SensorKind.AIR_TEMPERATURE, "acme", "plot", "logger", "t")
+    rolled = store.rows(rollups_select(series, T0, T0 + 3 * day))
+    assert [r["time"] for rows in rolled for r in rows.records()] == [T0 + day]
+    reversed_range = subprocess.run(
+        [*command, "--since", "2025-01-03", "--until", "2025-01-02"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert reversed_range.returncode == 2
