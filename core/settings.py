@@ -211,6 +211,8 @@ class Settings:
     # `shinshu rollup`: how often it rolls marked hours up, and how old a mark must be first
     # (a mark younger than this may not be readable yet; see docs/storage.md).
     rollup_interval_s: float = 60.0
+    # Whether ingest marks the hours each stored batch touched, for `shinshu rollup` to redo.
+    rollups_enabled: bool = False
     rollup_lag_s: float = 120.0
 
     tenant: str = "demo"
