@@ -224,6 +224,8 @@ class Settings:
     # `shinshu rollup`: how often it rolls marked hours up, and how old a mark must be first
     # (a mark younger than this may not be readable yet; see docs/storage.md).
     rollup_interval_s: float = 60.0
+    # Whether ingest marks the hours each stored batch touched, for `shinshu rollup` to redo.
+    rollups_enabled: bool = False
     rollup_lag_s: float = 120.0
     # Days raw readings are kept on InfluxDB (a retention policy `raw`; 0 = forever). Rollups,
     # marks and every other measurement stay in the database's default policy, kept forever.

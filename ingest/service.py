@@ -19,6 +19,7 @@ from ingest.worker import IngestWorker, WorkerOptions
 from storage import open_store
 from storage.errors import StoreUnavailableError
 from storage.protocol import ReadingStore
+from storage.rollup_marks import RollupMarks
 
 log = logging.getLogger(__name__)
 
@@ -161,5 +162,14 @@ def run_ingest(settings: Settings, stop: threading.Event) -> None:
         ),
         metrics=metrics,
         metrics_port=settings.ingest_metrics_port,
-        build=lambda store, source, skew: IngestWorker(source, store, metrics, skew, options),
+        build=lambda store, source, skew: IngestWorker(
+            source,
+            store,
+            metrics,
+            skew,
+            options,
+            marks=RollupMarks(store, writer=settings.ingest_client_id)
+            if settings.rollups_enabled
+            else None,
+        ),
     )

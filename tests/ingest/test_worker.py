@@ -24,6 +24,7 @@ from ingest.worker import IngestWorker, WorkerOptions
 from shinshu.localservices import free_port
 from storage.batch import ReadingRefused, Refusals, WriteBatch
 from storage.influx.client import InfluxStore, LineRejected
+from storage.rollup_marks import RollupMarks
 
 NOW_MS = int(time.time() * 1000)
 TOPIC = DeviceTopic("t", "s", "d")
@@ -195,6 +196,7 @@ class MemoryStore:
     # Batches encode as InfluxDB's lines, and come back refused as it would refuse them.
     new_batch = InfluxStore.new_batch
     write_batch = InfluxStore.write_batch
+    write_points = InfluxStore.write_points
 
     def write_lines(self, lines: list[str], offset: int = 0) -> list[LineRejected]:
         """Store `lines` but the refused ones; raise an unexpected error for a poisoned one."""
@@ -390,3 +392,71 @@ def test_a_bug_while_storing_a_batch_dead_letters_its_messages_and_the_next_batc
     assert len(store.lines) == 2
     assert sample(metrics, "shinshu_ingest_readings_dead_lettered_total", reason="failed") == 2
     assert sample(metrics, "shinshu_ingest_messages_total") == 3
+
+
+def marking_worker(
+    source: FakeSource, store: MemoryStore, options: WorkerOptions | None = None
+) -> IngestWorker:
+    """A worker on the in-memory store that marks rollup hours after each write."""
+    return IngestWorker(
+        source,
+        store,  # type: ignore[arg-type]
+        IngestMetrics(),
+        SkewCorrector(300_000, time.time),
+        options or WorkerOptions(retry_initial_s=0.01, retry_max_s=0.05, shutdown_grace_s=0.3),
+        marks=RollupMarks(store, writer="w1"),  # type: ignore[arg-type]
+    )
+
+
+def test_a_stored_batch_marks_the_hours_its_readings_touch() -> None:
+    """With rollups enabled, each series' hours are marked by this writer after the write."""
+    source = FakeSource([message(1, SensorKind.AIR_TEMPERATURE, 3)])
+    store = MemoryStore()
+    worker = marking_worker(source, store)
+    worker.accept(source.get(0))  # type: ignore[arg-type]
+    assert worker.flush() is True
+    marks = [line for line in store.lines if line.startswith("rollup_marks,")]
+    readings = [line for line in store.lines if line.startswith("air_temperature,")]
+    assert len(readings) == 3
+    assert marks
+    assert all("writer=w1" in line for line in marks)
+    assert all("device=d" in line and "first_ms=" in line for line in marks)
+    assert source.acked == [1]
+
+
+def test_refused_rollup_marks_leave_the_batch_unacknowledged() -> None:
+    """Marks the store refuses count as an outage: the batch is not acknowledged."""
+    source = FakeSource([message(1, SensorKind.AIR_TEMPERATURE, 3)])
+    store = MemoryStore(refuse="rollup_marks")
+    worker = marking_worker(source, store)
+    worker.accept(source.get(0))  # type: ignore[arg-type]
+    stop = threading.Event()
+    stop.set()
+    assert worker.flush(stop) is False
+    assert source.acked == []
+    assert store.writes >= 2
+
+
+def test_an_idle_writer_stores_a_message_at_once_whatever_the_batch_age() -> None:
+    """Group commit: with a 30 s batch age, a lone message is still acknowledged at once."""
+    source = FakeSource([message(1, SensorKind.AIR_TEMPERATURE, 2)])
+    store = MemoryStore()
+    worker = IngestWorker(
+        source,
+        store,  # type: ignore[arg-type]
+        IngestMetrics(),
+        SkewCorrector(300_000, time.time),
+        WorkerOptions(batch_seconds=30.0),
+    )
+    stop = threading.Event()
+    running = threading.Thread(target=worker.run, args=(stop,))
+    began = time.monotonic()
+    running.start()
+    while not source.acked and time.monotonic() - began < 5:
+        time.sleep(0.001)
+    took = time.monotonic() - began
+    stop.set()
+    running.join(10)
+    assert source.acked == [1]
+    assert took < 1.0
+    assert len(store.lines) == 2
