@@ -245,6 +245,7 @@ def start_ingest(
     client_id: str,
     log: Path,
     group: str | None = None,
+    group_commit: bool = False,
 ) -> tuple[subprocess.Popen[bytes], int, float]:
     """Run `shinshu ingest` until it subscribed: the process, its metrics port, when it was up.
 
@@ -261,6 +262,7 @@ def start_ingest(
         "SHINSHU_INGEST_METRICS_PORT": str(port),
         "SHINSHU_INGEST_RECEIVE_MAXIMUM": str(RECEIVE_MAXIMUM),
         "SHINSHU_LOG_LEVEL": "WARNING",
+        "SHINSHU_INGEST_GROUP_COMMIT": "true" if group_commit else "false",
     }
     if group:
         env["SHINSHU_INGEST_GROUP"] = group

@@ -134,7 +134,12 @@ def main() -> None:
         worker = None
         try:
             worker, _port, _up = start_ingest(
-                where, influx, db="lat", client_id="shinshu-ingest-lat", log=tmp / "ingest.log"
+                where,
+                influx,
+                db="lat",
+                client_id="shinshu-ingest-lat",
+                log=tmp / "ingest.log",
+                group_commit=True,
             )
             store = InfluxStore(httpx.Client(base_url=influx.url, timeout=10), "lat")
             stamps: list[int] = []

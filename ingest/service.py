@@ -149,6 +149,7 @@ def run_ingest(settings: Settings, stop: threading.Event) -> None:
         retry_max_s=settings.ingest_retry_max_s,
         shutdown_grace_s=settings.ingest_shutdown_grace_s,
         count_gaps=settings.ingest_group is None,
+        group_commit=settings.ingest_group_commit,
     )
     run_consumer(
         settings,

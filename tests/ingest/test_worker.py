@@ -446,7 +446,7 @@ def test_an_idle_writer_stores_a_message_at_once_whatever_the_batch_age() -> Non
         store,  # type: ignore[arg-type]
         IngestMetrics(),
         SkewCorrector(300_000, time.time),
-        WorkerOptions(batch_seconds=30.0),
+        WorkerOptions(batch_seconds=30.0, group_commit=True),
     )
     stop = threading.Event()
     running = threading.Thread(target=worker.run, args=(stop,))
