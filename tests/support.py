@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -435,3 +436,15 @@ def run_shinshu(data_dir: Path, *args: str, **settings: str) -> subprocess.Compl
         timeout=120,
         check=False,
     )
+
+
+def assert_same_aggregates(got: list[dict[str, object]], want: list[dict[str, object]]) -> None:
+    """Same buckets; counts, minima and maxima equal, means to 1e-9."""
+    assert [r["time"] for r in got] == [r["time"] for r in want]
+    for mine, theirs in zip(got, want, strict=True):
+        assert (mine["count"], mine["min"], mine["max"]) == (
+            theirs["count"],
+            theirs["min"],
+            theirs["max"],
+        )
+        assert math.isclose(mine["mean"], theirs["mean"], rel_tol=1e-9, abs_tol=1e-9)  # type: ignore[arg-type]

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 
 import pytest
-from support import Services, make_influx
+from support import Services, assert_same_aggregates, make_influx
 
 from core.time import MS_PER_DAY
 from simulators.backfill import backfill
@@ -46,13 +45,5 @@ def test_backfilled_hours_are_rolled_up_and_answer_as_the_raw_points(
                     "interval": interval,
                     "functions": list(AggregateFunction),
                 }
-                got = rolled.aggregates(TENANT, key, **ask)
                 want = raw.aggregates(TENANT, key, **ask)
-                assert [r["time"] for r in got] == [r["time"] for r in want]
-                for mine, theirs in zip(got, want, strict=True):
-                    assert (mine["count"], mine["min"], mine["max"]) == (
-                        theirs["count"],
-                        theirs["min"],
-                        theirs["max"],
-                    )
-                    assert math.isclose(mine["mean"], theirs["mean"], rel_tol=1e-9, abs_tol=1e-9)
+                assert_same_aggregates(rolled.aggregates(TENANT, key, **ask), want)

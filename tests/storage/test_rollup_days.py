@@ -3,9 +3,10 @@ late point into a rolled day answers as the raw points do while pending and afte
 
 from __future__ import annotations
 
-import math
 import random
 import uuid
+
+from support import assert_same_aggregates
 
 from core.time import MS_PER_DAY, MS_PER_HOUR
 from edge.protocol import DeviceTopic, Reading, SensorKind
@@ -20,18 +21,6 @@ T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 AIR = SensorKind.AIR_TEMPERATURE
 DAYS = 4
 CLOCK = [T0 / 1000 + 30 * 86_400]
-
-
-def _equal(got: list[dict[str, object]], want: list[dict[str, object]]) -> None:
-    """Same buckets; counts, minima and maxima equal, means to 1e-9."""
-    assert [r["time"] for r in got] == [r["time"] for r in want]
-    for mine, theirs in zip(got, want, strict=True):
-        assert (mine["count"], mine["min"], mine["max"]) == (
-            theirs["count"],
-            theirs["min"],
-            theirs["max"],
-        )
-        assert math.isclose(mine["mean"], theirs["mean"], rel_tol=1e-9, abs_tol=1e-9)  # type: ignore[arg-type]
 
 
 def test_daily_rollups_follow_late_points_and_equal_the_raw_days(store: ReadingStore) -> None:
@@ -61,7 +50,9 @@ def test_daily_rollups_follow_late_points_and_equal_the_raw_days(store: ReadingS
                     "interval": Interval.DAY,
                     "functions": list(AggregateFunction),
                 }
-                _equal(rolled.aggregates(tenant, key, **ask), raw.aggregates(tenant, key, **ask))
+                assert_same_aggregates(
+                    rolled.aggregates(tenant, key, **ask), raw.aggregates(tenant, key, **ask)
+                )
             now[0] += 600
             run_round(store, lag_s=300, clock=lambda: now[0])
     days = rolled_hours(store, rollups_select(series, T0, T0 + DAYS * MS_PER_DAY, DAY_MEASUREMENT))

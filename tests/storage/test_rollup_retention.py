@@ -8,13 +8,12 @@ duration; the test drops the same shards itself (`DROP SHARD`) instead of waitin
 from __future__ import annotations
 
 import datetime as dt
-import math
 import random
 import time
 
 import httpx
 import pytest
-from support import Services
+from support import Services, assert_same_aggregates
 
 from core.time import MS_PER_DAY, MS_PER_HOUR
 from edge.protocol import DeviceTopic, Reading, SensorKind
@@ -69,18 +68,6 @@ def _asks(start: int, end: int) -> list[dict[str, object]]:
     ]
 
 
-def _equal(got: list[dict[str, object]], want: list[dict[str, object]]) -> None:
-    """Same buckets; counts, minima and maxima equal, means to 1e-9."""
-    assert [r["time"] for r in got] == [r["time"] for r in want]
-    for mine, theirs in zip(got, want, strict=True):
-        assert (mine["count"], mine["min"], mine["max"]) == (
-            theirs["count"],
-            theirs["min"],
-            theirs["max"],
-        )
-        assert math.isclose(mine["mean"], theirs["mean"], rel_tol=1e-9, abs_tol=1e-9)  # type: ignore[arg-type]
-
-
 def test_after_raw_shards_expire_rollups_answer_as_the_raw_points_did(
     services: Services, database: str
 ) -> None:
@@ -109,7 +96,7 @@ def test_after_raw_shards_expire_rollups_answer_as_the_raw_points_did(
     asks = _asks(first - MS_PER_DAY, hour_start(now_ms))
     before = [raw.aggregates(TENANT, KEY, **a) for a in asks]  # type: ignore[arg-type]
     for ask, want in zip(asks, before, strict=True):
-        _equal(rolled.aggregates(TENANT, KEY, **ask), want)  # type: ignore[arg-type]
+        assert_same_aggregates(rolled.aggregates(TENANT, KEY, **ask), want)  # type: ignore[arg-type]
     cutoff = first + 10 * MS_PER_HOUR
     assert _expire(store, cutoff) > 0
     kept = [t for t in times if t >= cutoff]
@@ -118,7 +105,7 @@ def test_after_raw_shards_expire_rollups_answer_as_the_raw_points_did(
     assert all(r["time"] >= cutoff for r in hourly_raw)
     rebuild(store, start_ms=first - MS_PER_DAY, end_ms=hour_start(now_ms), tenant=TENANT)
     for ask, want in zip(asks, before, strict=True):
-        _equal(rolled.aggregates(TENANT, KEY, **ask), want)  # type: ignore[arg-type]
+        assert_same_aggregates(rolled.aggregates(TENANT, KEY, **ask), want)  # type: ignore[arg-type]
 
 
 def test_a_point_older_than_the_retention_is_refused_not_lost_silently(
