@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -75,11 +74,11 @@ def files_under(folder: Path) -> Iterator[Path]:
 
 def copy_database(source: Path, target: Path) -> int:
     """A consistent copy of a live SQLite file (online backup); its schema version."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    from identity.registry import open_private_database
+
+    target.unlink(missing_ok=True)
     src = sqlite3.connect(source, timeout=30.0)
-    descriptor = os.open(target, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.close(descriptor)
-    dst = sqlite3.connect(target)
+    dst = open_private_database(target)
     try:
         src.backup(dst)
         # One self-contained file: no -wal beside it to forget.

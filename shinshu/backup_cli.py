@@ -86,7 +86,7 @@ def _backup(settings: Settings | None, args: argparse.Namespace) -> int:
     databases = [entry for entry in database_files(settings) if entry[1].exists()]
     trees = [name for name in TREES if (settings.data_path / name).is_dir()]
     progress = Progress(total=1 + len(databases) + len(trees) + 1, unit="parts")
-    manifest: dict[str, Any] = {"format": FORMAT, "started_at_ms": now_ms(), "databases": {}}
+    manifest: dict[str, Any] = {"format": FORMAT, "databases": {}}
     try:
         manifest["taken_at_ms"] = now_ms()
         if settings.sqlite_path is None:
@@ -196,9 +196,14 @@ def _has_files(folder: Path) -> bool:
     return folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
 
 
+def _with_side_files(path: Path) -> tuple[Path, ...]:
+    """A database file and its -wal and -shm beside it."""
+    return (path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")))
+
+
 def _set_aside(target: Path) -> None:
     """Move what is at `target` (and a database's side files) to `*.before-restore`."""
-    for path in (target, *(target.with_name(target.name + s) for s in ("-wal", "-shm"))):
+    for path in _with_side_files(target):
         if path.exists():
             aside = path.with_name(path.name + ASIDE)
             if aside.is_dir():
@@ -207,7 +212,7 @@ def _set_aside(target: Path) -> None:
 
 
 def _remove_database(path: Path) -> None:
-    for side in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm"))):
+    for side in _with_side_files(path):
         side.unlink(missing_ok=True)
 
 
@@ -230,44 +235,48 @@ class _InfluxTarget:
     def __init__(self, settings: Settings, args: argparse.Namespace) -> None:
         import httpx
 
+        from storage.influx.client import InfluxStore
+
         self._settings = settings
-        auth: tuple[str, str] | None = None
+        admin: tuple[str | None, str | None] = (None, None)
         if args.admin_password_file is not None:
-            auth = (args.admin_user, read_secret_file(args.admin_password_file))
+            admin = (args.admin_user, read_secret_file(args.admin_password_file))
         elif settings.influx_user:
             raise BackupError(
                 "InfluxDB has accounts: give --admin-password-file, so that the database can "
                 "be made anew and the platform's account given its rights back"
             )
-        self._http = httpx.Client(base_url=settings.influx_url, timeout=30.0, auth=auth)
+        http = httpx.Client(base_url=settings.influx_url, timeout=30.0)
+        self._store = InfluxStore(http, settings.influx_db, user=admin[0], password=admin[1])
+        self._http = http
 
-    def _query(self, query: str, database: str = "") -> list[dict[str, Any]]:
-        data = {"q": query, **({"db": database} if database else {})}
-        answer = self._http.post("/query", data=data)
-        body: dict[str, Any] = answer.json() if answer.content else {}
-        errors = [r["error"] for r in body.get("results", []) if "error" in r]
-        if answer.status_code != 200 or errors or "error" in body:
-            verb = query.split(maxsplit=1)[0]
-            raise BackupError(f"InfluxDB refused {verb}: {errors or body or answer}")
-        return list(body["results"])
+    def _query(self, query: str) -> dict[str, Any]:
+        from storage.errors import StoreError
 
-    def _databases(self) -> list[str]:
-        (result,) = self._query("SHOW DATABASES")
-        return [row[0] for s in result.get("series", []) for row in s.get("values", [])]
+        try:
+            (result,) = self._store.query(query)
+        except StoreError as exc:
+            raise BackupError(f"InfluxDB refused {query.split(maxsplit=1)[0]}: {exc}") from exc
+        return result
+
+    def _has_database(self) -> bool:
+        result = self._query("SHOW DATABASES")
+        names = [row[0] for s in result.get("series", []) for row in s.get("values", [])]
+        return self._settings.influx_db in names
 
     def existing(self) -> list[str]:
         """The database, if it exists and holds measurements (what a restore would replace)."""
-        database = self._settings.influx_db
-        if database not in self._databases():
+        if not self._has_database() or not self._query("SHOW MEASUREMENTS LIMIT 1").get("series"):
             return []
-        (result,) = self._query("SHOW MEASUREMENTS LIMIT 1", database)
-        return [f"InfluxDB database {database}"] if result.get("series") else []
+        return [f"InfluxDB database {self._settings.influx_db}"]
 
     def restore(self, source: Path, backed_up: str) -> None:
         """Make the database anew from the portable backup, and give the account its rights."""
+        from storage.influx.influxql import quote_ident
+
         database = self._settings.influx_db
-        if database in self._databases():
-            self._query(f'DROP DATABASE "{database}"')
+        if self._has_database():
+            self._query(f"DROP DATABASE {quote_ident(database)}")
         influxd(
             "restore",
             "-db",
@@ -279,7 +288,8 @@ class _InfluxTarget:
             str(source),
         )
         if self._settings.influx_user:
-            self._query(f'GRANT ALL ON "{database}" TO "{self._settings.influx_user}"')
+            user = quote_ident(self._settings.influx_user)
+            self._query(f"GRANT ALL ON {quote_ident(database)} TO {user}")
 
     def close(self) -> None:
         """Close the HTTP client."""
