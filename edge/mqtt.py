@@ -204,6 +204,9 @@ class Publisher:
         self._pending: dict[int, AckCallback | None] = {}
         # PUBACKs that arrived before publish() returned the message id, with any refusal.
         self._early: dict[int, tuple[str | None, bool]] = {}
+        # Acknowledged messages whose callback is still running: they count as in flight, so
+        # that whoever sees nothing in flight also sees what every callback did.
+        self._reporting = 0
         self._closed = False
         # The broker's reasons for messages it refused (MQTT 5 PUBACK reason codes >= 0x80,
         # e.g. "Not authorized"): such a message is not acknowledged, so its callback never runs.
@@ -224,9 +227,23 @@ class Publisher:
             callback = self._pending.pop(mid)
             if refusal is not None:
                 self._refuse(refusal)
-            self._cond.notify_all()
-        if callback is not None and refusal is None:
-            callback(heard)
+            report = callback is not None and refusal is None
+            if report:
+                self._reporting += 1
+            else:
+                self._cond.notify_all()
+        if report:
+            self._report(callback, heard)
+
+    def _report(self, callback: AckCallback | None, heard: bool) -> None:
+        """Run an acknowledged message's callback; only then is it no longer in flight."""
+        try:
+            if callback is not None:
+                callback(heard)
+        finally:
+            with self._cond:
+                self._reporting -= 1
+                self._cond.notify_all()
 
     def _refuse(self, reason: str) -> None:
         """Note a refusal (the caller holds the lock)."""
@@ -238,7 +255,7 @@ class Publisher:
     def in_flight(self) -> int:
         """Messages published and not yet acknowledged by the broker."""
         with self._cond:
-            return len(self._pending)
+            return len(self._pending) + self._reporting
 
     def publish(
         self, topic: str, payload: bytes, on_ack: AckCallback | None = None, *, retain: bool = False
@@ -255,21 +272,23 @@ class Publisher:
             heard = True
             if info.mid in self._early:
                 refusal, heard = self._early.pop(info.mid)
-                acked = refusal is None
+                acked = refusal is None and on_ack is not None
                 if refusal is not None:
                     self._refuse(refusal)
+                if acked:
+                    self._reporting += 1
             else:
                 self._pending[info.mid] = on_ack
                 acked = False
-        if acked and on_ack is not None:
-            on_ack(heard)
+        if acked:
+            self._report(on_ack, heard)
         return info.mid
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every published message is acknowledged; False on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            while self._pending:
+            while self._pending or self._reporting:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False

@@ -248,12 +248,16 @@ class Spool:
             self._pinned.clear()
             self._delivered.clear()
 
-    def delivered(self, seq: int) -> None:
-        """The broker acknowledged batch `seq`: it waits for its receipt, no longer in flight."""
+    def delivered(self, seq: int) -> bool:
+        """The broker acknowledged batch `seq`: it waits for its receipt, no longer in flight.
+
+        False if the batch is not in flight (already acknowledged, or from a lost connection).
+        """
         with self._lock:
             span = self._pinned.pop(seq, None)
             if span is not None:
                 self._delivered[seq] = span
+            return span is not None
 
     def rebase(self, frame: int, offset_ms: int) -> int:
         """Shift unsent readings of an unsynced `frame` by `offset_ms` into the synced frame.

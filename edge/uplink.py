@@ -67,6 +67,21 @@ class Pacer:
         self._next = max(self._next, self._clock()) + self._gap
 
 
+@dataclass(frozen=True, slots=True)
+class _Puback:
+    """The broker took batch `seq`; `heard` says whether a subscription matched."""
+
+    seq: int
+    heard: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Receipt:
+    """Ingest stored these batches."""
+
+    seqs: tuple[int, ...]
+
+
 @dataclass
 class _Session:
     """One connection: a fresh client and publisher, abandoned when the connection drops."""
@@ -111,8 +126,9 @@ class Uplink:
         self._backoff = Backoff(config.backoff_base_s, config.backoff_cap_s, rng)
         self._pacer = Pacer(config.drain_rate, clock.mono)
         self._wake = threading.Event()
-        self._acks: collections.deque[tuple[int, bool]] = collections.deque()
-        self._receipts: collections.deque[int] = collections.deque()
+        # PUBACKs and receipts from paho's thread, in the order they arrived: a receipt for
+        # a resent batch may come before the resend's PUBACK, and must not be undone by it.
+        self._events: collections.deque[_Puback | _Receipt] = collections.deque()
         # Batches the broker acknowledged, awaiting their receipt: when each was delivered, and
         # whether a subscriber was there to hear it.
         self._delivered_at: dict[int, tuple[float, bool]] = {}
@@ -237,7 +253,7 @@ class Uplink:
         `heard` is False when no subscription matched: nobody has the batch (e.g. a broker
         that restarted without ingest's session, before ingest subscribed again).
         """
-        self._acks.append((seq, heard))
+        self._events.append(_Puback(seq, heard))
         self._wake.set()
 
     def _on_receipt(self, payload: bytes) -> None:
@@ -247,26 +263,26 @@ class Uplink:
         except ValueError as exc:
             log.warning("uplink: ignored a malformed receipt: %s", exc)
             return
-        self._receipts.extend(seqs)
+        self._events.append(_Receipt(tuple(seqs)))
         self._wake.set()
 
     def _apply_acks(self) -> None:
         """Delete stored batches from the spool; mark those the broker took as delivered."""
         now = self._clock.mono()
-        while self._acks:
-            seq, heard = self._acks.popleft()
-            if self._stored:
-                self._spool.delivered(seq)
-                self._delivered_at[seq] = (now, heard)
-            else:
-                if not heard:
-                    log.warning("uplink: batch %d reached no subscriber and is gone", seq)
-                self._spool.ack(seq)
-        while self._receipts:
-            seq = self._receipts.popleft()
-            self._spool.ack(seq)
-            self._delivered_at.pop(seq, None)
-            self._last_receipt = now
+        while self._events:
+            event = self._events.popleft()
+            if isinstance(event, _Receipt):
+                for seq in event.seqs:
+                    self._spool.ack(seq)
+                    self._delivered_at.pop(seq, None)
+                self._last_receipt = now
+            elif not self._stored:
+                if not event.heard:
+                    log.warning("uplink: batch %d reached no subscriber and is gone", event.seq)
+                self._spool.ack(event.seq)
+            elif self._spool.delivered(event.seq):
+                # Only a batch still spooled awaits its receipt (an earlier one may have come).
+                self._delivered_at[event.seq] = (now, event.heard)
 
     def _overdue(self, now: float) -> list[int]:
         """Batches to send again: a receipt came after them, and theirs never will.
@@ -318,10 +334,12 @@ class Uplink:
             if self._stop.is_set():
                 # Stopping: send what is spooled and wait for receipts, within the grace period.
                 deadline = deadline or now + config.shutdown_grace_s
+                # In this order: once nothing is in flight, every PUBACK is among the events.
                 idle = (
                     not resend
                     and self._unsent <= 0
                     and session.publisher.in_flight == 0
+                    and not self._events
                     and not self._delivered_at
                 )
                 if now >= deadline or (idle and self._writer_done.is_set()):

@@ -53,6 +53,18 @@ def test_claim_then_ack_deletes_exactly_the_batch(spool: Spool) -> None:
     assert rest.seq == batch.seq + 1
 
 
+def test_a_batch_is_delivered_only_while_in_flight(spool: Spool) -> None:
+    """A PUBACK for a batch whose receipt already came (a resend's) no longer marks it."""
+    spool.append([reading(t) for t in range(1, 4)], SYNCED_FRAME)
+    batch = spool.claim(0, max_readings=3, max_bytes=65536, pin=True)
+    assert batch is not None
+    assert spool.delivered(batch.seq)
+    assert spool.ack(batch.seq) == 3
+    again = spool.claim(0, max_readings=3, max_bytes=65536, pin=True)
+    assert again is None
+    assert not spool.delivered(batch.seq)
+
+
 def test_ids_are_never_reused_after_the_spool_emptied(spool: Spool) -> None:
     """After every reading was acknowledged, new ones still come after the last claimed id."""
     spool.append([reading(1)], SYNCED_FRAME)
