@@ -227,19 +227,16 @@ class Publisher:
             callback = self._pending.pop(mid)
             if refusal is not None:
                 self._refuse(refusal)
-            report = callback is not None and refusal is None
-            if report:
-                self._reporting += 1
-            else:
+            if callback is None or refusal is not None:
                 self._cond.notify_all()
-        if report:
-            self._report(callback, heard)
+                return
+            self._reporting += 1
+        self._report(callback, heard)
 
-    def _report(self, callback: AckCallback | None, heard: bool) -> None:
+    def _report(self, callback: AckCallback, heard: bool) -> None:
         """Run an acknowledged message's callback; only then is it no longer in flight."""
         try:
-            if callback is not None:
-                callback(heard)
+            callback(heard)
         finally:
             with self._cond:
                 self._reporting -= 1
@@ -272,16 +269,16 @@ class Publisher:
             heard = True
             if info.mid in self._early:
                 refusal, heard = self._early.pop(info.mid)
-                acked = refusal is None and on_ack is not None
                 if refusal is not None:
                     self._refuse(refusal)
-                if acked:
+                report = on_ack if refusal is None else None
+                if report is not None:
                     self._reporting += 1
             else:
                 self._pending[info.mid] = on_ack
-                acked = False
-        if acked:
-            self._report(on_ack, heard)
+                report = None
+        if report is not None:
+            self._report(report, heard)
         return info.mid
 
     def flush(self, timeout: float | None = None) -> bool:
