@@ -27,7 +27,7 @@ from simulators.common import (
     series,
     time_grid,
 )
-from simulators.truth import AnomalyEvent, AnomalyKind
+from simulators.truth import FACTORY_KINDS, AnomalyEvent, AnomalyKind
 
 
 class ShiftPattern(StrEnum):
@@ -178,7 +178,7 @@ def _plan(spec: FactorySpec, n: int, step_ms: int, rng: np.random.Generator) -> 
     """Place anomalies in disjoint time slots, one per slot, on random bins."""
     days = n * step_ms / MS_PER_DAY
     per_kind = max(1, round(spec.anomalies_per_kind * days / 365.0))
-    kinds = [kind for kind in AnomalyKind for _ in range(per_kind)]
+    kinds = [kind for kind in FACTORY_KINDS for _ in range(per_kind)]
     order = rng.permutation(len(kinds))
     margin = min(MS_PER_DAY // step_ms, n // 10)
     slot = (n - 2 * margin) // len(kinds)

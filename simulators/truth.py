@@ -30,6 +30,22 @@ class AnomalyKind(StrEnum):
     SPIKE = "spike"
     MISCOUNT = "miscount"
     RATE_CHANGE = "rate_change"
+    # Load-cell behaviours of real weighing indicators (simulators.loadcell).
+    DEAD_CELL = "dead_cell"
+    PILFERAGE = "pilferage"
+    TEMPERATURE_DRIFT = "temperature_drift"
+    MISSING = "missing"
+
+
+# The kinds the factory simulator itself injects, in the order its random plan draws them.
+FACTORY_KINDS = (
+    AnomalyKind.SHRINKAGE,
+    AnomalyKind.STUCK,
+    AnomalyKind.DRIFT,
+    AnomalyKind.SPIKE,
+    AnomalyKind.MISCOUNT,
+    AnomalyKind.RATE_CHANGE,
+)
 
 
 @dataclass(frozen=True, slots=True)
