@@ -39,6 +39,10 @@ class StockAnomaly(StrEnum):
     SPIKE = "spike"
     FLAT_LINE = "flat_line"
     DRIFT = "drift"
+    # Load-cell faults and slow losses (models.stock.loadcell).
+    DEAD_CELL = "dead_cell"
+    PILFERAGE = "pilferage"
+    TEMPERATURE_DRIFT = "temperature_drift"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +70,17 @@ class BinAnomalyDetector(OnlineDetector[[int, float, float], list[StockAlert]]):
         cusum_slack: float = 2.0,
         cusum_limit: float = 60.0,
         min_drift: float = 0.01,
+        resolution_kg: float = 0.0,
+        repeats_confirm: bool = False,
+        min_step_items: float = 0.0,
     ) -> None:
         """Store the parameters; readings are assumed evenly spaced (e.g. every 10 minutes).
 
-        `min_drift` is the smallest drift worth an alert, as a share of the largest count seen.
+        `min_drift` is the smallest drift worth an alert, as a share of the largest count seen;
+        `resolution_kg` the load cell's smallest shown change (its division and hold band).
+        With `repeats_confirm` a repeated weight counts as a reading (an indicator that holds
+        whole divisions repeats as a rule, and a theft at night must still be confirmed);
+        steps smaller than `min_step_items` move the baseline without an alert.
         """
         self.warmup = warmup
         self.step_sigmas = step_sigmas
@@ -78,6 +89,9 @@ class BinAnomalyDetector(OnlineDetector[[int, float, float], list[StockAlert]]):
         self.cusum_slack = cusum_slack
         self.cusum_limit = cusum_limit
         self.min_drift = min_drift
+        self.resolution_kg = resolution_kg
+        self.repeats_confirm = repeats_confirm
+        self.min_step_items = min_step_items
         self._n = 0
         # Unit weight: weight ≈ unit × count, fitted through the origin over the warm-up and
         # then kept, so that a later standing discrepancy (theft, a mis-scan) cannot bend it.
@@ -107,7 +121,17 @@ class BinAnomalyDetector(OnlineDetector[[int, float, float], list[StockAlert]]):
         if len(self._diffs) < 20:
             return math.inf
         ordered = sorted(self._diffs)
-        return max(1.4826 * ordered[len(ordered) // 2] / math.sqrt(2), 0.25)
+        unit = self.unit_weight
+        # Whole divisions make a sawtooth of up to one shown step between weight and count.
+        floor = max(0.25, 0.5 * self.resolution_kg / unit if unit else 0.0)
+        return max(1.4826 * ordered[len(ordered) // 2] / math.sqrt(2), floor)
+
+    def restart(self) -> None:
+        """Forget the last reading (after a gap the caller could not trust, e.g. a dead cell)."""
+        self._last = None
+        self._last_weight = math.nan
+        self._run.clear()
+        self._flat = 0
 
     def update(self, ts_ms: int, weight: float, count: float) -> list[StockAlert]:
         """The alerts one pair of readings raises; the older name of `score_one`."""
@@ -128,7 +152,8 @@ class BinAnomalyDetector(OnlineDetector[[int, float, float], list[StockAlert]]):
             self._last = None
             return alerts
         now = (weight, count, weight / unit - count)
-        if weight == previous_weight and weight > _EMPTY_KG and self._last is not None:
+        repeat = weight == previous_weight and weight > _EMPTY_KG
+        if repeat and not self.repeats_confirm and self._last is not None:
             # A repeat may be the start of a stuck load cell (alerted once it lasts), or just
             # a quiet bin read at the cell's resolution: either way it says nothing new about
             # the weight, so it neither confirms nor cancels a step under way.
@@ -231,6 +256,9 @@ class BinAnomalyDetector(OnlineDetector[[int, float, float], list[StockAlert]]):
         size = now[2] - before[2]
         counted = now[1] - before[1]
         self._expected += size
+        if abs(size) < self.min_step_items:
+            self._rebaseline(now)  # a real but negligible step (an item or two)
+            return
         score = min(1.0, abs(size) / (4 * limit))
         # Taking items lowers both channels. Weight lost beyond the count is a drop, unless the
         # count itself went up (a double scan); a count falling faster than the weight is a
