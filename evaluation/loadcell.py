@@ -47,6 +47,14 @@ class LoadCellScores:
     unobservable: dict[str, int] = field(default_factory=dict)
     false_alarms: dict[StockAnomaly, int] = field(default_factory=dict)
     bin_months: float = 0.0
+    counted_bin_months: float = 0.0
+
+    def false_per_bin_month_of(self, behaviour: str) -> float:
+        """False alarms of the kind that reports `behaviour`, per bin-month of its bins."""
+        score = self.behaviours.get(behaviour)
+        uncounted = self.bin_months - self.counted_bin_months
+        months = uncounted if behaviour.endswith("(no counter)") else self.counted_bin_months
+        return score.false_alarms / months if score and months else 0.0
 
     @property
     def false_per_bin_month(self) -> float:
@@ -142,4 +150,6 @@ def evaluate_loadcell(
                 events = [e for e in sim.anomalies if e.bin == bin_spec.name]
                 _score_bin(events, alerts, counter=count is not None, out=out)
                 out.bin_months += days / 30.0
+                if count is not None:
+                    out.counted_bin_months += days / 30.0
     return out

@@ -234,7 +234,10 @@ class BinAnomalyDetector(OnlineDetector[[int, float, float], list[StockAlert]]):
         limit = self.step_sigmas * sigma
         if abs(deviation) <= limit:
             if self._run:
-                alerts.append(self._spike(ts_ms, sigma))
+                spike = self._spike(ts_ms, sigma)
+                peak = max(abs(r[2] - self._run[0][2]) for r in self._run[1:])
+                if peak >= self.min_step_items:
+                    alerts.append(spike)
                 self._run.clear()
             return
         if self._drifting and abs(now[2] - self._expected) <= limit:

@@ -74,6 +74,7 @@ class LoadCellDetector(OnlineDetector[[int, float, float, float], list[StockAler
         )
         self._slow = SlowLossTracker(pilfer_share=pilfer_share, temp_share=temp_share)
         self._weight_steps = WeightSteps()
+        self._corrected = False
         self._n = 0
         self._res = math.inf
         self._most = 0.0
@@ -129,6 +130,10 @@ class LoadCellDetector(OnlineDetector[[int, float, float, float], list[StockAler
         if unit:
             # A step of an item or two is pilferage's business, not a theft alert's.
             self._steps.min_step_items = 0.005 * self._most / unit
+        if self._slow.temperature_alerted != self._corrected:
+            # The weight fed to the step detector starts or stops being corrected: a jump.
+            self._corrected = self._slow.temperature_alerted
+            self._steps.restart()
         corrected = weight - self._slow.correction(temperature)
         for alert in self._steps.score_one(ts_ms, corrected, count):
             alerts.append(alert)

@@ -68,6 +68,7 @@ class SlowLossTracker:
         self._interval_clean = True
         self._slope = 0.0
         self._mean_t = 0.0
+        self._calm_hours = 0
         self._full = 0.0
         self._found: SlowFinding | None = None
 
@@ -84,6 +85,11 @@ class SlowLossTracker:
         if not keep_banked:
             self._banked = 0.0
             self._pilfer_alerted = False
+
+    @property
+    def temperature_alerted(self) -> bool:
+        """Whether a temperature-following cell is alerted (and corrected) now."""
+        return self._temp_alerted
 
     def correction(self, temperature: float) -> float:
         """The weight (kg) the temperature adds while a temperature-following cell is alerted."""
@@ -186,7 +192,12 @@ class SlowLossTracker:
         amplitude = abs(slope) * (max(ts) - min(ts))
         limit = max(self.temp_share * full_kg, 4.0 * res_kg)
         if r2 < 0.5 * self.temp_r2 or amplitude < 0.5 * limit:
-            self._temp_alerted = False
+            # A day without the link before the cell counts as healthy again.
+            self._calm_hours += 1
+            if self._calm_hours >= 24:
+                self._temp_alerted = False
+        else:
+            self._calm_hours = 0
         if r2 >= self.temp_r2 and amplitude > limit and not self._temp_alerted:
             self._temp_alerted = True
             self._slope = slope
