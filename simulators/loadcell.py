@@ -183,6 +183,10 @@ def simulate_loadcell_factory(
             for r in receipts.tolist():
                 found[r:] = lost[r]
             count = np.maximum(count - found, 0.0)
+            # A bin emptied by pilferage gives nothing more to scan until goods arrive.
+            gone = (physical <= 0) & (lost > 0)
+            for i in np.flatnonzero(gone[1:] & (count[1:] < count[:-1])) + 1:
+                count[i] = count[i - 1]
             new.append(
                 _event(
                     spec.site,

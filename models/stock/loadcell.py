@@ -34,6 +34,8 @@ _FALLS = 5
 _CONFIRM = 4
 # A week and a half of one weekday-hour before its change rate is trusted.
 _SLOT_VISITS = 9
+# Two weeks of readings before the weekday-hour pattern is used at all (New Year skews it).
+_SLOT_WARMUP = 14 * 144
 # A weekday-hour whose weight changes at least this often is one where the bin moves.
 _MOVING = 0.2
 
@@ -75,6 +77,7 @@ class LoadCellDetector(OnlineDetector[[int, float, float, float], list[StockAler
         self._slow = SlowLossTracker(pilfer_share=pilfer_share, temp_share=temp_share)
         self._weight_steps = WeightSteps()
         self._corrected = False
+        self._was_stuck = False
         self._n = 0
         self._res = math.inf
         self._most = 0.0
@@ -193,11 +196,15 @@ class LoadCellDetector(OnlineDetector[[int, float, float, float], list[StockAler
         if not math.isfinite(before) or self._n <= self.warmup:
             return False
         there = max(10.0 * self.resolution_kg, self.dead_share * self._most)
-        if before <= there:
-            return False  # approached by consumption: an empty bin
         unit = self._steps.unit_weight
         if math.isfinite(count) and unit:
+            # A delivery counted in while the weight stays at zero is a dead cell too.
+            received = math.isfinite(self._prev_count) and (count - self._prev_count) * unit > there
+            if before <= there and not received:
+                return False  # approached by consumption: an empty bin
             return count * unit > there  # the counter still holds stock
+        if before <= there:
+            return False
         hours = max((ts_ms - self._prev_ts) / MS_PER_HOUR, 1 / 6)
         # The fifth fastest fall: a few thefts or spikes must not set the bar.
         fastest = self._falls[0] if len(self._falls) >= _FALLS else math.inf
@@ -207,7 +214,9 @@ class LoadCellDetector(OnlineDetector[[int, float, float, float], list[StockAler
         self, ts_ms: int, weight: float, *, stuck: bool, alerts: list[StockAlert]
     ) -> None:
         """Thefts and spikes of a bin without a counter, from the weight's speed alone."""
-        if stuck or self._n <= self.warmup or len(self._falls) < _FALLS:
+        if stuck or self._was_stuck or self._n <= self.warmup or len(self._falls) < _FALLS:
+            # After a stuck stretch the weight catches up at once: not a theft.
+            self._was_stuck = stuck
             self._weight_steps.restart()
             return
         found = self._weight_steps.update(
@@ -289,7 +298,8 @@ class LoadCellDetector(OnlineDetector[[int, float, float, float], list[StockAler
         if math.isfinite(count) and unit:
             # Scans since the repeat began, less the largest: one mis-scan jump is no movement.
             moved = self._run_moved - self._run_jump
-            if self._run_moves >= self.flat_moves and moved * unit > 3.0 * self.resolution_kg:
+            enough = max(3.0 * self.resolution_kg, 0.005 * self._most)
+            if self._run_moves >= self.flat_moves and moved * unit > enough:
                 self._flat_alerted = True
                 alerts.append(
                     StockAlert(
@@ -302,7 +312,7 @@ class LoadCellDetector(OnlineDetector[[int, float, float, float], list[StockAler
                         f"ロードセルは {self._run + 1} 回続けて {weight:g} kg のままです",
                     )
                 )
-        elif self._run_logp < math.log(self.quiet_p):
+        elif self._n > _SLOT_WARMUP and self._run_logp < math.log(self.quiet_p):
             self._flat_alerted = True
             alerts.append(
                 StockAlert(
