@@ -6,11 +6,12 @@ The residual r = weight − unit × count (kg) of a counted bin stays put in nor
 - Pilferage takes single items unscanned, a few a day: r sinks too slowly for a step detector,
   and every goods receipt's stocktake reconciles the counter, which hides the loss again. So
   the loss of each stocktake interval (r at its start minus r just before the receipt) is
-  banked into a one-sided CUSUM with a daily slack, and an alert is raised when the banked
-  plus the current interval's loss exceeds a share of the bin's full weight.
+  banked into a one-sided CUSUM with a daily slack, judged at each stocktake (when the
+  counter's correction confirms the loss): an alert when the banked loss exceeds a share of
+  the bin's full weight.
 - A damaged or wet cell's zero follows the temperature: r regressed on the hall temperature
-  over the last three days has a slope that, times the temperature range, explains most of
-  r's variance and exceeds a share of the full weight.
+  over the last three days (both detrended in time) has a slope that, times the temperature
+  range, explains most of r's variance and exceeds a share of the full weight.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ class SlowFinding:
     kind: str  # "pilferage" or "temperature"
     kg: float
     slope_kg_per_k: float = 0.0
-    days: float = 0.0
 
 
 class SlowLossTracker:
