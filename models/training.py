@@ -180,7 +180,8 @@ def held_out_metrics(
             s.maturity_mae,
             s.gdd_maturity_mae,
             passed=s.maturity_mae < s.gdd_maturity_mae,
-            note="baseline: 10 °C growing-degree days plus climatology; must be beaten",
+            note="baseline: GDD rule, base and target fitted per crop on the training seasons, "
+            "plus climatology; must be beaten",
         )
         metrics[f"maturity_coverage_at_{pct}"] = Metric(
             s.maturity_coverage, None, Better.HIGHER, note="share inside the 80 % interval"

@@ -41,6 +41,7 @@ PREDICTION_COLUMNS = (
     "baseline_clim_maturity_date",
     "baseline_clim_yield",
     "message",
+    "fallback",
 )
 
 
@@ -169,6 +170,7 @@ def write_predictions(path: Path, predictions: list[HarvestPrediction]) -> Path:
                     _day(p.baseline_clim_maturity),
                     _num(p.baseline_clim_yield),
                     p.message,
+                    p.fallback,
                 ]
             )
     return path

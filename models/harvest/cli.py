@@ -49,6 +49,15 @@ def _predict(_settings: object, args: argparse.Namespace) -> int:
         f" -> {args.out}",
         flush=True,
     )
+    fallbacks = Counter(p.fallback for p in predictions if p.fallback)
+    if fallbacks:
+        # Users must know how many forecasts were simpler than the full model, and why.
+        reasons = "; ".join(f"{n} x {why}" for why, n in sorted(fallbacks.items()))
+        print(
+            f"harvest predict: {sum(fallbacks.values())} 件は簡易予測 / fallback forecasts: "
+            f"{reasons}",
+            file=sys.stderr,
+        )
     return 0
 
 

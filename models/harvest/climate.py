@@ -153,3 +153,26 @@ def anomaly_shift(known: FloatArray, members: FloatArray, known_n: int, days: in
     normal = 0.5 * (members[:, lo:known_n, 0] + members[:, lo:known_n, 1]).mean(axis=0)
     diff = observed - normal
     return float(np.nanmean(diff)) if np.isfinite(diff).any() else 0.0
+
+
+def calendar_climatology(
+    records: list[FieldWeather], planting: int, n: int, seen: FloatArray
+) -> FloatArray:
+    """One (1 × n × 5) member: the mean of every record's same calendar days, any coverage.
+
+    For season-only weather (each field logged from sowing to harvest, no other years) no
+    record covers a whole analog window, but together they cover the calendar days ahead. Days
+    no record covers take the mean of the days seen so far in `seen` (n × 5, NaN unseen).
+    """
+    start = _date(planting - PRE_DAYS)
+    windows: list[FloatArray] = []
+    for record in records:
+        first, last = _date(record.first_day).year, _date(record.last_day).year
+        for year in range(first - 1, last + 1):
+            member = window(record, day_number(_same_day_in(year, start)), n)
+            if np.isfinite(member[:, 0]).any():
+                windows.append(member)
+    mean = _nanmean0(np.stack(windows)) if windows else np.full((n, 5), np.nan)
+    fill = _nanmean0(seen)  # per column over the seen days
+    fill = np.where(np.isfinite(fill), fill, _nanmean0(mean))
+    return np.where(np.isnan(mean), fill[None, :], mean)[None]

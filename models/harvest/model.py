@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from models.harvest import climate
-from models.harvest.baselines import gdd_threshold
+from models.harvest.baselines import GDD_BASE_C, fit_gdd_rule
 from models.harvest.phenology import ThermalTime, deadline_index, fit_thermal_time
 from models.harvest.types import (
     FieldWeather,
@@ -41,6 +41,7 @@ class CropModel:
     fields: list[str]
     phenology: ThermalTime | None = None
     gdd_threshold: float = math.nan
+    gdd_base: float = GDD_BASE_C
     yield_models: dict[float, IntervalRegressor] = field(default_factory=dict)
 
     def yield_model(self, known_share: float) -> IntervalRegressor | None:
@@ -149,7 +150,7 @@ class HarvestForecaster:
         tmax = np.stack([d.path[PRE:, 1] for d in data])
         planting = np.array([s.planting for s in rows])
         maturity = np.array([s.maturity for s in rows])
-        model.gdd_threshold = gdd_threshold(tmin, tmax, days)
+        model.gdd_base, model.gdd_threshold = fit_gdd_rule(tmin, tmax, days)
         if len(rows) < MIN_PHENOLOGY_SEASONS:
             return model
         try:

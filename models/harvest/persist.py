@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from models.harvest.baselines import GDD_BASE_C
 from models.harvest.model import CropModel, HarvestForecaster
 from models.harvest.phenology import ThermalTime
 from models.harvest.types import FieldWeather, HarvestModelError, PhenologyKind
@@ -58,6 +59,7 @@ def _crop_state(c: CropModel) -> dict[str, Any]:
         "fields": list(c.fields),
         "phenology": _phenology_state(c.phenology),
         "gdd_threshold": float(c.gdd_threshold),
+        "gdd_base": float(c.gdd_base),
         "yield_models": [[float(share), reg] for share, reg in sorted(c.yield_models.items())],
     }
 
@@ -117,6 +119,8 @@ def _crop(state: Mapping[str, Any]) -> CropModel:
         fields=[str(f) for f in state["fields"]],
         phenology=_phenology(state["phenology"]),
         gdd_threshold=float(state["gdd_threshold"]),
+        # Models saved before the base was fitted used the fixed 10 °C rule.
+        gdd_base=float(state.get("gdd_base", GDD_BASE_C)),
         yield_models=models,
     )
 

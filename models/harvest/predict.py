@@ -75,6 +75,7 @@ def _fallback(
         baseline_clim_maturity=centre,
         baseline_clim_yield=model.mean_yield,
         message=message,
+        fallback=message,
     )
 
 
@@ -106,14 +107,23 @@ def predict_season(
     message = ""
     if known_n > PRE and observed.mean() < 1.0 - MAX_UNKNOWN_SHARE:
         message = f"{1.0 - observed.mean():.0%} of days since planting have no temperature"
+    fallback = ""
     if not len(members):
         if own is None or not observed.any():
             return replace(
                 _fallback(crop, season, as_of, "no weather for this field"),
                 status=PredictionStatus.NO_WEATHER,
+                fallback="no weather for this field",
             )
-        message = "no climatology for the rest of the season: calendar forecast"
-        return _fallback(crop, season, as_of, message)
+        # Season-only weather: no year covers the window, so the days ahead take the mean of
+        # the same calendar days over the tenant's other fields (and of the days seen so far
+        # where none covers them). Still a thermal-time forecast, but it says so.
+        histories = [h for h in (own.until(as_of),) if h is not None]
+        members = climate.calendar_climatology(
+            model.analog_records(season.crop) + histories, season.planting, n, actual
+        )
+        source = ClimateSource.POOLED
+        fallback = "season-only weather: calendar-day climatology of other fields"
     known = climate.fill_known(actual, members)
     # Climatology (for the yield features, as in training, and the GDD baseline) stays unshifted.
     expected = climate.expected_path(known, members, known_n)
@@ -144,7 +154,9 @@ def predict_season(
         y_high = crop.median_yield * math.exp(float(hi[0]))
     else:
         message = (message + "; " if message else "") + "too few seasons for a yield model"
-    gdd = gdd_maturity_index(expected[PRE:, 0], expected[PRE:, 1], crop.gdd_threshold)
+    gdd = gdd_maturity_index(
+        expected[PRE:, 0], expected[PRE:, 1], crop.gdd_threshold, crop.gdd_base
+    )
     start = season.planting + mid
     return HarvestPrediction(
         season=season,
@@ -164,6 +176,7 @@ def predict_season(
         baseline_clim_maturity=season.planting + crop.mean_days,
         baseline_clim_yield=crop.mean_yield,
         message=message,
+        fallback=fallback,
     )
 
 

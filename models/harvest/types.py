@@ -122,3 +122,5 @@ class HarvestPrediction:
     baseline_clim_maturity: float = float("nan")
     baseline_clim_yield: float = float("nan")
     message: str = ""
+    # Why a simpler forecast was made (empty when the full model ran): users must see it.
+    fallback: str = ""

@@ -49,7 +49,7 @@ def scores(trained: tuple) -> dict[float, HarvestScore]:
 
 @pytest.mark.parametrize("share", [0.5, 0.75])
 def test_maturity_beats_gdd_baseline_by_30_percent(scores: dict, share: float) -> None:
-    """Maturity-date MAE is at least 30 % below the 10 °C GDD-plus-climatology baseline."""
+    """Maturity-date MAE is at least 30 % below the fitted GDD-plus-climatology baseline."""
     s = scores[share]
     assert s.cases >= 60
     assert s.maturity_mae <= 0.7 * s.gdd_maturity_mae
