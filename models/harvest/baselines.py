@@ -1,7 +1,8 @@
 """Baselines the harvest model must beat: a GDD rule fitted per crop, and climatology.
 
 GDD: daily max((tmin + tmax) / 2 - base, 0), summed from planting (the simple average method,
-McMaster & Wilhelm 1997, "Growing degree-days: one equation, two interpretations"). The base
+McMaster & Wilhelm 1997, "Growing degree-days: one equation, two interpretations",
+Agricultural and Forest Meteorology 87: 291-300). The base
 temperature is searched per crop over 0-12 °C on the training seasons and the target thermal
 time is the median sum to maturity at that base, so the rule is as good as a GDD rule can be on
 the seasons it saw, not a fixed 10 °C for every crop. The analog-year mean (climatology) stands
@@ -16,8 +17,9 @@ from models.harvest.types import FloatArray
 
 # Base shown with a field's listed growing-degree days (the 10 °C of maize and rice tables).
 GDD_BASE_C = 10.0
-# Candidate bases: 0 °C (wheat, barley) to 12 °C cover the published crop bases
-# (McMaster & Wilhelm 1997; 10 °C for maize and rice).
+# Candidate bases 0-12 °C span the usual crop bases: 0 °C for wheat and barley and 10 °C for
+# maize (McMaster & Wilhelm 1997, above); WOFOST 7.2's demo parameters use 0 °C for spring
+# barley and 2 °C for potato (PCSE demo database, DTSMTB).
 GDD_BASES_C = tuple(float(b) for b in range(13))
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.harvest import climate
+from models.harvest import climate, seasonal
 from models.harvest.baselines import GDD_BASE_C, fit_gdd_rule
 from models.harvest.phenology import ThermalTime, deadline_index, fit_thermal_time
 from models.harvest.types import (
@@ -43,6 +43,7 @@ class CropModel:
     gdd_threshold: float = math.nan
     gdd_base: float = GDD_BASE_C
     yield_models: dict[float, IntervalRegressor] = field(default_factory=dict)
+    correction: seasonal.SeasonCorrection | None = None
 
     def yield_model(self, known_share: float) -> IntervalRegressor | None:
         """The yield model trained at the share of season nearest to `known_share`."""
@@ -114,6 +115,7 @@ class HarvestForecaster:
                 "no usable training season: " + "; ".join(self.skipped_[:5] or ["none given"])
             )
         self.persistence_ = climate.persistence(list(weather.values()))
+        self.calendar_ = seasonal.calendar_table(list(weather.values()))
         self.crops_ = {crop: self._fit_crop(crop, rows) for crop, rows in sorted(by_crop.items())}
         return self
 
@@ -159,9 +161,42 @@ class HarvestForecaster:
             # E.g. a crop grown where no base temperature is ever exceeded: calendar fallback.
             self.skipped_.append(f"crop {crop}: no thermal-time model ({exc})")
             return model
+        for d in data:
+            clim = self.climatology(d.record.planting, n)
+            if not len(d.members) and np.isfinite(clim[:, :2]).all():
+                # Season-only weather: the rest of the season is other years' calendar days.
+                d.members = clim[None]
+        model.correction = self._fit_correction(model, data)
         if len(rows) >= self.min_yield_seasons:
             model.yield_models = self._fit_yield(model, data)
         return model
+
+    def climatology(self, planting: int, n: int) -> FloatArray:
+        """(n × 5) calendar climatology from PRE days before planting, without its own year."""
+        if not hasattr(self, "calendar_"):
+            # A model loaded from disk rebuilds the table from the weather it kept.
+            self.calendar_ = seasonal.calendar_table(list(self.weather_.values()))
+        year = seasonal.year_of(planting)
+        return self.calendar_.climatology(planting - PRE, n, year)
+
+    def _fit_correction(
+        self, model: CropModel, data: list[SeasonData]
+    ) -> seasonal.SeasonCorrection | None:
+        """Residuals of climatology forecasts of the training seasons as of each share."""
+        n = PRE + model.length
+        clims = [self.climatology(d.record.planting, n) for d in data]
+        if any(not np.isfinite(c[:, :2]).all() for c in clims):
+            return None  # some days ahead no other year covers: no honest correction
+        out: dict[float, seasonal.ShareCorrection] = {}
+        for share in seasonal.SHARES:
+            known_n = min(PRE + round(share * model.mean_days) + 1, n)
+            res, anom = [], []
+            for d, clim in zip(data, clims, strict=True):
+                pred, a = climatology_forecast(model, d.record.planting, d.path, clim, known_n)
+                res.append(d.days - pred)
+                anom.append(a)
+            out[share] = seasonal.fit_share(np.array(res), np.array(anom), self.coverage)
+        return seasonal.SeasonCorrection(out)
 
     def _fit_yield(
         self, model: CropModel, data: list[SeasonData]
@@ -195,3 +230,15 @@ class HarvestForecaster:
         mature, mid = model.phenology.maturity_index(path[None, PRE:, 0], path[None, PRE:, 1], cap)
         forced = cap is not None and mature[0] >= cap[0]
         return yield_features(path, float(mature[0]), float(mid[0]), known_n, forced)
+
+
+def climatology_forecast(
+    model: CropModel, planting: int, known: FloatArray, clim: FloatArray, known_n: int
+) -> tuple[float, float]:
+    """Maturity index of observed days then climatology, and the anomaly seen since planting."""
+    assert model.phenology is not None
+    path = clim.copy()
+    path[:known_n] = np.where(np.isnan(known[:known_n]), clim[:known_n], known[:known_n])
+    cap = deadline_index(np.array([planting]), model.phenology.deadline_doy)
+    mature, _ = model.phenology.maturity_index(path[None, PRE:, 0], path[None, PRE:, 1], cap)
+    return float(mature[0]), seasonal.temperature_anomaly(path, clim, PRE, known_n)

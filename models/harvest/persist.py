@@ -15,6 +15,7 @@ import numpy as np
 from models.harvest.baselines import GDD_BASE_C
 from models.harvest.model import CropModel, HarvestForecaster
 from models.harvest.phenology import ThermalTime
+from models.harvest.seasonal import SeasonCorrection, ShareCorrection
 from models.harvest.types import FieldWeather, HarvestModelError, PhenologyKind
 from models.harvest.yields import IntervalRegressor
 from models.registry import Codec
@@ -61,6 +62,12 @@ def _crop_state(c: CropModel) -> dict[str, Any]:
         "gdd_threshold": float(c.gdd_threshold),
         "gdd_base": float(c.gdd_base),
         "yield_models": [[float(share), reg] for share, reg in sorted(c.yield_models.items())],
+        "correction": None
+        if c.correction is None
+        else [
+            [float(share), f.intercept, f.slope, f.low, f.high]
+            for share, f in sorted(c.correction.shares.items())
+        ],
     }
 
 
@@ -122,6 +129,16 @@ def _crop(state: Mapping[str, Any]) -> CropModel:
         # Models saved before the base was fitted used the fixed 10 °C rule.
         gdd_base=float(state.get("gdd_base", GDD_BASE_C)),
         yield_models=models,
+        correction=_correction(state.get("correction")),
+    )
+
+
+def _correction(state: Any) -> SeasonCorrection | None:
+    """The season-only correction from its numbers (None in models saved before it)."""
+    if not state:
+        return None
+    return SeasonCorrection(
+        {float(r[0]): ShareCorrection(*(float(v) for v in r[1:5])) for r in state}
     )
 
 

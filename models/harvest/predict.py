@@ -10,7 +10,7 @@ import numpy as np
 from models.harvest import climate
 from models.harvest.baselines import gdd_maturity_index
 from models.harvest.crops import DEFAULT_WINDOW_DAYS, WINDOW_DAYS, KnownCrop
-from models.harvest.model import PRE, CropModel, HarvestForecaster
+from models.harvest.model import PRE, CropModel, HarvestForecaster, climatology_forecast
 from models.harvest.phenology import deadline_index
 from models.harvest.types import (
     ClimateSource,
@@ -108,6 +108,7 @@ def predict_season(
     if known_n > PRE and observed.mean() < 1.0 - MAX_UNKNOWN_SHARE:
         message = f"{1.0 - observed.mean():.0%} of days since planting have no temperature"
     fallback = ""
+    clim: FloatArray | None = None
     if not len(members):
         if own is None or not observed.any():
             return replace(
@@ -115,15 +116,19 @@ def predict_season(
                 status=PredictionStatus.NO_WEATHER,
                 fallback="no weather for this field",
             )
-        # Season-only weather: no year covers the window, so the days ahead take the mean of
-        # the same calendar days over the tenant's other fields (and of the days seen so far
-        # where none covers them). Still a thermal-time forecast, but it says so.
-        histories = [h for h in (own.until(as_of),) if h is not None]
-        members = climate.calendar_climatology(
-            model.analog_records(season.crop) + histories, season.planting, n, actual
-        )
+        # Season-only weather: no year of this field covers the window, so the days ahead
+        # take other years' calendar days over the tenant's fields (models.harvest.seasonal).
+        clim = model.climatology(season.planting, n)
         source = ClimateSource.POOLED
-        fallback = "season-only weather: calendar-day climatology of other fields"
+        if np.isfinite(clim[:, :2]).all() and crop.correction is not None:
+            members = clim[None]
+        else:
+            histories = [h for h in (own.until(as_of),) if h is not None]
+            members = climate.calendar_climatology(
+                model.analog_records(season.crop) + histories, season.planting, n, actual
+            )
+            clim = None
+            fallback = "season-only weather: calendar days no other year covers"
     known = climate.fill_known(actual, members)
     # Climatology (for the yield features, as in training, and the GDD baseline) stays unshifted.
     expected = climate.expected_path(known, members, known_n)
@@ -137,6 +142,12 @@ def predict_season(
     combined = (mature[:, None] + residuals[None, :]).ravel()
     tail = (1.0 - model.coverage) / 2.0
     low, mid, high = np.quantile(combined, [tail, 0.5, 1.0 - tail])
+    if clim is not None and crop.correction is not None:
+        # Climatology forecast moved by the line fitted on training seasons' own misses.
+        point, anomaly = climatology_forecast(crop, season.planting, known, clim, known_n)
+        fix = crop.correction.at((known_n - PRE) / crop.mean_days)
+        mid = point + fix.intercept + fix.slope * anomaly
+        low, high = mid + fix.low, mid + fix.high
     reached = mature.max() < known_n - PRE
     if not reached:
         earliest = known_n - PRE

@@ -1,0 +1,138 @@
+"""Forecasts from season-only weather: other years' calendar climatology, then a fitted correction.
+
+A farm often logs weather only while a crop is in the ground, one field per season: no field has
+other years of its own. The days ahead of a season then take the mean of the same calendar days
+over the tenant's other fields of other years (never the season's own year: a field logged this
+year knows this year's future). Such a climatology is biased (late calendar days are covered
+mostly by the slow, cold seasons that were still logging) and ignores how warm the season has
+been so far. Both are learned: every training season is forecast as of several shares of the
+crop's usual length with the climatology of the other years, and per share a line
+residual = b0 + b1 × (mean temperature anomaly since planting) is fitted. Split-conformal
+bounds come from the leave-one-out residuals of that line (Vovk et al. 2005, "Algorithmic
+Learning in a Random World"; Lei et al. 2018, "Distribution-free predictive inference for
+regression", JASA 113), so the intervals are calibrated on seasons the line did not see.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.harvest.types import FieldWeather, FloatArray
+
+SHARES = tuple(round(0.1 * k, 1) for k in range(1, 11))
+DAYS_OF_YEAR = 366
+# Ridge penalty on the anomaly slope (days per °C, per season): keeps the line stable when
+# the seasons so far were all about equally warm.
+SLOPE_PENALTY = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarTable:
+    """Daily weather of every (record, year) row by day of year: (rows × 366 × 5), NaN unseen."""
+
+    years: np.ndarray
+    values: FloatArray
+
+    def climatology(self, start: int, n: int, exclude_year: int) -> FloatArray:
+        """(n × 5) mean path from day number `start` over the rows of other years."""
+        _, doys = _calendar(start + np.arange(n))
+        keep = self.years != exclude_year
+        if not keep.any():
+            return np.full((n, 5), np.nan)
+        return _mean_by_doy(self.values[keep])[doys]
+
+
+def _calendar(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Year and 0-based day of year of day numbers (days since 1970-01-01)."""
+    d64 = np.datetime64("1970-01-01", "D") + days.astype("timedelta64[D]")
+    first = d64.astype("datetime64[Y]")
+    years = first.astype(np.int64) + 1970
+    doys = (d64 - first.astype("datetime64[D]")).astype(np.int64)
+    return years, np.minimum(doys, DAYS_OF_YEAR - 1)
+
+
+def _mean_by_doy(values: FloatArray) -> FloatArray:
+    """Mean over rows per day of year, gaps interpolated over the days of year seen."""
+    ok = np.isfinite(values)
+    count = ok.sum(axis=0)
+    mean = np.where(count > 0, np.where(ok, values, 0.0).sum(axis=0) / np.maximum(count, 1), np.nan)
+    idx = np.arange(DAYS_OF_YEAR)
+    for j in range(mean.shape[1]):
+        seen = np.isfinite(mean[:, j])
+        if seen.any() and not seen.all():
+            mean[:, j] = np.interp(idx, idx[seen], mean[seen, j])
+    return mean
+
+
+def calendar_table(records: list[FieldWeather]) -> CalendarTable:
+    """Every record's days laid out by year and day of year."""
+    years_out: list[int] = []
+    rows: list[FloatArray] = []
+    for record in records:
+        days = record.first_day + np.arange(len(record.tmin))
+        years, doys = _calendar(days)
+        table = record.table()
+        for year in np.unique(years).tolist():
+            sel = years == year
+            row = np.full((DAYS_OF_YEAR, 5), np.nan)
+            row[doys[sel]] = table[sel]
+            years_out.append(int(year))
+            rows.append(row)
+    if not rows:
+        return CalendarTable(np.empty(0, dtype=np.int64), np.empty((0, DAYS_OF_YEAR, 5)))
+    return CalendarTable(np.array(years_out), np.stack(rows))
+
+
+def year_of(day: int) -> int:
+    """Calendar year of a day number."""
+    return int(_calendar(np.array([day]))[0][0])
+
+
+def temperature_anomaly(known: FloatArray, clim: FloatArray, lo: int, hi: int) -> float:
+    """Mean daily-mean temperature of known rows lo..hi minus the climatology's, 0 if none."""
+    tm = 0.5 * (known[lo:hi, 0] + known[lo:hi, 1])
+    ref = 0.5 * (clim[lo:hi, 0] + clim[lo:hi, 1])
+    diff = tm - ref
+    ok = np.isfinite(diff)
+    return float(diff[ok].mean()) if ok.any() else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ShareCorrection:
+    """The fitted line and conformal bounds at one share of the season known."""
+
+    intercept: float
+    slope: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True, slots=True)
+class SeasonCorrection:
+    """Per share of the season known, how far climatology forecasts miss, and their spread."""
+
+    shares: dict[float, ShareCorrection]
+
+    def at(self, share: float) -> ShareCorrection:
+        """The correction of the nearest fitted share."""
+        key = min(self.shares, key=lambda s: abs(s - share))
+        return self.shares[key]
+
+
+def fit_share(residuals: FloatArray, anomaly: FloatArray, coverage: float) -> ShareCorrection:
+    """Ridge line of residuals on anomaly and split-conformal bounds of its LOO residuals."""
+    n = len(residuals)
+    x = np.column_stack([np.ones(n), anomaly])
+    penalty = np.diag([0.0, SLOPE_PENALTY * n])
+    gram = x.T @ x + penalty
+    coef = np.linalg.solve(gram, x.T @ residuals)
+    hat = np.einsum("ij,jk,ik->i", x, np.linalg.inv(gram), x)
+    loo = (residuals - x @ coef) / np.maximum(1.0 - hat, 1e-3)
+    tail = (1.0 - coverage) / 2.0
+    # Finite-sample conformal level: the ceil((n + 1)(1 - tail)) / n quantile of each side.
+    level = min(math.ceil((n + 1) * (1.0 - tail)) / n, 1.0)
+    low, high = np.quantile(loo, [1.0 - level, level])
+    return ShareCorrection(float(coef[0]), float(coef[1]), float(low), float(high))
