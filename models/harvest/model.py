@@ -25,6 +25,9 @@ MIN_PHENOLOGY_SEASONS = 3
 MIN_YIELD_SEASONS = 12
 TRAINING_SHARES = (0.25, 0.5, 0.75, 1.0)
 MIN_SEASON_COVERAGE = 0.8
+# Season-only climatology must cover this share of the crop's mean length after planting:
+# seasons log weather to some weeks after maturity, so later calendar days are thinly covered.
+COVER_SHARE = 1.1
 
 
 @dataclass(slots=True)
@@ -162,8 +165,8 @@ class HarvestForecaster:
             self.skipped_.append(f"crop {crop}: no thermal-time model ({exc})")
             return model
         for d in data:
-            clim = self.climatology(d.record.planting, n)
-            if not len(d.members) and np.isfinite(clim[:, :2]).all():
+            clim = self.climatology(d.record.planting, model)
+            if not len(d.members) and clim is not None:
                 # Season-only weather: the rest of the season is other years' calendar days.
                 d.members = clim[None]
         model.correction = self._fit_correction(model, data)
@@ -171,7 +174,14 @@ class HarvestForecaster:
             model.yield_models = self._fit_yield(model, data)
         return model
 
-    def climatology(self, planting: int, n: int) -> FloatArray:
+    def climatology(self, planting: int, model: CropModel) -> FloatArray | None:
+        """Calendar climatology from PRE days before planting without its own year; None if
+        other years do not cover the crop's usual season (COVER_SHARE × its mean length)."""
+        n = PRE + model.length
+        clim = self._calendar_mean(planting, n)
+        return seasonal.covered(clim, PRE, min(n, PRE + math.ceil(COVER_SHARE * model.mean_days)))
+
+    def _calendar_mean(self, planting: int, n: int) -> FloatArray:
         """(n × 5) calendar climatology from PRE days before planting, without its own year."""
         if not hasattr(self, "calendar_"):
             # A model loaded from disk rebuilds the table from the weather it kept.
@@ -184,14 +194,15 @@ class HarvestForecaster:
     ) -> seasonal.SeasonCorrection | None:
         """Residuals of climatology forecasts of the training seasons as of each share."""
         n = PRE + model.length
-        clims = [self.climatology(d.record.planting, n) for d in data]
-        if any(not np.isfinite(c[:, :2]).all() for c in clims):
+        clims = [self.climatology(d.record.planting, model) for d in data]
+        if any(c is None for c in clims):
             return None  # some days ahead no other year covers: no honest correction
         out: dict[float, seasonal.ShareCorrection] = {}
         for share in seasonal.SHARES:
             known_n = min(PRE + round(share * model.mean_days) + 1, n)
             res, anom = [], []
             for d, clim in zip(data, clims, strict=True):
+                assert clim is not None
                 pred, a = climatology_forecast(model, d.record.planting, d.path, clim, known_n)
                 res.append(d.days - pred)
                 anom.append(a)

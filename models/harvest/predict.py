@@ -118,9 +118,9 @@ def predict_season(
             )
         # Season-only weather: no year of this field covers the window, so the days ahead
         # take other years' calendar days over the tenant's fields (models.harvest.seasonal).
-        clim = model.climatology(season.planting, n)
+        clim = model.climatology(season.planting, crop)
         source = ClimateSource.POOLED
-        if np.isfinite(clim[:, :2]).all() and crop.correction is not None:
+        if clim is not None and crop.correction is not None:
             members = clim[None]
         else:
             histories = [h for h in (own.until(as_of),) if h is not None]

@@ -27,6 +27,9 @@ DAYS_OF_YEAR = 366
 # Ridge penalty on the anomaly slope (days per °C, per season): keeps the line stable when
 # the seasons so far were all about equally warm.
 SLOPE_PENALTY = 1.0
+# Calendar days no row covers are interpolated across gaps up to this long; a longer gap stays
+# unknown, and the forecast falls back (and says so) rather than invent weeks of weather.
+MAX_GAP_DAYS = 14
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +66,10 @@ def _mean_by_doy(values: FloatArray) -> FloatArray:
     for j in range(mean.shape[1]):
         seen = np.isfinite(mean[:, j])
         if seen.any() and not seen.all():
-            mean[:, j] = np.interp(idx, idx[seen], mean[seen, j])
+            prev = np.maximum.accumulate(np.where(seen, idx, -DAYS_OF_YEAR))
+            nxt = np.minimum.accumulate(np.where(seen, idx, 2 * DAYS_OF_YEAR)[::-1])[::-1]
+            short = ~seen & (nxt - prev - 1 <= MAX_GAP_DAYS)
+            mean[short, j] = np.interp(idx[short], idx[seen], mean[seen, j])
     return mean
 
 
@@ -136,3 +142,21 @@ def fit_share(residuals: FloatArray, anomaly: FloatArray, coverage: float) -> Sh
     level = min(math.ceil((n + 1) * (1.0 - tail)) / n, 1.0)
     low, high = np.quantile(loo, [1.0 - level, level])
     return ShareCorrection(float(coef[0]), float(coef[1]), float(low), float(high))
+
+
+def covered(clim: FloatArray, start: int, need: int) -> FloatArray | None:
+    """`clim` if rows start..need have temperatures, other gaps holding the nearest day seen.
+
+    Days before planting (start) and past `need` barely matter to the forecast, so they may hold
+    the nearest covered day; a gap in between means no other year covers the season: None.
+    """
+    if not np.isfinite(clim[start:need, :2]).all():
+        return None
+    out = clim.copy()
+    for j in range(out.shape[1]):
+        col = out[:, j]
+        seen = np.flatnonzero(np.isfinite(col))
+        if len(seen) and len(seen) < len(col):
+            last = np.maximum.accumulate(np.where(np.isfinite(col), np.arange(len(col)), seen[0]))
+            out[:, j] = col[last]
+    return out

@@ -96,3 +96,68 @@ def test_saved_model_forecasts_season_only_weather_the_same(wofost, tmp_path) ->
             b.maturity_high,
             b.yield_value,
         )
+
+
+def test_cli_counts_fallbacks_on_stderr(wofost, tmp_path, capsys) -> None:
+    """A season whose days ahead no other year covers falls back, and predict says how many."""
+    from models.harvest.cli import main
+    from models.harvest.csvio import write_seasons, write_weather
+
+    _model, weather, test = wofost
+    train = [s for s in read_seasons(DATA / "seasons.csv", need_truth=True) if _year(s) % 2 == 0]
+    write_weather(tmp_path / "w.csv", [weather[s.field_id] for s in train])
+    write_seasons(tmp_path / "s.csv", train)
+    assert (
+        main(
+            [
+                "fit",
+                "--weather",
+                str(tmp_path / "w.csv"),
+                "--seasons",
+                str(tmp_path / "s.csv"),
+                "--out",
+                str(tmp_path / "m"),
+            ]
+        )
+        == 0
+    )
+    # One ordinary held-out season, and one sown in October: no training field logged winter.
+    ok = test[0]
+    src = weather[ok.field_id]
+    shift = 183
+    late = FieldWeather(
+        "autumn",
+        src.first_day + shift,
+        src.tmin,
+        src.tmax,
+        src.radiation,
+        src.rain,
+        src.soil_moisture,
+    )
+    rows = [
+        replace(ok, as_of=ok.planting + 40, maturity=None, yield_value=None),
+        SeasonRecord("autumn", ok.crop, ok.planting + shift, as_of=ok.planting + shift + 40),
+    ]
+    write_weather(tmp_path / "pw.csv", [src, late])
+    write_seasons(tmp_path / "ps.csv", rows)
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(tmp_path / "m"),
+                "--weather",
+                str(tmp_path / "pw.csv"),
+                "--seasons",
+                str(tmp_path / "ps.csv"),
+                "--out",
+                str(tmp_path / "p.csv"),
+            ]
+        )
+        == 0
+    )
+    err = capsys.readouterr().err
+    assert "1 件は簡易予測 / fallback forecasts" in err
+    lines = (tmp_path / "p.csv").read_text().splitlines()
+    assert len(lines) == 3
