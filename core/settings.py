@@ -199,6 +199,8 @@ class Settings:
     alerts_frost_history_days: int = 365
     alerts_scab_s: float = 3600.0
     alerts_scab_lookback_h: int = 96
+    # Landslide levels are computed on 10-minute steps: a pass a minute sees each new step soon.
+    alerts_landslide_s: float = 60.0
 
     # `shinshu serve`: its broker account publishes device configuration.
     api_client_id: str = "shinshu-api"

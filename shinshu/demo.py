@@ -300,6 +300,8 @@ def run_demo(base: Settings, options: DemoOptions) -> int:
         ingest_metrics_port=0,
         alerts_client_id=DEFAULT_SERVICE_USERNAMES[ServiceRole.ALERTS],
         alerts_metrics_port=0,
+        # Simulated time runs `accel` times faster: one landslide pass per simulated step.
+        alerts_landslide_s=max(STEP_MS / 1000 / options.accel, 0.5),
         api_client_id=DEFAULT_SERVICE_USERNAMES[ServiceRole.API],
     )
     services_stop = threading.Event()

@@ -342,8 +342,7 @@ def start_landslide(settings: Settings, stop: threading.Event) -> threading.Thre
     """The landslide watch in a thread of its own on its own store, until `stop` is set."""
     store = open_store(settings)
     watch = LandslideWatch(store, AlertStore(store))
-    # Steps are 10 minutes long: a pass a minute sees each new step soon enough.
-    every_s = max(settings.alerts_health_s, 60.0)
+    every_s = settings.alerts_landslide_s
     thread = threading.Thread(target=run_landslide, args=(watch, stop, every_s), daemon=True)
     thread.start()
     return thread

@@ -183,7 +183,7 @@ def test_demo_runs_the_whole_platform_and_stops_cleanly(tmp_path: Path, store: s
     if store == "sqlite":
         env["SHINSHU_STORE"] = f"sqlite://{sqlite_file}"
     env["PYTHONUNBUFFERED"] = "1"
-    command = [sys.executable, "-m", "shinshu.cli", "demo", "--duration", "50", "--port", "0"]
+    command = [sys.executable, "-m", "shinshu.cli", "demo", "--duration", "35", "--port", "0"]
     # x600: the theft comes 12 s into the live day.
     proc = subprocess.Popen(
         [*command, "--accel", "600", "--history-days", "8"],
@@ -212,7 +212,7 @@ def test_demo_runs_the_whole_platform_and_stops_cleanly(tmp_path: Path, store: s
         found = httpx.get(f"{api}/alerts", headers=headers, timeout=10).json()
         return any(a["kind"] == "drop" for a in found)
 
-    wait_until(theft_alert, 40, "the demo's theft as an alert")
+    wait_until(theft_alert, 30, "the demo's theft as an alert")
     # Read on through the same text stream (communicate() would skip what it buffered).
     output += proc.stdout.read()
     proc.wait(timeout=60)
