@@ -41,6 +41,7 @@ from edge.protocol import (
 )
 from edge.status import MAX_STATUS_BYTES, StatusReport, status_from_document
 from ingest.metrics import DropReason
+from ingest.wire import WIRE_DEPTH, as_batch, decode_valid, valid_readings
 
 log = logging.getLogger(__name__)
 
@@ -174,11 +175,30 @@ def _document(payload: bytes, max_depth: int) -> Any:
 def _parse_up(
     topic: DeviceTopic, payload: bytes, limits: Limits, shift: ShiftFor | None
 ) -> ParsedMessage:
-    """An uplink batch: accepted with its readings split into valid and rejected, or refused."""
+    """An uplink batch: accepted with its readings split into valid and rejected, or refused.
+
+    The compiled decoder takes a batch that is valid throughout; anything else is decoded again
+    by the reference rules, which name each defect (with the clock shift found once).
+    """
     tenant = topic.tenant
     if len(payload) > limits.max_message_bytes:
         reason = f"message of {len(payload)} bytes exceeds the limit of {limits.max_message_bytes}"
         return ParsedMessage(tenant, topic, Channel.UP, Refusal(reason, DropReason.OVERSIZED))
+    key = (tenant, topic.site, topic.device)
+    shift_ms: int | None = None
+    wire = decode_valid(payload) if limits.max_depth >= WIRE_DEPTH else None
+    if (
+        wire is not None
+        and wire.device == topic.device
+        and len(wire.readings) <= limits.max_readings
+    ):
+        batch = as_batch(wire)
+        shift_ms = 0 if shift is None else shift(key, batch)
+        valid = valid_readings(wire, shift_ms)
+        if valid is not None:
+            return ParsedMessage(
+                tenant, topic, Channel.UP, batch=batch, shift_ms=shift_ms, readings=valid
+            )
     try:
         document = _document(payload, limits.max_depth)
         batch = batch_from_document(document, max_readings=limits.max_readings)
@@ -189,7 +209,8 @@ def _parse_up(
     except ProtocolError as exc:
         refusal = Refusal(str(exc), DropReason.INVALID_MESSAGE)
         return ParsedMessage(tenant, topic, Channel.UP, refusal)
-    shift_ms = 0 if shift is None else shift((tenant, topic.site, topic.device), batch)
+    if shift_ms is None:
+        shift_ms = 0 if shift is None else shift(key, batch)
     readings, rejected = validate_readings(batch, shift_ms)
     return ParsedMessage(
         tenant,

@@ -248,10 +248,13 @@ def test_a_bug_in_a_check_refuses_the_message_as_failed(monkeypatch: pytest.Monk
         """A check with a bug."""
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(parse_module, "validate_readings", broken)
-    text, why = refused(parse_message(UP, batch()))
-    assert text == "internal error: RuntimeError: boom"
-    assert why is DropReason.FAILED
+    # Both paths: the compiled one that takes a valid batch, the reference one for the rest.
+    for check, payload in (("valid_readings", batch()), ("validate_readings", batch([1]))):
+        with monkeypatch.context() as patch:
+            patch.setattr(parse_module, check, broken)
+            text, why = refused(parse_message(UP, payload))
+        assert text == "internal error: RuntimeError: boom"
+        assert why is DropReason.FAILED
 
 
 def test_the_depth_scan_ignores_brackets_inside_strings() -> None:

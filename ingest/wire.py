@@ -1,0 +1,125 @@
+"""The compiled decode of an uplink batch: the schema as msgspec types, checked in bulk.
+
+Almost every message a worker receives is entirely valid. For those, a decoder generated from
+the schema below reads the payload straight into typed records, checking in C what the
+reference rules (`edge.protocol`) check in Python for every reading: types, the sensor kind
+and the batch's integer fields. Sensor names pass the reference id rules once and are
+remembered. What depends on the batch (the
+timestamp window around its send time, each kind's value range) is then checked over all
+readings at once. A message that fails anything here is not refused here: `decode_valid`
+answers None and the reference path decodes it again, so that each defect is named, per
+reading, in the words a device's own check would use. The two paths therefore differ only in
+speed; tests/ingest/test_wire.py checks that they agree on generated payloads.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+from edge.protocol import (
+    CATALOGUE,
+    MAX_INTEGER,
+    MAX_READING_AGE_MS,
+    MAX_READING_LEAD_MS,
+    MAX_TIMESTAMP_MS,
+    MIN_TIMESTAMP_MS,
+    SCHEMA_VERSION,
+    Batch,
+    ProtocolError,
+    Reading,
+    SensorKind,
+    check_id,
+)
+
+WireCount = Annotated[int, msgspec.Meta(ge=0, le=MAX_INTEGER)]
+
+
+class WireReading(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True):
+    """One reading as it is sent: time, kind, value and, when it differs from the kind, sensor."""
+
+    t: int
+    k: SensorKind
+    v: float
+    s: str | None = None
+
+
+class WireBatch(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True):
+    """One uplink batch as it is sent (`docs/protocol.md`). A field the schema does not name
+    leaves the message to the reference path, which ignores it: without one, a document is
+    never nested deeper than `WIRE_DEPTH`, so no depth scan needs to run first."""
+
+    v: Literal[1]
+    device: str
+    seq: WireCount
+    sent: WireCount
+    readings: Annotated[list[WireReading], msgspec.Meta(min_length=1)]
+    clock: Literal["synced", "unsynced"] = "synced"
+
+
+_DECODER = msgspec.json.Decoder(WireBatch)
+# The batch object, its readings list and each reading object.
+WIRE_DEPTH = 3
+_RANGES: dict[SensorKind, tuple[float, float]] = {
+    kind: (spec.low, spec.high) for kind, spec in CATALOGUE.items()
+}
+assert SCHEMA_VERSION == 1, "WireBatch.v names the schema version"
+# Ids (sensor and device names) already found valid: a fleet repeats a few thousand of them, and
+# a set lookup is far cheaper than the id rules. Emptied when full, so it stays bounded.
+_KNOWN_IDS: set[str] = set()
+_MAX_KNOWN_IDS = 100_000
+_new_reading = tuple.__new__  # a Reading from its fields without a Python-level call
+
+
+def valid_id(value: str) -> bool:
+    """Whether `value` passes `edge.protocol.check_id` (remembered once it did)."""
+    if value in _KNOWN_IDS:
+        return True
+    try:
+        check_id(value, "id")
+    except ProtocolError:
+        return False
+    if len(_KNOWN_IDS) >= _MAX_KNOWN_IDS:
+        _KNOWN_IDS.clear()
+    _KNOWN_IDS.add(value)
+    return True
+
+
+def decode_valid(payload: bytes) -> WireBatch | None:
+    """The batch if the payload is one the schema accepts; None for anything else (which the
+    reference path then decodes and explains). The caller bounds the payload's size first, and
+    the number of readings after."""
+    try:
+        wire = _DECODER.decode(payload)
+    except msgspec.MsgspecError:
+        return None
+    return wire if valid_id(wire.device) else None
+
+
+def as_batch(wire: WireBatch) -> Batch:
+    """The protocol's batch of a decoded one (its readings as the typed records)."""
+    return Batch(
+        wire.device, wire.seq, wire.sent, tuple(wire.readings), clock_synced=wire.clock == "synced"
+    )
+
+
+def valid_readings(wire: WireBatch, shift_ms: int) -> list[Reading] | None:
+    """Every reading, timestamps shifted by `shift_ms`, if all are inside the batch's time
+    window and their kind's range; None if any is not (the reference path then says which)."""
+    readings = wire.readings
+    times = [r.t for r in readings]
+    earliest = max(wire.sent - MAX_READING_AGE_MS, MIN_TIMESTAMP_MS - shift_ms)
+    latest = min(wire.sent + MAX_READING_LEAD_MS, MAX_TIMESTAMP_MS - shift_ms)
+    if min(times) < earliest or max(times) > latest:
+        return None
+    ranges, known = _RANGES, _KNOWN_IDS
+    for r in readings:
+        low, high = ranges[r.k]
+        if not low <= r.v <= high or (r.s is not None and r.s not in known and not valid_id(r.s)):
+            return None
+    new = _new_reading
+    return [
+        new(Reading, (r.k.value if r.s is None else r.s, r.k, r.t + shift_ms, r.v))
+        for r in readings
+    ]
