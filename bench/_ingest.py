@@ -245,7 +245,7 @@ def start_ingest(
     client_id: str,
     log: Path,
     group: str | None = None,
-    group_commit: bool = False,
+    group_commit: bool = True,
 ) -> tuple[subprocess.Popen[bytes], int, float]:
     """Run `shinshu ingest` until it subscribed: the process, its metrics port, when it was up.
 

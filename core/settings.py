@@ -156,10 +156,9 @@ class Settings:
     ingest_group: str | None = None
     ingest_batch_points: int = 5_000
     ingest_batch_ms: int = 200
-    # Write at once whenever the writer is idle (low latency at low rates). Off by default: with
-    # it on, an edge agent restarted many times was once left with a batch whose receipt it never
-    # got (the readings were stored; the batch is sent again at its next start).
-    ingest_group_commit: bool = False
+    # Write at once whenever the writer is idle (low latency at low rates); under load the next
+    # batch gathers while one is written. Off: every batch waits for `ingest_batch_ms` or fills.
+    ingest_group_commit: bool = True
     # Unacknowledged messages the broker may push to one worker: bounds its memory.
     ingest_receive_maximum: int = 1_000
     ingest_session_expiry_s: int = 7 * 24 * 3600

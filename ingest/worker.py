@@ -36,7 +36,7 @@ class WorkerOptions:
     # The longest a batch waits while the writer is busy; an idle writer takes it at once
     # (`group_commit`), so this bounds latency only under load.
     batch_seconds: float = 0.2
-    group_commit: bool = False
+    group_commit: bool = True
     # The broker sends no more than its ReceiveMaximum unacknowledged messages: once half of
     # that is pending, waiting for the batch to age only stalls the stream.
     batch_messages: int = 500
