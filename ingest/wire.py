@@ -2,14 +2,14 @@
 
 Almost every message a worker receives is entirely valid. For those, a decoder generated from
 the schema below reads the payload straight into typed records, checking in C what the
-reference rules (`edge.protocol`) check in Python for every reading: types, the sensor kind
-and the batch's integer fields. Sensor names pass the reference id rules once and are
-remembered. What depends on the batch (the
-timestamp window around its send time, each kind's value range) is then checked over all
-readings at once. A message that fails anything here is not refused here: `decode_valid`
-answers None and the reference path decodes it again, so that each defect is named, per
-reading, in the words a device's own check would use. The two paths therefore differ only in
-speed; tests/ingest/test_wire.py checks that they agree on generated payloads.
+reference rules (`edge.protocol`) check in Python for every reading: the types and the batch's
+integer fields. One pass over the readings then checks what depends on the batch or the kind
+(the time window around the send time, each kind's value range); sensor names pass the
+reference id rules once and are remembered. A message that fails anything here is not refused
+here: `decode_valid` or `valid_readings` answers None and the reference path decodes it again,
+so that each defect is named, per reading, in the words a device's own check would use. The
+two paths therefore differ only in speed; tests/ingest/test_wire.py holds them to the same
+answers on generated payloads.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class WireReading(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=T
     """One reading as it is sent: time, kind, value and, when it differs from the kind, sensor."""
 
     t: int
-    k: SensorKind
+    k: str
     v: float
     s: str | None = None
 
@@ -61,8 +61,9 @@ class WireBatch(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=Tru
 _DECODER = msgspec.json.Decoder(WireBatch)
 # The batch object, its readings list and each reading object.
 WIRE_DEPTH = 3
-_RANGES: dict[SensorKind, tuple[float, float]] = {
-    kind: (spec.low, spec.high) for kind, spec in CATALOGUE.items()
+# Each kind, with its lowest and highest accepted value, by its name on the wire.
+_KINDS: dict[str, tuple[SensorKind, float, float]] = {
+    kind.value: (kind, spec.low, spec.high) for kind, spec in CATALOGUE.items()
 }
 assert SCHEMA_VERSION == 1, "WireBatch.v names the schema version"
 # Ids (sensor and device names) already found valid: a fleet repeats a few thousand of them, and
@@ -105,21 +106,25 @@ def as_batch(wire: WireBatch) -> Batch:
 
 
 def valid_readings(wire: WireBatch, shift_ms: int) -> list[Reading] | None:
-    """Every reading, timestamps shifted by `shift_ms`, if all are inside the batch's time
-    window and their kind's range; None if any is not (the reference path then says which)."""
+    """Every reading, timestamps shifted by `shift_ms`, if all are of a known kind, inside the
+    batch's time window and their kind's range; None if any is not (the reference path then
+    says which). Kinds are looked up by their name: hashing the enum itself runs Python code."""
     readings = wire.readings
     times = [r.t for r in readings]
     earliest = max(wire.sent - MAX_READING_AGE_MS, MIN_TIMESTAMP_MS - shift_ms)
     latest = min(wire.sent + MAX_READING_LEAD_MS, MAX_TIMESTAMP_MS - shift_ms)
     if min(times) < earliest or max(times) > latest:
         return None
-    ranges, known = _RANGES, _KNOWN_IDS
+    kinds, known, new = _KINDS, _KNOWN_IDS, _new_reading
+    valid = []
     for r in readings:
-        low, high = ranges[r.k]
-        if not low <= r.v <= high or (r.s is not None and r.s not in known and not valid_id(r.s)):
+        kind = kinds.get(r.k)
+        if kind is None or not kind[1] <= r.v <= kind[2]:
             return None
-    new = _new_reading
-    return [
-        new(Reading, (r.k.value if r.s is None else r.s, r.k, r.t + shift_ms, r.v))
-        for r in readings
-    ]
+        sensor = r.s
+        if sensor is None:
+            sensor = r.k
+        elif sensor not in known and not valid_id(sensor):
+            return None
+        valid.append(new(Reading, (sensor, kind[0], r.t + shift_ms, r.v)))
+    return valid

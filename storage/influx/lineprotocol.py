@@ -80,13 +80,14 @@ def reading_lines(
     head, tail = _tag_parts(topic)
     extra = f",{SHIFT_FIELD}={shift_ms}i" if shift_ms else ""
     extra += f",{GAP_FIELD}={missing}i" if missing else ""
-    prefixes: dict[tuple[str, SensorKind], str] = {}
+    # By sensor name, its kind beside it: hashing the kind (an enum) would run Python code.
+    prefixes: dict[str, tuple[SensorKind, str]] = {}
     lines = []
     for sensor, kind, ts, value in readings:
-        prefix = prefixes.get((sensor, kind))
-        if prefix is None:
-            prefix = prefixes[sensor, kind] = f"{kind},{head}{escape_tag(sensor)}{tail} value="
-        lines.append(f"{prefix}{value!r}{extra} {ts}")
+        known = prefixes.get(sensor)
+        if known is None or known[0] is not kind:
+            known = prefixes[sensor] = (kind, f"{kind},{head}{escape_tag(sensor)}{tail} value=")
+        lines.append(f"{known[1]}{value!r}{extra} {ts}")
     return lines
 
 
