@@ -8,9 +8,10 @@ spikes and mis-scans of the weight-count residual) and replaces its flat-line an
   cell's resolution; without a counter, while the bin repeated a value at hours when its weight
   (learnt per weekday × hour, holidays as Sundays) almost always changes, so that a quiet
   stretch this long has a chance below `quiet_p`;
-- dead cell: an exact zero (or a reading out of range) straight after a clearly non-empty
-  reading, while the counter still holds stock or, without a counter, after a fall far faster
-  than any seen consumption; a true empty bin is reached by consumption instead;
+- dead cell: an exact zero (or a reading out of range: negative, or far above any weight seen
+  with no counted delivery to explain it) straight after a clearly non-empty reading, while
+  the counter still holds stock or, without a counter, after a fall far faster than any seen
+  consumption; a true empty bin is reached by consumption instead;
 - pilferage and temperature drift: `models.stock.slow_loss` on the residual.
 
 The resolution (division and hold band) is learnt as the smallest change the weight shows.
@@ -151,7 +152,7 @@ class LoadCellDetector(OnlineDetector[[int, float, float, float], list[StockAler
 
         A sudden zero must last `_CONFIRM` readings: a negative spike clipped at zero does not.
         """
-        out_of_range = weight < -0.5 or (self._most > 0 and weight > 1.5 * self._most)
+        out_of_range = weight < -0.5 or self._implausibly_high(weight, count)
         zero = weight <= _EMPTY_KG
         if self._dead:
             if zero or out_of_range:
@@ -189,6 +190,17 @@ class LoadCellDetector(OnlineDetector[[int, float, float, float], list[StockAler
             )
         )
         return True
+
+    def _implausibly_high(self, weight: float, count: float) -> bool:
+        """A weight far above any seen that no counted delivery explains: a garbage reading.
+
+        A bin seen only nearly empty (a warm start after a short history) is refilled far
+        above its largest weight so far: with a counter that saw the delivery, or without a
+        counter at all, that is stock, not a fault.
+        """
+        if not (self._most > 0 and weight > 1.5 * self._most) or not math.isfinite(count):
+            return False
+        return not (math.isfinite(self._prev_count) and count > self._prev_count)
 
     def _sudden_zero(self, ts_ms: int, count: float) -> bool:
         """A zero that consumption cannot explain: stock was clearly there a moment ago."""

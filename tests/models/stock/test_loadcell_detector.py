@@ -194,3 +194,22 @@ def test_simulated_load_cell_factories_keep_f1_under_one_false_alarm_per_bin_mon
     missed = sum(s.missed for s in counted)
     false = sum(s.false_alarms for s in counted)
     assert 2 * found / (2 * found + missed + false) >= 0.85
+
+
+@pytest.mark.parametrize("counter", [True, False], ids=["counted", "no counter"])
+def test_a_delivery_far_above_a_short_history_is_stock_not_a_dead_cell(counter: bool) -> None:
+    """Started on a nearly empty bin (a warm start after a short history), the detector sees
+    the next delivery bring far more than any weight so far: stock, not an out-of-range cell;
+    with a counter, a theft after it is still found as a drop."""
+    b = make_bin(days=30)
+    delivery = next(i for i in range(3 * DAY, len(b.ts)) if b.stock[i] > b.stock[i - 1] + 100)
+    start = delivery - 200
+    assert b.weight[delivery] > 1.5 * b.weight[start:delivery].max()  # the case this is about
+    theft = delivery + 2 * DAY + 30
+    b.weight[theft:] -= 0.3 * b.weight[theft - 1]
+    part = Bin(*(a[start:] for a in (b.ts, b.weight, b.count, b.temperature, b.stock)))
+    found = run(part, counter=counter)
+    assert StockAnomaly.DEAD_CELL not in {kind for kind, _ in found}
+    if counter:
+        drops = [i + start for kind, i in found if kind is StockAnomaly.DROP]
+        assert any(theft <= i <= theft + 6 for i in drops), found
