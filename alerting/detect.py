@@ -74,8 +74,11 @@ class BinDetectors(Protocol):
     def learn_pair(self, ts: int, weight: float, count: float) -> None:
         """Learn from a stored pair without alerting (warm start)."""
 
-    def feed(self, ref: BinRef, ts: int, weight: float, count: float) -> list[Evidence]:
-        """Learn from a live pair; the evidence it gives of alerts."""
+    def feed(
+        self, ref: BinRef, ts: int, weight: float, count: float, temperature: float = math.nan
+    ) -> list[Evidence]:
+        """Learn from a live pair (NaN count: the bin has no counter; NaN temperature: the
+        hall's is not known); the evidence it gives of alerts."""
 
 
 @dataclass(slots=True)
@@ -123,12 +126,13 @@ class BinPairing(Generic[H]):
         replayed.
         """
         by_ts = dict(counts)
+        counted = self.counted
         replayed = 0
         for ts, weight in sorted(weights):
             if self._last_ts is not None and ts <= self._last_ts:
                 continue
             self._detectors.learn_weight(ts, weight)
-            count = by_ts.get(ts)
+            count = by_ts.get(ts) if counted else math.nan
             if count is not None:
                 self._detectors.learn_pair(ts, weight, count)
                 self._last_ts = ts
@@ -137,13 +141,36 @@ class BinPairing(Generic[H]):
             self._episodes[alert.kind] = alert
         return replayed
 
+    @property
+    def counted(self) -> bool:
+        """Whether the bin has an item counter (a registered bin may name none)."""
+        return bool(self.ref.count_sensor)
+
     def offer(
-        self, channel: Channel, ts: int, value: float, holder: H, *, arrived: float, out: Outcome[H]
+        self,
+        channel: Channel,
+        ts: int,
+        value: float,
+        holder: H,
+        *,
+        arrived: float,
+        out: Outcome[H],
+        temperature: float = math.nan,
     ) -> None:
-        """Take one reading; pairs it, feeds complete pairs in time order, records the results."""
+        """Take one reading; pairs it, feeds complete pairs in time order, records the results.
+
+        A bin without a counter has its weights fed as they come, each alone. `temperature` is
+        the hall's (NaN: not known), given to the detectors with the pair this reading
+        completes.
+        """
         if self._last_ts is not None and ts <= self._last_ts:
             out.late += 1
             out.released.append(holder)
+            return
+        if not self.counted:
+            out.released.append(holder)
+            if channel is Channel.WEIGHT:
+                self._feed(ts, value, math.nan, out, temperature)
             return
         own = self._pending[channel]
         other = self._pending[Channel.COUNT if channel is Channel.WEIGHT else Channel.WEIGHT]
@@ -163,7 +190,7 @@ class BinPairing(Generic[H]):
         weight, count = (
             (value, partner.value) if channel is Channel.WEIGHT else (partner.value, value)
         )
-        self._feed(ts, weight, count, out)
+        self._feed(ts, weight, count, out, temperature)
 
     def expire(self, arrived_before: float, out: Outcome[H]) -> None:
         """Drop halves that arrived before `arrived_before` and whose partner never came."""
@@ -179,11 +206,13 @@ class BinPairing(Generic[H]):
                 out.unpaired += 1
                 out.released.append(pending.pop(old).holder)
 
-    def _feed(self, ts: int, weight: float, count: float, out: Outcome[H]) -> None:
+    def _feed(
+        self, ts: int, weight: float, count: float, out: Outcome[H], temperature: float
+    ) -> None:
         """Run the detectors on one pair."""
         self._last_ts = ts
         out.pairs += 1
-        for found in self._detectors.feed(self.ref, ts, weight, count):
+        for found in self._detectors.feed(self.ref, ts, weight, count, temperature):
             self._evidence(found, ts, out=out)
 
     def _evidence(self, found: Evidence, ts: int, *, out: Outcome[H]) -> None:

@@ -10,6 +10,7 @@ the backlog; a stop request leaves whatever is unfinished unacknowledged for the
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -49,6 +50,10 @@ class ProcessorOptions:
     retry_initial_s: float = 0.05
     retry_max_s: float = 5.0
     max_message_bytes: int = 256 * 1024
+
+
+# A hall temperature reading older (or newer) than this says nothing of a bin's reading.
+HALL_TEMPERATURE_MS = MS_PER_HOUR
 
 
 @dataclass(slots=True)
@@ -93,6 +98,8 @@ class AlertProcessor:
         self._clock = clock
         self._sleep = sleep
         self._bins: dict[tuple[str, str, str, str], BinPairing[Ticket]] = {}
+        # The newest air temperature of each (tenant, site): the hall's, for its load cells.
+        self._halls: dict[tuple[str, str], tuple[int, float]] = {}
         self._last_expiry = monotonic()
         self._backoff = Backoff(options.retry_initial_s, options.retry_max_s)
         self._acks = AckOrder(source, metrics)
@@ -143,9 +150,20 @@ class AlertProcessor:
                 state = self._state(ref, min(ts for ts, _, _ in routed.readings[key]), stop)
                 state.ref = ref
                 arrived = self._monotonic()
+                hall = self._halls.get((ref.tenant, ref.site))
                 for ts, channel, value in sorted(routed.readings[key], key=lambda r: r[0]):
                     ticket.waiting += 1
-                    state.offer(channel, ts, value, ticket, arrived=arrived, out=out)
+                    near = hall is not None and abs(ts - hall[0]) <= HALL_TEMPERATURE_MS
+                    temperature = hall[1] if near and hall is not None else math.nan
+                    state.offer(
+                        channel,
+                        ts,
+                        value,
+                        ticket,
+                        arrived=arrived,
+                        out=out,
+                        temperature=temperature,
+                    )
         except RetryStoppedError:
             raise
         except Exception:
@@ -188,6 +206,11 @@ class AlertProcessor:
         if parsed.rejected:
             self._metrics.skipped.labels(SkipReason.INVALID_READING.value).inc(len(parsed.rejected))
         for reading in parsed.readings:
+            if reading.kind is SensorKind.AIR_TEMPERATURE:
+                hall = (topic.tenant, topic.site)
+                if reading.ts_ms >= self._halls.get(hall, (reading.ts_ms, 0.0))[0]:
+                    self._halls[hall] = (reading.ts_ms, reading.value)
+                continue
             if reading.kind not in (SensorKind.BIN_WEIGHT, SensorKind.ITEM_COUNT):
                 continue
             found = self._resolver.resolve(
@@ -222,10 +245,12 @@ class AlertProcessor:
         weights = self._retry(
             lambda: history(ref.weight_sensor, SensorKind.BIN_WEIGHT, weight_start), stop, []
         )
-        counts = self._retry(
-            lambda: history(ref.count_sensor, SensorKind.ITEM_COUNT, start), stop, []
+        counts = (
+            self._retry(lambda: history(ref.count_sensor, SensorKind.ITEM_COUNT, start), stop, [])
+            if ref.count_sensor
+            else []
         )
-        sensors = [ref.weight_sensor, ref.count_sensor]
+        sensors = [s for s in (ref.weight_sensor, ref.count_sensor) if s]
         since = start - self._detect.episode_gap_ms
         stored: list[Alert] = self._retry(
             lambda: alerts.bin_alerts(ref.tenant, ref.site, ref.device, sensors, since), stop, []

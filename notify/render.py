@@ -54,6 +54,28 @@ _KINDS: dict[str, tuple[Severity, str, str, str, str]] = {
         "センサーの値が少しずつずれています。校正を検討してください。",
         "The sensor's readings are drifting; consider recalibrating it.",
     ),
+    "dead_cell": (
+        Severity.WARNING,
+        "ロードセルの故障（ゼロ表示）",
+        "Dead load cell (reads zero)",
+        "在庫があるはずのビンの重量がゼロになりました。ロードセルと配線を確認してください。",
+        "The bin's weight fell to zero while it should still hold stock. Check the load cell "
+        "and its wiring.",
+    ),
+    "pilferage": (
+        Severity.WARNING,
+        "在庫の不明な減少",
+        "Stock lost without a record",
+        "棚卸しの間に、払い出しの記録がないまま在庫が少しずつ減っています。",
+        "Between stocktakes, stock has been going down little by little with no issue recorded.",
+    ),
+    "temperature_drift": (
+        Severity.INFO,
+        "ロードセルの温度ドリフト",
+        "Load cell drifting with temperature",
+        "重量の値が工場内の温度に合わせて変動しています。ロードセルの校正を検討してください。",
+        "The weight follows the hall's temperature; consider recalibrating the load cell.",
+    ),
     "reorder": (
         Severity.WARNING,
         "発注の時期です（欠品の予測）",

@@ -26,6 +26,11 @@ class AlertKind(StrEnum):
     SPIKE = "spike"
     FLAT_LINE = "flat_line"
     DRIFT = "drift"
+    # Load-cell faults and slow losses (models.stock.loadcell): a cell reading zero under stock,
+    # stock lost between stocktakes, a cell that follows the hall's temperature.
+    DEAD_CELL = "dead_cell"
+    PILFERAGE = "pilferage"
+    TEMPERATURE_DRIFT = "temperature_drift"
     REORDER = "reorder"
     # Device health (alerting.health): no status or a last will; a full spool dropping readings.
     OFFLINE = "offline"

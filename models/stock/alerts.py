@@ -1,20 +1,24 @@
 """The stock detectors of a factory bin, as the alerts service feeds them.
 
-`StockDetectors` runs the bin anomaly detector on each weight and count pair and, once a week of
-weight history is known, the stock-out forecast every `reorder_every_ms`: a reorder alert when
-its lower bound falls inside the bin's reorder lead time. `BinState` is alerting's per-bin
-pairing and episode folding around these detectors.
+`StockDetectors` runs the load-cell detector (`models.stock.loadcell`: steps, spikes and
+mis-scans of the weight-count residual, stuck and dead cells judged as real weighing indicators
+behave, pilferage and temperature drift) on each weight and count pair (a bin without an item
+counter: on each weight) with the hall's temperature where the site measures it; and, once a
+week of weight history is known, the stock-out forecast every `reorder_every_ms`: a reorder
+alert when its lower bound falls inside the bin's reorder lead time. `BinState` is alerting's
+per-bin pairing and episode folding around these detectors.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import TypeVar
 
 from alerting.bins import BinRef
 from alerting.detect import BinPairing, DetectOptions, Evidence
 from core.time import JST, MS_PER_HOUR
-from models.stock.anomaly import BinAnomalyDetector
+from models.stock.loadcell import LoadCellDetector
 from models.stock.stockout import StockoutError, StockoutForecaster
 from storage.alert_types import AlertKind
 
@@ -26,12 +30,12 @@ def _hours(value: float) -> str:
 
 
 class StockDetectors:
-    """The bin anomaly detector and the stock-out forecast of one bin."""
+    """The load-cell detector and the stock-out forecast of one bin."""
 
     def __init__(self, ref: BinRef, options: DetectOptions) -> None:
         """Untrained; the forecast looks back `options.forecast_window_days`."""
         self._options = options
-        self._detector = BinAnomalyDetector()
+        self._detector = LoadCellDetector()
         self._forecaster = StockoutForecaster(
             window_days=options.forecast_window_days, lead_time_h=ref.lead_time_h
         )
@@ -49,13 +53,17 @@ class StockDetectors:
             self._first_weight = max(self._first_weight, ts - window)
 
     def learn_pair(self, ts: int, weight: float, count: float) -> None:
-        """Train the anomaly detector on a stored pair (its findings are old news)."""
-        self._detector.update(ts, weight, count)
+        """Train the anomaly detector on a stored pair (its findings are old news); a NaN count
+        is a bin without a counter."""
+        self._detector.learn_one(ts, weight, count)
 
-    def feed(self, ref: BinRef, ts: int, weight: float, count: float) -> list[Evidence]:
-        """Run both detectors on a live pair."""
+    def feed(
+        self, ref: BinRef, ts: int, weight: float, count: float, temperature: float = math.nan
+    ) -> list[Evidence]:
+        """Run both detectors on a live pair (NaN count: no counter; NaN temperature: none
+        known)."""
         found: list[Evidence] = []
-        for anomaly in self._detector.update(ts, weight, count):
+        for anomaly in self._detector.score_one(ts, weight, count, temperature):
             kind = AlertKind.of(anomaly.kind)
             sensor = ref.count_sensor if kind is AlertKind.COUNT_JUMP else ref.weight_sensor
             found.append(

@@ -8,6 +8,8 @@ from alerting.bins import BinRef, Channel, by_name
 from alerting.detect import DetectOptions, Outcome
 from edge.protocol import SensorKind
 from models.stock.alerts import BinState
+from models.stock.anomaly import BinAnomalyDetector, StockAnomaly
+from simulators.loadcell import indicate
 from storage.alert_types import AlertKind
 
 STEP_MS = 600_000
@@ -157,3 +159,54 @@ def test_bins_are_found_by_sensor_name_when_not_registered() -> None:
     assert count is not None and count[0] == found[0] and count[1] is Channel.COUNT
     assert by_name("t", "s", "d", "jars_count", SensorKind.BIN_WEIGHT, lead_time_h=1) is None
     assert by_name("t", "s", "d", "_weight", SensorKind.BIN_WEIGHT, lead_time_h=1) is None
+
+
+def indicator_readings(days: int, seed: int = 2) -> tuple[list[int], list[float], list[float]]:
+    """A bin read through a real weighing indicator (0.5 kg divisions, a stability hold), used
+    only in working hours (08-17 JST, Monday to Friday): the weight repeats all night."""
+    rng = np.random.default_rng(seed)
+    n = days * 144
+    ts = [START_MS + i * STEP_MS for i in range(n)]
+    stock, count = 600.0, []
+    for t in ts:
+        local_hour = (t // 3_600_000 + 9) % 24
+        weekday = ((t + 9 * 3_600_000) // 86_400_000 + 3) % 7
+        if weekday < 5 and 8 <= local_hour < 17:
+            stock -= rng.poisson(3.0)
+        if stock < 100:
+            stock += 500
+        count.append(stock)
+    raw = np.array(count) * UNIT_KG + rng.normal(0, 0.05, n)
+    return ts, indicate(raw, 0.5, 2).tolist(), count
+
+
+def test_a_real_indicator_holding_its_value_all_night_raises_no_alert() -> None:
+    """Four weeks of quiet nights and weekends on whole divisions: the live detector raises
+    nothing, where the residual detector's five-repeat rule (shown alongside) calls them stuck."""
+    ts, weight, count = indicator_readings(28)
+    state: BinState[str] = BinState(REF, DetectOptions())
+    out = feed(state, ts, weight, count)
+    assert out.pairs == len(ts)
+    assert out.raised == []
+    residual = BinAnomalyDetector()
+    flagged = [
+        a for t, w, c in zip(ts, weight, count, strict=True) for a in residual.update(t, w, c)
+    ]
+    assert any(a.kind is StockAnomaly.FLAT_LINE for a in flagged)
+
+
+def test_a_bin_without_a_counter_is_watched_on_its_weight_alone() -> None:
+    """A registered bin that names no item counter: each weight is judged as it comes (nothing
+    waits for a partner), and a cell that falls dead to 0 under stock is a dead cell."""
+    ref = BinRef("acme", "plant", "stock-gateway", "nuts", "nuts_weight", "", 0.0)
+    ts, weight, _count = indicator_readings(21)
+    dead_from = len(ts) - 30
+    weight = weight[:dead_from] + [0.0] * (len(ts) - dead_from)
+    state: BinState[str] = BinState(ref, DetectOptions())
+    out: Outcome[str] = Outcome()
+    for t, w in zip(ts, weight, strict=True):
+        state.offer(Channel.WEIGHT, t, w, f"w{t}", arrived=0.0, out=out)
+    assert out.pairs == len(ts) and state.waiting == 0
+    assert len(out.released) == len(ts)
+    assert [a.kind for a in out.raised] == [AlertKind.DEAD_CELL]
+    assert out.raised[0].ts_ms >= ts[dead_from] and out.raised[0].sensor == "nuts_weight"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import threading
 from dataclasses import dataclass, field
 
@@ -249,3 +250,34 @@ def test_poison_messages_are_counted_and_acknowledged_without_stopping_the_loop(
     assert skipped("invalid_reading") == 1
     assert skipped("failed") == 0
     assert metrics.registry.get_sample_value("shinshu_alerts_reading_pairs_total") == 3
+
+
+def test_the_sites_air_temperature_reaches_the_bin_detectors_as_the_halls() -> None:
+    """A load cell's pair is judged with the newest air temperature of its site, when that is
+    within an hour of the pair; without one, the detectors are told none is known."""
+    seen: list[float] = []
+
+    class Recording(BinState[object]):
+        def offer(self, *args: object, temperature: float = float("nan"), **kw: object) -> None:
+            seen.append(temperature)
+            super().offer(*args, temperature=temperature, **kw)  # type: ignore[arg-type]
+
+    ts, weight, count = bin_series(4)
+    old = Reading("hall", SensorKind.AIR_TEMPERATURE, ts[1] - 2 * 3_600_000, 3.0)
+    hall = Reading("hall", SensorKind.AIR_TEMPERATURE, ts[2], 18.5)
+    source = FakeSource(
+        [
+            message(1, pair(ts[0], weight[0], count[0])),
+            message(2, [old, *pair(ts[1], weight[1], count[1])]),
+            message(3, [hall, *pair(ts[2], weight[2], count[2])]),
+            message(4, pair(ts[3], weight[3], count[3])),
+        ]
+    )
+    alerts = MemoryAlerts({})
+    made, _metrics = processor(source, alerts)
+    made._states = Recording  # type: ignore[assignment]
+    run_all(made, source)
+    assert len(seen) == 8  # a weight and a count per message
+    assert all(math.isnan(t) for t in seen[:2])  # no hall temperature known yet
+    assert all(math.isnan(t) for t in seen[2:4])  # two hours before the pair: too old to tell
+    assert seen[4:] == [18.5] * 4  # the same instant, and ten minutes later

@@ -9,7 +9,8 @@ import { sites as listSites } from '../sites.js';
 
 const KINDS = [
   'offline', 'spool_dropping', 'sensor_silent', 'sensor_stuck', 'threshold', 'drop',
-  'count_jump', 'spike', 'flat_line', 'drift', 'reorder', 'quantity_discrepancy', 'harvest_window',
+  'count_jump', 'spike', 'flat_line', 'drift', 'dead_cell', 'pilferage', 'temperature_drift',
+  'reorder', 'quantity_discrepancy', 'harvest_window',
   'landslide_risk', 'landslide_danger',
   'frost_risk', 'scab_infection',
 ];
