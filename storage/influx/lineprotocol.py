@@ -69,6 +69,16 @@ def _tag_parts(topic: DeviceTopic) -> tuple[str, str]:
     )
 
 
+@functools.lru_cache(maxsize=65_536)
+def _prefix(tenant: str, site: str, device: str, sensor: str, kind: str) -> str:
+    """Everything of a reading's line before its value: one per sensor channel, kept across
+    messages (a message of one reading would otherwise build it for that reading alone)."""
+    return (
+        f"{kind},device={escape_tag(device)},sensor={escape_tag(sensor)},"
+        f"site={escape_tag(site)},tenant={escape_tag(tenant)} value="
+    )
+
+
 def reading_lines(
     topic: DeviceTopic, readings: Sequence[Reading], shift_ms: int = 0, missing: int = 0
 ) -> list[str]:
@@ -77,7 +87,7 @@ def reading_lines(
     The same lines as `point_line` would give, built for the rate of ingest: everything up to
     the value is shared by all readings of one sensor channel.
     """
-    head, tail = _tag_parts(topic)
+    tenant, site, device = topic.tenant, topic.site, topic.device
     extra = f",{SHIFT_FIELD}={shift_ms}i" if shift_ms else ""
     extra += f",{GAP_FIELD}={missing}i" if missing else ""
     # By sensor name, its kind beside it: hashing the kind (an enum) would run Python code.
@@ -86,7 +96,7 @@ def reading_lines(
     for sensor, kind, ts, value in readings:
         known = prefixes.get(sensor)
         if known is None or known[0] is not kind:
-            known = prefixes[sensor] = (kind, f"{kind},{head}{escape_tag(sensor)}{tail} value=")
+            known = prefixes[sensor] = (kind, _prefix(tenant, site, device, sensor, kind.value))
         lines.append(f"{known[1]}{value!r}{extra} {ts}")
     return lines
 
