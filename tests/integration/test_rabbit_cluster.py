@@ -21,7 +21,6 @@ from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
-from rabbit_cluster import RabbitCluster, start_cluster
 from support import Ingest, count_points, make_influx, wait_until
 
 from edge.agent import journal_lines
@@ -34,6 +33,7 @@ from identity.rabbit_auth import RabbitAuth
 from identity.registry import Registry
 from identity.service import AccountService, Issued
 from shinshu.localservices import LocalInfluxDB, free_port
+from shinshu.rabbitcluster import RabbitCluster, start_cluster
 from simulators.fleet import device_name, simple_readings
 
 pytestmark = pytest.mark.integration

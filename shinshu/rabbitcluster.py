@@ -1,4 +1,5 @@
-"""Test helper: a three-node RabbitMQ cluster on loopback, in a scratch folder, on free ports.
+"""A local RabbitMQ cluster (tests, benchmarks): three nodes on loopback, in a scratch folder,
+on free ports.
 
 Each node runs `rabbitmq-server` directly (not the Debian wrapper, which switches to the
 rabbitmq user and drops the environment) with its own ports, data and log folders, the
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from identity.rabbit_config import RabbitLayout, enabled_plugins, render
-from shinshu.localservices import free_port
+from shinshu.localservices import ServiceError, free_port
 
 _BIN = Path("/usr/lib/rabbitmq/bin")
 
@@ -61,7 +62,7 @@ class RabbitNode:
             check=False,
         )
         if done.returncode != 0:
-            raise AssertionError(f"rabbitmqctl {' '.join(args)}: {done.stdout}{done.stderr}")
+            raise ServiceError(f"rabbitmqctl {' '.join(args)}: {done.stdout}{done.stderr}")
         return done.stdout
 
     def await_startup(self) -> None:
@@ -138,7 +139,7 @@ def start_cluster(folder: Path, auth_url: str, size: int = 3) -> RabbitCluster:
         deadline = time.monotonic() + 60
         while nodes[0].ctl("cluster_status").count("@localhost") < 2 * size:
             if time.monotonic() > deadline:
-                raise AssertionError("the nodes did not form a cluster")
+                raise ServiceError("the nodes did not form a cluster")
             time.sleep(0.5)
     except BaseException:
         cluster.stop()
