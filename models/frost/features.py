@@ -52,6 +52,9 @@ FEATURE_NAMES: tuple[str, ...] = (
     "cooling_since_max",
     "brunt_minimum",
     "calm_hours",
+    "t_change_24h",
+    "td_change_24h",
+    "wind_max_day",
 )
 # Hours of the "noon" sunshine block for the clearness at that time of day (10:00-14:00 labels).
 NOON_HOURS = (10, 15)
@@ -190,6 +193,9 @@ def _hour_rows(w: HourlyWeather, h: int, morning_hour: int) -> tuple[FloatArray,
     with np.errstate(invalid="ignore", divide="ignore"):
         clearness = np.where(best > 0.0, radiation / best, np.nan)
     midday = min(MIDDAY_HOUR, h)
+    # Yesterday's readings at the issue hour (NaN on the first day): an air-mass change.
+    t_yesterday = np.concatenate([[np.nan], t[:-1, h]])
+    td_yesterday = np.concatenate([[np.nan], td[:-1, h]])
     columns = [
         np.full(days, float(h)),
         np.sin(angle),
@@ -227,6 +233,11 @@ def _hour_rows(w: HourlyWeather, h: int, morning_hour: int) -> tuple[FloatArray,
             (wind[:, h - 2 : h + 1] < CALM_M_S).sum(axis=1).astype(np.float64),
             np.nan,
         ),
+        # A front: the air and its dew point now against the same hour yesterday (a dry, cold
+        # air mass arriving brings the clear nights), and the day's strongest wind so far.
+        t[:, h] - t_yesterday,
+        td[:, h] - td_yesterday,
+        _quiet(np.nanmax, wind[:, 9 : h + 1], axis=1),
     ]
     return np.column_stack(columns), target
 
