@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from models.frost.features import FEATURE_NAMES
 from models.frost.forecaster import FrostForecaster, Method
 from models.frost.hourly import FrostError
 from models.frost.model import QuantileIntervalRegressor
@@ -74,6 +75,7 @@ def encode(model: FrostForecaster) -> dict[str, Any]:
         "first_date": model.first_date_.isoformat(),
         "last_date": model.last_date_.isoformat(),
         "columns": list(model.columns_),
+        "features": list(FEATURE_NAMES),
         "rule": {"k": rule.k, "low": rule.low, "high": rule.high, "nights": rule.nights},
         "metrics": {k: float(v) for k, v in model.metrics_.items()},
         "regressors": {str(h): _regressor_state(r) for h, r in model.regressors_.items()},
@@ -103,6 +105,11 @@ def decode(state: Any) -> FrostForecaster:
     """The forecaster from `encode`'s plain data; FrostError if it is not one."""
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
         raise FrostError("not a frost model of this version")
+    if state.get("features") != list(FEATURE_NAMES):
+        # The boosters read features by position: another version's would read them wrongly.
+        raise FrostError(
+            "this frost model was trained on the features of another version: fit it again"
+        )
     try:
         model = FrostForecaster(
             issue_hours=tuple(int(h) for h in state["issue_hours"]),

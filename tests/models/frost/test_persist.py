@@ -13,7 +13,7 @@ from sklearn.utils.estimator_checks import check_estimator
 from models.frost.forecaster import FrostForecaster
 from models.frost.hourly import FrostError, HourlyWeather
 from models.frost.model import QuantileIntervalRegressor
-from models.frost.persist import META_FILE, MODEL_FILE, load_model, save_model
+from models.frost.persist import META_FILE, MODEL_FILE, decode, encode, load_model, save_model
 
 
 def test_saved_model_predicts_the_same(tmp_path: Path, train_site: HourlyWeather) -> None:
@@ -59,3 +59,16 @@ def test_quantile_regressor_interval_brackets_and_covers() -> None:
     inside = np.mean((y[800:] >= low) & (y[800:] <= high))
     assert 0.72 <= inside <= 0.88
     assert reg.cv_coverage_ == pytest.approx(0.8, abs=0.03)
+
+
+def test_a_model_trained_on_another_versions_features_is_refused(
+    train_site: HourlyWeather,
+) -> None:
+    """The boosters read features by position: a model saved with other features (an earlier
+    version's) is refused with a reason, not run on the wrong columns."""
+    model = FrostForecaster(issue_hours=(15,)).fit(train_site)
+    state = encode(model)
+    assert decode(state).predict_nights(train_site)  # the state as saved loads
+    state["features"] = state["features"][:-3]
+    with pytest.raises(FrostError, match="fit it again"):
+        decode(state)
