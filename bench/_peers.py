@@ -184,12 +184,14 @@ def _count(influx: LocalInfluxDB, db: str, measurement: str = MEASUREMENT) -> in
 
 
 def _bodies(device: str, messages: int, per_message: int, offset: int) -> list[bytes]:
+    """Batches of readings 1 ms apart, each sent just after its last reading (a send time
+    before them would put them in the future, and ingest refuses readings over 60 s ahead)."""
     kind = SensorKind.SOIL_MOISTURE
     out = []
     for seq in range(messages):
         base = T0_MS + offset + seq * per_message
         readings = [Reading(kind.value, kind, base + i, 20.0 + (i % 7)) for i in range(per_message)]
-        out.append(encode_batch(device, seq, T0_MS, readings))
+        out.append(encode_batch(device, seq, base + per_message, readings))
     return out
 
 
@@ -228,14 +230,22 @@ def publish_from(where: Access, publishers: int, messages: int, per_message: int
 
 
 def wait_count(
-    influx: LocalInfluxDB, db: str, total: int, began: float, timeout: float = 900
-) -> float:
-    """Seconds from `began` until `db` holds `total` readings (a count query every half second)."""
-    while time.perf_counter() - began < timeout:
-        if _count(influx, db) >= total:
-            return time.perf_counter() - began
+    influx: LocalInfluxDB, db: str, total: int, began: float, *, stall_s: float = 30.0
+) -> tuple[float, int]:
+    """Seconds from `began` until `db` holds `total` readings (a count query every half second),
+    and the count. A count that stops growing for `stall_s` ends the wait: the time of its last
+    growth and what it holds then (a peer whose writes failed has lost the rest)."""
+    last, last_at = -1, time.perf_counter()
+    while True:
+        held = _count(influx, db)
+        now = time.perf_counter()
+        if held >= total:
+            return now - began, held
+        if held > last:
+            last, last_at = held, now
+        elif now - last_at > stall_s:
+            return last_at - began, held
         time.sleep(0.5)
-    raise RuntimeError(f"{db}: timed out at {_count(influx, db):,} of {total:,} readings")
 
 
 def run_size(
@@ -279,7 +289,22 @@ def run_size(
                     procs.append(proc)
             began = time.perf_counter()
             publish_from(where, publishers, messages, per_message)
-            results.append(total / wait_count(influx, db, total, began))
+            seconds, held = wait_count(influx, db, total, began)
+            if held < total:
+                print(
+                    f"  {peer} at {per_message} per message stored {held:,} of {total:,} "
+                    f"readings and no more: the rest is lost (see its log); its rate is of "
+                    "what it stored"
+                )
+                logs = (
+                    [tmp / f"nr-{per_message}" / "node-red.log"]
+                    if peer == "node-red"
+                    else [tmp / f"ingest-{per_message}-{i}.log" for i in range(workers)]
+                )
+                for log in logs:
+                    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+                    print(f"    last lines of {log.name}:", *lines[-5:], sep="\n      ")
+            results.append(held / seconds)
         finally:
             for proc in procs:
                 proc.terminate()
