@@ -150,11 +150,8 @@ class AlertProcessor:
                 state = self._state(ref, min(ts for ts, _, _ in routed.readings[key]), stop)
                 state.ref = ref
                 arrived = self._monotonic()
-                hall = self._halls.get((ref.tenant, ref.site))
                 for ts, channel, value in sorted(routed.readings[key], key=lambda r: r[0]):
                     ticket.waiting += 1
-                    near = hall is not None and abs(ts - hall[0]) <= HALL_TEMPERATURE_MS
-                    temperature = hall[1] if near and hall is not None else math.nan
                     state.offer(
                         channel,
                         ts,
@@ -162,7 +159,7 @@ class AlertProcessor:
                         ticket,
                         arrived=arrived,
                         out=out,
-                        temperature=temperature,
+                        temperature=self._hall_temperature(ref, ts),
                     )
         except RetryStoppedError:
             raise
@@ -207,9 +204,9 @@ class AlertProcessor:
             self._metrics.skipped.labels(SkipReason.INVALID_READING.value).inc(len(parsed.rejected))
         for reading in parsed.readings:
             if reading.kind is SensorKind.AIR_TEMPERATURE:
-                hall = (topic.tenant, topic.site)
-                if reading.ts_ms >= self._halls.get(hall, (reading.ts_ms, 0.0))[0]:
-                    self._halls[hall] = (reading.ts_ms, reading.value)
+                known = self._halls.get((topic.tenant, topic.site))
+                if known is None or reading.ts_ms >= known[0]:
+                    self._halls[topic.tenant, topic.site] = (reading.ts_ms, reading.value)
                 continue
             if reading.kind not in (SensorKind.BIN_WEIGHT, SensorKind.ITEM_COUNT):
                 continue
@@ -224,6 +221,13 @@ class AlertProcessor:
                 (reading.ts_ms, bin_channel, reading.value)
             )
         return routed
+
+    def _hall_temperature(self, ref: BinRef, ts: int) -> float:
+        """The bin's site's newest air temperature, if it is within an hour of `ts`; else NaN."""
+        hall = self._halls.get((ref.tenant, ref.site))
+        if hall is None or abs(ts - hall[0]) > HALL_TEMPERATURE_MS:
+            return math.nan
+        return hall[1]
 
     def _state(self, ref: BinRef, first_ts: int, stop: threading.Event) -> BinPairing[Ticket]:
         """The bin's state; the first time, warmed up from the store's recent history."""

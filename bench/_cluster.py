@@ -31,6 +31,7 @@ from bench._ingest import (
     access,
     influx_ceiling,
     payloads,
+    publish_through,
     stored_metric,
     stream,
     wait_stored,
@@ -62,12 +63,7 @@ def _rabbit_publisher(
     connect(client, endpoint)
     ready.release()
     go.wait()
-    topic = DeviceTopic(TENANT, SITE, device).topic(Channel.UP)
-    for body in bodies:
-        publisher.publish(topic, body)
-    publisher.flush()
-    client.disconnect()
-    client.loop_stop()
+    publish_through(client, publisher, DeviceTopic(TENANT, SITE, device).topic(Channel.UP), bodies)
 
 
 def _rabbit_worker(

@@ -183,6 +183,13 @@ def publish_all(
     client = make_client(endpoint, client_id)
     publisher = Publisher(client, window=window)
     connect(client, endpoint)
+    publish_through(client, publisher, topic, bodies)
+
+
+def publish_through(
+    client: paho.Client, publisher: Publisher, topic: str, bodies: list[bytes]
+) -> None:
+    """Publish every body through a connected client, wait for the PUBACKs, disconnect."""
     for body in bodies:
         publisher.publish(topic, body)
     publisher.flush()

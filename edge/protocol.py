@@ -167,7 +167,7 @@ CATALOGUE: dict[SensorKind, KindSpec] = {
     ),
 }
 # Kind, lowest and highest accepted value, by the kind's name on the wire.
-_BOUNDS: dict[str, tuple[SensorKind, float, float]] = {
+KIND_BOUNDS: dict[str, tuple[SensorKind, float, float]] = {
     kind.value: (kind, spec.low, spec.high) for kind, spec in CATALOGUE.items()
 }
 
@@ -424,7 +424,7 @@ def validate_readings(batch: Batch, shift_ms: int = 0) -> tuple[list[Reading], l
         if type(item) is not dict:
             reason = "reading must be a JSON object"
         # A kind that is not a string (a list, an object) cannot even be looked up.
-        elif type(kind := item.get("k")) is not str or (bounds := _BOUNDS.get(kind)) is None:
+        elif type(kind := item.get("k")) is not str or (bounds := KIND_BOUNDS.get(kind)) is None:
             reason = f"unknown sensor kind {brief(kind)}"
         elif type(ts := item.get("t")) is not int or not earliest <= ts <= latest:
             reason = _timestamp_reason(ts, sent, shift_ms)

@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from edge.protocol import (
-    CATALOGUE,
+    KIND_BOUNDS,
     MAX_INTEGER,
     MAX_READING_AGE_MS,
     MAX_READING_LEAD_MS,
@@ -29,7 +29,6 @@ from edge.protocol import (
     Batch,
     ProtocolError,
     Reading,
-    SensorKind,
     check_id,
 )
 
@@ -61,10 +60,6 @@ class WireBatch(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=Tru
 _DECODER = msgspec.json.Decoder(WireBatch)
 # The batch object, its readings list and each reading object.
 WIRE_DEPTH = 3
-# Each kind, with its lowest and highest accepted value, by its name on the wire.
-_KINDS: dict[str, tuple[SensorKind, float, float]] = {
-    kind.value: (kind, spec.low, spec.high) for kind, spec in CATALOGUE.items()
-}
 assert SCHEMA_VERSION == 1, "WireBatch.v names the schema version"
 # Ids (sensor and device names) already found valid: a fleet repeats a few thousand of them, and
 # a set lookup is far cheaper than the id rules. Emptied when full, so it stays bounded.
@@ -109,17 +104,13 @@ def valid_readings(wire: WireBatch, shift_ms: int) -> list[Reading] | None:
     """Every reading, timestamps shifted by `shift_ms`, if all are of a known kind, inside the
     batch's time window and their kind's range; None if any is not (the reference path then
     says which). Kinds are looked up by their name: hashing the enum itself runs Python code."""
-    readings = wire.readings
-    times = [r.t for r in readings]
     earliest = max(wire.sent - MAX_READING_AGE_MS, MIN_TIMESTAMP_MS - shift_ms)
     latest = min(wire.sent + MAX_READING_LEAD_MS, MAX_TIMESTAMP_MS - shift_ms)
-    if min(times) < earliest or max(times) > latest:
-        return None
-    kinds, known, new = _KINDS, _KNOWN_IDS, _new_reading
+    kinds, known, new = KIND_BOUNDS, _KNOWN_IDS, _new_reading
     valid = []
-    for r in readings:
+    for r in wire.readings:
         kind = kinds.get(r.k)
-        if kind is None or not kind[1] <= r.v <= kind[2]:
+        if kind is None or not kind[1] <= r.v <= kind[2] or not earliest <= r.t <= latest:
             return None
         sensor = r.s
         if sensor is None:

@@ -61,15 +61,6 @@ def point_line(point: Point) -> str:
 
 
 @functools.lru_cache(maxsize=65_536)
-def _tag_parts(topic: DeviceTopic) -> tuple[str, str]:
-    """The tags before and after the sensor tag, shared by every reading of one device."""
-    return (
-        f"device={escape_tag(topic.device)},sensor=",
-        f",site={escape_tag(topic.site)},tenant={escape_tag(topic.tenant)}",
-    )
-
-
-@functools.lru_cache(maxsize=65_536)
 def _prefix(tenant: str, site: str, device: str, sensor: str, kind: str) -> str:
     """Everything of a reading's line before its value: one per sensor channel, kept across
     messages (a message of one reading would otherwise build it for that reading alone)."""
@@ -109,8 +100,7 @@ def series_lines(
     values: Sequence[float],
 ) -> list[str]:
     """Lines of many readings of one sensor channel (backfills, benchmarks)."""
-    head, tail = _tag_parts(topic)
-    prefix = f"{kind},{head}{escape_tag(sensor)}{tail} value="
+    prefix = _prefix(topic.tenant, topic.site, topic.device, sensor, kind.value)
     return [f"{prefix}{value!r} {ts}" for ts, value in zip(ts_ms, values, strict=True)]
 
 
