@@ -1,15 +1,20 @@
 """Streaming univariate anomaly detector: sequence and phase memories + anomaly likelihood.
 
-The design follows three published streaming detectors from the Numenta Anomaly Benchmark (NAB):
+Ideas taken from published streaming detectors of the Numenta Anomaly Benchmark (NAB):
 
-- Numenta's HTM detector: raw surprise is turned into an anomaly likelihood (``likelihood.py``) and
-  a reading beyond the range seen so far by more than a tolerance ("spatial anomaly") scores 1.
+- Numenta's HTM detector: raw surprise becomes an anomaly likelihood (``likelihood.py``), and a
+  reading beyond the range seen by more than a tolerance ("spatial anomaly") scores 1. Here the
+  range is the one held ``drift_lag`` readings ago, so a drift that creeps past the old extremes
+  in small steps is caught once it has crept the tolerance beyond them.
 - CAD OSE (Contextual Anomaly Detector, open-source edition): a memory of which quantised levels
   follow which contexts of earlier levels (``SequenceMemory``), and a rest period after an alarm
-  that lasts as long as the raw surprise keeps ringing, so one long anomaly raises one alarm.
+  that lasts as long as the surprise keeps ringing, so one long anomaly raises one alarm. Its
+  rest of a fifth of NAB's probation period is 150 readings on a long series, the value used.
+- ARTime: while it masks the readings after an anomaly it still reports one clearly stronger;
+  here a certain anomaly (score 1) breaks a silence that a less certain alarm began.
 - Calendar context: a level can be normal in itself and in sequence yet unusual for the hour of
-  the day or of the week (a holiday on a weekday, a night-time peak); one ``PhaseMemory`` per
-  period judges that.
+  the day or of the week (a weekday holiday looks like a Sunday, a peak at night); one
+  ``PhaseMemory`` per period judges that.
 """
 
 from __future__ import annotations
@@ -40,13 +45,16 @@ class StreamingDetector(OnlineDetector[[int, float], float]):
     Each reading is quantised into ``2**bits`` levels of the range seen so far. Up to three
     memories judge the level: a sequence memory (is it expected after the recent levels?) and,
     when ``use_time_of_day`` is set, two phase memories (was it seen at this hour of the day on
-    earlier days, at this hour of the week in earlier weeks?). The daily one speaks once
-    ``phase_days`` days of data have been seen, the weekly one after ``phase_weeks`` weeks. An
-    anomaly likelihood per memory turns its raw surprise into a calibrated tail probability and
-    the largest one is the score. Readings beyond the historical range by more than
-    ``spatial_tolerance`` of it score 1. After a score of at least ``alarm_level`` the detector
-    stays silent for ``rest_period`` readings, since one anomaly usually spans many readings;
-    with ``extend_rest`` every further reading at alarm level during the silence restarts it.
+    earlier days, at this hour of the week in the last ``weeks_remembered`` weeks?). A phase
+    memory's likelihood is fed only after its first whole period, when every level is still new
+    at every hour; the daily one speaks once ``phase_days`` days of data have been seen, the
+    weekly one after ``phase_weeks`` weeks. An anomaly likelihood per memory turns its raw
+    surprise into a calibrated tail probability and the largest one is the score. A reading
+    beyond the range seen until ``drift_lag`` readings ago by more than ``spatial_tolerance`` of
+    it scores 1. After a score of at least ``alarm_level`` the detector stays silent for
+    ``rest_period`` readings, since one anomaly usually spans many readings; with
+    ``extend_rest`` every further reading at alarm level during the silence restarts it, and a
+    score of 1 breaks a silence that a lower score began.
     """
 
     def __init__(
@@ -55,7 +63,7 @@ class StreamingDetector(OnlineDetector[[int, float], float]):
         bits: int = 3,
         max_order: int = 6,
         horizon: int = 5000,
-        rest_period: int = 250,
+        rest_period: int = 150,
         alarm_level: float = 0.5,
         spatial_tolerance: float = 0.05,
         warmup: int = 400,
@@ -136,12 +144,16 @@ class StreamingDetector(OnlineDetector[[int, float], float]):
         if hour is not None:
             if self._first_hour is None:
                 self._first_hour = hour
-            phase_raw = self._phase.score_and_learn(level, hour)
-            phase_score = self._phase_lik.update(phase_raw)
-            week_raw = self._week.score_and_learn(level, hour)
-            week_score = self._week_lik.update(week_raw)
-            # Which levels are normal at which hour is only known after several periods.
             seen_hours = hour - self._first_hour
+            # Before a whole period has passed every level is new at every hour: such raw scores
+            # say nothing about the series and would swamp the likelihood's history.
+            phase_raw = self._phase.score_and_learn(level, hour)
+            if seen_hours >= HOURS_PER_DAY:
+                phase_score = self._phase_lik.update(phase_raw)
+            week_raw = self._week.score_and_learn(level, hour)
+            if seen_hours >= HOURS_PER_WEEK:
+                week_score = self._week_lik.update(week_raw)
+            # Which levels are normal at which hour is only known after several periods.
             if seen_hours < HOURS_PER_DAY * self.phase_days:
                 phase_score = 0.0
             if seen_hours < HOURS_PER_WEEK * self.phase_weeks:
