@@ -82,38 +82,43 @@ class SequenceMemory:
 
 
 class PhaseMemory:
-    """Remembers which levels occurred at each hour of the day on earlier days.
+    """Remembers which levels occurred at each hour of a period (a day, a week) in earlier periods.
 
-    A level counts as expected at an hour only if it was seen at that hour on a previous day
-    within ``days``; seeing it earlier today does not count, so a whole unusual hour stays novel.
+    A level counts as expected at an hour of the period only if it was seen at that hour in a
+    previous period within ``periods``; seeing it earlier in the same period does not count, so a
+    whole unusual hour stays novel. With ``period_hours=24`` this is the hour of day; with 168 it
+    is the hour of the week, which tells a quiet Sunday from a holiday on a weekday.
     """
 
-    def __init__(self, bits: int = 3, days: int = 28) -> None:
+    def __init__(self, bits: int = 3, periods: int = 28, period_hours: int = 24) -> None:
         """Store the parameters; state is created by ``reset``."""
+        if period_hours < 1:
+            raise ValueError("period_hours must be at least 1")
         self.bits = bits
-        self.days = days
+        self.periods = periods
+        self.period_hours = period_hours
         self.reset()
 
     def reset(self) -> None:
         """Forget everything learned."""
-        # (resolution, hour of day) -> {symbol: [previous day seen, latest day seen]}
+        # (resolution, hour of period) -> {symbol: [previous period seen, latest period seen]}
         self._table: dict[tuple[int, int], dict[int, list[int]]] = {}
 
     def score_and_learn(self, level: int, hour: int) -> float:
         """Share of resolutions at which ``level`` is new for this hour (hours since epoch)."""
-        day, hour_of_day = divmod(hour, 24)
-        oldest = day - self.days
+        period, hour_of_period = divmod(hour, self.period_hours)
+        oldest = period - self.periods
         missed = 0
         for res in range(self.bits, 0, -1):
             sym = level >> (self.bits - res)
-            seen = self._table.setdefault((res, hour_of_day), {}).get(sym)
+            seen = self._table.setdefault((res, hour_of_period), {}).get(sym)
             if seen is None:
                 missed += 1
-                self._table[res, hour_of_day][sym] = [oldest - 1, day]
+                self._table[res, hour_of_period][sym] = [oldest - 1, period]
                 continue
-            earlier = seen[1] if seen[1] < day else seen[0]
+            earlier = seen[1] if seen[1] < period else seen[0]
             if earlier < oldest:
                 missed += 1
-            if seen[1] != day:
-                seen[0], seen[1] = seen[1], day
+            if seen[1] != period:
+                seen[0], seen[1] = seen[1], period
         return missed / self.bits

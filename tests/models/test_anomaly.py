@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from models.anomaly import CsvFormatError, StreamingDetector, score_csv
+from models.anomaly.context import PhaseMemory
 
 STEP_MS = 15 * 60 * 1000
 ONSET = 2400
@@ -22,9 +24,9 @@ def seasonal(n: int = 3000, seed: int = 7) -> np.ndarray:
     return 10.0 + 5.0 * np.sin(2 * np.pi * t / 96) + rng.normal(0.0, 0.5, n)
 
 
-def run(values: np.ndarray | list[float]) -> np.ndarray:
-    """Scores of a fresh detector over ``values``."""
-    det = StreamingDetector()
+def run(values: np.ndarray | list[float], **params: Any) -> np.ndarray:
+    """Scores of a fresh detector (with ``params``) over ``values``."""
+    det = StreamingDetector(**params)
     return np.array([det.score_one(i * STEP_MS, float(v)) for i, v in enumerate(values)])
 
 
@@ -73,6 +75,90 @@ def test_anomaly_scores_clearly_higher(kind: str, seed: int) -> None:
     normal = scores[500:ONSET]
     assert scores[ONSET : ONSET + 30].max() >= 0.8
     assert scores[ONSET : ONSET + 30].max() > normal.max() + 0.3
+
+
+def working_weeks(days: int, holiday: int, seed: int) -> np.ndarray:
+    """Busy daily sine on weekdays, a low flat level at weekends; day ``holiday`` is a weekend day.
+
+    Day 0 is 1970-01-01, a Thursday, since the detector reads hours since the epoch.
+    """
+    rng = np.random.default_rng(seed)
+    t = np.arange(days * 96)
+    weekday = (t // 96 + 3) % 7
+    busy = 10.0 + 5.0 * np.sin(2 * np.pi * t / 96)
+    x = np.where(weekday < 5, busy, 3.0)
+    x[holiday * 96 : (holiday + 1) * 96] = 3.0
+    return x + rng.normal(0.0, 0.3, len(t))
+
+
+@pytest.mark.parametrize("seed", [5, 7])
+def test_weekday_holiday_is_flagged(seed: int) -> None:
+    """A Wednesday as quiet as a Sunday is unusual for the hour of the week, not of the day."""
+    wednesday = 41  # (41 + 3) % 7 == 2, in the sixth week
+    x = working_weeks(49, wednesday, seed)
+    day = slice(wednesday * 96, (wednesday + 1) * 96)
+    scores = run(x)
+    # From the fourth week on, when the weekly memory has seen two weeks after its first.
+    others = np.concatenate([scores[21 * 96 : day.start], scores[day.stop :]])
+    assert scores[day].max() >= 0.8
+    assert scores[day].max() > others.max() + 0.3
+    # Without the weekly memory the same day looks normal: weekend levels occur at every hour.
+    assert run(x, phase_weeks=10**6)[day].max() < 0.5
+
+
+def test_phase_memory_by_week() -> None:
+    """Hour-of-week memory expects a level seen at that hour a week ago, not yesterday."""
+    memory = PhaseMemory(bits=3, periods=4, period_hours=168)
+    monday_9 = 4 * 24 + 9  # hours since the epoch: 1970-01-05 09:00 was a Monday
+    assert memory.score_and_learn(5, monday_9) == 1.0
+    assert memory.score_and_learn(6, monday_9 + 24) == 1.0
+    assert memory.score_and_learn(5, monday_9 + 168) == 0.0
+    assert memory.score_and_learn(6, monday_9 + 168 + 24 * 7 * 5) == 1.0  # forgotten after 4
+    daily = PhaseMemory(bits=3, periods=4, period_hours=24)
+    daily.score_and_learn(5, monday_9)
+    assert daily.score_and_learn(5, monday_9 + 24) == 0.0
+    with pytest.raises(ValueError):
+        PhaseMemory(period_hours=0)
+
+
+@pytest.mark.parametrize("seed", [2, 4, 6])
+def test_creeping_drift_is_flagged(seed: int) -> None:
+    """A drift past the old minimum in steps far smaller than the tolerance still scores 1."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(3000)
+    x = 10.0 + 5.0 * np.sin(2 * np.pi * t / 96) + rng.normal(0.0, 0.05, len(t))
+    x[2000:] -= np.linspace(0.0, 4.0, 1000)
+    # Calendar memories would notice the drift too; leave the range rule on its own.
+    scores = run(x, use_time_of_day=False)
+    assert scores[2000:].max() == 1.0
+    assert scores[2000:].max() > scores[500:2000].max() + 0.3
+    # Against the range of the readings just before, no step exceeds the tolerance.
+    assert run(x, use_time_of_day=False, drift_lag=1)[2000:].max() < 0.8
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+def test_outside_range_breaks_silence_of_lesser_alarm(seed: int) -> None:
+    """A spike right after a less certain alarm is still reported; a repeat of it is not."""
+    x = seasonal(seed=seed)
+    x[ONSET : ONSET + 150] = x[ONSET]
+    first = ONSET + int(np.argmax(run(x)[ONSET:] >= 0.5))
+    x[first + 1] += 15.0
+    x[first + 5] += 15.0
+    scores = run(x)
+    assert 0.5 <= scores[first] < 1.0
+    assert scores[first + 1] == 1.0
+    assert scores[first + 5] == 0.0
+
+
+def test_long_anomaly_keeps_rest_going() -> None:
+    """While an anomaly keeps the surprise high, the rest period lasts and alarms are fewer."""
+    x = seasonal(n=4000, seed=7)
+    x[2400:3400] = np.random.default_rng(7).uniform(x[:2400].min(), x[:2400].max(), 1000)
+
+    def alarms(extend: bool) -> int:
+        return int((run(x, extend_rest=extend)[2400:3400] >= 0.5).sum())
+
+    assert 1 <= alarms(True) < alarms(False)
 
 
 @pytest.mark.parametrize(
