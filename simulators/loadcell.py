@@ -18,10 +18,12 @@ times so that they may overlap each other and the factory's:
 
 Labels of overlapping events carry `note="overlaps <kinds>"`; an event that no sensor could
 show (a stuck cell on a bin nobody touched, a dead cell on a bin that was empty anyway) carries
-`unobservable` in its note. The factory's linear calibration drift is not re-applied: on these
-bins slow zero changes come from temperature. The sizes of the faults are illustrative choices,
-not published rates; the in-class temperature effect (0.001 % of full weight per kelvin) is an
-assumed order of magnitude for a C3 cell, not a datasheet value.
+`unobservable` in its note; so does pilferage on a bin without a counter, since an item taken
+unscanned in working hours weighs exactly what an item used does. The factory's linear
+calibration drift is not re-applied: on these bins slow zero changes come from temperature.
+The sizes of the faults are illustrative choices, not published rates; the in-class temperature
+effect (0.001 % of full weight per kelvin) is an assumed order of magnitude for a C3 cell, not a
+datasheet value.
 """
 
 from __future__ import annotations
@@ -187,16 +189,16 @@ def simulate_loadcell_factory(
             gone = (physical <= 0) & (lost > 0)
             for i in np.flatnonzero(gone[1:] & (count[1:] < count[:-1])) + 1:
                 count[i] = count[i - 1]
-            new.append(
-                _event(
-                    spec.site,
-                    bin_spec.name,
-                    ts,
-                    AnomalyKind.PILFERAGE,
-                    span=(span[0], span[1]),
-                    magnitude=float(lost[span[1]]),
-                )
+            event = _event(
+                spec.site,
+                bin_spec.name,
+                ts,
+                AnomalyKind.PILFERAGE,
+                span=(span[0], span[1]),
+                magnitude=float(lost[span[1]]),
             )
+            # Without a counter an item taken in working hours weighs what an item used does.
+            new.append(event if ind.counter else replace(event, note="unobservable"))
         raw = physical * bin_spec.unit_kg
         raw = raw + 1e-5 * full_kg * (temperature - 20.0)  # the cell's in-class effect
         raw = raw + 0.3 * ind.division_kg * rng.standard_normal(n)
