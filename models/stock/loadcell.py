@@ -25,6 +25,7 @@ import math
 from core.time import JST_OFFSET_MS, MS_PER_DAY, MS_PER_HOUR
 from models.learner import OnlineDetector
 from models.stock.anomaly import BinAnomalyDetector, StockAlert, StockAnomaly
+from models.stock.quiet_drift import QuietDriftTracker
 from models.stock.slow_loss import SlowLossTracker
 from models.stock.stockout import SUNDAY, japanese_factory_holiday
 from models.stock.weight_steps import WeightSteps
@@ -39,6 +40,12 @@ _SLOT_VISITS = 9
 _SLOT_WARMUP = 14 * 144
 # A weekday-hour whose weight changes at least this often is one where the bin moves.
 _MOVING = 0.2
+# A weekday-hour whose weight falls by less than this many resolutions a reading, on average,
+# and by no more than it rises give or take `_QUIET_NET`, is one when nobody takes from the bin
+# (an indicator without hold flickers by one division, as often up as down; a bin of small
+# parts used around the clock falls by a fraction of a division a reading, but never rises).
+_QUIET = 0.3
+_QUIET_NET = 0.05
 
 
 def _slot(ts_ms: int) -> int:
@@ -76,6 +83,7 @@ class LoadCellDetector(OnlineDetector[[int, float, float, float], list[StockAler
             warmup=warmup, flat_run=1 << 30, cusum_limit=math.inf, repeats_confirm=True
         )
         self._slow = SlowLossTracker(pilfer_share=pilfer_share, temp_share=temp_share)
+        self._quiet_drift = QuietDriftTracker(temp_share=0.5 * temp_share)
         self._weight_steps = WeightSteps()
         self._corrected = False
         self._was_stuck = False
@@ -98,6 +106,9 @@ class LoadCellDetector(OnlineDetector[[int, float, float, float], list[StockAler
         # Per weekday-hour: readings seen and readings that changed, slowly forgotten.
         self._visits = [0.0] * _SLOTS
         self._changes = [0.0] * _SLOTS
+        # ... and the weight it fell and rose by (kg): stock used or added, or noise on a division.
+        self._fallen = [0.0] * _SLOTS
+        self._risen = [0.0] * _SLOTS
 
     @property
     def resolution_kg(self) -> float:
@@ -114,6 +125,7 @@ class LoadCellDetector(OnlineDetector[[int, float, float, float], list[StockAler
         self._n += 1
         counted = math.isfinite(count)
         if self._dead_now(ts_ms, weight, count, alerts):
+            self._quiet_drift.interrupt()
             return alerts
         previous = self._prev_w
         if math.isfinite(previous):
@@ -124,6 +136,7 @@ class LoadCellDetector(OnlineDetector[[int, float, float, float], list[StockAler
         self._prev_w, self._prev_ts, self._prev_count = weight, ts_ms, count
         if not counted:
             self._uncounted_steps(ts_ms, weight, stuck=stuck, alerts=alerts)
+            self._track_quiet(ts_ms, weight, temperature, stuck=stuck, alerts=alerts)
             return alerts
         if stuck:
             self._steps.restart()
@@ -264,6 +277,51 @@ class LoadCellDetector(OnlineDetector[[int, float, float, float], list[StockAler
                 )
             )
 
+    def _track_quiet(
+        self,
+        ts_ms: int,
+        weight: float,
+        temperature: float,
+        *,
+        stuck: bool,
+        alerts: list[StockAlert],
+    ) -> None:
+        """A temperature-following cell of a bin without a counter, from its quiet hours."""
+        if stuck:
+            self._quiet_drift.interrupt()
+            return
+        slot = _slot(ts_ms)
+        visits = self._visits[slot]
+        quiet = (
+            self._n > _SLOT_WARMUP
+            and visits >= _SLOT_VISITS
+            and self._fallen[slot] < _QUIET * self.resolution_kg * visits
+            and self._fallen[slot] - self._risen[slot] < _QUIET_NET * self.resolution_kg * visits
+        )
+        found = self._quiet_drift.update(
+            ts_ms,
+            weight,
+            temperature,
+            quiet=quiet,
+            full_kg=self._most,
+            res_kg=self.resolution_kg,
+        )
+        if found is None:
+            return
+        alerts.append(
+            StockAlert(
+                StockAnomaly.TEMPERATURE_DRIFT,
+                ts_ms,
+                min(1.0, found.kg / (0.02 * self._most)),
+                f"in the hours nobody uses this bin its weight follows the hall temperature by "
+                f"{found.slope_kg_per_k:+.2f} kg/K ({found.kg:.1f} kg over the last days): "
+                "check the load cell",
+                f"誰も使わない時間帯に、重量が室温に連動して変化しています（"
+                f"{found.slope_kg_per_k:+.2f} kg/K、直近数日で {found.kg:.1f} kg）。"
+                "ロードセルを点検してください",
+            )
+        )
+
     def _learn_motion(self, ts_ms: int, weight: float, previous: float) -> None:
         """Resolution, the fastest falls, and how often each hour of the week sees a change."""
         change = abs(weight - previous)
@@ -281,6 +339,8 @@ class LoadCellDetector(OnlineDetector[[int, float, float, float], list[StockAler
             # About eight weeks of memory at six readings an hour.
             self._visits[slot] = 0.998 * self._visits[slot] + 1.0
             self._changes[slot] = 0.998 * self._changes[slot] + (1.0 if moved else 0.0)
+            self._fallen[slot] = 0.998 * self._fallen[slot] + max(0.0, previous - weight)
+            self._risen[slot] = 0.998 * self._risen[slot] + max(0.0, weight - previous)
 
     def _check_flat(
         self, ts_ms: int, weight: float, count: float, alerts: list[StockAlert]

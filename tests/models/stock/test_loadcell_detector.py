@@ -213,3 +213,23 @@ def test_a_delivery_far_above_a_short_history_is_stock_not_a_dead_cell(counter: 
     if counter:
         drops = [i + start for kind, i in found if kind is StockAnomaly.DROP]
         assert any(theft <= i <= theft + 6 for i in drops), found
+
+
+def test_a_temperature_following_cell_without_a_counter_is_found_in_its_quiet_hours() -> None:
+    """Day-shift bin, no counter: from day 21 the zero follows a hall temperature that changes
+    from day to day by 0.3 kg/K (0.1 % of full per kelvin); nothing before, the fault after."""
+    b = make_bin()
+    rng = np.random.default_rng(11)
+    days = np.arange(len(b.ts)) / DAY
+    # The daily cycle's size and level change from day to day, as a hall's does.
+    swing = np.repeat(rng.uniform(1.0, 5.0, int(days[-1]) + 2), DAY)[: len(b.ts)]
+    level = np.cumsum(rng.normal(0.0, 0.05, len(b.ts)))
+    b.temperature = 15.0 + level + swing * np.sin(2 * np.pi * days)
+    lo = working_index(b, 21, 0)
+    raw = b.stock * UNIT_KG + 0.3 * np.where(np.arange(len(b.ts)) >= lo, b.temperature - 15, 0)
+    b.weight = indicate(raw, 0.1, 1)
+    alerts = run(b, counter=False)
+    drift = [i for kind, i in alerts if kind is StockAnomaly.TEMPERATURE_DRIFT]
+    assert drift, alerts
+    assert all(i >= lo for i in drift)
+    assert {kind for kind, _ in alerts} == {StockAnomaly.TEMPERATURE_DRIFT}
