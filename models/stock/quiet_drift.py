@@ -63,7 +63,8 @@ class QuietDriftTracker:
     def __init__(
         self, *, temp_share: float = 0.0025, r2: float = 0.8, moved_stretches: int = 3
     ) -> None:
-        """Thresholds: share of the full weight, fit through the origin, stretches that moved."""
+        """Thresholds: share of the full weight, share of the changes the line explains, and
+        stretches that moved."""
         self.temp_share = temp_share
         self.r2 = r2
         self.moved_stretches = moved_stretches
@@ -157,16 +158,14 @@ class QuietDriftTracker:
 
 def _line(pairs: list[tuple[float, float]]) -> tuple[float, float, float] | None:
     """Slope, offset and share of variance explained of y = offset + slope × x for (y, x)
-    pairs, or None when x or y does not vary."""
-    n = len(pairs)
-    if n < 3:
+    pairs, or None when there are fewer than three or x or y does not vary."""
+    if len(pairs) < 3:
         return None
-    mx = sum(x for _, x in pairs) / n
-    my = sum(y for y, _ in pairs) / n
-    sxx = sum((x - mx) ** 2 for _, x in pairs)
-    syy = sum((y - my) ** 2 for y, _ in pairs)
-    if sxx <= 0.0 or syy <= 0.0:
+    ys = [y for y, _ in pairs]
+    xs = [x for _, x in pairs]
+    try:
+        slope, offset = statistics.linear_regression(xs, ys)
+        r = statistics.correlation(xs, ys)
+    except statistics.StatisticsError:
         return None
-    sxy = sum((y - my) * (x - mx) for y, x in pairs)
-    slope = sxy / sxx
-    return slope, my - slope * mx, sxy * sxy / (sxx * syy)
+    return slope, offset, r * r
