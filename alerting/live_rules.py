@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from cachetools import LRUCache
+
 from alerting.thresholds import EpisodeTracker, rule_alert
 from core.time import MS_PER_HOUR
 from edge.protocol import DeviceTopic, Reading
@@ -30,6 +32,10 @@ from storage.rules import ThresholdRule, read_rules
 log = logging.getLogger(__name__)
 
 RULES_REFRESH_S = 10.0
+# Trackers held at most: the least recently fed go first. A dropped tracker costs only a new
+# warm-up from the store when its sensor reports again, so a device inventing sensor names
+# cannot grow the service without bound.
+MAX_TRACKED = 50_000
 
 SeriesKey = tuple[str, ThresholdRule, str, str, str]  # tenant, rule, site, device, sensor
 
@@ -54,16 +60,18 @@ class LiveRules:
         alerts: AlertStore,
         *,
         refresh_s: float = RULES_REFRESH_S,
+        max_tracked: int = MAX_TRACKED,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        """Read rules from `store` every `refresh_s`; warm trackers through `alerts.history`."""
+        """Read rules from `store` every `refresh_s`; warm trackers through `alerts.history`;
+        hold at most `max_tracked` trackers."""
         self._store = store
         self._alerts = alerts
         self._refresh_s = refresh_s
         self._monotonic = monotonic
         self._loaded_at: float | None = None
         self._rules: dict[tuple[str, str], list[ThresholdRule]] = {}
-        self._series: dict[SeriesKey, _Series] = {}
+        self._series: LRUCache[SeriesKey, _Series] = LRUCache(max_tracked)
 
     def _rules_for(self, tenant: str, kind: str) -> list[ThresholdRule]:
         now = self._monotonic()
@@ -76,7 +84,8 @@ class LiveRules:
             self._rules = by_kind
             # A changed or deleted rule's trackers go; the new version starts afresh.
             live = {r for rules in by_kind.values() for r in rules}
-            self._series = {k: v for k, v in self._series.items() if k[1] in live}
+            for gone in [k for k in self._series if k[1] not in live]:
+                del self._series[gone]
         return self._rules.get((tenant, kind), [])
 
     def offer(self, topic: DeviceTopic, readings: Sequence[Reading]) -> list[Alert]:

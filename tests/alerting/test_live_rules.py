@@ -95,3 +95,21 @@ def test_a_changed_rule_starts_its_trackers_afresh(store: SqliteStore) -> None:
         a for r in _readings([28] * 3, start_ms=T0 + 15 * MIN) for a in rules.offer(TOPIC, [r])
     ]
     assert [a.ts_ms for a in raised] == [T0 + 15 * MIN + 10 * MIN]
+
+
+def test_trackers_are_capped_and_a_dropped_one_is_warmed_again(store: SqliteStore) -> None:
+    """With room for two trackers, a third sensor drops the least recently fed; the dropped
+    sensor's episode is judged from the store again and still raises once, at its duration."""
+    rules = LiveRules(store, AlertStore(store), max_tracked=2)
+    first = _readings([25, 31, 31, 31], start_ms=T0)  # 0..15 min, hot from 5 min
+    for reading in first:
+        assert rules.offer(TOPIC, [reading]) == []
+        assert store.write_readings(TOPIC, [reading]) == []
+    for sensor in ("u", "v"):
+        assert rules.offer(TOPIC, [Reading(sensor, AIR, T0, 20.0)]) == []
+    assert rules.tracked == 2
+    raised = [
+        a for r in _readings([32] * 5, start_ms=T0 + 20 * MIN) for a in rules.offer(TOPIC, [r])
+    ]
+    assert [(a.ts_ms, a.sensor) for a in raised] == [(T0 + 35 * MIN, "t")]
+    assert rules.tracked == 2
