@@ -54,6 +54,7 @@ class Poller:
         self._seen_at = seen_at
         self.seen = 0
         self.durations: list[float] = []
+        self.ended: list[float] = []
 
     def poll(self) -> None:
         """One count query; marks the readings it newly counts as queryable now."""
@@ -70,12 +71,31 @@ class Poller:
         )
         ended = time.perf_counter()
         self.durations.append(ended - began)
+        self.ended.append(ended)
         series = answer[0].get("series")
         count = int(series[0]["values"][0][1]) if series else 0
         stored = min(before + count, published)
         for index in range(self.seen, stored):
             self._seen_at[index] = ended
         self.seen = max(self.seen, stored)
+
+
+def _print_windows(sent_at: list[float], seen_at: list[float], first: int, poller: Poller) -> None:
+    """p99 latency and median poll duration per 10 s of publishing: whether latency grows."""
+    began = sent_at[first]
+    windows: dict[int, list[float]] = {}
+    for i in range(first, len(sent_at)):
+        if seen_at[i]:
+            windows.setdefault(int((sent_at[i] - began) // 10), []).append(seen_at[i] - sent_at[i])
+    polls: dict[int, list[float]] = {}
+    for ended, duration in zip(poller.ended, poller.durations, strict=True):
+        polls.setdefault(int((ended - began) // 10), []).append(duration)
+    for w, latencies in sorted(windows.items()):
+        poll = statistics.median(polls.get(w, [0.0])) * 1000
+        print(
+            f"  {w * 10:3d}-{w * 10 + 10:3d} s: p99 {percentile(latencies, 0.99) * 1000:.1f} ms, "
+            f"p50 {percentile(latencies, 0.5) * 1000:.1f} ms, poll median {poll:.1f} ms"
+        )
 
 
 def publish_paced(
@@ -184,6 +204,7 @@ def main() -> None:
                 f"(target p99 <= 50 ms)"
             )
             print(f"poll duration median {statistics.median(poller.durations) * 1000:.1f} ms")
+            _print_windows(sent_at, seen_at, first, poller)
         finally:
             if worker is not None:
                 worker.terminate()

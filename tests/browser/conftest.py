@@ -34,6 +34,18 @@ from storage.alert_types import AlertKind
 @pytest.fixture(scope="session")
 def ui_env(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiEnv]:
     """Two tenants of simulated data, keys of every role for alpha, the app served on a port."""
+    yield from served_ui(services, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def own_ui_env(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiEnv]:
+    """The same as `ui_env` on a database of the module's own, for tests that must know the
+    newest reading: other tests of the session store readings stamped now in `ui_env`."""
+    yield from served_ui(services, tmp_path_factory)
+
+
+def served_ui(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiEnv]:
+    """Simulated data in a new database and the app serving it, until the generator closes."""
     database = f"ui_{uuid.uuid4().hex[:10]}"
     store = make_influx(services.influx, database)
     store.ensure_database()

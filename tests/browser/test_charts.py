@@ -4,10 +4,10 @@ latest conditions update without a reload."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
-from browser.ui_support import OUTAGE, Browse, route_of, wait_js
+from browser.ui_support import OUTAGE, SCENARIOS, Browse, UiEnv, route_of, wait_js
+from playwright.sync_api import Browser
 
 from dashboard.keys import Role
 from edge.protocol import DeviceTopic, SensorKind
@@ -62,9 +62,10 @@ def test_outage_is_drawn_as_a_gap_and_drag_zooms(browse: Browse) -> None:
     probe.clean()
 
 
-def test_fresh_reading_appears_without_reload(browse: Browse) -> None:
+def test_fresh_reading_appears_without_reload(own_ui_env: UiEnv, browser: Browser) -> None:
     """A reading stored while the farm page is open shows in the latest conditions."""
-    env = browse.env
+    browse = Browse(own_ui_env, browser)
+    env = own_ui_env
     site = env.sites["farm"]
     probe = browse.open(route_of("farm", env.sites), role=Role.VIEWER, lang="en")
     page = probe.page
@@ -78,12 +79,15 @@ def test_fresh_reading_appears_without_reload(browse: Browse) -> None:
     sensor = next(
         s for d in devices for s in d["sensors"] if s["kind"] == SensorKind.AIR_TEMPERATURE
     )
-    # Now: later than the simulated days and than anything another test of the session stored.
-    at_ms = int(time.time() * 1000)
+    scenario = SCENARIOS["alpha"]
+    at_ms = scenario.start_ms + scenario.duration_ms + scenario.step_ms
     topic = DeviceTopic("alpha", site, devices[0]["device"])
     env.store.write_lines(
         series_lines(topic, sensor["sensor"], SensorKind.AIR_TEMPERATURE, [at_ms], [33.3])
     )
     tile = f"document.querySelector('[data-sensor=\"{sensor['sensor']}\"] .tile-value')"
-    wait_js(page, f"{tile}.textContent === '33.3 °C'", timeout_s=FRESH_WITHIN_S)
-    probe.clean()
+    try:
+        wait_js(page, f"{tile}.textContent === '33.3 °C'", timeout_s=FRESH_WITHIN_S)
+        probe.clean()
+    finally:
+        browse.close()
