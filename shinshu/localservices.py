@@ -251,6 +251,8 @@ bind-address = "127.0.0.1:{self.rpc_port}"
   dir = "{data}/data"
   wal-dir = "{data}/wal"
   query-log-enabled = false
+  # As deploy/install.sh: a small in-memory cache keeps queries of recent points fast.
+  cache-snapshot-memory-size = "1m"
 [monitor]
   store-enabled = false
 [http]
