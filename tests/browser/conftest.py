@@ -114,6 +114,16 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def browse(ui_env: UiEnv, browser: Browser) -> Iterator[Browse]:
     """Open pages; every context is closed after the test."""
-    helper = Browse(ui_env, browser)
+    yield from _browsing(ui_env, browser)
+
+
+@pytest.fixture
+def own_browse(own_ui_env: UiEnv, browser: Browser) -> Iterator[Browse]:
+    """`browse` over the module's own data (`own_ui_env`)."""
+    yield from _browsing(own_ui_env, browser)
+
+
+def _browsing(env: UiEnv, browser: Browser) -> Iterator[Browse]:
+    helper = Browse(env, browser)
     yield helper
     helper.close()

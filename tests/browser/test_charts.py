@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from browser.ui_support import OUTAGE, SCENARIOS, Browse, UiEnv, route_of, wait_js
-from playwright.sync_api import Browser
+from browser.ui_support import OUTAGE, SCENARIOS, Browse, route_of, wait_js
 
 from dashboard.keys import Role
 from edge.protocol import DeviceTopic, SensorKind
@@ -62,10 +61,11 @@ def test_outage_is_drawn_as_a_gap_and_drag_zooms(browse: Browse) -> None:
     probe.clean()
 
 
-def test_fresh_reading_appears_without_reload(own_ui_env: UiEnv, browser: Browser) -> None:
-    """A reading stored while the farm page is open shows in the latest conditions."""
-    browse = Browse(own_ui_env, browser)
-    env = own_ui_env
+def test_fresh_reading_appears_without_reload(own_browse: Browse) -> None:
+    """A reading stored while the farm page is open shows in the latest conditions (on data of
+    its own: another test's reading stamped now would keep this one out of the catalogue)."""
+    browse = own_browse
+    env = browse.env
     site = env.sites["farm"]
     probe = browse.open(route_of("farm", env.sites), role=Role.VIEWER, lang="en")
     page = probe.page
@@ -86,8 +86,5 @@ def test_fresh_reading_appears_without_reload(own_ui_env: UiEnv, browser: Browse
         series_lines(topic, sensor["sensor"], SensorKind.AIR_TEMPERATURE, [at_ms], [33.3])
     )
     tile = f"document.querySelector('[data-sensor=\"{sensor['sensor']}\"] .tile-value')"
-    try:
-        wait_js(page, f"{tile}.textContent === '33.3 °C'", timeout_s=FRESH_WITHIN_S)
-        probe.clean()
-    finally:
-        browse.close()
+    wait_js(page, f"{tile}.textContent === '33.3 °C'", timeout_s=FRESH_WITHIN_S)
+    probe.clean()

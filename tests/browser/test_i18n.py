@@ -6,13 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from browser.ui_support import PAGES, Browse, UiEnv, route_of, screenshot, wait_idle, wait_js
-from playwright.sync_api import Browser, Page
+from browser.ui_support import PAGES, Browse, route_of, screenshot, wait_idle, wait_js
+from playwright.sync_api import Page
 
 from dashboard.grants import GrantStatus
 from dashboard.keys import Role
@@ -163,12 +162,10 @@ def _leftovers(text: str, entries: dict[str, dict[str, str]], other: str) -> lis
 
 
 @pytest.fixture
-def browse(own_ui_env: UiEnv, browser: Browser) -> Iterator[Browse]:
+def browse(own_browse: Browse) -> Browse:
     """Pages over data of this module's own: another test's registered site keeps the Japanese
     name its operator gave it in English too, which is data, not an untranslated string."""
-    helper = Browse(own_ui_env, browser)
-    yield helper
-    helper.close()
+    return own_browse
 
 
 @pytest.mark.parametrize("name", list(PAGES))
