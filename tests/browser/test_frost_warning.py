@@ -8,7 +8,7 @@ import datetime as dt
 
 import httpx
 import pytest
-from browser.ui_support import Browse, wait_js
+from browser.ui_support import Browse, choose, wait_js
 
 from core.time import JST
 from dashboard.keys import Role
@@ -51,7 +51,7 @@ def test_the_frost_warning_appears_and_is_acknowledged(browse: Browse) -> None:
     viewer = keys.create(TENANT, Role.VIEWER, name="orchard viewer")[1]
     probe = browse.open("/alerts", key=operator, lang="ja", viewport="phone")
     page = probe.page
-    page.select_option("#inbox-filters [name=kind]", "frost_risk")
+    choose(page, "#inbox-filters [name=kind]", "frost_risk")
     alert_id = raised[0]
     card = page.locator(f'[data-alert-id="{alert_id}"]')
     card.wait_for()
@@ -69,7 +69,7 @@ def test_the_frost_warning_appears_and_is_acknowledged(browse: Browse) -> None:
     assert done["acknowledged_note"] == "防霜ファンを運転"
     assert not probe.console_errors, probe.console_errors
     english = browse.open("/alerts", key=viewer, lang="en")
-    english.page.select_option("#inbox-filters [name=state]", "acknowledged")
+    choose(english.page, "#inbox-filters [name=state]", "acknowledged")
     seen = english.page.locator(f'[data-alert-id="{alert_id}"]')
     seen.wait_for()
     assert "frost" in seen.inner_text() and "Pink" in seen.inner_text()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from browser.ui_support import SCENARIOS, Browse, wait_js
+from browser.ui_support import SCENARIOS, Browse, choose, wait_js
+from playwright.sync_api import Route
 
 from dashboard.keys import Role
 from storage.alert_types import Alert, AlertKind
@@ -25,11 +26,12 @@ def _alerts(browse: Browse, **params: str) -> list[dict[str, object]]:
     return result
 
 
-def _store(browse: Browse) -> tuple[Alert, Alert]:
-    """A silent humidity probe on the farm and a stuck thermometer in the forest."""
+def _store(browse: Browse, later_ms: int = 0) -> tuple[Alert, Alert]:
+    """A silent humidity probe on the farm and a stuck thermometer in the forest (raised
+    `later_ms` after the usual time: alerts of their own, for a test that needs them open)."""
     env = browse.env
     scenario = SCENARIOS["alpha"]
-    at = scenario.start_ms + scenario.duration_ms - 7 * scenario.step_ms
+    at = scenario.start_ms + scenario.duration_ms - 7 * scenario.step_ms + later_ms
     silent = Alert(
         "alpha",
         env.sites["farm"],
@@ -98,4 +100,42 @@ def test_a_viewer_reads_the_inbox_without_controls(browse: Browse) -> None:
     wait_js(page, f"!document.querySelector('[data-alert-id=\"{stuck.id}\"]')")
     assert "has sent nothing" in card.inner_text()
     assert page.locator("#inbox form, #inbox button").count() == 0
+    assert not probe.console_errors, probe.console_errors
+
+
+def test_a_late_answer_for_an_older_filter_never_replaces_the_list(browse: Browse) -> None:
+    """The farm's list is held back while the operator switches to the forest: the forest's
+    list shows, and when the farm's answer finally arrives it is not shown over it."""
+    silent, stuck = _store(browse, later_ms=10)
+    probe = browse.open("/alerts", role=Role.OPERATOR, lang="en")
+    page = probe.page
+    farm = f"site={browse.env.sites['farm']}"
+    held: list[Route] = []
+    page.route("**/alerts?*", lambda r: held.append(r) if farm in r.request.url else r.continue_())
+    page.select_option("#inbox-filters [name=site]", browse.env.sites["farm"])
+    wait_js(page, "document.querySelector('#inbox').getAttribute('aria-busy') === 'true'")
+    page.select_option("#inbox-filters [name=site]", browse.env.sites["forest"])
+    page.locator(f'[data-alert-id="{stuck.id}"]').wait_for()
+    assert len(held) == 1
+    with page.expect_request_finished(lambda r: farm in r.url):
+        held[0].continue_()
+    wait_js(page, "!document.querySelector('#inbox[aria-busy]')")
+    page.evaluate("new Promise((done) => setTimeout(done, 200))")  # time to show it, if it would
+    assert page.locator(f'[data-alert-id="{stuck.id}"]').count() == 1
+    assert page.locator(f'[data-alert-id="{silent.id}"]').count() == 0
+    assert not probe.console_errors, probe.console_errors
+
+
+def test_a_note_being_written_keeps_its_cursor_when_the_list_reloads(browse: Browse) -> None:
+    """The operator begins a note; the list reloads under it (a filter changed); the cursor is
+    still in the note and the rest of the words land there."""
+    _, stuck = _store(browse, later_ms=20)
+    probe = browse.open("/alerts", role=Role.OPERATOR, lang="ja")
+    page = probe.page
+    note = page.locator(f'[data-alert-id="{stuck.id}"] [name=note]')
+    note.click()
+    page.keyboard.type("凍")
+    choose(page, "#inbox-filters [name=kind]", "sensor_stuck")
+    page.keyboard.type("結")
+    assert note.input_value() == "凍結"
     assert not probe.console_errors, probe.console_errors

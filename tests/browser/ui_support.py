@@ -131,6 +131,12 @@ def wait_js(page: Page, expression: str, timeout_s: float = 15.0) -> None:
         time.sleep(0.05)
 
 
+def choose(page: Page, select: str, value: str) -> None:
+    """Pick `value` in the `select` and wait until no list on the page is still loading."""
+    page.select_option(select, value)
+    wait_js(page, "!document.querySelector('[aria-busy=true]')")
+
+
 def wait_idle(page: Page) -> None:
     """Until the page's network is quiet and the app finished rendering its route."""
     page.wait_for_load_state("networkidle")

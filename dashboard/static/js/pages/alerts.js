@@ -76,20 +76,45 @@ export async function render(root) {
   // A poll never throws away a note someone is writing, not even one begun while it waited.
   const writing = () => [...list.querySelectorAll('input[name="note"]')]
     .some((input) => input.value || input === document.activeElement);
+  // Only the newest request's answer is shown: a slower, older one (the list before a filter
+  // changed) never replaces it. The list is aria-busy while any request is out.
+  let asked = 0;
+  let pending = 0;
   const refresh = async ({ poll = false } = {}) => {
     if (poll && writing()) return;
     const params = { state: filters.state, limit: 200 };
     if (filters.site) params.site = filters.site;
     if (filters.kind) params.kind = filters.kind;
-    const alerts = await api(tenantPath('/alerts'), { params });
-    if (poll && writing()) return;
-    // Notes typed while the list was being fetched stay with their alerts.
+    const mine = ++asked;
+    pending += 1;
+    list.setAttribute('aria-busy', 'true');
+    let alerts;
+    try {
+      alerts = await api(tenantPath('/alerts'), { params });
+    } finally {
+      pending -= 1;
+      if (!pending) list.removeAttribute('aria-busy');
+    }
+    if (mine !== asked || (poll && writing())) return;
+    remount(alerts);
+  };
+  // Notes typed while the list was being fetched stay with their alerts, and so does the
+  // cursor: a note being written keeps its focus and selection.
+  const remount = (alerts) => {
     const typed = new Map([...list.querySelectorAll('form[data-for]')]
       .filter((f) => f.elements.note.value).map((f) => [f.dataset.for, f.elements.note.value]));
+    const focused = list.contains(document.activeElement) ? document.activeElement : null;
+    const focusedFor = focused?.name === 'note' ? focused.form?.dataset.for : undefined;
+    const [start, end] = focusedFor ? [focused.selectionStart, focused.selectionEnd] : [0, 0];
     mount(list, alerts.length ? alerts.map(item)
       : html`<li class="empty" data-empty="alerts">${t('inbox.none')}</li>`);
     for (const form of list.querySelectorAll('form[data-for]')) {
-      if (typed.has(form.dataset.for)) form.elements.note.value = typed.get(form.dataset.for);
+      const note = form.elements.note;
+      if (typed.has(form.dataset.for)) note.value = typed.get(form.dataset.for);
+      if (form.dataset.for === focusedFor) {
+        note.focus();
+        note.setSelectionRange(start, end);
+      }
     }
   };
   root.querySelector('#inbox-filters').addEventListener('change', async (event) => {
