@@ -1,6 +1,6 @@
 """Crop-model seasons with season-only weather, from WOFOST 7.2 (PCSE) and its sample weather.
 
-Usage: python bench/harvest_wofost.py OUT_DIR [--sowings N]
+Usage: python bench/harvest_wofost.py OUT_DIR [--sowings N] [--first-sowing K]
 
 Runs water-limited WOFOST 7.2 (PCSE, de Wit et al. 2019, "25 years of the WOFOST cropping
 systems model", Agricultural Systems 168) for potato and spring barley with the crop, soil and
@@ -71,8 +71,9 @@ def _agro(crop: str, sowing: dt.date) -> list[dict[dt.date, Any]]:
     ]
 
 
-def generate(out: Path, sowings: int) -> tuple[int, int]:
-    """Write weather.csv and seasons.csv to `out`; return (seasons, weather rows)."""
+def generate(out: Path, sowings: int, first: int = 0) -> tuple[int, int]:
+    """Write weather.csv and seasons.csv to `out` for sowing dates first .. sowings - 1 of each
+    crop; return (seasons, weather rows)."""
     import pcse.tests
     from pcse.base import ParameterProvider
     from pcse.exceptions import WeatherDataProviderError
@@ -101,6 +102,8 @@ def generate(out: Path, sowings: int) -> tuple[int, int]:
             )
             for year in YEARS:
                 for k, (month, day) in enumerate(SOWINGS[crop][:sowings]):
+                    if k < first:
+                        continue
                     sowing = dt.date(year, month, day)
                     try:
                         sim = Wofost72_WLP_CWB(params, weather, _agro(crop, sowing))
@@ -144,8 +147,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--sowings", type=int, default=4, help="sowing dates per crop and year")
+    parser.add_argument(
+        "--first-sowing", type=int, default=0, help="skip the sowing dates before this one"
+    )
     args = parser.parse_args()
-    seasons, rows = generate(args.out, args.sowings)
+    seasons, rows = generate(args.out, args.sowings, args.first_sowing)
     print(f"{seasons} seasons, {rows} weather rows -> {args.out}")
     return 0
 

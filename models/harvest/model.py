@@ -206,7 +206,9 @@ class HarvestForecaster:
                 pred, a = climatology_forecast(model, d.record.planting, d.path, clim, known_n)
                 res.append(d.days - pred)
                 anom.append(a)
-            out[share] = seasonal.fit_share(np.array(res), np.array(anom), self.coverage)
+            out[share] = seasonal.fit_share(
+                np.array(res), np.array(anom), self.coverage, _years(data)
+            )
         return seasonal.SeasonCorrection(out)
 
     def _fit_yield(
@@ -216,10 +218,11 @@ class HarvestForecaster:
         assert model.phenology is not None
         out: dict[float, IntervalRegressor] = {}
         for share in TRAINING_SHARES:
-            rows, targets = [], []
+            rows, targets, years = [], [], []
             for d in data:
                 if share < 1.0 and not len(d.members):
                     continue  # no other year of this field: the rest of its season is unknown
+                years.append(seasonal.year_of(d.record.planting))
                 # Known as far as a forecast would know it: a share of the crop's usual
                 # length, not of this season's own (only its outcome tells that).
                 known_n = min(PRE + round(share * model.mean_days) + 1, len(d.path))
@@ -229,8 +232,9 @@ class HarvestForecaster:
                     math.log(max(d.record.yield_value or 0.0, 1e-6) / model.median_yield)
                 )
             if len(rows) >= self.min_yield_seasons:
+                # Seasons of one year share its weather: cross-validated by year.
                 reg = IntervalRegressor(coverage=self.coverage)
-                out[share] = reg.fit(np.array(rows), np.array(targets))
+                out[share] = reg.fit(np.array(rows), np.array(targets), groups=np.array(years))
         return out
 
     @staticmethod
@@ -241,6 +245,11 @@ class HarvestForecaster:
         mature, mid = model.phenology.maturity_index(path[None, PRE:, 0], path[None, PRE:, 1], cap)
         forced = cap is not None and mature[0] >= cap[0]
         return yield_features(path, float(mature[0]), float(mid[0]), known_n, forced)
+
+
+def _years(data: list[SeasonData]) -> np.ndarray:
+    """Planting year of each season: the unit of its weather, so of leaving out."""
+    return np.array([seasonal.year_of(d.record.planting) for d in data])
 
 
 def climatology_forecast(

@@ -15,11 +15,11 @@ regression", JASA 113), so the intervals are calibrated on seasons the line did 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from models.conformal import conformal_quantile
 from models.harvest.types import FieldWeather, FloatArray
 
 SHARES = tuple(round(0.1 * k, 1) for k in range(1, 11))
@@ -128,20 +128,34 @@ class SeasonCorrection:
         return self.shares[key]
 
 
-def fit_share(residuals: FloatArray, anomaly: FloatArray, coverage: float) -> ShareCorrection:
-    """Ridge line of residuals on anomaly and split-conformal bounds of its LOO residuals."""
+def fit_share(
+    residuals: FloatArray, anomaly: FloatArray, coverage: float, groups: np.ndarray | None = None
+) -> ShareCorrection:
+    """Ridge line of residuals on anomaly; split-conformal bounds from its residuals on the
+    seasons left out, one group at a time (seasons of one year share their weather, so a year
+    is left out whole: its sibling season would otherwise vouch for it)."""
+    n = len(residuals)
+    keys = np.arange(n) if groups is None else np.asarray(groups)
+    coef = _ridge_line(residuals, anomaly)
+    held = np.empty(n)
+    for key in np.unique(keys):
+        out = keys == key
+        if out.all():
+            held[out] = residuals[out] - (coef[0] + coef[1] * anomaly[out])
+            continue
+        c = _ridge_line(residuals[~out], anomaly[~out])
+        held[out] = residuals[out] - (c[0] + c[1] * anomaly[out])
+    width = conformal_quantile(np.abs(held), coverage)
+    return ShareCorrection(float(coef[0]), float(coef[1]), -width, width)
+
+
+def _ridge_line(residuals: FloatArray, anomaly: FloatArray) -> FloatArray:
+    """Intercept and slope of residual on anomaly, the slope ridge-penalised."""
     n = len(residuals)
     x = np.column_stack([np.ones(n), anomaly])
     penalty = np.diag([0.0, SLOPE_PENALTY * n])
-    gram = x.T @ x + penalty
-    coef = np.linalg.solve(gram, x.T @ residuals)
-    hat = np.einsum("ij,jk,ik->i", x, np.linalg.inv(gram), x)
-    loo = (residuals - x @ coef) / np.maximum(1.0 - hat, 1e-3)
-    tail = (1.0 - coverage) / 2.0
-    # Finite-sample conformal level: the ceil((n + 1)(1 - tail)) / n quantile of each side.
-    level = min(math.ceil((n + 1) * (1.0 - tail)) / n, 1.0)
-    low, high = np.quantile(loo, [1.0 - level, level])
-    return ShareCorrection(float(coef[0]), float(coef[1]), float(low), float(high))
+    result: FloatArray = np.linalg.solve(x.T @ x + penalty, x.T @ residuals)
+    return result
 
 
 def covered(clim: FloatArray, start: int, need: int) -> FloatArray | None:

@@ -16,11 +16,9 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from models.errors import ModelError
+from models.conformal import CalibrationError, conformal_quantile
 
-
-class CalibrationError(ModelError, ValueError):
-    """Calibration cases that cannot give a margin."""
+__all__ = ["CalibrationError", "conformity_scores", "fit_margin", "widen"]
 
 
 def conformity_scores(
@@ -37,15 +35,8 @@ def fit_margin(
     low: npt.ArrayLike, high: npt.ArrayLike, outcome: npt.ArrayLike, coverage: float = 0.8
 ) -> float:
     """The log margin whose widened intervals cover `coverage` of exchangeable new cases."""
-    scores = np.sort(conformity_scores(low, high, outcome))
-    n = len(scores)
-    if n == 0 or not 0.0 < coverage < 1.0:
-        raise CalibrationError("need calibration cases and a coverage between 0 and 1")
     # The ceil((n + 1) coverage)-th smallest score: the split-conformal guarantee.
-    rank = math.ceil((n + 1) * coverage)
-    if rank > n:
-        raise CalibrationError(f"{n} calibration cases are too few for {coverage:.0%} coverage")
-    return float(scores[rank - 1])
+    return conformal_quantile(conformity_scores(low, high, outcome), coverage, strict=True)
 
 
 def widen(low: float, high: float, margin: float) -> tuple[float, float]:
