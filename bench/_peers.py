@@ -13,8 +13,15 @@ the time is taken until InfluxDB holds every reading, read the same way for both
 query every half second). The publishers' own rate, publishing the same messages with nothing
 subscribed, is printed beside, so that a result limited by the publishers shows as such.
 
+A peer that loses messages (Node-RED acknowledges before it writes) has no meaningful "rate"
+at that load, so for the sizes in `--sustained` each peer is also offered paced streams
+(`--trial-seconds` long, the publishers spacing their messages evenly) at falling rates, from
+the publishers' own rate down, until it stores every reading within 2 s of the last publish:
+the highest such rate is its sustained, loss-free rate (the throughput of RFC 2544, 26.1: the
+fastest rate at which no frame is lost), and the ratio of those is printed too.
+
 Usage: python bench/peers.py [--messages 1:60000,10:20000,100:5000] [--publishers 4]
-    [--workers 2] [--cache ~/.cache/shinshu-bench/node-red]
+    [--workers 2] [--sustained 1] [--trial-seconds 6] [--cache ~/.cache/shinshu-bench/node-red]
 """
 
 from __future__ import annotations
@@ -26,12 +33,15 @@ import os
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bench._ingest import T0_MS, Access, access, publish_all, start_ingest
+from edge.mqtt import MqttEndpoint, Publisher, connect, make_client
 from edge.protocol import Channel, DeviceTopic, Reading, SensorKind, encode_batch
 from identity.accounts import ServiceRole
 from shinshu.localservices import LocalInfluxDB, free_port
@@ -42,6 +52,10 @@ NODE_RED_INFLUX = "node-red-contrib-influxdb@0.7"
 TENANT = "bench"
 MEASUREMENT = SensorKind.SOIL_MOISTURE.value
 DEFAULT_SIZES = "1:60000,10:20000,100:5000"
+# A paced trial passes when every reading is stored within this long after the last publish.
+KEEP_UP_S = 2.0
+# Each trial's readings get their own hour of timestamps, counted apart from the others'.
+TRIAL_SPACING_MS = 3_600_000
 
 # The function node: one point per reading, tags as this project writes them.
 _FUNCTION = """
@@ -173,10 +187,18 @@ def start_node_red(
     raise RuntimeError(f"Node-RED did not store a probe message; see {log}")
 
 
-def _count(influx: LocalInfluxDB, db: str, measurement: str = MEASUREMENT) -> int:
+def _count(
+    influx: LocalInfluxDB,
+    db: str,
+    measurement: str = MEASUREMENT,
+    between_ms: tuple[int, int] | None = None,
+) -> int:
+    where = ""
+    if between_ms is not None:
+        where = f" WHERE time >= {between_ms[0]}ms AND time < {between_ms[1]}ms"
     answer = httpx.get(
         f"{influx.url}/query",
-        params={"db": db, "q": f'SELECT count("value") FROM "{measurement}"'},
+        params={"db": db, "q": f'SELECT count("value") FROM "{measurement}"{where}'},
         timeout=60,
     ).json()
     series = answer["results"][0].get("series")
@@ -196,25 +218,62 @@ def _bodies(device: str, messages: int, per_message: int, offset: int) -> list[b
 
 
 def _publisher(
-    endpoint: Any, device: str, messages: int, per_message: int, *, ready: Any, go: Any
+    endpoint: Any,
+    device: str,
+    messages: int,
+    per_message: int,
+    *,
+    ready: Any,
+    go: Any,
+    rate: float | None = None,
+    offset: int = 0,
 ) -> None:
     topic = DeviceTopic(TENANT, "peers", device).topic(Channel.UP)
-    bodies = _bodies(device, messages, per_message, 0)
+    bodies = _bodies(device, messages, per_message, offset)
     ready.release()
     go.wait()
-    publish_all(endpoint, topic, bodies)
+    if rate is None:
+        publish_all(endpoint, topic, bodies)
+    else:
+        publish_paced(endpoint, topic, bodies, rate)
 
 
-def publish_from(where: Access, publishers: int, messages: int, per_message: int) -> float:
-    """`messages` in total from `publishers` processes, each its own device; seconds taken."""
+def publish_paced(endpoint: MqttEndpoint, topic: str, bodies: list[bytes], rate: float) -> None:
+    """Publish at `rate` messages/s, evenly spaced, and wait for the PUBACKs."""
+    client = make_client(endpoint, endpoint.username or f"bench-pub-{os.getpid()}")
+    publisher = Publisher(client, window=2_000)
+    connect(client, endpoint)
+    began = time.perf_counter()
+    for i, body in enumerate(bodies):
+        ahead = began + i / rate - time.perf_counter()
+        if ahead > 0.005:  # sleeping for less costs more than it spaces
+            time.sleep(ahead)
+        publisher.publish(topic, body)
+    publisher.flush()
+    client.disconnect()
+    client.loop_stop()
+
+
+def publish_from(
+    where: Access,
+    publishers: int,
+    messages: int,
+    per_message: int,
+    *,
+    rate: float | None = None,
+    offset: int = 0,
+) -> float:
+    """`messages` in total from `publishers` processes, each its own device, as fast as they can
+    or at `rate` messages/s together; seconds taken."""
     ctx = multiprocessing.get_context("spawn")
     ready, go = ctx.Semaphore(0), ctx.Event()
     share = messages // publishers
+    each = None if rate is None else rate / publishers
     procs = [
         ctx.Process(
             target=_publisher,
             args=(where.device(TENANT, "peers", f"p{i}"), f"p{i}", share, per_message),
-            kwargs={"ready": ready, "go": go},
+            kwargs={"ready": ready, "go": go, "rate": each, "offset": offset},
         )
         for i in range(publishers)
     ]
@@ -248,6 +307,46 @@ def wait_count(
         time.sleep(0.5)
 
 
+@contextmanager
+def running_peer(
+    peer: str, *, script: Path, influx: LocalInfluxDB, tmp: Path, name: str, workers: int
+) -> Iterator[tuple[Access, str]]:
+    """A fresh broker with `peer` (Node-RED, or this project's workers) subscribed: the broker's
+    access and the database the peer writes."""
+    (tmp / name).mkdir()
+    where = access("auth", tmp / name)
+    db = f"peers_{name.replace('-', '_')}"
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        if peer == "node-red":
+            procs.append(start_node_red(script, where, influx, db, tmp / f"nr-{name}"))
+        else:
+            for i in range(workers):
+                proc, _, _ = start_ingest(
+                    where,
+                    influx,
+                    db=db,
+                    client_id=f"peers-{name}-{i}",
+                    log=tmp / f"ingest-{name}-{i}.log",
+                    group="peers" if workers > 1 else None,
+                )
+                procs.append(proc)
+        yield where, db
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait()
+        if where.accounts is not None:
+            where.accounts.registry.close()
+        where.broker.stop()
+
+
+def _peer_logs(peer: str, tmp: Path, name: str, workers: int) -> list[Path]:
+    if peer == "node-red":
+        return [tmp / f"nr-{name}" / "node-red.log"]
+    return [tmp / f"ingest-{name}-{i}.log" for i in range(workers)]
+
+
 def run_size(
     *,
     script: Path,
@@ -269,50 +368,92 @@ def run_size(
         alone.broker.stop()
     results = []
     for peer in ("node-red", "shinshu"):
-        (tmp / f"{peer}-{per_message}").mkdir()
-        where = access("auth", tmp / f"{peer}-{per_message}")
-        db = f"peers_{peer.replace('-', '_')}_{per_message}"
-        procs: list[subprocess.Popen[bytes]] = []
-        try:
-            if peer == "node-red":
-                procs.append(start_node_red(script, where, influx, db, tmp / f"nr-{per_message}"))
-            else:
-                for i in range(workers):
-                    proc, _, _ = start_ingest(
-                        where,
-                        influx,
-                        db=db,
-                        client_id=f"peers-{per_message}-{i}",
-                        log=tmp / f"ingest-{per_message}-{i}.log",
-                        group="peers" if workers > 1 else None,
-                    )
-                    procs.append(proc)
+        name = f"{peer}-{per_message}"
+        with running_peer(
+            peer, script=script, influx=influx, tmp=tmp, name=name, workers=workers
+        ) as (where, db):
             began = time.perf_counter()
             publish_from(where, publishers, messages, per_message)
             seconds, held = wait_count(influx, db, total, began)
-            if held < total:
-                print(
-                    f"  {peer} at {per_message} per message stored {held:,} of {total:,} "
-                    f"readings and no more: the rest is lost (see its log); its rate is of "
-                    "what it stored"
-                )
-                logs = (
-                    [tmp / f"nr-{per_message}" / "node-red.log"]
-                    if peer == "node-red"
-                    else [tmp / f"ingest-{per_message}-{i}.log" for i in range(workers)]
-                )
-                for log in logs:
-                    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
-                    print(f"    last lines of {log.name}:", *lines[-5:], sep="\n      ")
-            results.append(held / seconds)
-        finally:
-            for proc in procs:
-                proc.terminate()
-                proc.wait()
-            if where.accounts is not None:
-                where.accounts.registry.close()
-            where.broker.stop()
+        if held < total:
+            print(
+                f"  {peer} at {per_message} per message stored {held:,} of {total:,} "
+                f"readings and no more: the rest is lost (see its log); its rate is of "
+                "what it stored"
+            )
+            for log in _peer_logs(peer, tmp, name, workers):
+                lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+                print(f"    last lines of {log.name}:", *lines[-5:], sep="\n      ")
+        results.append(held / seconds)
     return total / publish_s, results[0], results[1]
+
+
+def sustained_rate(
+    peer: str,
+    *,
+    start: float,
+    script: Path,
+    influx: LocalInfluxDB,
+    tmp: Path,
+    per_message: int,
+    publishers: int,
+    workers: int,
+    trial_s: float,
+) -> float:
+    """The highest paced rate (messages/s, as sent) at which `peer` stores every reading within
+    KEEP_UP_S of the last publish: from `start` (the publishers' own rate) down by 0.7 a step
+    until one passes, then two halvings of the gap to the lowest that failed. 0 when none of 8
+    passes."""
+    trials = [0]
+
+    def passes(rate: float) -> float:
+        """The rate the publishers achieved if every reading was stored in time, else 0."""
+        # A fresh broker and peer each time: a peer that fell behind (or ran out of file
+        # handles) in one trial must not fail the next.
+        trials[0] += 1
+        name = f"{peer}-{per_message}-paced-{trials[0]}"
+        messages = max(int(rate * trial_s) // publishers, 1) * publishers
+        total = messages * per_message
+        offset = trials[0] * TRIAL_SPACING_MS
+        span = (T0_MS + offset, T0_MS + offset + TRIAL_SPACING_MS)
+        with running_peer(
+            peer, script=script, influx=influx, tmp=tmp, name=name, workers=workers
+        ) as (where, db):
+            seconds = publish_from(
+                where, publishers, messages, per_message, rate=rate, offset=offset
+            )
+            deadline = time.perf_counter() + KEEP_UP_S
+            held = _count(influx, db, between_ms=span)
+            while held < total and time.perf_counter() < deadline:
+                time.sleep(0.1)
+                held = _count(influx, db, between_ms=span)
+        ok = held >= total
+        # What the publishers managed, if they fell short of the rate asked of them.
+        sent = min(rate, messages / seconds)
+        print(
+            f"    {peer}, {per_message}/message, offered {rate:10,.0f} msg/s "
+            f"(sent {sent:,.0f}/s) for {trial_s:g} s: {held:,} of {total:,} readings stored "
+            f"in time -> {'pass' if ok else 'fail'}",
+            flush=True,
+        )
+        return sent if ok else 0.0
+
+    best, failed, rate = 0.0, None, start
+    for _ in range(8):
+        best = passes(rate)
+        if best:
+            break
+        failed, rate = rate, rate * 0.7
+    for _ in range(2):
+        if not best or failed is None:
+            break
+        middle = (best + failed) / 2
+        sent = passes(middle)
+        if sent:
+            best = max(best, sent)
+        else:
+            failed = middle
+    return best
 
 
 def main() -> None:
@@ -322,33 +463,38 @@ def main() -> None:
     parser.add_argument("--publishers", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
+        "--sustained", default="1", help="sizes (readings/message) to find loss-free rates of"
+    )
+    parser.add_argument("--trial-seconds", type=float, default=6.0)
+    parser.add_argument(
         "--cache", type=Path, default=Path("~/.cache/shinshu-bench/node-red").expanduser()
     )
     args = parser.parse_args()
     sizes = [tuple(int(x) for x in part.split(":")) for part in args.messages.split(",")]
+    paced = {int(x) for x in args.sustained.split(",") if x}
     script = install_node_red(args.cache)
     print(
         f"machine: {os.cpu_count()} cores; {args.publishers} publisher processes; "
         f"this project with {args.workers} ingest workers"
     )
+    common = {"script": script, "publishers": args.publishers, "workers": args.workers}
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         influx = LocalInfluxDB("influxd", tmp, free_port())
         influx.start()
         rows = []
+        steady: dict[int, tuple[float, float]] = {}
         try:
             for per_message, messages in sizes:
                 rows.append(
                     (
                         per_message,
                         *run_size(
-                            script=script,
                             influx=influx,
                             tmp=tmp,
                             per_message=per_message,
                             messages=messages,
-                            publishers=args.publishers,
-                            workers=args.workers,
+                            **common,
                         ),
                     )
                 )
@@ -359,6 +505,21 @@ def main() -> None:
                     f"ratio {ours / red:.2f}",
                     flush=True,
                 )
+                if per in paced:
+                    found = [
+                        sustained_rate(
+                            peer,
+                            start=alone / per,
+                            influx=influx,
+                            tmp=tmp,
+                            per_message=per,
+                            trial_s=args.trial_seconds,
+                            **common,
+                        )
+                        * per
+                        for peer in ("node-red", "shinshu")
+                    ]
+                    steady[per] = (found[0], found[1])
         finally:
             influx.stop()
     print("\n| readings per message | publishers alone | Node-RED | this project | ratio |")
@@ -369,6 +530,13 @@ def main() -> None:
             f"| {per} | {alone:,.0f} /s | {red:,.0f} /s | {ours:,.0f} /s{limited} "
             f"| {ours / red:.2f} |"
         )
+    if steady:
+        print("\nSustained, loss-free (every reading stored within 2 s of the last publish):")
+        print("| readings per message | Node-RED | this project | ratio |")
+        print("|---|---|---|---|")
+        for per, (red, ours) in sorted(steady.items()):
+            ratio = f"{ours / red:.2f}" if red else "n/a (Node-RED lost readings at every rate)"
+            print(f"| {per} | {red:,.0f} /s | {ours:,.0f} /s | {ratio} |")
 
 
 if __name__ == "__main__":
