@@ -161,12 +161,51 @@ class QuantityService:
         return out
 
     def check_records(self, tenant: str, records: Sequence[WorkRecord]) -> list[QuantityAlert]:
-        """Check the bins of newly stored records, from the oldest of them to now."""
+        """Check the bins of newly stored (or voided) records, from the oldest of them to now.
+
+        An alert raised on a stocktake or book stock that is now void is withdrawn: resolved in
+        the name of whoever voided the record, saying so, unless a record still standing at the
+        same time gives the same alert again.
+        """
         mine = [r for r in records if r.kind in KINDS]
         if not mine:
             return []
         sites = sorted({r.site for r in mine})
-        return self.check(tenant, sites=sites, start_ms=min(r.at_ms for r in mine))
+        raised = self.check(tenant, sites=sites, start_ms=min(r.at_ms for r in mine))
+        voided = [r for r in mine if r.voided and r.kind in OPENINGS]
+        if voided:
+            self._withdraw(tenant, voided, {a.alert.id for a in raised})
+        return raised
+
+    def _withdraw(self, tenant: str, voided: list[WorkRecord], kept: set[str]) -> None:
+        """Resolve the open alerts raised on `voided` openings, except those in `kept`."""
+        registry = self._registry(tenant, sorted({r.site for r in voided}))
+        for record in voided:
+            bin_ = next(
+                (b for b in registry.bins.get(record.site, []) if b.asset == record.asset), None
+            )
+            if bin_ is None:
+                continue
+            channels = {
+                (s.bin.device, s.bin.weight_sensor or s.bin.count_sensor)
+                for s in self._history_spans(tenant, bin_)
+            }
+            try:
+                views = self._alerts.raised_between(tenant, record.at_ms, record.at_ms + 1)
+                for view in views:
+                    alert = view.alert
+                    if (
+                        alert.kind is AlertKind.QUANTITY
+                        and alert.site == record.site
+                        and (alert.device, alert.sensor) in channels
+                        and view.resolved is None
+                        and alert.id not in kept
+                    ):
+                        self._alerts.resolve(
+                            tenant, alert.id, record.voided_by, note=_withdrawn(record)
+                        )
+            except StoreError as exc:
+                raise StoreDownError(str(exc)) from exc
 
     def _quantity(
         self,
@@ -306,3 +345,16 @@ def _evidence(point: QuantityPoint, opening: WorkRecord, movements: list[int]) -
         return point.record.record == opening.record
     before = [m for m in movements if m <= point.at_ms]
     return not before or point.at_ms - before[-1] >= SETTLE_MS
+
+
+def _withdrawn(record: WorkRecord) -> str:
+    """The note of an alert withdrawn because the record it was raised on was voided."""
+    what = {
+        RecordKind.STOCKTAKE: ("stocktake", "棚卸"),
+        RecordKind.BOOK_STOCK: ("book stock", "帳簿在庫"),
+    }
+    en, ja = what.get(record.kind, (record.kind.value, record.kind.value))
+    return (
+        f"取り下げ: この警報の元になった{ja}の記録 {record.record} が取り消されました / "
+        f"withdrawn: the {en} record {record.record} it was raised on was voided"
+    )

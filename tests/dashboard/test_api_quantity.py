@@ -206,6 +206,7 @@ def test_bad_ranges_unknown_bins_and_other_tenants(env: QuantityEnv) -> None:
 def test_a_stocktake_entered_through_the_api_raises_its_alert_at_once(env: QuantityEnv) -> None:
     """An operator's stocktake of nuts, 60 short of the scale: the alert is listed right away."""
     at = T0 + 40 * MS_PER_HOUR
+    assert env.get("/stock/quantity").status_code == 200  # raises what is due already
     before = {a["id"] for a in quantity_alerts(env)}
     body = {
         "site": SITE_ID,
@@ -221,7 +222,8 @@ def test_a_stocktake_entered_through_the_api_raises_its_alert_at_once(env: Quant
     assert new["sensor"] == "nuts_weight"
     assert new["raised_at"].startswith(iso_utc(at)[:16])
     assert "390" in new["reason"] and "棚卸数 390 個" in new["reason_ja"]
-    # Voiding it: the book goes back to the earlier stocktake, no further alert is added.
+    # Voiding it: the book goes back to the earlier stocktake, no further alert is added, and
+    # the one it raised is withdrawn (resolved by the operator who voided it, saying why).
     record = posted.json()["record"]
     voided = env.client.delete(
         f"/api/v1/tenants/alpha/sites/{SITE_ID}/records/{record}", headers=headers
@@ -230,3 +232,5 @@ def test_a_stocktake_entered_through_the_api_raises_its_alert_at_once(env: Quant
     [nuts] = [b for b in env.get("/stock/quantity").json() if b["bin"] == "nuts"]
     assert nuts["last_stocktake"]["counted"] == 440
     assert {a["id"] for a in quantity_alerts(env)} == before | {new["id"]}
+    [gone] = [a for a in quantity_alerts(env) if a["id"] == new["id"]]
+    assert gone["state"] == "resolved" and record in gone["resolution_note"], gone
