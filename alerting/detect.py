@@ -8,6 +8,11 @@ dropped and counted. Each reading carries a `holder` (the message it came in) th
 once the reading is used or dropped, so the service acknowledges a message only after every
 reading in it has been dealt with.
 
+A bin found by the naming rule, or registered with a count sensor, whose counter has not sent
+one reading (not in the stored history either) is watched on its weight alone once its first
+weights have waited their time for a partner, instead of dropping every weight as unpaired;
+the first count reading turns pairing back on.
+
 Alerts are folded into episodes: further evidence of the same kind on the same bin within
 `episode_gap_ms` (reading time) of the previous evidence updates the open alert's `last_seen`
 instead of raising a new one.
@@ -15,6 +20,7 @@ instead of raising a new one.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -25,6 +31,8 @@ from core.time import MS_PER_HOUR
 from storage.alert_types import Alert, AlertKind
 
 H = TypeVar("H")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +96,7 @@ class _Half(Generic[H]):
     value: float
     holder: H
     arrived: float
+    temperature: float = math.nan
 
 
 class BinPairing(Generic[H]):
@@ -100,6 +109,10 @@ class BinPairing(Generic[H]):
         self._detectors = detectors
         self._pending: dict[Channel, dict[int, _Half[H]]] = {c: {} for c in Channel}
         self._last_ts: int | None = None
+        # Whether the counter has sent anything, and whether the bin is watched on its weight
+        # alone because it has not (`counted` is then false until a count arrives).
+        self._count_seen = False
+        self._alone = False
         # The open alert of each kind; its last_seen_ms is when it was last confirmed.
         self._episodes: dict[AlertKind, Alert] = {}
 
@@ -126,6 +139,7 @@ class BinPairing(Generic[H]):
         replayed.
         """
         by_ts = dict(counts)
+        self._count_seen = self._count_seen or bool(by_ts)
         counted = self.counted
         replayed = 0
         for ts, weight in sorted(weights):
@@ -143,8 +157,9 @@ class BinPairing(Generic[H]):
 
     @property
     def counted(self) -> bool:
-        """Whether the bin has an item counter (a registered bin may name none)."""
-        return bool(self.ref.count_sensor)
+        """Whether the bin's weights are paired with counts: it names a counter (a registered
+        bin may name none) that has not stayed silent from the start."""
+        return bool(self.ref.count_sensor) and not self._alone
 
     def offer(
         self,
@@ -163,6 +178,11 @@ class BinPairing(Generic[H]):
         the hall's (NaN: not known), given to the detectors with the pair this reading
         completes.
         """
+        if channel is Channel.COUNT and not self._count_seen:
+            self._count_seen = True
+            if self._alone:
+                self._alone = False
+                log.info("bin %s sent its first count: pairing it again", self.ref.key)
         if self._last_ts is not None and ts <= self._last_ts:
             out.late += 1
             out.released.append(holder)
@@ -179,7 +199,7 @@ class BinPairing(Generic[H]):
             if ts in own:
                 out.released.append(holder)  # the same reading again (a resent message)
                 return
-            own[ts] = _Half(value, holder, arrived)
+            own[ts] = _Half(value, holder, arrived, temperature)
             if len(own) > self._options.max_pending:
                 oldest = min(own)
                 out.unpaired += 1
@@ -193,7 +213,21 @@ class BinPairing(Generic[H]):
         self._feed(ts, weight, count, out, temperature)
 
     def expire(self, arrived_before: float, out: Outcome[H]) -> None:
-        """Drop halves that arrived before `arrived_before` and whose partner never came."""
+        """Drop halves that arrived before `arrived_before` and whose partner never came; a bin
+        whose counter never sent anything has its waiting weights fed alone from now on."""
+        weights = self._pending[Channel.WEIGHT]
+        if (
+            self.counted
+            and not self._count_seen
+            and any(half.arrived < arrived_before for half in weights.values())
+        ):
+            self._alone = True
+            log.info("bin %s has sent no count: watching it on its weight alone", self.ref.key)
+            for ts in sorted(weights):
+                half = weights.pop(ts)
+                out.released.append(half.holder)
+                if self._last_ts is None or ts > self._last_ts:
+                    self._feed(ts, half.value, math.nan, out, half.temperature)
         for pending in self._pending.values():
             for ts in [t for t, half in pending.items() if half.arrived < arrived_before]:
                 out.unpaired += 1

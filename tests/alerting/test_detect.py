@@ -74,13 +74,49 @@ def test_a_half_overtaken_by_a_later_pair_is_dropped_and_counted() -> None:
 
 
 def test_a_half_whose_partner_never_comes_expires() -> None:
-    """A lone reading is released after its wait, so its message can be acknowledged."""
+    """A lone reading of a bin whose counter reports is released after its wait, so its
+    message can be acknowledged, and counted as unpaired."""
     state: BinState[str] = BinState(REF, DetectOptions())
     out: Outcome[str] = Outcome()
+    state.offer(Channel.COUNT, 500, 10.0, "count", arrived=5.0, out=out)
+    state.offer(Channel.WEIGHT, 500, 5.0, "pair", arrived=5.0, out=out)
     state.offer(Channel.WEIGHT, 1_000, 5.0, "old", arrived=10.0, out=out)
     state.offer(Channel.WEIGHT, 2_000, 5.0, "new", arrived=20.0, out=out)
     state.expire(15.0, out)
-    assert (out.unpaired, out.released, state.waiting) == (1, ["old"], 1)
+    assert (out.unpaired, state.waiting, out.pairs) == (1, 1, 1)
+    assert sorted(out.released) == ["count", "old", "pair"]
+
+
+def test_a_bin_whose_counter_never_reports_is_watched_on_its_weight() -> None:
+    """Weights of a named bin with no count ever wait once, then are fed alone, in time order,
+    none dropped; the counter's first reading turns pairing back on."""
+    state: BinState[str] = BinState(REF, DetectOptions())
+    out: Outcome[str] = Outcome()
+    state.offer(Channel.WEIGHT, 1_000, 5.0, "a", arrived=10.0, out=out)
+    state.offer(Channel.WEIGHT, 2_000, 4.9, "b", arrived=20.0, out=out)
+    assert (out.pairs, state.waiting) == (0, 2)
+    state.expire(15.0, out)
+    assert (out.unpaired, out.pairs, state.waiting, state.last_ts) == (0, 2, 0, 2_000)
+    assert out.released == ["a", "b"] and not state.counted
+    state.offer(Channel.WEIGHT, 3_000, 4.8, "c", arrived=30.0, out=out)
+    assert (out.pairs, out.released[-1]) == (3, "c")
+    state.offer(Channel.COUNT, 4_000, 9.0, "first count", arrived=40.0, out=out)
+    assert state.counted and state.waiting == 1 and out.pairs == 3
+    state.offer(Channel.WEIGHT, 4_000, 4.7, "d", arrived=40.0, out=out)
+    assert out.pairs == 4 and out.unpaired == 0
+
+
+def test_a_counter_known_from_the_store_keeps_its_bin_paired() -> None:
+    """Counts in the stored history mean the counter works: a silence now drops weights as
+    unpaired instead of switching the bin to weight alone."""
+    ts, weight, count = bin_readings(20)
+    state: BinState[str] = BinState(REF, DetectOptions())
+    state.warm(zip(ts, weight, strict=True), zip(ts, count, strict=True), [])
+    out: Outcome[str] = Outcome()
+    later = ts[-1] + STEP_MS
+    state.offer(Channel.WEIGHT, later, 5.0, "lonely", arrived=10.0, out=out)
+    state.expire(15.0, out)
+    assert (out.unpaired, out.pairs, state.counted) == (1, 0, True)
 
 
 def test_a_drop_raises_one_alert_and_later_evidence_folds_into_it() -> None:
