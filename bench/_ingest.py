@@ -176,21 +176,36 @@ def payloads(device: str, messages: int, per_message: int, start_ms: int) -> lis
 
 
 def publish_all(
-    endpoint: MqttEndpoint, topic: str, bodies: list[bytes], window: int = 2_000
+    endpoint: MqttEndpoint,
+    topic: str,
+    bodies: list[bytes],
+    window: int = 2_000,
+    rate: float | None = None,
 ) -> None:
-    """Publish every body at QoS 1 and wait for the PUBACKs."""
+    """Publish every body at QoS 1 (at `rate` messages/s, evenly spaced, when given) and wait
+    for the PUBACKs."""
     client_id = endpoint.username or f"bench-pub-{os.getpid()}-{time.monotonic_ns()}"
     client = make_client(endpoint, client_id)
     publisher = Publisher(client, window=window)
     connect(client, endpoint)
-    publish_through(client, publisher, topic, bodies)
+    publish_through(client, publisher, topic, bodies, rate)
 
 
 def publish_through(
-    client: paho.Client, publisher: Publisher, topic: str, bodies: list[bytes]
+    client: paho.Client,
+    publisher: Publisher,
+    topic: str,
+    bodies: list[bytes],
+    rate: float | None = None,
 ) -> None:
-    """Publish every body through a connected client, wait for the PUBACKs, disconnect."""
-    for body in bodies:
+    """Publish every body through a connected client (at `rate` messages/s when given), wait
+    for the PUBACKs, disconnect."""
+    began = time.perf_counter()
+    for i, body in enumerate(bodies):
+        if rate is not None:
+            ahead = began + i / rate - time.perf_counter()
+            if ahead > 0.005:  # sleeping for less costs more than it spaces
+                time.sleep(ahead)
         publisher.publish(topic, body)
     publisher.flush()
     client.disconnect()

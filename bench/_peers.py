@@ -41,7 +41,6 @@ from typing import Any
 import httpx
 
 from bench._ingest import T0_MS, Access, access, publish_all, start_ingest
-from edge.mqtt import MqttEndpoint, Publisher, connect, make_client
 from edge.protocol import Channel, DeviceTopic, Reading, SensorKind, encode_batch
 from identity.accounts import ServiceRole
 from shinshu.localservices import LocalInfluxDB, free_port
@@ -232,26 +231,7 @@ def _publisher(
     bodies = _bodies(device, messages, per_message, offset)
     ready.release()
     go.wait()
-    if rate is None:
-        publish_all(endpoint, topic, bodies)
-    else:
-        publish_paced(endpoint, topic, bodies, rate)
-
-
-def publish_paced(endpoint: MqttEndpoint, topic: str, bodies: list[bytes], rate: float) -> None:
-    """Publish at `rate` messages/s, evenly spaced, and wait for the PUBACKs."""
-    client = make_client(endpoint, endpoint.username or f"bench-pub-{os.getpid()}")
-    publisher = Publisher(client, window=2_000)
-    connect(client, endpoint)
-    began = time.perf_counter()
-    for i, body in enumerate(bodies):
-        ahead = began + i / rate - time.perf_counter()
-        if ahead > 0.005:  # sleeping for less costs more than it spaces
-            time.sleep(ahead)
-        publisher.publish(topic, body)
-    publisher.flush()
-    client.disconnect()
-    client.loop_stop()
+    publish_all(endpoint, topic, bodies, rate=rate)
 
 
 def publish_from(
