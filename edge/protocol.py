@@ -239,8 +239,9 @@ def dead_letter_topic(tenant: str | None) -> str:
 class Reading(NamedTuple):
     """One measurement: sensor channel, kind, device time in ms since the epoch (UTC), value.
 
-    A named tuple rather than a frozen dataclass: ingest builds one per reading, and this is
-    four times cheaper to create while just as immutable.
+    A named tuple rather than a frozen dataclass: the reference rules build one per reading,
+    and this is four times cheaper to create while just as immutable. (Ingest's compiled path
+    builds none: `storage.batch.WireReadings`.)
     """
 
     sensor: str

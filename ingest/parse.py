@@ -14,7 +14,7 @@ not per message) and otherwise names the defect in the same words a device's own
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -88,7 +88,7 @@ class ParsedMessage:
     refusal: Refusal | None = None
     batch: Batch | None = None
     shift_ms: int = 0
-    readings: list[Reading] = field(default_factory=list)
+    readings: Sequence[Reading] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     status: StatusReport | None = None
 

@@ -9,7 +9,8 @@ reference id rules once and are remembered. A message that fails anything here i
 here: `decode_valid` or `valid_readings` answers None and the reference path decodes it again,
 so that each defect is named, per reading, in the words a device's own check would use. The
 two paths therefore differ only in speed; tests/ingest/test_wire.py holds them to the same
-answers on generated payloads.
+answers on generated payloads. A valid message's records go on to the store's encoder as they
+are (`storage.batch.WireReadings`): no Python object is built per reading.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from edge.protocol import (
     SCHEMA_VERSION,
     Batch,
     ProtocolError,
-    Reading,
     check_id,
 )
+from storage.batch import WireReadings
 
 WireCount = Annotated[int, msgspec.Meta(ge=0, le=MAX_INTEGER)]
 
@@ -65,7 +66,6 @@ assert SCHEMA_VERSION == 1, "WireBatch.v names the schema version"
 # a set lookup is far cheaper than the id rules. Emptied when full, so it stays bounded.
 _KNOWN_IDS: set[str] = set()
 _MAX_KNOWN_IDS = 100_000
-_new_reading = tuple.__new__  # a Reading from its fields without a Python-level call
 
 
 def valid_id(value: str) -> bool:
@@ -100,22 +100,19 @@ def as_batch(wire: WireBatch) -> Batch:
     )
 
 
-def valid_readings(wire: WireBatch, shift_ms: int) -> list[Reading] | None:
+def valid_readings(wire: WireBatch, shift_ms: int) -> WireReadings | None:
     """Every reading, timestamps shifted by `shift_ms`, if all are of a known kind, inside the
     batch's time window and their kind's range; None if any is not (the reference path then
-    says which). Kinds are looked up by their name: hashing the enum itself runs Python code."""
+    says which). The readings stay the decoded records: nothing is built per reading. Kinds are
+    looked up by their name: hashing the enum itself runs Python code."""
     earliest = max(wire.sent - MAX_READING_AGE_MS, MIN_TIMESTAMP_MS - shift_ms)
     latest = min(wire.sent + MAX_READING_LEAD_MS, MAX_TIMESTAMP_MS - shift_ms)
-    kinds, known, new = KIND_BOUNDS, _KNOWN_IDS, _new_reading
-    valid = []
+    kinds, known = KIND_BOUNDS, _KNOWN_IDS
     for r in wire.readings:
         kind = kinds.get(r.k)
         if kind is None or not kind[1] <= r.v <= kind[2] or not earliest <= r.t <= latest:
             return None
         sensor = r.s
-        if sensor is None:
-            sensor = r.k
-        elif sensor not in known and not valid_id(sensor):
+        if sensor is not None and sensor not in known and not valid_id(sensor):
             return None
-        valid.append(new(Reading, (sensor, kind[0], r.t + shift_ms, r.v)))
-    return valid
+    return WireReadings(wire.readings, shift_ms)

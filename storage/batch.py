@@ -9,11 +9,11 @@ the reading) and per status, never as a position in the store's own encoding.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar, overload
 
-from edge.protocol import DeviceTopic, Reading, SensorKind
+from edge.protocol import KIND_BOUNDS, DeviceTopic, Reading, SensorKind
 from edge.status import StatusReport
 from storage.points import Point, PointRefused, status_point
 
@@ -35,6 +35,80 @@ class ChannelReadings:
         return Reading(
             self.sensor, self.kind, int(self.ts_ms[position]), float(self.values[position])
         )
+
+
+class WireRecord(Protocol):
+    """One reading as the wire carries it (`ingest.wire.WireReading`): time, kind's name, value
+    and the sensor's name when it is not the kind's."""
+
+    @property
+    def t(self) -> int:
+        """Device time, ms since the epoch."""
+        ...
+
+    @property
+    def k(self) -> str:
+        """The kind's name."""
+        ...
+
+    @property
+    def v(self) -> float:
+        """The value."""
+        ...
+
+    @property
+    def s(self) -> str | None:
+        """The sensor's name; None when it is the kind's."""
+        ...
+
+
+class WireReadings(Sequence[Reading]):
+    """One message's readings, all valid, as decoded from the wire: their times are the records'
+    plus `shift_ms`. Ingest's hot path hands these to the encoder, which reads the records
+    directly (no Python object per reading); anything else sees ordinary `Reading`s."""
+
+    __slots__ = ("records", "shift_ms")
+
+    def __init__(self, records: Sequence[WireRecord], shift_ms: int = 0) -> None:
+        """Readings of `records` (known kinds only), times shifted by `shift_ms`."""
+        self.records = records
+        self.shift_ms = shift_ms
+
+    def _reading(self, record: WireRecord) -> Reading:
+        sensor = record.k if record.s is None else record.s
+        return Reading(sensor, KIND_BOUNDS[record.k][0], record.t + self.shift_ms, record.v)
+
+    def __len__(self) -> int:
+        """How many readings."""
+        return len(self.records)
+
+    @overload
+    def __getitem__(self, index: int) -> Reading: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Reading]: ...
+
+    def __getitem__(self, index: int | slice) -> Reading | list[Reading]:
+        """The reading at `index` (a list of them for a slice)."""
+        if isinstance(index, slice):
+            return [self._reading(r) for r in self.records[index]]
+        return self._reading(self.records[index])
+
+    def __iter__(self) -> Iterator[Reading]:
+        """The readings in order."""
+        return map(self._reading, self.records)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to any sequence of the same readings."""
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=False))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        """The readings, as a list would show them."""
+        return f"WireReadings({list(self)!r})"
 
 
 class Encoder(Protocol[_Unit]):
@@ -199,6 +273,9 @@ class WriteBatch(Generic[_Unit]):
                 key = SeriesId(channel.kind, topic.tenant, topic.site, topic.device, channel.sensor)
                 out.setdefault(key, []).extend(int(t) for t in channel.ts_ms)
                 continue
+            if isinstance(group.readings, WireReadings):
+                _wire_series_times(topic, group.readings, out)
+                continue
             for reading in group.readings:
                 key = SeriesId(reading.kind, topic.tenant, topic.site, topic.device, reading.sensor)
                 out.setdefault(key, []).append(int(reading.ts_ms))
@@ -225,3 +302,16 @@ class WriteBatch(Generic[_Unit]):
                 ReadingRefused(self._group_ids[at], position, group.reading(position), item.reason)
             )
         return Refusals(readings, statuses)
+
+
+def _wire_series_times(
+    topic: DeviceTopic, readings: WireReadings, out: dict[SeriesId, list[int]]
+) -> None:
+    """Add the times of wire readings to `out` by series, one key built per sensor channel."""
+    shift = readings.shift_ms
+    times: dict[tuple[str, str], list[int]] = {}
+    for r in readings.records:
+        times.setdefault((r.k if r.s is None else r.s, r.k), []).append(r.t + shift)
+    for (sensor, kind), stamps in times.items():
+        key = SeriesId(KIND_BOUNDS[kind][0], topic.tenant, topic.site, topic.device, sensor)
+        out.setdefault(key, []).extend(stamps)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from edge.protocol import DeviceTopic, Reading, SensorKind
 from edge.status import StatusReport
+from storage.batch import WireReadings
 from storage.layout import GAP_FIELD, SHIFT_FIELD, STATUS_MEASUREMENT
 from storage.points import FieldValue, Point, one_line, status_point
 
@@ -81,6 +82,8 @@ def reading_lines(
     tenant, site, device = topic.tenant, topic.site, topic.device
     extra = f",{SHIFT_FIELD}={shift_ms}i" if shift_ms else ""
     extra += f",{GAP_FIELD}={missing}i" if missing else ""
+    if isinstance(readings, WireReadings):
+        return _wire_lines(topic, readings, extra)
     # By sensor name, its kind beside it: hashing the kind (an enum) would run Python code.
     prefixes: dict[str, tuple[SensorKind, str]] = {}
     lines = []
@@ -89,6 +92,23 @@ def reading_lines(
         if known is None or known[0] is not kind:
             known = prefixes[sensor] = (kind, _prefix(tenant, site, device, sensor, kind.value))
         lines.append(f"{known[1]}{value!r}{extra} {ts}")
+    return lines
+
+
+def _wire_lines(topic: DeviceTopic, readings: WireReadings, extra: str) -> list[str]:
+    """reading_lines of records as decoded from the wire: the same lines, read straight from
+    the records (kinds by their names), with no Reading built."""
+    tenant, site, device = topic.tenant, topic.site, topic.device
+    shift = readings.shift_ms
+    prefixes: dict[str, tuple[str, str]] = {}
+    lines = []
+    for r in readings.records:
+        kind = r.k
+        sensor = kind if r.s is None else r.s
+        known = prefixes.get(sensor)
+        if known is None or known[0] != kind:
+            known = prefixes[sensor] = (kind, _prefix(tenant, site, device, sensor, kind))
+        lines.append(f"{known[1]}{r.v!r}{extra} {r.t + shift}")
     return lines
 
 

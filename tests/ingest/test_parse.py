@@ -377,7 +377,7 @@ def server_answer(topic: str, payload: bytes) -> tuple[str, ...]:
     if parsed.status is not None:
         return ("status", repr(parsed.status))
     rejected = [(r.index, r.reason) for r in parsed.rejected]
-    return ("batch", repr(parsed.readings), repr(rejected))
+    return ("batch", repr(list(parsed.readings)), repr(rejected))
 
 
 POISON_PAYLOADS = [

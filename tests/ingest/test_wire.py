@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from support import batch_documents, uplink_payloads
@@ -30,6 +31,9 @@ from edge.protocol import (
 from ingest import parse as parse_module
 from ingest.parse import ParsedMessage, parse_message
 from ingest.wire import decode_valid, valid_readings
+from storage.batch import WireReadings, WriteBatch
+from storage.influx.client import InfluxStore
+from storage.sqlite.encoding import RowEncoder
 
 SENT = 1_764_000_000_000
 DEVICE = DeviceTopic("t", "s", "d")
@@ -98,6 +102,36 @@ def test_the_compiled_decoder_takes_exactly_the_batches_valid_throughout(
     assert (readings is not None) is (not reference.rejected)
     if readings is not None:
         assert readings == reference.readings
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    doc=batch_documents("d", SENT),
+    shift_ms=st.sampled_from([0, 3_600_000, -5_000]),
+    missing=st.sampled_from([0, 3]),
+)
+def test_the_stores_encode_decoded_records_as_they_encode_readings(
+    doc: dict[str, Any], shift_ms: int, missing: int
+) -> None:
+    """The records the compiled decoder leaves (no Reading built) give each store the same
+    lines and rows, and a batch the same series and times, as the same readings in a list."""
+    wire = decode_valid(json.dumps(doc).encode())
+    decoded = None if wire is None else valid_readings(wire, shift_ms)
+    if decoded is None:
+        return
+    assert isinstance(decoded, WireReadings)
+    readings = list(decoded)
+    assert all(type(r) is Reading for r in readings)
+    assert [r.ts_ms for r in readings] == [r["t"] + shift_ms for r in doc["readings"]]
+    # The InfluxDB store is not written to: its batches only encode what is added.
+    influx = InfluxStore(httpx.Client(), "unused")
+    for new_batch in (influx.new_batch, lambda: WriteBatch(RowEncoder())):
+        fast, plain = new_batch(), new_batch()
+        fast.add_readings(DEVICE, decoded, shift_ms, missing)
+        plain.add_readings(DEVICE, readings, shift_ms, missing)
+        assert fast.units == plain.units
+        assert fast.series_times() == plain.series_times()
+    assert decoded[-1] == readings[-1] and decoded[1:] == readings[1:]
 
 
 def test_a_fleet_batch_is_read_by_the_compiled_decoder() -> None:
