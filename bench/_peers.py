@@ -11,7 +11,10 @@ For each size (1, 10 and 100 readings per message) the same publisher processes 
 pre-encoded messages, first to Node-RED, then to this project (each alone on the broker), and
 the time is taken until InfluxDB holds every reading, read the same way for both (a count
 query every half second). The publishers' own rate, publishing the same messages with nothing
-subscribed, is printed beside, so that a result limited by the publishers shows as such.
+subscribed, is printed beside, so that a result limited by the publishers shows as such. Each
+publisher process feeds a `mosquitto_pub -l` (Debian's `mosquitto-clients`, `bench._mospub`)
+when it is installed: paho publishers reach only about 10,000 messages/s here, below this
+project's rate at one reading a message (`--publisher python` uses them anyway).
 
 A peer that loses messages (Node-RED acknowledges before it writes) has no meaningful "rate"
 at that load, so for the sizes in `--sustained` each peer is also offered paced streams
@@ -21,7 +24,8 @@ the highest such rate is its sustained, loss-free rate (the throughput of RFC 25
 fastest rate at which no frame is lost), and the ratio of those is printed too.
 
 Usage: python bench/peers.py [--messages 1:60000,10:20000,100:5000] [--publishers 4]
-    [--workers 2] [--sustained 1] [--trial-seconds 6] [--cache ~/.cache/shinshu-bench/node-red]
+    [--workers 2] [--sustained 1] [--trial-seconds 6] [--publisher compiled|python]
+    [--cache ~/.cache/shinshu-bench/node-red]
 """
 
 from __future__ import annotations
