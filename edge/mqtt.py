@@ -406,7 +406,11 @@ class AckingSubscription:
         self._client.on_connect = self._on_reconnect
 
     def _subscribe(self) -> None:
-        self._client.subscribe(self._filter, options=SubscribeOptions(qos=1))
+        # Alone on its subscription, a service need not hear what it publishes itself (ingest's
+        # receipts to devices, one per device and write): MQTT 5's No Local. A shared
+        # subscription may not ask for it (MQTT 5, 3.8.3.1), so a group's members still do.
+        no_local = not self._filter.startswith("$share/")
+        self._client.subscribe(self._filter, options=SubscribeOptions(qos=1, noLocal=no_local))
 
     def _on_reconnect(
         self, _c: paho.Client, _u: object, _flags: object, reason: ReasonCode, _p: object
