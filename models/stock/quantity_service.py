@@ -43,6 +43,9 @@ from storage.readings import from_store
 from storage.records import RecordKind, WorkRecord, read_records
 from storage.series import AssetReader
 
+# Who resolves an alert that records without an author account for.
+CHECK_ACTOR = "quantity-check"
+
 
 class QuantityService:
     """Quantity confirmation of a tenant's bins from the store; raises its alerts there."""
@@ -163,49 +166,67 @@ class QuantityService:
     def check_records(self, tenant: str, records: Sequence[WorkRecord]) -> list[QuantityAlert]:
         """Check the bins of newly stored (or voided) records, from the oldest of them to now.
 
-        An alert raised on a stocktake or book stock that is now void is withdrawn: resolved in
-        the name of whoever voided the record, saying so, unless a record still standing at the
-        same time gives the same alert again.
+        An open alert of those bins from then on that the check no longer raises is withdrawn:
+        resolved, saying why, in the name of whoever voided the stocktake or book stock it was
+        raised on, or else of whoever entered the records that now account for the difference
+        (a delivery or withdrawal entered late). An alert a record still standing gives again
+        stays open.
         """
         mine = [r for r in records if r.kind in KINDS]
         if not mine:
             return []
         sites = sorted({r.site for r in mine})
-        raised = self.check(tenant, sites=sites, start_ms=min(r.at_ms for r in mine))
-        voided = [r for r in mine if r.voided and r.kind in OPENINGS]
-        if voided:
-            self._withdraw(tenant, voided, {a.alert.id for a in raised})
+        start_ms = min(r.at_ms for r in mine)
+        raised = self.check(tenant, sites=sites, start_ms=start_ms)
+        now = self._now_ms()
+        # The window check() looked at: an alert older than it was not checked again.
+        since = max(min(start_ms, now - CHECK_MS), now - MAX_SPAN_MS)
+        self._withdraw(tenant, mine, {a.alert.id for a in raised}, since, now)
         return raised
 
-    def _withdraw(self, tenant: str, voided: list[WorkRecord], kept: set[str]) -> None:
-        """Resolve the open alerts raised on `voided` openings, except those in `kept`."""
-        registry = self._registry(tenant, sorted({r.site for r in voided}))
-        for record in voided:
-            bin_ = next(
-                (b for b in registry.bins.get(record.site, []) if b.asset == record.asset), None
-            )
+    def _withdraw(
+        self, tenant: str, records: list[WorkRecord], kept: set[str], since: int, now: int
+    ) -> None:
+        """Resolve the open quantity alerts of the records' bins raised in [since, now] that are
+        not in `kept` (the ones the check just raised again)."""
+        registry = self._registry(tenant, sorted({r.site for r in records}))
+        voided = {(r.site, r.asset, r.at_ms): r for r in records if r.voided and r.kind in OPENINGS}
+        # An alert on a voided opening goes however old it is; any other only if checked again.
+        oldest = min([since, *(at for _, _, at in voided)])
+        try:
+            views = self._alerts.raised_between(tenant, oldest, now + 1)
+        except StoreError as exc:
+            raise StoreDownError(str(exc)) from exc
+        for site, asset in sorted({(r.site, r.asset) for r in records}):
+            bin_ = next((b for b in registry.bins.get(site, []) if b.asset == asset), None)
             if bin_ is None:
                 continue
             channels = {
                 (s.bin.device, s.bin.weight_sensor or s.bin.count_sensor)
                 for s in self._history_spans(tenant, bin_)
             }
-            try:
-                views = self._alerts.raised_between(tenant, record.at_ms, record.at_ms + 1)
-                for view in views:
-                    alert = view.alert
-                    if (
-                        alert.kind is AlertKind.QUANTITY
-                        and alert.site == record.site
-                        and (alert.device, alert.sensor) in channels
-                        and view.resolved is None
-                        and alert.id not in kept
-                    ):
-                        self._alerts.resolve(
-                            tenant, alert.id, record.voided_by, note=_withdrawn(record)
-                        )
-            except StoreError as exc:
-                raise StoreDownError(str(exc)) from exc
+            entered = [r for r in records if (r.site, r.asset) == (site, asset) and not r.voided]
+            for view in views:
+                alert = view.alert
+                if (
+                    alert.kind is not AlertKind.QUANTITY
+                    or alert.site != site
+                    or (alert.device, alert.sensor) not in channels
+                    or view.resolved is not None
+                    or alert.id in kept
+                ):
+                    continue
+                opening = voided.get((site, asset, alert.ts_ms))
+                if opening is not None:
+                    by, note = opening.voided_by, _withdrawn(opening)
+                elif entered and alert.ts_ms >= since:
+                    by, note = entered[-1].by, _explained(entered)
+                else:
+                    continue
+                try:
+                    self._alerts.resolve(tenant, alert.id, by or CHECK_ACTOR, note=note)
+                except StoreError as exc:
+                    raise StoreDownError(str(exc)) from exc
 
     def _quantity(
         self,
@@ -345,6 +366,17 @@ def _evidence(point: QuantityPoint, opening: WorkRecord, movements: list[int]) -
         return point.record.record == opening.record
     before = [m for m in movements if m <= point.at_ms]
     return not before or point.at_ms - before[-1] >= SETTLE_MS
+
+
+def _explained(records: list[WorkRecord]) -> str:
+    """The note of an alert withdrawn because records entered later account for the difference."""
+    names = ", ".join(
+        f"{r.kind.value} {r.record}".strip() for r in sorted(records, key=lambda r: r.at_ms)
+    )
+    return (
+        f"取り下げ: 後から入力された記録 ({names}) で差が説明されました / "
+        f"withdrawn: records entered later ({names}) account for the difference"
+    )
 
 
 def _withdrawn(record: WorkRecord) -> str:

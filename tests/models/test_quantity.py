@@ -227,6 +227,42 @@ def test_unrecorded_withdrawal_drifts_the_book_and_raises_an_alert(store: Readin
     assert quantity_alerts(store) == [alert.id]
 
 
+def test_a_withdrawal_entered_late_withdraws_the_alert_it_accounts_for(
+    store: ReadingStore,
+) -> None:
+    """The 30 items that left unrecorded are entered afterwards as a withdrawal: the alert is
+    resolved in the clerk's name, saying which record accounts for it; entering only 10 of them
+    leaves it open."""
+    take = WorkRecord(SITE_ID, "bolts", RecordKind.STOCKTAKE, T0 + 30 * MS_PER_HOUR, quantity=450)
+    theft = T0 + 40 * MS_PER_HOUR + 30 * MS_PER_MINUTE
+    setup(store, [*movements(), take], theft_at=theft)
+    svc = service(store)
+    [alert] = [a.alert for a in svc.bins(TENANT_ID)[0].alerts]
+    part = WorkRecord(
+        SITE_ID, "bolts", RecordKind.WITHDRAWAL, theft, record="w-10", quantity=10, by="key-clerk"
+    )
+    write_records(store, TENANT_ID, [part])
+    svc.check_records(TENANT_ID, [part])
+    assert AlertStore(store).get(TENANT_ID, alert.id).state is AlertState.OPEN
+    # The clerk corrects the record to all 30 (a new record at the same moment replaces it).
+    rest = WorkRecord(
+        SITE_ID, "bolts", RecordKind.WITHDRAWAL, theft, record="w-30", quantity=30, by="key-clerk"
+    )
+    write_records(store, TENANT_ID, [rest])
+    voided = void_record(store, TENANT_ID, part, by="key-clerk", now_ms=END)
+    svc.check_records(TENANT_ID, [rest, voided])
+    view = AlertStore(store).get(TENANT_ID, alert.id)
+    assert view.state is AlertState.RESOLVED
+    assert view.resolved is not None and view.resolved.by == "key-clerk"
+    assert "w-30" in view.resolved.note and "w-10" not in view.resolved.note
+    assert "説明されました" in view.resolved.note
+    assert "account for the difference" in view.resolved.note
+    svc.bins(TENANT_ID)
+    svc.check(TENANT_ID)
+    assert AlertStore(store).get(TENANT_ID, alert.id).state is AlertState.RESOLVED
+    assert quantity_alerts(store) == [alert.id]
+
+
 def test_default_tolerance() -> None:
     """2 % of capacity, at least one item."""
     assert default_tolerance(1_000) == 20.0
