@@ -145,12 +145,11 @@ class QuantityService:
     ) -> list[QuantityAlert]:
         """Check every bin (of `sites`) from `start_ms` (default: `CHECK_MS` ago) to now."""
         now = self._now_ms()
-        start = now - CHECK_MS if start_ms is None else min(start_ms, now - CHECK_MS)
+        window = _check_window(start_ms, now)
         registry = self._registry(tenant, sites)
         records = self._records(tenant, sites)
         out: list[QuantityAlert] = []
         for b in registry.all_bins():
-            window = max(start, now - MAX_SPAN_MS)
             out.extend(
                 self._quantity(
                     tenant,
@@ -179,8 +178,8 @@ class QuantityService:
         start_ms = min(r.at_ms for r in mine)
         raised = self.check(tenant, sites=sites, start_ms=start_ms)
         now = self._now_ms()
-        # The window check() looked at: an alert older than it was not checked again.
-        since = max(min(start_ms, now - CHECK_MS), now - MAX_SPAN_MS)
+        # An alert older than the window check() looked at was not checked again.
+        since = _check_window(start_ms, now)
         self._withdraw(tenant, mine, {a.alert.id for a in raised}, since, now)
         return raised
 
@@ -366,6 +365,13 @@ def _evidence(point: QuantityPoint, opening: WorkRecord, movements: list[int]) -
         return point.record.record == opening.record
     before = [m for m in movements if m <= point.at_ms]
     return not before or point.at_ms - before[-1] >= SETTLE_MS
+
+
+def _check_window(start_ms: int | None, now: int) -> int:
+    """Where a check from `start_ms` (None: `CHECK_MS` ago) begins: never later than `CHECK_MS`
+    ago, never earlier than the longest range the API serves."""
+    start = now - CHECK_MS if start_ms is None else min(start_ms, now - CHECK_MS)
+    return max(start, now - MAX_SPAN_MS)
 
 
 def _explained(records: list[WorkRecord]) -> str:
